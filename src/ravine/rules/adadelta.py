@@ -1,0 +1,81 @@
+"""AdaDelta (Zeiler 2012): RMSProp's denominator with a unit-correcting numerator."""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .base import DEFAULT, Rule, check_lr, check_nonnegative, check_positive, check_unit
+from .ops import sqrt, zeros_like
+
+
+class AdadeltaHyper(NamedTuple):
+    lr: float
+    rho: float
+    eps: float
+    weight_decay: float
+
+
+class AdadeltaState(NamedTuple):
+    s: Any  # running average of g²
+    u: Any  # running average of Δ² (the accumulated updates)
+
+
+class AdadeltaRecord(NamedTuple):
+    g: Any
+    s: Any
+    step: Any   # Δ = √(u + ε)/√(s + ε) ⊙ g
+    u: Any
+    delta: Any
+
+
+class Adadelta(Rule):
+    r"""AdaDelta, Zeiler 2012 Algorithm 1 (seed 001's "ADADELTA"):
+
+    .. math::
+        s &\leftarrow \rho s + (1-\rho)\, g \odot g \\
+        \Delta &= \frac{\sqrt{u + \epsilon}}{\sqrt{s + \epsilon}} \odot g \\
+        u &\leftarrow \rho u + (1-\rho)\, \Delta \odot \Delta \\
+        \Delta\theta &= -\eta\, \Delta
+
+    (u here is Zeiler's E[Δx²]; the old u enters Δ, the new u is kept.) The
+    paper has no η (η = 1, torch's default); Keras multiplies by η = 0.001.
+    Seed 001 shows that at t = 1, Δ = √ε/√((1−ρ)g² + ε)·g ≈ √(ε/(1−ρ))·sign(g):
+    ε acts as the learning rate early on.
+
+    Lecture 45 (seed 000) uses the name AdaDelta for a different method, a
+    moving-window RMSProp: that is :class:`ravine.rules.WindowedRMSprop`.
+    """
+
+    name = "adadelta"
+    title = "AdaDelta (Zeiler 2012)"
+    source = "seed 001_248cd834d8512756.txt; Zeiler 2012 (arXiv:1212.5701) Algorithm 1; torch.optim.Adadelta"
+    conventions = {
+        "torch": dict(lr=1.0, rho=0.9, eps=1e-6),
+        "keras": dict(lr=1e-3, rho=0.95, eps=1e-7),
+        "optax": dict(lr=1.0, rho=0.9, eps=1e-6),
+        "paper": dict(lr=1.0, rho=0.95, eps=1e-6),
+        "seed001": dict(lr=1.0, rho=0.9, eps=1e-6),
+    }
+    symbols = {"g": "g", "s": "s", "step": "Δ", "u": "u", "delta": "Δθ"}
+    Hyper, State, Record = AdadeltaHyper, AdadeltaState, AdadeltaRecord
+
+    def __init__(self, lr=DEFAULT, rho=DEFAULT, eps=DEFAULT, weight_decay=0.0, *, convention="torch"):
+        super().__init__(convention, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
+
+    def _hyper(self, p):
+        o = type(self).__name__
+        return AdadeltaHyper(lr=check_lr(o, p["lr"]), rho=check_unit(o, "rho", p["rho"]),
+                             eps=check_positive(o, "eps", p["eps"]),
+                             weight_decay=check_nonnegative(o, "weight_decay", p["weight_decay"]))
+
+    @staticmethod
+    def init_state(h, theta):
+        return AdadeltaState(s=zeros_like(theta), u=zeros_like(theta))
+
+    @staticmethod
+    def update(h, state, g, theta, k):
+        if h.weight_decay != 0:
+            g = g + h.weight_decay * theta
+        s = h.rho * state.s + (1 - h.rho) * g * g
+        step = sqrt(state.u + h.eps) / sqrt(s + h.eps) * g
+        u = h.rho * state.u + (1 - h.rho) * step * step
+        return AdadeltaRecord(g=g, s=s, step=step, u=u, delta=-h.lr * step)

@@ -1,0 +1,94 @@
+"""Adagrad: a per-coordinate step scaled by the root of the summed squared gradients."""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .base import DEFAULT, Rule, check_bool, check_lr, check_nonnegative, check_positive
+from .ops import full_like, sqrt
+
+
+class AdagradHyper(NamedTuple):
+    lr: float
+    lr_decay: float
+    weight_decay: float
+    initial_accumulator_value: float
+    eps: float
+    eps_inside: bool
+
+
+class AdagradState(NamedTuple):
+    r: Any  # running sum of squared gradients
+
+
+class AdagradRecord(NamedTuple):
+    g: Any
+    r: Any
+    eta_t: Any
+    delta: Any
+
+
+class AdagradTerms(NamedTuple):
+    eta_t: float  # η / (1 + (t − 1)·lr_decay)
+
+
+class Adagrad(Rule):
+    r"""Adagrad (Duchi, Hazan & Singer 2011; seeds 000, 002, 003):
+
+    .. math::
+        g &\leftarrow g + \lambda\theta \\
+        r &\leftarrow r + g \odot g \qquad (r_0 = \text{initial\_accumulator\_value})\\
+        \eta_t &= \eta / (1 + (t-1)\,\text{lr\_decay}) \\
+        \Delta\theta &= -\eta_t\, g / (\sqrt{r} + \epsilon)
+            \quad\text{or, with eps\_inside,}\quad -\eta_t\, g / \sqrt{r + \epsilon}
+
+    ``"torch"`` puts ε outside the root (ε = 1e-10, r₀ = 0), the seeds inside
+    (``"seed000"``: "η/√(ε + r_t)"). Seed 002 writes s_t = s_{t−1} g_t² (a dropped
+    "+"): read it as r ← r + g² (docs/errata.md).
+    """
+
+    name = "adagrad"
+    title = "Adagrad"
+    source = ("seed 000_ab20cd003144fc09.txt, 002_a32fa2ef93e90666.txt, 003_be78d6bd17366415.txt; "
+              "Duchi et al. 2011; torch.optim.Adagrad")
+    conventions = {
+        "torch": dict(lr=1e-2, eps=1e-10, initial_accumulator_value=0.0, eps_inside=False),
+        "keras": dict(lr=1e-3, eps=1e-7, initial_accumulator_value=0.1, eps_inside=True),
+        "optax": dict(lr=1e-2, eps=1e-7, initial_accumulator_value=0.1, eps_inside=True),
+        "paper": dict(lr=1e-2, eps=1e-10, initial_accumulator_value=0.0, eps_inside=False),
+        "seed000": dict(lr=1e-2, eps=1e-8, initial_accumulator_value=0.0, eps_inside=True),
+    }
+    symbols = {"g": "g", "r": "r", "eta_t": "η_t", "delta": "Δθ"}
+    Hyper, State, Record, Terms = AdagradHyper, AdagradState, AdagradRecord, AdagradTerms
+
+    def __init__(self, lr=DEFAULT, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=DEFAULT,
+                 eps=DEFAULT, *, eps_inside=DEFAULT, convention="torch"):
+        super().__init__(convention, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                         initial_accumulator_value=initial_accumulator_value, eps=eps, eps_inside=eps_inside)
+
+    def _hyper(self, p):
+        o = type(self).__name__
+        return AdagradHyper(
+            lr=check_lr(o, p["lr"]), lr_decay=check_nonnegative(o, "lr_decay", p["lr_decay"]),
+            weight_decay=check_nonnegative(o, "weight_decay", p["weight_decay"]),
+            initial_accumulator_value=check_nonnegative(o, "initial_accumulator_value",
+                                                        p["initial_accumulator_value"]),
+            eps=check_positive(o, "eps", p["eps"]), eps_inside=check_bool(o, "eps_inside", p["eps_inside"]))
+
+    @staticmethod
+    def init_state(h, theta):
+        return AdagradState(r=full_like(theta, h.initial_accumulator_value))
+
+    @staticmethod
+    def terms(h, t):
+        return AdagradTerms(eta_t=h.lr / (1 + (t - 1) * h.lr_decay))
+
+    @staticmethod
+    def update(h, state, g, theta, k):
+        if h.weight_decay != 0:
+            g = g + h.weight_decay * theta
+        r = state.r + g * g
+        if h.eps_inside:
+            delta = -k.eta_t * g / sqrt(r + h.eps)
+        else:
+            delta = -k.eta_t * g / (sqrt(r) + h.eps)
+        return AdagradRecord(g=g, r=r, eta_t=k.eta_t, delta=delta)

@@ -1,0 +1,353 @@
+"""Adam and its family: AMSGrad, AdamW, NAdam, Yogi."""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .base import (DEFAULT, Rule, check_bool, check_choice, check_lr, check_nonnegative,
+                   check_positive, check_unit)
+from .ops import full_like, maximum, sign, sqrt, zeros_like
+
+
+def _betas(owner, p):
+    betas = p["betas"] if "betas" in p else (p["beta1"], p["beta2"])
+    try:
+        b1, b2 = betas
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}: betas must be a pair (beta1, beta2), got {betas!r}") from None
+    return check_unit(owner, "beta1", b1), check_unit(owner, "beta2", b2)
+
+
+EPS_MODES = ("outside", "inside", "hat")
+
+
+class AdamHyper(NamedTuple):
+    lr: float
+    beta1: float
+    beta2: float
+    eps: float
+    weight_decay: float
+    amsgrad: bool
+    decoupled_weight_decay: bool
+    eps_mode: str
+
+
+class AdamState(NamedTuple):
+    s: Any      # first moment (torch: exp_avg)
+    r: Any      # second moment (torch: exp_avg_sq)
+    r_max: Any  # running max of r (amsgrad only, else 0.0)
+
+
+class AdamRecord(NamedTuple):
+    g: Any
+    s: Any
+    r: Any
+    r_max: Any
+    s_hat: Any
+    r_hat: Any
+    delta: Any
+
+
+class AdamTerms(NamedTuple):
+    bc1: float  # 1 − β1^t
+    bc2: float  # 1 − β2^t
+
+
+class Adam(Rule):
+    r"""Adam (Kingma & Ba 2015, Algorithm 1; seeds 000, 001, 002, 004), with AMSGrad and weight decay:
+
+    .. math::
+        g &\leftarrow g + \lambda\theta \quad\text{(coupled weight decay; decoupled: } \Delta\theta \mathrel{-}= \eta\lambda\theta) \\
+        s &\leftarrow \beta_1 s + (1-\beta_1)\, g \\
+        r &\leftarrow \beta_2 r + (1-\beta_2)\, g \odot g \\
+        r_{max} &\leftarrow \max(r_{max}, r) \quad\text{(amsgrad: } r_{max} \text{ replaces } r \text{ below)}\\
+        \hat s &= s / (1-\beta_1^t), \qquad \hat r = r / (1-\beta_2^t) \\
+        \Delta\theta &= -\eta\, \hat s / (\sqrt{\hat r} + \epsilon)
+
+    ``eps_mode``: ``"outside"`` √r̂ + ε (paper, torch, optax); ``"inside"``
+    √(r̂ + ε) (seed 000 and seed 002 algorithm 6, with Keras's ε = 1e-7 there);
+    ``"hat"`` Kingma & Ba's "more efficient" form used by Keras, ε added to √r
+    before the bias correction: Δθ = −η √(1−β2^t)/(1−β1^t) · s/(√r + ε).
+
+    Errata (docs/errata.md): seed 000 divides by (1 − β) without the power t —
+    not a bias correction after t = 1 — ravine keeps the power t in every
+    convention; seed 004's equations have wrong signs and multiply by g again.
+    """
+
+    name = "adam"
+    title = "Adam (AMSGrad, weight decay)"
+    source = ("Kingma & Ba 2015 (arXiv:1412.6980) Algorithm 1; Reddi et al. 2018 (AMSGrad); "
+              "seeds 000_ab20cd003144fc09.txt, 001_248cd834d8512756.txt, 002_a32fa2ef93e90666.txt; torch.optim.Adam")
+    conventions = {
+        "torch": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside"),
+        "keras": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-7, eps_mode="hat"),
+        "optax": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside"),
+        "paper": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside"),
+        "seed000": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="inside"),
+        "seed002": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-7, eps_mode="inside"),
+    }
+    symbols = {"g": "g", "s": "s", "r": "r", "r_max": "r_max", "s_hat": "ŝ", "r_hat": "r̂", "delta": "Δθ"}
+    Hyper, State, Record, Terms = AdamHyper, AdamState, AdamRecord, AdamTerms
+    _decoupled_default = False
+
+    def __init__(self, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=0.0, amsgrad=False, *,
+                 decoupled_weight_decay=None, eps_mode=DEFAULT, convention="torch"):
+        if decoupled_weight_decay is None:
+            decoupled_weight_decay = self._decoupled_default
+        if weight_decay is DEFAULT:
+            weight_decay = 1e-2
+        super().__init__(convention, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         decoupled_weight_decay=decoupled_weight_decay, eps_mode=eps_mode)
+
+    def _hyper(self, p):
+        o = type(self).__name__
+        b1, b2 = _betas(o, p)
+        return AdamHyper(lr=check_lr(o, p["lr"]), beta1=b1, beta2=b2, eps=check_positive(o, "eps", p["eps"]),
+                         weight_decay=check_nonnegative(o, "weight_decay", p["weight_decay"]),
+                         amsgrad=check_bool(o, "amsgrad", p["amsgrad"]),
+                         decoupled_weight_decay=check_bool(o, "decoupled_weight_decay",
+                                                           p["decoupled_weight_decay"]),
+                         eps_mode=check_choice(o, "eps_mode", p["eps_mode"], EPS_MODES))
+
+    @staticmethod
+    def init_state(h, theta):
+        return AdamState(s=zeros_like(theta), r=zeros_like(theta),
+                         r_max=zeros_like(theta) if h.amsgrad else 0.0)
+
+    @staticmethod
+    def terms(h, t):
+        return AdamTerms(bc1=1 - h.beta1 ** t, bc2=1 - h.beta2 ** t)
+
+    @staticmethod
+    def update(h, state, g, theta, k):
+        decay = 0.0
+        if h.weight_decay != 0:
+            if h.decoupled_weight_decay:
+                decay = -h.lr * h.weight_decay * theta
+            else:
+                g = g + h.weight_decay * theta
+        s = h.beta1 * state.s + (1 - h.beta1) * g
+        r = h.beta2 * state.r + (1 - h.beta2) * g * g
+        r_max = state.r_max
+        if h.amsgrad:
+            r_max = maximum(r_max, r)
+            r_used = r_max
+        else:
+            r_used = r
+        s_hat = s / k.bc1
+        r_hat = r_used / k.bc2
+        if h.eps_mode == "outside":
+            step = s_hat / (sqrt(r_hat) + h.eps)
+        elif h.eps_mode == "inside":
+            step = s_hat / sqrt(r_hat + h.eps)
+        else:  # "hat": ε added to √r before the bias correction (Kingma & Ba §2, Keras)
+            step = sqrt(k.bc2) / k.bc1 * s / (sqrt(r_used) + h.eps)
+        return AdamRecord(g=g, s=s, r=r, r_max=r_max, s_hat=s_hat, r_hat=r_hat, delta=decay - h.lr * step)
+
+
+class AdamW(Adam):
+    r"""AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay,
+
+    .. math:: \theta \leftarrow \theta - \eta\lambda\theta + \Delta\theta_{\text{Adam}}
+
+    i.e. :class:`Adam` with ``decoupled_weight_decay=True`` and torch's default
+    λ = 0.01 (the decay is scaled by η, as in torch, Keras and optax).
+    """
+
+    name = "adamw"
+    title = "AdamW (decoupled weight decay)"
+    source = "Loshchilov & Hutter 2019 (arXiv:1711.05101); torch.optim.AdamW"
+    _decoupled_default = True
+
+    def __init__(self, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, amsgrad=False, *,
+                 eps_mode=DEFAULT, convention="torch"):
+        super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         decoupled_weight_decay=True, eps_mode=eps_mode, convention=convention)
+
+
+class NAdamHyper(NamedTuple):
+    lr: float
+    beta1: float
+    beta2: float
+    eps: float
+    weight_decay: float
+    momentum_decay: float
+    decoupled_weight_decay: bool
+
+
+class NAdamState(NamedTuple):
+    s: Any
+    r: Any
+    mu_product: Any  # ∏_{i≤t} μ_i
+
+
+class NAdamRecord(NamedTuple):
+    g: Any
+    s: Any
+    r: Any
+    mu_product: Any
+    r_hat: Any
+    delta: Any
+
+
+class NAdamTerms(NamedTuple):
+    bc2: float      # 1 − β2^t
+    mu: float       # μ_t = β1 (1 − ½·0.96^{tψ})
+    mu_next: float  # μ_{t+1}
+
+
+class NAdam(Rule):
+    r"""NAdam (Dozat 2016) as in torch.optim.NAdam, with its momentum schedule:
+
+    .. math::
+        \mu_t &= \beta_1\,(1 - \tfrac12\, 0.96^{t\psi}) \qquad (\psi = \text{momentum\_decay}) \\
+        s &\leftarrow \beta_1 s + (1-\beta_1) g, \qquad r \leftarrow \beta_2 r + (1-\beta_2) g\odot g \\
+        \hat r &= r / (1-\beta_2^t) \\
+        \Delta\theta &= -\eta\left[\frac{1-\mu_t}{1-\prod_{i\le t}\mu_i}\, g
+                       + \frac{\mu_{t+1}}{1-\prod_{i\le t+1}\mu_i}\, s\right] \Big/ (\sqrt{\hat r} + \epsilon)
+    """
+
+    name = "nadam"
+    title = "NAdam"
+    source = "Dozat 2016 (Incorporating Nesterov momentum into Adam); torch.optim.NAdam"
+    conventions = {
+        "torch": dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, momentum_decay=4e-3),
+        "paper": dict(lr=2e-3, betas=(0.99, 0.999), eps=1e-8, momentum_decay=4e-3),
+    }
+    symbols = {"g": "g", "s": "s", "r": "r", "mu_product": "Πμ", "r_hat": "r̂", "delta": "Δθ"}
+    Hyper, State, Record, Terms = NAdamHyper, NAdamState, NAdamRecord, NAdamTerms
+
+    def __init__(self, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=0.0, momentum_decay=DEFAULT,
+                 decoupled_weight_decay=False, *, convention="torch"):
+        super().__init__(convention, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay)
+
+    def _hyper(self, p):
+        o = type(self).__name__
+        b1, b2 = _betas(o, p)
+        return NAdamHyper(lr=check_lr(o, p["lr"]), beta1=b1, beta2=b2, eps=check_positive(o, "eps", p["eps"]),
+                          weight_decay=check_nonnegative(o, "weight_decay", p["weight_decay"]),
+                          momentum_decay=check_nonnegative(o, "momentum_decay", p["momentum_decay"]),
+                          decoupled_weight_decay=check_bool(o, "decoupled_weight_decay",
+                                                            p["decoupled_weight_decay"]))
+
+    @staticmethod
+    def init_state(h, theta):
+        return NAdamState(s=zeros_like(theta), r=zeros_like(theta), mu_product=full_like(theta, 1.0))
+
+    @staticmethod
+    def terms(h, t):
+        return NAdamTerms(bc2=1 - h.beta2 ** t,
+                          mu=h.beta1 * (1.0 - 0.5 * 0.96 ** (t * h.momentum_decay)),
+                          mu_next=h.beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * h.momentum_decay)))
+
+    @staticmethod
+    def update(h, state, g, theta, k):
+        decay = 0.0
+        if h.weight_decay != 0:
+            if h.decoupled_weight_decay:
+                decay = -h.lr * h.weight_decay * theta
+            else:
+                g = g + h.weight_decay * theta
+        mu_product = state.mu_product * k.mu
+        mu_product_next = mu_product * k.mu_next
+        s = h.beta1 * state.s + (1 - h.beta1) * g
+        r = h.beta2 * state.r + (1 - h.beta2) * g * g
+        r_hat = r / k.bc2
+        denom = sqrt(r_hat) + h.eps
+        delta = (decay - h.lr * (1 - k.mu) / (1 - mu_product) * g / denom
+                 - h.lr * k.mu_next / (1 - mu_product_next) * s / denom)
+        return NAdamRecord(g=g, s=s, r=r, mu_product=mu_product, r_hat=r_hat, delta=delta)
+
+
+class YogiHyper(NamedTuple):
+    lr: float
+    beta1: float
+    beta2: float
+    eps: float
+    initial_accumulator_value: float
+    initial_first_moment: float
+    bias_correction: bool
+
+
+class YogiState(NamedTuple):
+    s: Any
+    r: Any
+
+
+class YogiRecord(NamedTuple):
+    g: Any
+    s: Any
+    r: Any
+    s_hat: Any
+    r_hat: Any
+    delta: Any
+
+
+class Yogi(Rule):
+    r"""Yogi (Zaheer et al. 2018, "Adaptive Methods for Nonconvex Optimization", Algorithm 2):
+
+    .. math::
+        s &\leftarrow \beta_1 s + (1-\beta_1)\, g \\
+        r &\leftarrow r - (1-\beta_2)\, \operatorname{sign}(r - g\odot g)\, g\odot g \\
+        \Delta\theta &= -\eta\, \hat s / (\sqrt{\hat r} + \epsilon)
+
+    The additive update keeps r from forgetting large gradients as fast as
+    Adam's multiplicative one (seed 002 names Yogi as the fix for Adam's
+    variance problem). With ``bias_correction`` ŝ = s/(1−β1^t), r̂ = r/(1−β2^t),
+    otherwise ŝ = s, r̂ = r.
+
+    Conventions: ``"paper"`` (default, also ``"torch"``): η = 1e-2, ε = 1e-3,
+    s₀ = 0, r₀ = 0, no bias correction (Algorithm 2 as printed). ``"optax"``
+    (``optax.yogi`` / ``scale_by_yogi``): s₀ = r₀ = 1e-6 and Adam's bias correction.
+    """
+
+    name = "yogi"
+    title = "Yogi"
+    source = "Zaheer et al. 2018 (NeurIPS) Algorithm 2; seed 002_a32fa2ef93e90666.txt; optax.scale_by_yogi"
+    conventions = {
+        "torch": dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-3, initial_accumulator_value=0.0,
+                      initial_first_moment=0.0, bias_correction=False),
+        "paper": dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-3, initial_accumulator_value=0.0,
+                      initial_first_moment=0.0, bias_correction=False),
+        "optax": dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-3, initial_accumulator_value=1e-6,
+                      initial_first_moment=1e-6, bias_correction=True),
+    }
+    symbols = {"g": "g", "s": "s", "r": "r", "s_hat": "ŝ", "r_hat": "r̂", "delta": "Δθ"}
+    Hyper, State, Record, Terms = YogiHyper, YogiState, YogiRecord, AdamTerms
+
+    def __init__(self, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, initial_accumulator_value=DEFAULT, *,
+                 initial_first_moment=DEFAULT, bias_correction=DEFAULT, convention="torch"):
+        super().__init__(convention, lr=lr, betas=betas, eps=eps,
+                         initial_accumulator_value=initial_accumulator_value,
+                         initial_first_moment=initial_first_moment, bias_correction=bias_correction)
+
+    def _hyper(self, p):
+        o = type(self).__name__
+        b1, b2 = _betas(o, p)
+        return YogiHyper(lr=check_lr(o, p["lr"]), beta1=b1, beta2=b2, eps=check_positive(o, "eps", p["eps"]),
+                         initial_accumulator_value=check_nonnegative(o, "initial_accumulator_value",
+                                                                     p["initial_accumulator_value"]),
+                         initial_first_moment=check_nonnegative(o, "initial_first_moment",
+                                                                p["initial_first_moment"]),
+                         bias_correction=check_bool(o, "bias_correction", p["bias_correction"]))
+
+    @staticmethod
+    def init_state(h, theta):
+        return YogiState(s=full_like(theta, h.initial_first_moment), r=full_like(theta, h.initial_accumulator_value))
+
+    @staticmethod
+    def terms(h, t):
+        return AdamTerms(bc1=1 - h.beta1 ** t, bc2=1 - h.beta2 ** t)
+
+    @staticmethod
+    def update(h, state, g, theta, k):
+        g2 = g * g
+        s = h.beta1 * state.s + (1 - h.beta1) * g
+        r = state.r - (1 - h.beta2) * sign(state.r - g2) * g2
+        if h.bias_correction:
+            s_hat = s / k.bc1
+            r_hat = r / k.bc2
+        else:
+            s_hat = s
+            r_hat = r
+        return YogiRecord(g=g, s=s, r=r, s_hat=s_hat, r_hat=r_hat, delta=-h.lr * s_hat / (sqrt(r_hat) + h.eps))

@@ -1,0 +1,258 @@
+"""What every update rule is made of, and the checks on its hyperparameters.
+
+A rule is three static functions over plain NamedTuples (the style of optax):
+
+``init_state(h, θ) -> State``
+    the optimizer's memory (moments, accumulators …) for parameters θ.
+``terms(h, t) -> Terms``
+    per-step scalars that depend only on the hyperparameters and the step
+    count t = 1, 2, … (bias corrections, decayed learning rates). They are
+    computed once per step, not once per parameter.
+``update(h, state, g, θ, k) -> Record``
+    the equations of one step, written in the lecture's symbols. The Record
+    holds every intermediate quantity of the step (what ``ravine explain``
+    prints) including ``delta`` = Δθ, with θ_{t+1} = θ_t + Δθ, and the new
+    value of every State field under the same name.
+
+``h`` is the rule's hyperparameters as a NamedTuple (``rule.h``). The drivers
+(the NumPy runner, the torch optimizers, the explain tables) call these
+functions and nothing else; no equation is written anywhere but in
+``ravine/rules/``.
+
+Non-finite gradients (one policy, everywhere):
+    ``nonfinite="raise"`` (default) raises :class:`NonFiniteGradientError` before
+    anything is changed; ``"skip"`` leaves parameters and state untouched and
+    counts the skipped step; ``"ignore"`` applies the step anyway (IEEE
+    arithmetic then spreads the NaN/inf). The trajectory runner treats a
+    non-finite gradient as divergence of that one trajectory (see
+    ``ravine.run``).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, ClassVar, Mapping, NamedTuple
+
+from .ops import isfinite_all
+
+__all__ = [
+    "Rule", "OptState", "NonFiniteGradientError", "NONFINITE_POLICIES", "DEFAULT",
+    "check_lr", "check_unit", "check_positive", "check_nonnegative", "check_bool",
+    "check_int", "check_choice",
+]
+
+NONFINITE_POLICIES = ("raise", "skip", "ignore")
+
+
+class _Default:
+    """Marks a keyword left to the chosen convention."""
+
+    def __repr__(self) -> str:  # shows up in signatures
+        return "<convention default>"
+
+
+DEFAULT: Any = _Default()
+
+
+class NonFiniteGradientError(FloatingPointError, ValueError):
+    """A gradient held NaN or ±inf and the policy was ``nonfinite="raise"``."""
+
+
+class OptState(NamedTuple):
+    """A rule's state together with its step count (t = number of steps taken)."""
+
+    t: int
+    state: Any
+    skipped: int = 0
+
+
+# ---------------------------------------------------------------- validation
+
+def _fmt(v) -> str:
+    return repr(v) if not isinstance(v, float) else f"{v:g}"
+
+
+def _number(owner: str, name: str, v) -> float:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        # torch tensors of one element are accepted as numbers
+        if hasattr(v, "item") and getattr(v, "ndim", 1) == 0 and not isinstance(v, bool):
+            v = v.item()
+        else:
+            raise ValueError(f"{owner}: {name} must be a real number, got {v!r}")
+    v = float(v)
+    if not math.isfinite(v):
+        raise ValueError(f"{owner}: {name} must be finite, got {_fmt(v)}")
+    return v
+
+
+def check_lr(owner: str, v, name: str = "lr") -> float:
+    """A learning rate: a finite number ≥ 0."""
+    v = _number(owner, name, v)
+    if v < 0:
+        raise ValueError(f"{owner}: {name} must be >= 0, got {_fmt(v)}")
+    return v
+
+
+def check_unit(owner: str, name: str, v) -> float:
+    """A decay factor (β, ρ, α, momentum): 0 ≤ v < 1."""
+    v = _number(owner, name, v)
+    if not 0.0 <= v < 1.0:
+        raise ValueError(f"{owner}: {name} must be in [0, 1), got {_fmt(v)}")
+    return v
+
+
+def check_positive(owner: str, name: str, v) -> float:
+    """A strictly positive number (ε)."""
+    v = _number(owner, name, v)
+    if not v > 0:
+        raise ValueError(f"{owner}: {name} must be > 0, got {_fmt(v)}")
+    return v
+
+
+def check_nonnegative(owner: str, name: str, v) -> float:
+    v = _number(owner, name, v)
+    if v < 0:
+        raise ValueError(f"{owner}: {name} must be >= 0, got {_fmt(v)}")
+    return v
+
+
+def check_bool(owner: str, name: str, v) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"{owner}: {name} must be True or False, got {v!r}")
+    return v
+
+
+def check_int(owner: str, name: str, v, minimum: int = 1) -> int:
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise ValueError(f"{owner}: {name} must be an integer >= {minimum}, got {v!r}")
+    if v < minimum:
+        raise ValueError(f"{owner}: {name} must be an integer >= {minimum}, got {v!r}")
+    return int(v)
+
+
+def check_choice(owner: str, name: str, v, choices) -> str:
+    if v not in choices:
+        raise ValueError(f"{owner}: {name} must be one of {', '.join(map(repr, choices))}, got {v!r}")
+    return v
+
+
+# ---------------------------------------------------------------------- Rule
+
+class Rule:
+    """Base class: hyperparameters (validated) + ``init_state`` + ``terms`` + ``update``.
+
+    Subclasses define ``Hyper``, ``State``, ``Record`` (NamedTuples), the three
+    static functions, ``conventions`` (convention name → defaults and forms) and
+    ``_hyper(p)``, which validates the merged keyword dict and returns a Hyper.
+    """
+
+    #: registry name, e.g. "adam"
+    name: ClassVar[str] = ""
+    #: human title
+    title: ClassVar[str] = ""
+    #: where the equations come from (seed file names, papers)
+    source: ClassVar[str] = ""
+    Hyper: ClassVar[type]
+    State: ClassVar[type]
+    Record: ClassVar[type]
+    #: convention name → keyword defaults / forms; "torch" comes first and is the default
+    conventions: ClassVar[Mapping[str, Mapping[str, Any]]] = {"torch": {}}
+    #: the update works coordinate by coordinate (compiled kernels can run it on scalars)
+    elementwise: ClassVar[bool] = True
+    #: extra inputs: "hessian" (second-order rules), "lookahead" (gradient taken elsewhere)
+    needs: ClassVar[tuple] = ()
+    #: symbols for the step tables (field → notation); fields not listed print as named
+    symbols: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(self, convention: str = "torch", **given):
+        owner = type(self).__name__
+        if convention not in self.conventions:
+            raise ValueError(
+                f"{owner}: convention must be one of {', '.join(map(repr, self.conventions))}, got {convention!r}")
+        merged = dict(self.conventions[convention])
+        for key, value in given.items():
+            if value is not DEFAULT:
+                merged[key] = value
+        missing = [k for k, v in given.items() if v is DEFAULT and k not in merged]
+        if missing:  # a bug in a rule's table, not user input
+            raise TypeError(f"{owner}: convention {convention!r} gives no default for {missing}")
+        self.convention = convention
+        self.h = self._hyper(merged)
+
+    # subclasses: def _hyper(self, p) -> Hyper
+
+    # -- the three functions (defaults) -----------------------------------
+    @staticmethod
+    def terms(h, t):
+        """Per-step scalars; none by default."""
+        return ()
+
+    # -- conveniences for NumPy users --------------------------------------
+    def __getattr__(self, item):
+        h = self.__dict__.get("h")
+        if h is not None and item in type(h)._fields:
+            return getattr(h, item)
+        raise AttributeError(f"{type(self).__name__!s} has no attribute {item!r}")
+
+    def hyperparameters(self) -> dict:
+        """The hyperparameters as a plain dict (every default written out)."""
+        return self.h._asdict()
+
+    def with_hyper(self, **changes) -> "Rule":
+        """A copy with some hyperparameters changed (validated again)."""
+        bad = [k for k in changes if k not in self.h._fields]
+        if bad:
+            raise ValueError(f"{type(self).__name__}: unknown hyperparameter {bad[0]!r}; "
+                             f"it has {', '.join(self.h._fields)}")
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.h = new._hyper(self.h._replace(**changes)._asdict())
+        return new
+
+    def init(self, theta) -> OptState:
+        """State for parameters ``theta`` (step count 0)."""
+        return OptState(0, self.init_state(self.h, theta), 0)
+
+    def apply(self, theta, g, opt_state: OptState, *, nonfinite: str = "raise",
+              lr=None, hessian=None, grad_fn=None):
+        """One step on arrays: returns ``(θ_new, opt_state_new, record)``.
+
+        ``lr`` overrides the learning rate for this step (schedules).
+        ``hessian`` is required by second-order rules; ``grad_fn`` by look-ahead
+        rules (the gradient is then taken at ``lookahead(h, state, θ)`` and
+        ``g`` may be None).
+        """
+        check_choice(type(self).__name__, "nonfinite", nonfinite, NONFINITE_POLICIES)
+        h = self.h if lr is None else self.h._replace(lr=check_lr(type(self).__name__, lr))
+        state = opt_state.state
+        if "lookahead" in self.needs:
+            if grad_fn is None:
+                raise ValueError(f"{type(self).__name__}: needs grad_fn (its gradient is taken at a look-ahead point)")
+            g = grad_fn(self.lookahead(h, state, theta))
+        if nonfinite != "ignore" and not isfinite_all(g):
+            if nonfinite == "raise":
+                raise NonFiniteGradientError(
+                    f"{type(self).__name__}: gradient has non-finite values at step {opt_state.t + 1} "
+                    "(nonfinite='raise'; use 'skip' to skip such steps)")
+            return theta, opt_state._replace(skipped=opt_state.skipped + 1), None
+        t = opt_state.t + 1
+        k = self.terms(h, t)
+        if "hessian" in self.needs:
+            if hessian is None:
+                raise ValueError(f"{type(self).__name__}: needs the Hessian (pass hessian=...)")
+            rec = self.update(h, state, g, theta, k, hessian)
+        else:
+            rec = self.update(h, state, g, theta, k)
+        new_state = self.State(*(getattr(rec, f) for f in self.State._fields))
+        return theta + rec.delta, OptState(t, new_state, opt_state.skipped), rec
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.h._asdict().items())
+        conv = "" if self.convention == "torch" else f", convention={self.convention!r}"
+        return f"{type(self).__name__}({args}{conv})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.h == other.h
+
+    def __hash__(self):
+        return hash((type(self), self.h))

@@ -1,0 +1,124 @@
+"""Second-order steps (seed 004): damped Newton and the exact step along the
+gradient on a quadratic. They need the Hessian, so they run on analytic
+problems (the runner passes H); they are not elementwise."""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .base import DEFAULT, Rule, check_lr, check_nonnegative
+from .ops import dot, identity_like, is_positive_definite, matvec, solve, where
+
+
+class NewtonHyper(NamedTuple):
+    lr: float           # step scale on the Newton direction (1 = the full step)
+    damping: float      # λ in (H + λI)
+    fallback_lr: float  # gradient step where H + λI is not positive definite
+
+
+class NewtonState(NamedTuple):
+    pass
+
+
+class NewtonRecord(NamedTuple):
+    g: Any
+    newton_ok: Any  # True where H + λI is positive definite
+    delta: Any
+
+
+class Newton(Rule):
+    r"""Damped Newton's method with a gradient-step fallback (seed 004):
+
+    .. math::
+        \Delta\theta = \begin{cases} -\eta\,(H + \lambda I)^{-1} g & H + \lambda I \succ 0 \\
+                                     -\eta_{fb}\, g & \text{otherwise}\end{cases}
+
+    With η = 1, λ = 0 it reaches the minimum of a positive definite quadratic
+    in one step. Where the damped Hessian has a non-positive eigenvalue the
+    Newton direction need not descend (it heads for saddles and maxima), so
+    the rule falls back to plain gradient descent with ``fallback_lr``.
+    """
+
+    name = "newton"
+    title = "Newton (damped, with fallback)"
+    source = "seed 004_e3e25ab036bd9f9f.txt (Newton's method); Nocedal & Wright 2006, §3.4"
+    conventions = {"torch": dict(lr=1.0, damping=0.0, fallback_lr=1e-2)}
+    elementwise = False
+    needs = ("hessian",)
+    symbols = {"g": "g", "newton_ok": "H+λI ≻ 0", "delta": "Δθ"}
+    Hyper, State, Record = NewtonHyper, NewtonState, NewtonRecord
+
+    def __init__(self, lr=DEFAULT, damping=DEFAULT, fallback_lr=DEFAULT, *, convention="torch"):
+        super().__init__(convention, lr=lr, damping=damping, fallback_lr=fallback_lr)
+
+    def _hyper(self, p):
+        o = type(self).__name__
+        return NewtonHyper(lr=check_lr(o, p["lr"]), damping=check_nonnegative(o, "damping", p["damping"]),
+                           fallback_lr=check_lr(o, p["fallback_lr"], "fallback_lr"))
+
+    @staticmethod
+    def init_state(h, theta):
+        return NewtonState()
+
+    @staticmethod
+    def update(h, state, g, theta, k, H):
+        H_damped = H + h.damping * identity_like(H)
+        ok = is_positive_definite(H_damped)
+        # solve only where it is safe; elsewhere solve with the identity (discarded below)
+        safe_H = where(ok[..., None, None], H_damped, identity_like(H) + 0 * H_damped)
+        newton = -h.lr * solve(safe_H, g)
+        delta = where(ok[..., None], newton, -h.fallback_lr * g)
+        return NewtonRecord(g=g, newton_ok=ok, delta=delta)
+
+
+class ExactStepHyper(NamedTuple):
+    lr: float  # fallback step where gᵀHg ≤ 0
+
+
+class ExactStepState(NamedTuple):
+    pass
+
+
+class ExactStepRecord(NamedTuple):
+    g: Any
+    gHg: Any
+    eps_star: Any  # the step size used
+    delta: Any
+
+
+class ExactStep(Rule):
+    r"""The optimal step along the gradient on a quadratic (seed 004):
+
+    .. math::
+        \epsilon^* = \frac{g^\top g}{g^\top H g}, \qquad \Delta\theta = -\epsilon^* g
+
+    On a quadratic this is exact line search (steepest descent with the best
+    step). Where gᵀHg ≤ 0 the quadratic model is unbounded along −g and, as
+    the seed says, the method "switches back" to the base learning rate ``lr``.
+    """
+
+    name = "exact_step"
+    title = "Exact quadratic step gᵀg / gᵀHg"
+    source = "seed 004_e3e25ab036bd9f9f.txt (ε* = gᵀg / gᵀHg)"
+    conventions = {"torch": dict(lr=1e-2)}
+    elementwise = False
+    needs = ("hessian",)
+    symbols = {"g": "g", "gHg": "gᵀHg", "eps_star": "ε*", "delta": "Δθ"}
+    Hyper, State, Record = ExactStepHyper, ExactStepState, ExactStepRecord
+
+    def __init__(self, lr=DEFAULT, *, convention="torch"):
+        super().__init__(convention, lr=lr)
+
+    def _hyper(self, p):
+        return ExactStepHyper(lr=check_lr(type(self).__name__, p["lr"]))
+
+    @staticmethod
+    def init_state(h, theta):
+        return ExactStepState()
+
+    @staticmethod
+    def update(h, state, g, theta, k, H):
+        gg = dot(g, g)
+        gHg = dot(g, matvec(H, g))
+        curved = gHg > 0
+        eps_star = where(curved, gg / where(curved, gHg, 1.0 + 0 * gHg), h.lr + 0 * gg)
+        return ExactStepRecord(g=g, gHg=gHg, eps_star=eps_star, delta=-eps_star[..., None] * g)

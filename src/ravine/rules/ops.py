@@ -1,0 +1,155 @@
+"""The few math functions an update rule needs, for any array type.
+
+Rules are written once with ordinary operators (``+ - * / **``) and the
+functions below, so that the same lines run on
+
+* NumPy arrays and Python floats (the runner, ``ravine explain``),
+* torch tensors (``ravine.optim``; traced by ``torch.compile`` too),
+* scalars inside compiled Numba kernels (``ravine.run`` registers Numba
+  overloads for these names, see ``ravine/_numba.py``).
+
+Dispatch is by duck typing: anything with a ``.sqrt`` method (a torch tensor)
+uses its own methods; everything else goes through NumPy. Nothing here imports
+torch.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["zeros_like", "zeros_stack", "full_like", "sqrt", "sign", "maximum", "where", "square", "isfinite_all", "push", "window_sum",
+           "solve", "dot", "matvec", "identity_like", "is_positive_definite"]
+
+
+def _is_tensor(x) -> bool:
+    return hasattr(x, "sqrt") and not isinstance(x, np.ndarray)
+
+
+def sqrt(x):
+    """Elementwise square root."""
+    if _is_tensor(x):
+        return x.sqrt()
+    if isinstance(x, float):
+        return math.sqrt(x)
+    return np.sqrt(x)
+
+
+def zeros_like(x):
+    """An array of zeros with the shape, dtype (and device) of ``x``."""
+    if _is_tensor(x):
+        import torch
+
+        return torch.zeros_like(x)
+    return np.zeros_like(x)
+
+
+def zeros_stack(x, n):
+    """Zeros of shape ``(n, *x.shape)`` with the dtype (and device) of ``x``."""
+    if _is_tensor(x):
+        import torch
+
+        return torch.zeros((n, *x.shape), dtype=x.dtype, device=x.device)
+    x = np.asarray(x)
+    return np.zeros((n, *x.shape), dtype=x.dtype)
+
+
+def full_like(x, value):
+    """An array filled with ``value`` with the shape, dtype (and device) of ``x``."""
+    if _is_tensor(x):
+        import torch
+
+        return torch.full_like(x, value)
+    return np.full_like(x, value)
+
+
+def square(x):
+    """Elementwise x·x (written as a product, as every reference does)."""
+    return x * x
+
+
+def sign(x):
+    """Elementwise sign: −1, 0 or +1."""
+    if _is_tensor(x):
+        return x.sign()
+    return np.sign(x)
+
+
+def maximum(a, b):
+    """Elementwise maximum of two arrays of the same kind."""
+    if _is_tensor(a):
+        return a.maximum(b)
+    return np.maximum(a, b)
+
+
+def where(cond, a, b):
+    """Elementwise choice: ``a`` where ``cond`` holds, else ``b``."""
+    if _is_tensor(cond) or _is_tensor(a):
+        import torch  # a tensor is already here, so torch is loaded
+
+        return torch.where(cond, a, b)
+    return np.where(cond, a, b)
+
+
+def isfinite_all(x) -> bool:
+    """True when every entry of ``x`` is finite."""
+    if _is_tensor(x):
+        return bool(x.isfinite().all())
+    return bool(np.isfinite(x).all())
+
+
+def push(window, x):
+    """Return ``window`` with ``x`` put in front and the oldest entry dropped.
+
+    ``window`` has shape ``(W, *x.shape)``; entry 0 is the newest.
+    """
+    if _is_tensor(window):
+        import torch
+
+        return torch.cat([x.unsqueeze(0), window[:-1]], dim=0)
+    return np.concatenate([np.asarray(x)[None], window[:-1]], axis=0)
+
+
+def window_sum(window):
+    """Sum over the window axis (axis 0)."""
+    return window.sum(0)
+
+
+# --- linear algebra for the second-order rules (batched over leading axes) ---
+
+def dot(a, b):
+    """Inner product over the last axis: Σ_i a_i b_i, keeping leading (batch) axes."""
+    return (a * b).sum(-1)
+
+
+def matvec(H, v):
+    """H v over the last two axes of H, batched."""
+    return (H @ v[..., None])[..., 0]
+
+
+def identity_like(H):
+    """An identity matrix broadcastable against H (…, D, D)."""
+    d = H.shape[-1]
+    if _is_tensor(H):
+        import torch
+
+        return torch.eye(d, dtype=H.dtype, device=H.device)
+    return np.eye(d, dtype=H.dtype)
+
+
+def is_positive_definite(H):
+    """Per batch entry: True where the symmetric matrix H is positive definite."""
+    if _is_tensor(H):
+        import torch
+
+        return torch.linalg.eigvalsh(H)[..., 0] > 0
+    return np.linalg.eigvalsh(H)[..., 0] > 0
+
+
+def solve(H, g):
+    """Solve H x = g for x, batched over leading axes (H: (…, D, D), g: (…, D))."""
+    if _is_tensor(H):
+        import torch
+
+        return torch.linalg.solve(H, g.unsqueeze(-1)).squeeze(-1)
+    return np.linalg.solve(H, g[..., None])[..., 0]

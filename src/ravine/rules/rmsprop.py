@@ -1,0 +1,266 @@
+"""RMSProp and its relatives: centered/momentum RMSProp (torch), RMSProp with
+Nesterov momentum (seed 000), and the moving-window RMSProp that lecture 45
+calls AdaDelta."""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .base import (DEFAULT, Rule, check_bool, check_int, check_lr, check_nonnegative,
+                   check_positive, check_unit)
+from .ops import push, sqrt, window_sum, zeros_like, zeros_stack
+
+
+class RMSpropHyper(NamedTuple):
+    lr: float
+    alpha: float
+    eps: float
+    weight_decay: float
+    momentum: float
+    centered: bool
+    eps_inside: bool
+
+
+class RMSpropState(NamedTuple):
+    r: Any  # running average of g² ("square_avg")
+    m: Any  # running average of g (centered only, else 0.0)
+    b: Any  # momentum buffer (momentum > 0 only, else 0.0)
+
+
+class RMSpropRecord(NamedTuple):
+    g: Any
+    r: Any
+    m: Any
+    denom: Any
+    b: Any
+    delta: Any
+
+
+class RMSprop(Rule):
+    r"""RMSProp (Tieleman & Hinton 2012; seeds 000, 001, 002, 004), with torch's options:
+
+    .. math::
+        g &\leftarrow g + \lambda\theta \\
+        r &\leftarrow \alpha r + (1-\alpha)\, g \odot g \\
+        m &\leftarrow \alpha m + (1-\alpha)\, g  \qquad\text{(centered only)}\\
+        \bar r &= r - m \odot m \ \text{ if centered else } r \\
+        \text{denom} &= \sqrt{\bar r} + \epsilon \quad\text{(eps\_inside: } \sqrt{\bar r + \epsilon}) \\
+        b &\leftarrow \mu b + g / \text{denom}, \quad \Delta\theta = -\eta\, b \qquad (\mu > 0)\\
+        \Delta\theta &= -\eta\, g / \text{denom} \qquad (\mu = 0)
+
+    torch calls the decay ``alpha`` (default 0.99) and puts ε outside the root;
+    the seeds call it β (γ, ρ) = 0.9 and put ε inside: ``convention="seed000"``.
+    """
+
+    name = "rmsprop"
+    title = "RMSProp (centered, momentum)"
+    source = ("seed 000_ab20cd003144fc09.txt, 001_248cd834d8512756.txt, 002_a32fa2ef93e90666.txt, "
+              "004_e3e25ab036bd9f9f.txt; Tieleman & Hinton 2012; Graves 2013 (centered); torch.optim.RMSprop")
+    conventions = {
+        "torch": dict(lr=1e-2, alpha=0.99, eps=1e-8, eps_inside=False),
+        "keras": dict(lr=1e-3, alpha=0.9, eps=1e-7, eps_inside=True),
+        "optax": dict(lr=1e-2, alpha=0.9, eps=1e-8, eps_inside=True),
+        "paper": dict(lr=1e-3, alpha=0.9, eps=1e-8, eps_inside=True),
+        "seed000": dict(lr=1e-2, alpha=0.9, eps=1e-6, eps_inside=True),
+        "seed002": dict(lr=1e-2, alpha=0.9, eps=1e-6, eps_inside=True),
+    }
+    symbols = {"g": "g", "r": "r", "m": "m", "denom": "√r+ε", "b": "b", "delta": "Δθ"}
+    Hyper, State, Record = RMSpropHyper, RMSpropState, RMSpropRecord
+
+    def __init__(self, lr=DEFAULT, alpha=DEFAULT, eps=DEFAULT, weight_decay=0.0, momentum=0.0,
+                 centered=False, *, eps_inside=DEFAULT, convention="torch"):
+        super().__init__(convention, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                         momentum=momentum, centered=centered, eps_inside=eps_inside)
+
+    def _hyper(self, p):
+        o = type(self).__name__
+        return RMSpropHyper(
+            lr=check_lr(o, p["lr"]), alpha=check_unit(o, "alpha", p["alpha"]),
+            eps=check_positive(o, "eps", p["eps"]),
+            weight_decay=check_nonnegative(o, "weight_decay", p["weight_decay"]),
+            momentum=check_unit(o, "momentum", p["momentum"]),
+            centered=check_bool(o, "centered", p["centered"]),
+            eps_inside=check_bool(o, "eps_inside", p["eps_inside"]))
+
+    @staticmethod
+    def init_state(h, theta):
+        return RMSpropState(r=zeros_like(theta),
+                            m=zeros_like(theta) if h.centered else 0.0,
+                            b=zeros_like(theta) if h.momentum != 0 else 0.0)
+
+    @staticmethod
+    def update(h, state, g, theta, k):
+        if h.weight_decay != 0:
+            g = g + h.weight_decay * theta
+        r = h.alpha * state.r + (1 - h.alpha) * g * g
+        m = state.m
+        r_bar = r
+        if h.centered:
+            m = h.alpha * m + (1 - h.alpha) * g
+            r_bar = r - m * m
+        denom = sqrt(r_bar + h.eps) if h.eps_inside else sqrt(r_bar) + h.eps
+        b = state.b
+        if h.momentum != 0:
+            b = h.momentum * b + g / denom
+            delta = -h.lr * b
+        else:
+            delta = -h.lr * g / denom
+        return RMSpropRecord(g=g, r=r, m=m, denom=denom, b=b, delta=delta)
+
+
+class RMSpropNesterovHyper(NamedTuple):
+    lr: float
+    alpha: float
+    momentum: float
+    eps: float
+    eps_inside: bool
+    lookahead: bool
+
+
+class RMSpropNesterovState(NamedTuple):
+    r: Any
+    v: Any
+
+
+class RMSpropNesterovRecord(NamedTuple):
+    g: Any
+    r: Any
+    v: Any
+    delta: Any
+
+
+class RMSpropNesterov(Rule):
+    r"""RMSProp with Nesterov momentum (seed 000, after Goodfellow et al. algorithm 8.7):
+
+    .. math::
+        \tilde\theta &= \theta + \alpha v, \quad g = \nabla L(\tilde\theta) \\
+        r &\leftarrow \beta r + (1-\beta)\, g \odot g \\
+        v &\leftarrow \alpha v - \frac{\eta}{\sqrt{\epsilon + r}} \odot g \\
+        \theta &\leftarrow \theta + v
+
+    (The slide's last line "W_{t+1} = W_t + v_t" should read v_{t+1}.) Here
+    ``alpha`` is the decay β of r (torch's name) and ``momentum`` is α.
+
+    ``lookahead=True`` is the slide's form and needs a gradient oracle.
+    ``lookahead=False`` keeps φ = θ + αv as the parameters, so one gradient at
+    the parameters suffices (what ``ravine.optim`` uses):
+    φ ← φ − αv_old + (1 + α)v_new. Both give the same iterates (tested).
+    torch has no such optimizer.
+    """
+
+    name = "rmsprop_nesterov"
+    title = "RMSProp with Nesterov momentum"
+    source = "seed 000_ab20cd003144fc09.txt; Goodfellow, Bengio & Courville 2016, algorithm 8.7"
+    conventions = {
+        "torch": dict(lr=1e-2, alpha=0.99, momentum=0.9, eps=1e-8, eps_inside=False),
+        "seed000": dict(lr=1e-2, alpha=0.9, momentum=0.9, eps=1e-6, eps_inside=True),
+        "paper": dict(lr=1e-3, alpha=0.9, momentum=0.9, eps=1e-6, eps_inside=True),
+    }
+    symbols = {"g": "g(θ̃)", "r": "r", "v": "v", "delta": "Δθ"}
+    Hyper, State, Record = RMSpropNesterovHyper, RMSpropNesterovState, RMSpropNesterovRecord
+
+    def __init__(self, lr=DEFAULT, alpha=DEFAULT, momentum=DEFAULT, eps=DEFAULT, *,
+                 eps_inside=DEFAULT, lookahead=False, convention="torch"):
+        super().__init__(convention, lr=lr, alpha=alpha, momentum=momentum, eps=eps,
+                         eps_inside=eps_inside, lookahead=lookahead)
+        self.needs = ("lookahead",) if self.h.lookahead else ()
+
+    def _hyper(self, p):
+        o = type(self).__name__
+        return RMSpropNesterovHyper(
+            lr=check_lr(o, p["lr"]), alpha=check_unit(o, "alpha", p["alpha"]),
+            momentum=check_unit(o, "momentum", p["momentum"]), eps=check_positive(o, "eps", p["eps"]),
+            eps_inside=check_bool(o, "eps_inside", p["eps_inside"]),
+            lookahead=check_bool(o, "lookahead", p["lookahead"]))
+
+    @staticmethod
+    def init_state(h, theta):
+        return RMSpropNesterovState(r=zeros_like(theta), v=zeros_like(theta))
+
+    @staticmethod
+    def lookahead(h, state, theta):
+        """θ̃ = θ + αv, where the gradient is taken (lookahead=True)."""
+        return theta + h.momentum * state.v
+
+    @staticmethod
+    def update(h, state, g, theta, k):
+        r = h.alpha * state.r + (1 - h.alpha) * g * g
+        denom = sqrt(h.eps + r) if h.eps_inside else sqrt(r) + h.eps
+        v = h.momentum * state.v - h.lr * g / denom
+        if h.lookahead:
+            delta = v                                             # θ ← θ + v
+        else:
+            delta = (1 + h.momentum) * v - h.momentum * state.v   # φ ← φ − αv_old + (1+α)v
+        return RMSpropNesterovRecord(g=g, r=r, v=v, delta=delta)
+
+
+class WindowedRMSpropHyper(NamedTuple):
+    lr: float
+    window: int
+    eps: float
+    eps_inside: bool
+
+
+class WindowedRMSpropState(NamedTuple):
+    w: Any  # the last `window` squared gradients, newest first, shape (window, *θ.shape)
+
+
+class WindowedRMSpropRecord(NamedTuple):
+    g: Any
+    w: Any
+    r: Any
+    delta: Any
+
+
+class WindowedRMSpropTerms(NamedTuple):
+    n: int  # number of squared gradients in the window: min(t, W)
+
+
+class WindowedRMSprop(Rule):
+    r"""RMSProp with a moving-WINDOW average: what lecture 45 (seed 000) calls "AdaDelta".
+
+    .. math::
+        r_t &= \frac{1}{n}\sum_{\tau=t-n+1}^{t} g_\tau \odot g_\tau, \qquad n = \min(t, W) \\
+        \Delta\theta &= -\frac{\eta}{\sqrt{\epsilon + r_t}} \odot g_t
+
+    The lecture: "AdaDelta instead of taking the exponentially decaying average
+    of squared gradient computes the moving window average … window size W".
+    It has no unit-correcting numerator, so it is not Zeiler's AdaDelta
+    (:class:`ravine.rules.Adadelta`). The average uses the n < W gradients seen
+    so far while t < W.
+    """
+
+    name = "windowed_rmsprop"
+    title = "Windowed RMSProp (lecture 45's 'AdaDelta')"
+    source = "seed 000_ab20cd003144fc09.txt (Lecture 45, 'AdaDelta' slide)"
+    conventions = {
+        "torch": dict(lr=1e-2, window=10, eps=1e-8, eps_inside=False),
+        "seed000": dict(lr=1e-2, window=10, eps=1e-6, eps_inside=True),
+    }
+    elementwise = False
+    symbols = {"g": "g", "r": "r (window mean)", "delta": "Δθ"}
+    Hyper, State, Record, Terms = (WindowedRMSpropHyper, WindowedRMSpropState,
+                                   WindowedRMSpropRecord, WindowedRMSpropTerms)
+
+    def __init__(self, lr=DEFAULT, window=DEFAULT, eps=DEFAULT, *, eps_inside=DEFAULT, convention="torch"):
+        super().__init__(convention, lr=lr, window=window, eps=eps, eps_inside=eps_inside)
+
+    def _hyper(self, p):
+        o = type(self).__name__
+        return WindowedRMSpropHyper(lr=check_lr(o, p["lr"]), window=check_int(o, "window", p["window"], 1),
+                                    eps=check_positive(o, "eps", p["eps"]),
+                                    eps_inside=check_bool(o, "eps_inside", p["eps_inside"]))
+
+    @staticmethod
+    def init_state(h, theta):
+        return WindowedRMSpropState(w=zeros_stack(theta, h.window))
+
+    @staticmethod
+    def terms(h, t):
+        return WindowedRMSpropTerms(n=min(t, h.window))
+
+    @staticmethod
+    def update(h, state, g, theta, k):
+        w = push(state.w, g * g)
+        r = window_sum(w) / k.n
+        denom = sqrt(h.eps + r) if h.eps_inside else sqrt(r) + h.eps
+        return WindowedRMSpropRecord(g=g, w=w, r=r, delta=-h.lr * g / denom)

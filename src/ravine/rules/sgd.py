@@ -1,0 +1,244 @@
+"""Gradient descent and momentum: SGD (torch's form), the two momentum forms of
+the lectures, and Nesterov's look-ahead.
+
+Batch GD, SGD and minibatch SGD are one rule, θ ← θ − η g; they differ only in
+how g is computed (all data, one example, the mean over a minibatch B), which
+belongs to the training loop (seed 002_a32fa2ef93e90666.txt, algorithms 1–3).
+On analytic functions the runner emulates SGD by adding Gaussian noise to the
+gradient (seed 002's ``sgd`` snippet), see ``ravine.run(grad_noise=...)``.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .base import (DEFAULT, Rule, check_bool, check_choice, check_lr,
+                   check_nonnegative, check_unit)
+from .ops import zeros_like
+
+
+class SGDHyper(NamedTuple):
+    lr: float
+    momentum: float
+    dampening: float
+    weight_decay: float
+    nesterov: bool
+    first_buffer: str
+
+class SGDState(NamedTuple):
+    b: Any  # momentum buffer (0.0 when momentum = 0)
+
+class SGDRecord(NamedTuple):
+    g: Any
+    b: Any
+    delta: Any
+
+class SGDTerms(NamedTuple):
+    first: bool  # t == 1
+
+
+class SGD(Rule):
+    r"""Stochastic gradient descent with optional momentum, exactly as ``torch.optim.SGD``.
+
+    .. math::
+        g &\leftarrow g + \lambda\theta                      && \text{(weight\_decay } \lambda)\\
+        b &\leftarrow \begin{cases} g & t = 1 \text{ (torch; zero start: } (1-\tau)g)\\
+                                    \mu b + (1-\tau) g & t > 1\end{cases}
+                                                             && \text{(momentum } \mu,\ \text{dampening } \tau)\\
+        d &\leftarrow g + \mu b \text{ if nesterov else } b \\
+        \Delta\theta &= -\eta\, d
+
+    Without momentum this is plain gradient descent, θ ← θ − η g (seed 002).
+    With constant η and τ = 0 it equals the heavy ball of seeds 003/004
+    (v = −η b); ``nesterov=True`` is Nesterov's method written in the
+    look-ahead variable (see :class:`NAG`; Sutskever et al. 2013).
+
+    Conventions: ``"torch"`` starts the buffer at b₁ = g; ``"keras"`` and
+    ``"optax"`` start it at zero, so b₁ = (1 − τ) g (they have no dampening,
+    so with τ = 0 all three agree).
+    """
+
+    name = "sgd"
+    title = "SGD (momentum, dampening, Nesterov)"
+    source = "seed 002_a32fa2ef93e90666.txt (GD, SGD, minibatch); torch.optim.SGD; Sutskever et al. 2013"
+    conventions = {
+        "torch": dict(lr=1e-3, first_buffer="g"),
+        "keras": dict(lr=1e-2, first_buffer="zero"),
+        "optax": dict(lr=1e-3, first_buffer="zero"),
+        "paper": dict(lr=1e-3, first_buffer="zero"),
+    }
+    symbols = {"g": "g", "b": "b", "delta": "Δθ"}
+
+    Hyper = SGDHyper
+    State = SGDState
+    Record = SGDRecord
+    Terms = SGDTerms
+
+    def __init__(self, lr=DEFAULT, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                 nesterov=False, *, first_buffer=DEFAULT, convention="torch"):
+        super().__init__(convention, lr=lr, momentum=momentum, dampening=dampening,
+                         weight_decay=weight_decay, nesterov=nesterov, first_buffer=first_buffer)
+
+    def _hyper(self, p):
+        o = type(self).__name__
+        h = self.Hyper(lr=check_lr(o, p["lr"]), momentum=check_unit(o, "momentum", p["momentum"]),
+                       dampening=check_unit(o, "dampening", p["dampening"]),
+                       weight_decay=check_nonnegative(o, "weight_decay", p["weight_decay"]),
+                       nesterov=check_bool(o, "nesterov", p["nesterov"]),
+                       first_buffer=check_choice(o, "first_buffer", p["first_buffer"], ("g", "zero")))
+        if h.nesterov and (h.momentum <= 0 or h.dampening != 0):
+            raise ValueError(f"{o}: nesterov=True requires momentum > 0 and dampening = 0, "
+                             f"got momentum={h.momentum:g}, dampening={h.dampening:g}")
+        return h
+
+    @staticmethod
+    def init_state(h, theta):
+        return SGDState(b=zeros_like(theta) if h.momentum != 0 else 0.0)
+
+    @staticmethod
+    def terms(h, t):
+        return SGDTerms(first=(t == 1))
+
+    @staticmethod
+    def update(h, state, g, theta, k):
+        if h.weight_decay != 0:
+            g = g + h.weight_decay * theta
+        b = state.b
+        d = g
+        if h.momentum != 0:
+            if k.first and h.first_buffer == "g":
+                b = g
+            else:
+                b = h.momentum * b + (1 - h.dampening) * g
+            d = g + h.momentum * b if h.nesterov else b
+        return SGDRecord(g=g, b=b, delta=-h.lr * d)
+
+
+class MomentumHyper(NamedTuple):
+    lr: float
+    momentum: float
+    form: str
+
+class MomentumState(NamedTuple):
+    v: Any
+
+class MomentumRecord(NamedTuple):
+    g: Any
+    v: Any
+    delta: Any
+
+
+class Momentum(Rule):
+    r"""Momentum in the two forms the lectures teach.
+
+    ``form="heavy_ball"`` (seeds 003, 004 and seed 002's worked example; Polyak 1964):
+
+    .. math::  v \leftarrow \alpha v - \eta g, \qquad \theta \leftarrow \theta + v
+
+    equivalently θ_{t+1} = θ_t − η g_t + α(θ_t − θ_{t−1}).
+
+    ``form="average"`` (seed 001 and seed 002 algorithm 4, an exponential average):
+
+    .. math::  v \leftarrow \beta v + (1-\beta) g, \qquad \theta \leftarrow \theta - \eta v
+
+    Both start at v₀ = 0. ``momentum`` is α (resp. β). A momentum schedule
+    (seed 004: start at 0.5, anneal to 0.9) is ``ravine.schedules.momentum_anneal``
+    applied to ``momentum``.
+    """
+
+    name = "momentum"
+    title = "Momentum (heavy ball or exponential average)"
+    source = ("seed 003_be78d6bd17366415.txt, 004_e3e25ab036bd9f9f.txt (heavy ball); "
+              "001_248cd834d8512756.txt, 002_a32fa2ef93e90666.txt algorithm 4 (average)")
+    conventions = {
+        "torch": dict(lr=1e-2, momentum=0.9, form="heavy_ball"),
+        "seed003": dict(lr=1e-2, momentum=0.9, form="heavy_ball"),
+        "seed004": dict(lr=1e-2, momentum=0.9, form="heavy_ball"),
+        "seed001": dict(lr=1e-2, momentum=0.9, form="average"),
+        "seed002": dict(lr=1e-2, momentum=0.9, form="average"),
+    }
+    symbols = {"g": "g", "v": "v", "delta": "Δθ"}
+
+    Hyper = MomentumHyper
+    State = MomentumState
+    Record = MomentumRecord
+
+    def __init__(self, lr=DEFAULT, momentum=DEFAULT, *, form=DEFAULT, convention="torch"):
+        super().__init__(convention, lr=lr, momentum=momentum, form=form)
+
+    def _hyper(self, p):
+        o = type(self).__name__
+        return self.Hyper(lr=check_lr(o, p["lr"]), momentum=check_unit(o, "momentum", p["momentum"]),
+                          form=check_choice(o, "form", p["form"], ("heavy_ball", "average")))
+
+    @staticmethod
+    def init_state(h, theta):
+        return MomentumState(v=zeros_like(theta))
+
+    @staticmethod
+    def update(h, state, g, theta, k):
+        if h.form == "heavy_ball":
+            v = h.momentum * state.v - h.lr * g
+            delta = v
+        else:
+            v = h.momentum * state.v + (1 - h.momentum) * g
+            delta = -h.lr * v
+        return MomentumRecord(g=g, v=v, delta=delta)
+
+
+class NAGHyper(NamedTuple):
+    lr: float
+    momentum: float
+
+class NAGState(NamedTuple):
+    v: Any
+
+class NAGRecord(NamedTuple):
+    g: Any
+    v: Any
+    delta: Any
+
+
+class NAG(Rule):
+    r"""Nesterov's accelerated gradient, look-ahead form (seeds 000, 003):
+
+    .. math::
+        \tilde\theta = \theta + \alpha v,\quad g = \nabla L(\tilde\theta),\quad
+        v \leftarrow \alpha v - \eta g,\quad \theta \leftarrow \theta + v
+
+    The gradient is taken at the look-ahead point θ̃, so the driver needs a
+    gradient oracle (``needs = ("lookahead",)``). In a training loop with one
+    backward pass use ``SGD(nesterov=True)``: it is this method with the
+    parameters standing for θ̃ (tested in tests/rules/test_sgd.py).
+    """
+
+    name = "nag"
+    title = "Nesterov accelerated gradient (look-ahead)"
+    source = "seed 000_ab20cd003144fc09.txt, 003_be78d6bd17366415.txt; Nesterov 1983; Sutskever et al. 2013"
+    conventions = {"torch": dict(lr=1e-2, momentum=0.9), "paper": dict(lr=1e-2, momentum=0.9)}
+    needs = ("lookahead",)
+    symbols = {"g": "g(θ̃)", "v": "v", "delta": "Δθ"}
+
+    Hyper = NAGHyper
+    State = NAGState
+    Record = NAGRecord
+
+    def __init__(self, lr=DEFAULT, momentum=DEFAULT, *, convention="torch"):
+        super().__init__(convention, lr=lr, momentum=momentum)
+
+    def _hyper(self, p):
+        o = type(self).__name__
+        return self.Hyper(lr=check_lr(o, p["lr"]), momentum=check_unit(o, "momentum", p["momentum"]))
+
+    @staticmethod
+    def init_state(h, theta):
+        return NAGState(v=zeros_like(theta))
+
+    @staticmethod
+    def lookahead(h, state, theta):
+        """θ̃ = θ + αv, where the gradient is taken."""
+        return theta + h.momentum * state.v
+
+    @staticmethod
+    def update(h, state, g, theta, k):
+        v = h.momentum * state.v - h.lr * g
+        return NAGRecord(g=g, v=v, delta=v)
