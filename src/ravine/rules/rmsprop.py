@@ -128,6 +128,16 @@ class RMSpropNesterovRecord(NamedTuple):
     delta: Any
 
 
+class _LookaheadNeeds:
+    """``needs`` follows the ``lookahead`` flag of each instance (and ``with_hyper``);
+    on the class it reads as the default, ()."""
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return ()
+        return ("lookahead",) if obj.h.lookahead else ()
+
+
 class RMSpropNesterov(Rule):
     r"""RMSProp with Nesterov momentum (seed 000, after Goodfellow et al. algorithm 8.7):
 
@@ -162,7 +172,8 @@ class RMSpropNesterov(Rule):
                  eps_inside=DEFAULT, lookahead=False, convention="torch"):
         super().__init__(convention, lr=lr, alpha=alpha, momentum=momentum, eps=eps,
                          eps_inside=eps_inside, lookahead=lookahead)
-        self.needs = ("lookahead",) if self.h.lookahead else ()
+
+    needs = _LookaheadNeeds()
 
     def _hyper(self, p):
         o = type(self).__name__
