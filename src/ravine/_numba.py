@@ -299,7 +299,7 @@ def run_group_numba(rule, problem, starts, steps, tol, divergence, rec_steps, ke
     scheduled = tuple(sched)
     SCHED = (np.stack([sched[k] for k in scheduled]).astype(np.float64) if scheduled
              else np.zeros((1, 1)))
-    X = np.ascontiguousarray(starts.T)
+    X = np.array(starts.T, order="C")  # a copy: the kernel writes X in place
     R = len(rec_steps)
     OUT_X = np.empty((R, D, S), dtype=dtype)
     OUT_L = np.empty((R, S), dtype=dtype)

@@ -15,52 +15,7 @@ import pytest
 
 from ravine.rules import NAG, SGD, Momentum
 
-STEPS = 150
-DIM = 6
-RTOL = 1e-12
-
-
-# ------------------------------------------------------------------ helpers
-
-def make_problem(seed=0, dim=DIM):
-    """θ0 and ∇f for f(θ) = ½θᵀAθ − bᵀθ + Σ log cosh θ (A SPD, L ≲ 8)."""
-    r = np.random.default_rng(seed)
-    Q = r.normal(size=(dim, dim))
-    A = Q @ Q.T / dim + 0.5 * np.eye(dim)
-    b = r.normal(size=dim)
-    theta0 = r.normal(size=dim)
-
-    def grad(theta):
-        return A @ theta - b + np.tanh(theta)
-
-    return theta0, grad
-
-
-def grad_sequence(seed, steps=STEPS, dim=DIM):
-    """A fixed gradient sequence, coordinates of different magnitudes."""
-    r = np.random.default_rng(seed)
-    scale = np.exp(r.normal(size=dim))
-    return [scale * r.normal(size=dim) for _ in range(steps)]
-
-
-def assert_rel(actual, expected, rtol=RTOL, what=""):
-    actual = np.asarray(actual, dtype=float)
-    expected = np.asarray(expected, dtype=float)
-    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * max(scale, 1e-300), err_msg=what)
-
-
-def run_rule(rule, theta0, grads, steps=STEPS, **kw):
-    """The rule's trajectory: list of (θ_t, opt_state_t, record_t), t = 1..steps."""
-    theta = np.array(theta0, dtype=float)
-    st = rule.init(theta)
-    out = []
-    for t in range(steps):
-        g = grads(theta) if callable(grads) else grads[t]
-        theta, st, rec = rule.apply(theta, g, st, **kw)
-        out.append((theta, st, rec))
-    return out
-
+from rule_reference import DIM, RTOL, STEPS, assert_rel, grad_sequence, make_problem, run_rule  # noqa: F401
 
 # -------------------------------------------------------------- plain GD
 

@@ -1,0 +1,281 @@
+"""The core subcommands: ``list``, ``run``, ``analyze``, ``demo``."""
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+
+import click
+
+__all__ = ["list_cmd", "run_cmd", "analyze_cmd", "demo_cmd", "parse_optimizer", "parse_point"]
+
+_NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_\-]*)\s*(?:\((.*)\))?\s*$", re.S)
+
+
+def _value(text: str, where: str):
+    """A hyperparameter value typed on the command line: bool, int, float or a / separated pair."""
+    t = text.strip()
+    low = t.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    if "/" in t:
+        return tuple(_value(p, where) for p in t.split("/"))
+    try:
+        return int(t)
+    except ValueError:
+        pass
+    try:
+        return float(t)
+    except ValueError:
+        pass
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", t):
+        return t  # a form name such as heavy_ball
+    raise click.UsageError(f"{where}: cannot read value {text!r} (numbers, true/false, a/b pairs or names)")
+
+
+def _assignments(text: str, where: str) -> dict:
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if "=" not in part:
+            raise click.UsageError(f"{where}: expected key=value, got {part!r}")
+        k, v = part.split("=", 1)
+        k = k.strip().replace("-", "_")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k):
+            raise click.UsageError(f"{where}: bad hyperparameter name {k!r}")
+        out[k] = _value(v, where)
+    return out
+
+
+def parse_optimizer(spec: str, common: dict | None = None, convention: str | None = None):
+    """``"adam"`` or ``"adam(lr=0.01, amsgrad=true)"`` → a rule (validated by the rule)."""
+    from .rules import RULES, get_rule
+
+    m = _NAME.match(spec)
+    if not m:
+        raise click.UsageError(f"optimizer: cannot read {spec!r}; write NAME or NAME(key=value,...)")
+    name, args = m.group(1), m.group(2) or ""
+    kw = _assignments(args, f"optimizer {name}")
+    rule = get_rule(name)  # unknown names raise a one-line ValueError
+    cls = type(rule)
+    for k, v in (common or {}).items():
+        if k in cls.Hyper._fields or k == "betas":
+            kw.setdefault(k, v)
+    if "betas" in kw and isinstance(kw["betas"], tuple):
+        kw["betas"] = tuple(float(b) for b in kw["betas"])
+    if convention is not None:
+        kw["convention"] = convention
+    try:
+        return RULES[cls.name](**kw)
+    except TypeError as exc:  # an unknown keyword
+        raise click.UsageError(f"optimizer {name}: {exc}".replace("__init__() ", "")) from None
+
+
+def parse_point(text: str, dim: int, where: str = "start"):
+    parts = [p for p in re.split(r"[,\s]+", text.strip()) if p]
+    try:
+        vals = [float(p) for p in parts]
+    except ValueError:
+        raise click.UsageError(f"{where}: expected {dim} comma-separated numbers, got {text!r}") from None
+    if len(vals) != dim or not all(math.isfinite(v) for v in vals):
+        raise click.UsageError(f"{where}: expected {dim} finite comma-separated numbers, got {text!r}")
+    return vals
+
+
+def _problem(name, formula):
+    from .problems import from_formula, get_problem
+
+    if formula:
+        if name:
+            raise click.UsageError("give --problem or --formula, not both")
+        return from_formula(formula)
+    return get_problem(name or "rosenbrock")
+
+
+@click.command("list")
+@click.argument("what", required=False, default="all",
+                type=click.Choice(["all", "optimizers", "problems", "conventions", "schedules"]))
+def list_cmd(what):
+    """List optimizers, problems, conventions or schedules."""
+    from .rules import RULES
+
+    if what in ("all", "optimizers"):
+        click.echo("Optimizers (ravine.rules):")
+        for name, cls in RULES.items():
+            click.echo(f"  {name:18s} {cls.title}")
+    if what in ("all", "conventions"):
+        click.echo("Conventions (convention=...):")
+        for name, cls in RULES.items():
+            click.echo(f"  {name:18s} {', '.join(cls.conventions)}")
+    if what in ("all", "problems"):
+        from .problems import get_problem, list_problems
+
+        click.echo("Problems (ravine.problems):")
+        for name in list_problems():
+            p = get_problem(name)
+            click.echo(f"  {name:18s} {p.dim}-D  {p.title}")
+    if what in ("all", "schedules"):
+        click.echo("Schedules (ravine.schedules): constant, piecewise_constant, exponential, polynomial, "
+                   "step, cosine, linear, momentum_anneal, warmup, join")
+
+
+@click.command("run")
+@click.argument("optimizers", nargs=-1, required=True)
+@click.option("--problem", "-p", default=None, help="Problem name (ravine list problems). Default rosenbrock.")
+@click.option("--formula", "-f", default=None, help="A formula instead, e.g. 'x**2 + 10*y**2'.")
+@click.option("--start", "-s", "starts", multiple=True, help="Start point 'x,y' (repeatable). Default: the problem's.")
+@click.option("--steps", "-n", default=1000, show_default=True, type=click.IntRange(0, 10_000_000))
+@click.option("--set", "sets", multiple=True, help="key=value for every optimizer that has it, e.g. --set lr=0.01")
+@click.option("--convention", default=None, help="torch (default), keras, optax, paper, seed000 …")
+@click.option("--tol", default=None, type=float, help="Stop a trajectory when ‖g‖ ≤ tol.")
+@click.option("--noise", default=0.0, show_default=True, type=float, help="σ of gradient noise (SGD emulation).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--format", "fmt", default="text", type=click.Choice(["text", "json", "csv"]), show_default=True)
+@click.option("--output", "-o", default=None, type=click.Path(dir_okay=False), help="Write the trajectories here.")
+def run_cmd(optimizers, problem, formula, starts, steps, sets, convention, tol, noise, seed, fmt, output):
+    """Run OPTIMIZERS (names, or NAME(key=value,...)) on a problem.
+
+    \b
+    Examples:
+      ravine run adam momentum --problem rosenbrock --steps 500 --set lr=0.002
+      ravine run "sgd(lr=0.1)" "sgd(lr=0.1,momentum=0.5)" --formula "0.1*x**2 + 2*y**2" -s -5,-2
+    """
+    import numpy as np
+
+    from .runner import STATUS, run
+
+    prob = _problem(problem, formula)
+    common = {}
+    for s in sets:
+        common.update(_assignments(s, "--set"))
+    opts = {}
+    for spec in optimizers:
+        rule = parse_optimizer(spec, common, convention)
+        label = spec.strip()
+        opts[label] = rule
+    pts = np.array([parse_point(s, prob.dim) for s in starts]) if starts else None
+    res = run(opts, prob, pts, steps, tol=tol, grad_noise=noise, seed=seed,
+              record="all" if output or fmt != "text" else "final")
+    if output:
+        (res.to_csv if output.endswith(".csv") else res.to_json)(output)
+    if fmt == "json":
+        click.echo(res.to_json())
+        return
+    if fmt == "csv":
+        click.echo(res.to_csv(), nl=False)
+        return
+    click.echo(f"{prob.name}: {prob.title}   ({steps} steps, backend {res.backend})")
+    head = f"{'optimizer':34s} {'status':10s} {'steps':>7s}  {'final θ':28s} {'f(θ)':>12s} {'‖g‖':>10s}"
+    click.echo(head)
+    click.echo("-" * len(head))
+    for i, lab in enumerate(res.labels):
+        th = ", ".join(f"{v:.6g}" for v in res.final_theta[i])
+        click.echo(f"{lab[:34]:34s} {STATUS[res.status[i]]:10s} {res.stop_step[i]:7d}  {th[:28]:28s} "
+                   f"{res.final_loss[i]:12.6g} {res.grad_norm[-1, i]:10.3g}")
+    if prob.minima:
+        click.echo("published minima: " + "; ".join(f"{tuple(m.point)} → {m.value:g}" for m in prob.minima))
+
+
+@click.command("analyze")
+@click.argument("problem", required=False, default=None)
+@click.option("--formula", "-f", default=None, help="A formula instead of a problem name.")
+@click.option("--point", "points", multiple=True, help="Classify the point 'x,y' (repeatable).")
+@click.option("--search/--no-search", default=True, show_default=True,
+              help="Look for critical points by Newton's method from a grid of starts.")
+@click.option("--format", "fmt", default="text", type=click.Choice(["text", "json"]), show_default=True)
+def analyze_cmd(problem, formula, points, search, fmt):
+    """Critical points and their kind; on quadratics, step-size bounds and rates.
+
+    \b
+    Examples:
+      ravine analyze seed_bowl3d          # the seed's 3x²+2y²+4z²+6 slide, checked
+      ravine analyze saddle --point 0,0
+      ravine analyze --formula "x**4 + y**2" --point 0,0
+    """
+    import numpy as np
+
+    from . import analysis
+
+    prob = _problem(problem, formula)
+    out: dict = {"problem": prob.name, "title": prob.title, "critical_points": []}
+    reports = [analysis.critical_point_at(prob, np.array(parse_point(p, prob.dim, "--point"))) for p in points]
+    if search:
+        lo = np.array([b[0] for b in prob.bounds])
+        hi = np.array([b[1] for b in prob.bounds])
+        n = max(2, int(round(64 ** (1 / prob.dim))))
+        axes = [np.linspace(lo[j], hi[j], n) for j in range(prob.dim)]
+        starts = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, prob.dim)
+        reports += analysis.find_critical_points(prob, starts)
+    for r in reports:
+        c = r.classification
+        out["critical_points"].append({
+            "point": [float(v) for v in r.point], "f": float(r.value) if r.value is not None else None,
+            "grad_norm": float(r.grad_norm), "critical": bool(r.critical),
+            "kind": c.kind if c is not None else None,
+            "eigenvalues": [float(v) for v in c.eigenvalues] if c is not None else None})
+    # a quadratic: constant Hessian → step sizes and rates
+    H = np.asarray(prob.hessian(np.asarray(prob.start, float)))
+    H2 = np.asarray(prob.hessian(np.asarray(prob.start, float) + 0.37))
+    quad = None
+    if np.allclose(H, H2) and np.all(np.linalg.eigvalsh(H) > 0):
+        q = analysis.QuadraticRates(H)
+        hb = q.heavy_ball_optimal()
+        quad = {"eigenvalues": [float(v) for v in np.linalg.eigvalsh(H)], "lr_max (2/λmax)": q.lr_max,
+                "lr_per_direction (1/λi)": [float(v) for v in q.lr_per_direction],
+                "lr_best (2/(λmin+λmax))": q.lr_best, "rate_best": q.rate_best,
+                "heavy_ball_lr": hb.lr, "heavy_ball_momentum": hb.momentum, "heavy_ball_rate": hb.rate}
+        out["quadratic"] = quad
+    if fmt == "json":
+        click.echo(json.dumps(out, indent=2))
+        return
+    click.echo(f"{prob.name}: {prob.title}")
+    if not out["critical_points"]:
+        click.echo("no critical points found")
+    for cp in out["critical_points"]:
+        pt = ", ".join(f"{v:.6g}" for v in cp["point"])
+        eig = ", ".join(f"{v:.4g}" for v in cp["eigenvalues"] or [])
+        kind = cp["kind"] if cp["critical"] else "not critical"
+        click.echo(f"  ({pt})  f = {cp['f']:.6g}  ‖g‖ = {cp['grad_norm']:.2e}  {kind:12s} eigenvalues [{eig}]")
+    if quad:
+        click.echo("quadratic: gradient descent with a fixed step η")
+        for k, v in quad.items():
+            if k == "eigenvalues":
+                continue
+            val = ", ".join(f"{x:.6g}" for x in v) if isinstance(v, list) else f"{v:.6g}"
+            click.echo(f"  {k:28s} {val}")
+    if prob.name == "seed_bowl3d":
+        click.echo("the seed's slide, checked (seed 002_a32fa2ef93e90666.txt):")
+        click.echo(analysis.seed_step_size_slide().table())
+
+
+@click.command("demo")
+@click.option("--out", default="out/demo", show_default=True, type=click.Path(file_okay=False),
+              help="Where the pictures go.")
+@click.option("--quick", is_flag=True, help="Fewer, smaller pictures.")
+def demo_cmd(out, quick):
+    """The main demo: the seed's ravine story on Rosenbrock, then the gallery of pictures."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from .rules import Adam, Momentum, RMSprop, SGD
+    from .runner import STATUS, run
+
+    Path(out).mkdir(parents=True, exist_ok=True)
+    opts = {"SGD (lr 1e-3)": SGD(lr=1e-3), "momentum (lr 1e-3, α 0.9)": Momentum(lr=1e-3, momentum=0.9),
+            "RMSProp (lr 1e-2, α 0.9)": RMSprop(lr=1e-2, alpha=0.9), "Adam (lr 2e-2)": Adam(lr=2e-2)}
+    res = run(opts, "rosenbrock", np.array([[-1.5, 2.0]]), 2000, tol=1e-6)
+    click.echo("The ravine of Rosenbrock's function, from (-1.5, 2), 2000 steps (seed 004's story):")
+    for i, lab in enumerate(res.labels):
+        th = ", ".join(f"{v:.4f}" for v in res.final_theta[i])
+        click.echo(f"  {lab:28s} {STATUS[res.status[i]]:10s} step {res.stop_step[i]:5d}  θ = ({th})  "
+                   f"f = {res.final_loss[i]:.3g}")
+    try:
+        from . import gallery
+    except ImportError as exc:
+        click.echo(f"(no pictures: {exc}; pip install 'ravine[plot]')", err=True)
+        return
+    made = gallery.build(out, quick=quick)
+    click.echo(f"wrote {len(made)} pictures and {Path(out) / 'gallery.md'}")
