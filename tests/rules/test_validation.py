@@ -22,7 +22,7 @@ NONNEG = {"weight_decay", "lr_decay", "initial_accumulator_value", "damping", "m
 BOOL = {"nesterov", "centered", "eps_inside", "lookahead", "amsgrad", "decoupled_weight_decay",
         "bias_correction"}
 INT = {"window"}
-CHOICE = {"first_buffer", "form", "eps_mode"}
+CHOICE = {"first_buffer", "form", "eps_mode", "amsgrad_max"}
 KINDS = UNIT | LR | POSITIVE | NONNEG | BOOL | INT | CHOICE
 
 CLASSES = list(RULES.values())

@@ -41,6 +41,14 @@ class Adadelta(Rule):
     Seed 001 shows that at t = 1, Δ = √ε/√((1−ρ)g² + ε)·g ≈ √(ε/(1−ρ))·sign(g):
     ε acts as the learning rate early on.
 
+    Conventions (docs/conventions.md): all put ε inside both roots and
+    accumulate the Δ before η. ``"torch"`` η = 1, ρ = 0.9, ε = 1e-6;
+    ``"keras"`` η = 1e-3, ρ = 0.95, ε = 1e-7; ``"optax"`` ρ = 0.9, ε = 1e-6
+    and η = 1: optax's default ``learning_rate=None`` skips the sign flip and
+    climbs (+Δ), which ravine does not reproduce; ``"paper"`` η = 1, ρ = 0.95,
+    ε = 1e-6. optax's ``weight_decay`` is coupled like torch's; Keras's is
+    decoupled (θ ← θ − ηλθ) and is not reproduced.
+
     Lecture 45 (seed 000) uses the name AdaDelta for a different method, a
     moving-window RMSProp: that is :class:`ravine.rules.WindowedRMSprop`.
     """
@@ -49,9 +57,9 @@ class Adadelta(Rule):
     title = "AdaDelta (Zeiler 2012)"
     source = "seed 001_248cd834d8512756.txt; Zeiler 2012 (arXiv:1212.5701) Algorithm 1; torch.optim.Adadelta"
     conventions = {
-        "torch": dict(lr=1.0, rho=0.9, eps=1e-6),
-        "keras": dict(lr=1e-3, rho=0.95, eps=1e-7),
-        "optax": dict(lr=1.0, rho=0.9, eps=1e-6),
+        "torch": dict(lr=1.0, rho=0.9, eps=1e-6),    # torch adadelta.py L32-35
+        "keras": dict(lr=1e-3, rho=0.95, eps=1e-7),  # keras adadelta.py L42-44
+        "optax": dict(lr=1.0, rho=0.9, eps=1e-6),    # optax alias.adadelta L144-147 (pass lr=1.0)
         "paper": dict(lr=1.0, rho=0.95, eps=1e-6),
         "seed001": dict(lr=1.0, rho=0.9, eps=1e-6),
     }

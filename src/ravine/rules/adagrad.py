@@ -41,9 +41,15 @@ class Adagrad(Rule):
         \Delta\theta &= -\eta_t\, g / (\sqrt{r} + \epsilon)
             \quad\text{or, with eps\_inside,}\quad -\eta_t\, g / \sqrt{r + \epsilon}
 
-    ``"torch"`` puts ε outside the root (ε = 1e-10, r₀ = 0), the seeds inside
-    (``"seed000"``: "η/√(ε + r_t)"). Seed 002 writes s_t = s_{t−1} g_t² (a dropped
-    "+"): read it as r ← r + g² (docs/errata.md).
+    Conventions (docs/conventions.md): ``"torch"`` puts ε outside the root
+    (ε = 1e-10, r₀ = 0, η = 1e-2), as does ``"paper"`` (Duchi et al.'s δ + √G).
+    ``"keras"`` puts ε inside, √(r + ε), with ε = 1e-7, r₀ = 0.1 and η = 1e-3;
+    ``"optax"`` the same with η required (ravine: 1e-2); optax's "no update
+    where r = 0" cannot arise since ε > 0. The seeds put ε inside
+    (``"seed000"``: "η/√(ε + r_t)"). Only torch has ``lr_decay``. Keras's
+    ``weight_decay`` is decoupled (θ ← θ − ηλθ) and is not reproduced here.
+    Seed 002 writes s_t = s_{t−1} g_t² (a dropped "+"): read it as r ← r + g²
+    (docs/errata.md).
     """
 
     name = "adagrad"
@@ -51,8 +57,11 @@ class Adagrad(Rule):
     source = ("seed 000_ab20cd003144fc09.txt, 002_a32fa2ef93e90666.txt, 003_be78d6bd17366415.txt; "
               "Duchi et al. 2011; torch.optim.Adagrad")
     conventions = {
+        # torch adagrad.py L32-36, L402-427
         "torch": dict(lr=1e-2, eps=1e-10, initial_accumulator_value=0.0, eps_inside=False),
+        # keras adagrad.py L37-39, L78-92
         "keras": dict(lr=1e-3, eps=1e-7, initial_accumulator_value=0.1, eps_inside=True),
+        # optax alias.adagrad L329-333 + scale_by_rss L45-75 (lr required)
         "optax": dict(lr=1e-2, eps=1e-7, initial_accumulator_value=0.1, eps_inside=True),
         "paper": dict(lr=1e-2, eps=1e-10, initial_accumulator_value=0.0, eps_inside=False),
         "seed000": dict(lr=1e-2, eps=1e-8, initial_accumulator_value=0.0, eps_inside=True),

@@ -29,6 +29,7 @@ class AdamHyper(NamedTuple):
     amsgrad: bool
     decoupled_weight_decay: bool
     eps_mode: str
+    amsgrad_max: str
 
 
 class AdamState(NamedTuple):
@@ -68,6 +69,16 @@ class Adam(Rule):
     ``"hat"`` Kingma & Ba's "more efficient" form used by Keras, ε added to √r
     before the bias correction: Δθ = −η √(1−β2^t)/(1−β1^t) · s/(√r + ε).
 
+    Conventions (docs/conventions.md): ``"torch"``, ``"optax"``, ``"paper"``: ε = 1e-8
+    outside √r̂ (Algorithm 1). ``"keras"``: the "hat" form with ε̂ = 1e-7 (differs
+    from torch even with equal ε: ε_eff = ε̂/√(1−β2^t)), and ``weight_decay`` is
+    decoupled and scaled by η as in every Keras optimizer. The other
+    conventions take weight decay as coupled L2 (torch's ``weight_decay``). AMSGrad
+    takes the max over the raw r and divides by the current 1−β2^t (torch,
+    Keras: ``amsgrad_max="r"``); optax's ``amsgrad`` takes the max over the
+    corrected r̂ (``amsgrad_max="r_hat"``, set by the ``"optax"`` convention). ``decoupled_weight_decay=None`` (the default) means "as the
+    convention says".
+
     Errata (docs/errata.md): seed 000 divides by (1 − β) without the power t —
     not a bias correction after t = 1 — ravine keeps the power t in every
     convention; seed 004's equations have wrong signs and multiply by g again.
@@ -78,25 +89,30 @@ class Adam(Rule):
     source = ("Kingma & Ba 2015 (arXiv:1412.6980) Algorithm 1; Reddi et al. 2018 (AMSGrad); "
               "seeds 000_ab20cd003144fc09.txt, 001_248cd834d8512756.txt, 002_a32fa2ef93e90666.txt; torch.optim.Adam")
     conventions = {
-        "torch": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside"),
-        "keras": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-7, eps_mode="hat"),
-        "optax": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside"),
-        "paper": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside"),
-        "seed000": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="inside"),
-        "seed002": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-7, eps_mode="inside"),
+        # torch.optim.Adam (adam.py L38-49); decay coupled unless decoupled_weight_decay=True
+        "torch": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside", decoupled_weight_decay=False),
+        # keras.optimizers.Adam (adam.py L45-49, L117-137): ε̂ on the raw √r; decay decoupled
+        # and η-scaled (base_optimizer.py L952-959)
+        "keras": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-7, eps_mode="hat", decoupled_weight_decay=True),
+        # optax.adam (lr required; ε_root = 0)
+        "optax": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside", decoupled_weight_decay=False,
+                      amsgrad_max="r_hat"),
+        "paper": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside", decoupled_weight_decay=False),
+        "seed000": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="inside", decoupled_weight_decay=False),
+        "seed002": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-7, eps_mode="inside", decoupled_weight_decay=False),
     }
     symbols = {"g": "g", "s": "s", "r": "r", "r_max": "r_max", "s_hat": "ŝ", "r_hat": "r̂", "delta": "Δθ"}
     Hyper, State, Record, Terms = AdamHyper, AdamState, AdamRecord, AdamTerms
-    _decoupled_default = False
 
     def __init__(self, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=0.0, amsgrad=False, *,
-                 decoupled_weight_decay=None, eps_mode=DEFAULT, convention="torch"):
-        if decoupled_weight_decay is None:
-            decoupled_weight_decay = self._decoupled_default
-        if weight_decay is DEFAULT:
-            weight_decay = 1e-2
+                 decoupled_weight_decay=None, eps_mode=DEFAULT, amsgrad_max=DEFAULT, convention="torch"):
+        if decoupled_weight_decay is None:  # the convention's form of weight decay
+            decoupled_weight_decay = DEFAULT
+        if amsgrad_max is DEFAULT and "amsgrad_max" not in self.conventions.get(convention, {}):
+            amsgrad_max = "r"
         super().__init__(convention, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                         decoupled_weight_decay=decoupled_weight_decay, eps_mode=eps_mode)
+                         decoupled_weight_decay=decoupled_weight_decay, eps_mode=eps_mode,
+                         amsgrad_max=amsgrad_max)
 
     def _hyper(self, p):
         o = type(self).__name__
@@ -106,7 +122,8 @@ class Adam(Rule):
                          amsgrad=check_bool(o, "amsgrad", p["amsgrad"]),
                          decoupled_weight_decay=check_bool(o, "decoupled_weight_decay",
                                                            p["decoupled_weight_decay"]),
-                         eps_mode=check_choice(o, "eps_mode", p["eps_mode"], EPS_MODES))
+                         eps_mode=check_choice(o, "eps_mode", p["eps_mode"], EPS_MODES),
+                         amsgrad_max=check_choice(o, "amsgrad_max", p["amsgrad_max"], ("r", "r_hat")))
 
     @staticmethod
     def init_state(h, theta):
@@ -128,13 +145,16 @@ class Adam(Rule):
         s = h.beta1 * state.s + (1 - h.beta1) * g
         r = h.beta2 * state.r + (1 - h.beta2) * g * g
         r_max = state.r_max
-        if h.amsgrad:
-            r_max = maximum(r_max, r)
-            r_used = r_max
-        else:
-            r_used = r
+        r_used = r
         s_hat = s / k.bc1
-        r_hat = r_used / k.bc2
+        if h.amsgrad and h.amsgrad_max == "r_hat":  # optax: the max of the corrected r̂
+            r_max = maximum(r_max, r / k.bc2)
+            r_hat = r_max
+        else:
+            if h.amsgrad:                            # torch, Keras: the max of the raw r
+                r_max = maximum(r_max, r)
+                r_used = r_max
+            r_hat = r_used / k.bc2
         if h.eps_mode == "outside":
             step = s_hat / (sqrt(r_hat) + h.eps)
         elif h.eps_mode == "inside":
@@ -149,14 +169,37 @@ class AdamW(Adam):
 
     .. math:: \theta \leftarrow \theta - \eta\lambda\theta + \Delta\theta_{\text{Adam}}
 
-    i.e. :class:`Adam` with ``decoupled_weight_decay=True`` and torch's default
-    λ = 0.01 (the decay is scaled by η, as in torch, Keras and optax).
+    i.e. :class:`Adam` with ``decoupled_weight_decay=True``. The decay is scaled
+    by the full η, as in torch, Keras and optax.
+
+    Conventions: the default λ comes from the convention: ``"torch"`` 1e-2,
+    ``"keras"`` 4e-3 (with Keras Adam's "hat" form, ε̂ = 1e-7), ``"optax"`` 1e-4.
+    ``"paper"`` (Loshchilov & Hutter, Algorithm 2) scales the decay by the
+    schedule multiplier only, not by α: pass ``weight_decay = λ_paper / lr``
+    (its λ default is torch's 1e-2). The seeds have no AdamW; their conventions
+    keep λ = 1e-2.
     """
 
     name = "adamw"
     title = "AdamW (decoupled weight decay)"
     source = "Loshchilov & Hutter 2019 (arXiv:1711.05101); torch.optim.AdamW"
-    _decoupled_default = True
+    conventions = {
+        # torch.optim.AdamW (adamw.py L23-27)
+        "torch": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside", weight_decay=1e-2,
+                      decoupled_weight_decay=True),
+        # keras.optimizers.AdamW (adamw.py L53-95): Keras Adam + θ ← θ − ηλθ
+        "keras": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-7, eps_mode="hat", weight_decay=4e-3,
+                      decoupled_weight_decay=True),
+        # optax.adamw (alias.py L598-727, weight_decay=1e-4 at L605)
+        "optax": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside", weight_decay=1e-4, amsgrad_max="r_hat",
+                      decoupled_weight_decay=True),
+        "paper": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside", weight_decay=1e-2,
+                      decoupled_weight_decay=True),
+        "seed000": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="inside", weight_decay=1e-2,
+                        decoupled_weight_decay=True),
+        "seed002": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-7, eps_mode="inside", weight_decay=1e-2,
+                        decoupled_weight_decay=True),
+    }
 
     def __init__(self, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, amsgrad=False, *,
                  eps_mode=DEFAULT, convention="torch"):
@@ -204,20 +247,35 @@ class NAdam(Rule):
         \hat r &= r / (1-\beta_2^t) \\
         \Delta\theta &= -\eta\left[\frac{1-\mu_t}{1-\prod_{i\le t}\mu_i}\, g
                        + \frac{\mu_{t+1}}{1-\prod_{i\le t+1}\mu_i}\, s\right] \Big/ (\sqrt{\hat r} + \epsilon)
+
+    Conventions: ``"torch"`` ψ = 0.004, η = 2e-3, ε = 1e-8. ``"keras"`` (Keras 3
+    ``Nadam``): ψ = 1, i.e. μ_t = β1(1 − ½·0.96^t), η = 1e-3, ε = 1e-7 on √r̂, and
+    decoupled η-scaled weight decay. ``"optax"`` (``optax.nadam`` =
+    ``adam(nesterov=True)``): constant μ_t = β1, which is the limit ψ → ∞; with
+    ψ = 1e4, 0.96^{tψ} < 1e-177, so 1 − ½·0.96^{tψ} rounds to 1 and μ_t = β1
+    exactly in floating point. ``decoupled_weight_decay=None`` (the default)
+    means "as the convention says".
     """
 
     name = "nadam"
     title = "NAdam"
     source = "Dozat 2016 (Incorporating Nesterov momentum into Adam); torch.optim.NAdam"
     conventions = {
-        "torch": dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, momentum_decay=4e-3),
-        "paper": dict(lr=2e-3, betas=(0.99, 0.999), eps=1e-8, momentum_decay=4e-3),
+        # torch.optim.NAdam (nadam.py L36-41)
+        "torch": dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, momentum_decay=4e-3, decoupled_weight_decay=False),
+        # keras.optimizers.Nadam (nadam.py L41-44, L95-146): 0.96^t (ψ = 1), ε on √r̂
+        "keras": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-7, momentum_decay=1.0, decoupled_weight_decay=True),
+        # optax.nadam (alias.py L532, transform.py L286-293): constant μ = β1 (ψ → ∞, see above)
+        "optax": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, momentum_decay=1e4, decoupled_weight_decay=False),
+        "paper": dict(lr=2e-3, betas=(0.99, 0.999), eps=1e-8, momentum_decay=4e-3, decoupled_weight_decay=False),
     }
     symbols = {"g": "g", "s": "s", "r": "r", "mu_product": "Πμ", "r_hat": "r̂", "delta": "Δθ"}
     Hyper, State, Record, Terms = NAdamHyper, NAdamState, NAdamRecord, NAdamTerms
 
     def __init__(self, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=0.0, momentum_decay=DEFAULT,
-                 decoupled_weight_decay=False, *, convention="torch"):
+                 decoupled_weight_decay=None, *, convention="torch"):
+        if decoupled_weight_decay is None:  # the convention's form of weight decay
+            decoupled_weight_decay = DEFAULT
         super().__init__(convention, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay)
 
@@ -296,9 +354,13 @@ class Yogi(Rule):
     variance problem). With ``bias_correction`` ŝ = s/(1−β1^t), r̂ = r/(1−β2^t),
     otherwise ŝ = s, r̂ = r.
 
-    Conventions: ``"paper"`` (default, also ``"torch"``): η = 1e-2, ε = 1e-3,
-    s₀ = 0, r₀ = 0, no bias correction (Algorithm 2 as printed). ``"optax"``
-    (``optax.yogi`` / ``scale_by_yogi``): s₀ = r₀ = 1e-6 and Adam's bias correction.
+    Conventions: ``"paper"`` (default, also ``"torch"``, which has no Yogi):
+    η = 1e-2, ε = 1e-3, s₀ = 0, r₀ = 0, no bias correction (Algorithm 2 as
+    printed; bias correction and r₀ unconfirmed from the paper text).
+    ``"optax"`` (``optax.yogi`` / ``scale_by_yogi``, transform.py L757-810):
+    s₀ = r₀ = 1e-6, both moments bias-corrected, ε = 1e-3 outside √r̂ (η is
+    required there). TF-Addons' Yogi (ε̂ "hat" form, s₀ = 0, r₀ = 1e-6) is not
+    reproduced: Yogi has no ``eps_mode``.
     """
 
     name = "yogi"

@@ -49,6 +49,16 @@ class RMSprop(Rule):
 
     torch calls the decay ``alpha`` (default 0.99) and puts ε outside the root;
     the seeds call it β (γ, ρ) = 0.9 and put ε inside: ``convention="seed000"``.
+
+    Conventions (docs/conventions.md): ``"torch"`` α = 0.99, ε = 1e-8 outside the
+    root (after centering), η = 1e-2. ``"keras"`` ρ = 0.9, ε = 1e-7 inside,
+    √(r − m² + ε) when centered, η = 1e-3. ``"optax"`` decay 0.9, ε = 1e-8
+    inside (``eps_in_sqrt=True``, its default), η required (ravine: 1e-2).
+    Keras and optax keep η inside the momentum buffer (b ← μb + ηg/denom,
+    θ ← θ − b): the same iterates while η is constant, different under an η
+    schedule. Not reproduced: optax's ``bias_correction=True``,
+    ``initial_scale`` ≠ 0 (TF1's r₀ = 1) and ``nesterov=True``, and Keras's
+    decoupled ``weight_decay``.
     """
 
     name = "rmsprop"
@@ -56,9 +66,9 @@ class RMSprop(Rule):
     source = ("seed 000_ab20cd003144fc09.txt, 001_248cd834d8512756.txt, 002_a32fa2ef93e90666.txt, "
               "004_e3e25ab036bd9f9f.txt; Tieleman & Hinton 2012; Graves 2013 (centered); torch.optim.RMSprop")
     conventions = {
-        "torch": dict(lr=1e-2, alpha=0.99, eps=1e-8, eps_inside=False),
-        "keras": dict(lr=1e-3, alpha=0.9, eps=1e-7, eps_inside=True),
-        "optax": dict(lr=1e-2, alpha=0.9, eps=1e-8, eps_inside=True),
+        "torch": dict(lr=1e-2, alpha=0.99, eps=1e-8, eps_inside=False),  # torch rmsprop.py L34-39, L316-339
+        "keras": dict(lr=1e-3, alpha=0.9, eps=1e-7, eps_inside=True),    # keras rmsprop.py L55-59, L109-154
+        "optax": dict(lr=1e-2, alpha=0.9, eps=1e-8, eps_inside=True),    # optax alias.rmsprop L1935-1945
         "paper": dict(lr=1e-3, alpha=0.9, eps=1e-8, eps_inside=True),
         "seed000": dict(lr=1e-2, alpha=0.9, eps=1e-6, eps_inside=True),
         "seed002": dict(lr=1e-2, alpha=0.9, eps=1e-6, eps_inside=True),

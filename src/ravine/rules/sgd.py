@@ -52,19 +52,24 @@ class SGD(Rule):
     (v = −η b); ``nesterov=True`` is Nesterov's method written in the
     look-ahead variable (see :class:`NAG`; Sutskever et al. 2013).
 
-    Conventions: ``"torch"`` starts the buffer at b₁ = g; ``"keras"`` and
-    ``"optax"`` start it at zero, so b₁ = (1 − τ) g (they have no dampening,
-    so with τ = 0 all three agree).
+    Conventions (docs/conventions.md): ``"torch"`` (η = 1e-3) starts the buffer
+    at b₁ = g; ``"keras"`` (η = 0.01), ``"optax"`` (η required) and ``"paper"``
+    (Sutskever et al.) start it at zero, so b₁ = (1 − τ) g. Keras and optax have
+    no dampening, so with τ = 0 all of them agree. Keras (and the paper) keep η
+    inside the buffer, b ← μb − ηg, θ ← θ + b: that is b = −η·(this b) and the
+    same iterates while η is constant; under an η schedule Keras's buffer holds
+    the past learning rates and differs. Keras's ``weight_decay`` is decoupled
+    (θ ← θ − ηλθ) and is not reproduced here (ravine's is coupled, torch's).
     """
 
     name = "sgd"
     title = "SGD (momentum, dampening, Nesterov)"
     source = "seed 002_a32fa2ef93e90666.txt (GD, SGD, minibatch); torch.optim.SGD; Sutskever et al. 2013"
     conventions = {
-        "torch": dict(lr=1e-3, first_buffer="g"),
-        "keras": dict(lr=1e-2, first_buffer="zero"),
-        "optax": dict(lr=1e-3, first_buffer="zero"),
-        "paper": dict(lr=1e-3, first_buffer="zero"),
+        "torch": dict(lr=1e-3, first_buffer="g"),      # torch sgd.py L32, L358-364
+        "keras": dict(lr=1e-2, first_buffer="zero"),   # keras sgd.py L45-47, b₀ = 0
+        "optax": dict(lr=1e-3, first_buffer="zero"),   # optax trace: s₀ = 0 (lr required)
+        "paper": dict(lr=1e-3, first_buffer="zero"),   # Sutskever et al. 2013: v₀ = 0
     }
     symbols = {"g": "g", "b": "b", "delta": "Δθ"}
 
