@@ -21,8 +21,8 @@ def _value(text: str, where: str):
         return True
     if low in ("false", "no", "off"):
         return False
-    if "/" in t:
-        return tuple(_value(p, where) for p in t.split("/"))
+    if "/" in t or "," in t:  # a pair such as betas=0.9/0.999 (or 0.9,0.999)
+        return tuple(_value(p, where) for p in re.split(r"[/,]", t))
     try:
         return int(t)
     except ValueError:
@@ -37,8 +37,10 @@ def _value(text: str, where: str):
 
 
 def _assignments(text: str, where: str) -> dict:
+    """``"lr=0.1, betas=0.9,0.99"`` → {"lr": 0.1, "betas": (0.9, 0.99)} (a comma starts a new
+    assignment only where a ``name=`` follows)."""
     out = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
+    for part in filter(None, (p.strip() for p in re.split(r",(?=\s*[A-Za-z_][A-Za-z0-9_]*\s*=)", text))):
         if "=" not in part:
             raise click.UsageError(f"{where}: expected key=value, got {part!r}")
         k, v = part.split("=", 1)

@@ -561,15 +561,14 @@ def parse_value(text: str) -> Any:
 
 
 def parse_assignments(items: Iterable[str], what: str = "--set") -> dict:
+    """``--set`` items, read as ``ravine run`` reads them (``lr=0.1,betas=0.9/0.99``)."""
+    from .cli_core import _assignments
+
     out = {}
     for item in items:
-        if "=" not in item:
+        if "=" not in item or not item.split("=", 1)[1].strip():
             raise ValueError(f"{what}: expected key=value, got {item!r}")
-        k, v = item.split("=", 1)
-        k = k.strip()
-        if not k or not v.strip():
-            raise ValueError(f"{what}: expected key=value, got {item!r}")
-        out[k] = parse_value(v)
+        out.update(_assignments(item, what))
     return out
 
 
