@@ -268,7 +268,7 @@ def demo_cmd(out, quick):
     Path(out).mkdir(parents=True, exist_ok=True)
     opts = {"SGD (lr 1e-3)": SGD(lr=1e-3), "momentum (lr 1e-3, α 0.9)": Momentum(lr=1e-3, momentum=0.9),
             "RMSProp (lr 1e-2, α 0.9)": RMSprop(lr=1e-2, alpha=0.9), "Adam (lr 2e-2)": Adam(lr=2e-2)}
-    res = run(opts, "rosenbrock", np.array([[-1.5, 2.0]]), 2000, tol=1e-6)
+    res = run(opts, "rosenbrock", np.array([[-1.5, 2.0]]), 2000, tol=1e-6, backend="numpy")
     click.echo("The ravine of Rosenbrock's function, from (-1.5, 2), 2000 steps (seed 004's story):")
     for i, lab in enumerate(res.labels):
         th = ", ".join(f"{v:.4f}" for v in res.final_theta[i])

@@ -1,0 +1,214 @@
+"""Animations of several optimizers moving together, in 2-D (contour) or 3-D (surface).
+
+``animate(problem, runs, "out.gif")`` writes a GIF with Pillow; ``"out.mp4"`` uses matplotlib's
+ffmpeg writer and needs the ``ffmpeg`` program on PATH (:class:`FFmpegNotFoundError`
+otherwise, raised before any work is done). The recorded steps are subsampled to ``frames``
+frames (evenly in step index, always including the first and the last); each frame shows
+every path up to that step, its current point, and the step number.
+
+matplotlib is imported only inside this module (Agg canvas, no pyplot).
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .plot import (_colors, _figure, _mark_minima, _problem, _short_title, _window, draw_background,
+                   traces, visible_part)
+
+__all__ = ["animate", "frame_steps", "FFmpegNotFoundError"]
+
+
+class FFmpegNotFoundError(RuntimeError):
+    """MP4 output was asked for but the ffmpeg program is not on PATH."""
+
+
+FFMPEG_HELP = ("MP4 output needs the ffmpeg program, which was not found on PATH; install it "
+               "(Debian/Ubuntu: sudo apt-get install ffmpeg; macOS: brew install ffmpeg; conda: "
+               "conda install -c conda-forge ffmpeg) or write a .gif instead")
+
+
+def frame_steps(steps: np.ndarray, frames: int) -> np.ndarray:
+    """Indices into ``steps`` for ``frames`` frames: evenly spaced, first and last included.
+
+    With fewer recorded steps than ``frames`` every recorded step is one frame.
+    """
+    n = len(steps)
+    if n <= frames:
+        return np.arange(n)
+    return np.round(np.linspace(0, n - 1, frames)).astype(int)
+
+
+def _check_out(path):
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in (".gif", ".mp4"):
+        raise ValueError(f"output: animations are written as .gif or .mp4, got {path.name!r}")
+    if ext == ".mp4" and shutil.which("ffmpeg") is None:
+        raise FFmpegNotFoundError(FFMPEG_HELP)
+    return path, ext
+
+
+def animate(problem, runs, path, *, frames: int = 60, fps: int = 15, three_d: bool = False,
+            bounds=None, title=None, colors=None, levels=24, log=None, figsize=None, dpi=80,
+            tail: int | None = None, elev=40, azim=-60, rotate: float = 0.0, legend_loc=None):
+    """Write an animation of the trajectories in ``runs`` on ``problem``; returns the path.
+
+    Parameters
+    ----------
+    runs : RunResult, list of RunResults or mapping label → RunResult / (R, 2) array
+    path : ``*.gif`` (Pillow) or ``*.mp4`` (ffmpeg)
+    frames : number of frames (the recorded steps are subsampled to it; at most one frame
+        per recorded step)
+    fps : frames per second
+    three_d : draw on the surface (``ravine.plot.surface3d`` style) instead of the contour map
+    tail : show only the last ``tail`` recorded points of each path (None: the whole path)
+    rotate : degrees of azimuth the 3-D view turns over the animation
+    legend_loc : where the legend goes (paths are drawn over it, so pick an empty corner)
+    """
+    from matplotlib.animation import FFMpegWriter
+
+    if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < 1:
+        raise ValueError(f"frames: must be an integer >= 1, got {frames!r}")
+    if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer)) or not fps > 0:
+        raise ValueError(f"fps: must be a number > 0, got {fps!r}")
+    path, ext = _check_out(path)
+    problem = _problem(problem)
+    if problem.dim != 2:
+        raise ValueError(f"animate: needs a 2-D problem, {problem.name} has dim {problem.dim}")
+    window = _window(problem, bounds)
+    trs = traces(runs, problem)
+    cols = _colors(trs, colors)
+    all_steps = np.unique(np.concatenate([t.steps for t in trs]))
+    fidx = frame_steps(all_steps, int(frames))
+    fsteps = all_steps[fidx]
+
+    # per trace: the drawable points and, for each frame, how many of them to show
+    parts = []
+    for tr in trs:
+        pts, ex = visible_part(tr.theta[:, :2], window)
+        n_at = np.searchsorted(tr.steps, fsteps, side="right")  # records with step <= frame step
+        n_at = np.minimum(n_at, len(pts)) if ex is None else np.where(
+            n_at >= ex + 1, len(pts), np.minimum(n_at, ex))
+        parts.append((tr, pts, ex, n_at))
+
+    if three_d:
+        fig, ax = _figure(None, figsize or (6.0, 5.0), projection="3d")
+        ax.computed_zorder = False  # paths stay drawn above the surface
+        from .plot import _grid
+
+        X, Y, Z = _grid(problem, window, 60)
+        log = problem.log_levels if log is None else log
+        finite = Z[np.isfinite(Z)]
+        zmin = float(finite.min()) if finite.size else 0.0
+
+        def tz(v):
+            v = np.asarray(v, float)
+            return np.log10(1.0 + np.maximum(v - zmin, 0.0)) if log else v
+
+        ZT = tz(Z)
+        if not log:
+            top = float(np.quantile(finite, 0.98)) if finite.size else 1.0
+            ZT = np.where(ZT > top, np.nan, ZT)
+        ax.plot_surface(X, Y, ZT, cmap="viridis", alpha=0.5, linewidth=0, antialiased=False,
+                        rstride=2, cstride=2)
+        zoff = 0.01 * (float(np.nanmax(ZT) - np.nanmin(ZT)) or 1.0)
+        ax.set_xlim(*window[0])
+        ax.set_ylim(*window[1])
+        ax.set_xlabel(problem.variables[0])
+        ax.set_ylabel(problem.variables[1])
+        ax.set_zlabel("log₁₀(1 + f − f_min)" if log else "f")
+        ax.view_init(elev=elev, azim=azim)
+        zs = []
+        for tr, pts, ex, n_at in parts:
+            with np.errstate(all="ignore"):
+                zs.append(tz(problem.f(pts)) + zoff if len(pts) else np.zeros(0))
+    else:
+        fig, ax = _figure(None, figsize or (6.0, 4.6))
+        draw_background(ax, problem, window, levels=levels, log=log)
+        _mark_minima(ax, problem, window)
+        zs = [None] * len(parts)
+
+    lines, heads = [], []
+    seen = set()
+    for (tr, pts, ex, n_at), zz in zip(parts, zs):
+        c = cols[tr.label]
+        label = tr.label if tr.label not in seen else None
+        seen.add(tr.label)
+        if three_d:
+            (ln,) = ax.plot([], [], [], color=c, lw=1.8, label=label, zorder=10)
+            (hd,) = ax.plot([], [], [], marker="o", ms=6, color=c, mec="k", ls="none", zorder=11)
+        else:
+            (ln,) = ax.plot([], [], color=c, lw=1.8, label=label, zorder=4)
+            (hd,) = ax.plot([], [], marker="o", ms=7, color=c, mec="k", ls="none", zorder=6)
+            ax.plot(*pts[0], marker="o", ms=7, color="white", mec="k", mew=1.2, zorder=5)
+        lines.append(ln)
+        heads.append(hd)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc=legend_loc or ("upper left" if three_d else "best"), framealpha=0.85)
+    head_title = title if title is not None else _short_title(problem)
+    ttl = ax.set_title(f"{head_title}\nstep {int(fsteps[0])}", fontsize=9)
+
+    def draw(k):
+        for (tr, pts, ex, n_at), zz, ln, hd in zip(parts, zs, lines, heads):
+            n = int(n_at[k])
+            lo = 0 if tail is None else max(0, n - int(tail))
+            seg = pts[lo:n]
+            gone = ex is not None and n >= len(pts)
+            if three_d:
+                ln.set_data_3d(seg[:, 0], seg[:, 1], zz[lo:n])
+                if n:
+                    hd.set_data_3d([seg[-1, 0]], [seg[-1, 1]], [zz[n - 1]])
+            else:
+                ln.set_data(seg[:, 0], seg[:, 1])
+                if n:
+                    hd.set_data([seg[-1, 0]], [seg[-1, 1]])
+            hd.set_marker("X" if gone else "o")
+        if three_d and rotate:
+            ax.view_init(elev=elev, azim=azim + rotate * k / max(len(fsteps) - 1, 1))
+        ttl.set_text(f"{head_title}\nstep {int(fsteps[k])}")
+        return [*lines, *heads, ttl]
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.set_dpi(dpi)
+    moving = [*lines, *heads, ttl]
+    if ext == ".gif":
+        _write_gif(fig, moving, draw, len(fsteps), fps, path, blit=not (three_d and rotate))
+    else:
+        writer = FFMpegWriter(fps=fps, codec="libx264", extra_args=["-pix_fmt", "yuv420p"])
+        with writer.saving(fig, str(path), dpi):
+            for k in range(len(fsteps)):
+                draw(k)
+                writer.grab_frame()
+    return path
+
+
+def _write_gif(fig, moving, draw, n, fps, path, blit=True):
+    """Render ``n`` frames on the Agg canvas (static parts drawn once when ``blit``) and write
+    them with Pillow on one shared 256-colour palette: exactly ``n`` frames."""
+    from PIL import Image
+
+    canvas = fig.canvas
+    images = []
+    if blit:
+        for a in moving:
+            a.set_animated(True)
+        canvas.draw()
+        bg = canvas.copy_from_bbox(fig.bbox)
+    for k in range(n):
+        draw(k)
+        if blit:
+            canvas.restore_region(bg)
+            for a in moving:
+                fig.draw_artist(a)
+        else:
+            canvas.draw()
+        images.append(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy()))
+    # octree keeps small saturated areas (the paths) apart from the big smooth ones (the map)
+    palette = images[-1].quantize(colors=255, method=Image.Quantize.FASTOCTREE)
+    frames = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in images]
+    duration = max(int(round(1000.0 / fps)), 20)
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration, loop=0,
+                   optimize=False, disposal=1)

@@ -1,0 +1,318 @@
+"""Pictures: real properties of the files and figures, not golden images."""
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+PIL = pytest.importorskip("PIL")
+from PIL import Image  # noqa: E402
+
+import ravine  # noqa: E402
+from ravine.rules import SGD, Adam, Momentum  # noqa: E402
+
+
+def _pixels(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=60)
+    buf.seek(0)
+    return np.asarray(Image.open(buf).convert("RGB")).astype(int)
+
+
+def _valid_image(path, fmt=None):
+    with Image.open(path) as im:
+        im.verify()
+    with Image.open(path) as im:
+        if fmt:
+            assert im.format == fmt
+        return im.size
+
+
+@pytest.fixture(scope="module")
+def ellipse_runs():
+    return ravine.run({"GD η 0.4": SGD(lr=0.4), "GD η 0.6": SGD(lr=0.6)}, "ellipse",
+                      np.array([-5.0, -2.0]), 20, backend="numpy")
+
+
+def test_import_ravine_does_not_import_matplotlib():
+    code = "import ravine, sys; ravine.run; ravine.get_problem; assert 'matplotlib' not in sys.modules, 'mpl'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_contour_file_is_valid_png_and_path_changes_pixels(tmp_path, ellipse_runs):
+    from ravine import plot
+
+    p = tmp_path / "c.png"
+    fig = plot.contour("ellipse", ellipse_runs, path=p, figsize=(4, 3))
+    w, h = _valid_image(p, "PNG")
+    assert w > 100 and h > 100
+    one = {"GD η 0.4": ellipse_runs.theta[:, 0]}
+    with_path = _pixels(plot.contour("ellipse", one, figsize=(4, 3), legend=False))
+    without = _pixels(plot.contour("ellipse", None, figsize=(4, 3), legend=False))
+    assert with_path.shape == without.shape
+    changed = np.abs(with_path - without).sum(-1) > 60
+    assert changed.sum() > 50  # the trajectory is visibly drawn
+    # and it is drawn in the trajectory's colour (red, the first colour)
+    reds = (with_path[..., 0] > 150) & (with_path[..., 1] < 90) & (with_path[..., 2] < 90)
+    assert (reds & changed).sum() > 20
+    assert fig.axes
+
+
+def test_left_window_is_marked_and_numbers_not_clipped(ellipse_runs):
+    from ravine import plot
+
+    fig = plot.contour("ellipse", ellipse_runs)
+    ax = fig.axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert any("GD η 0.6" in lab and "left the window at step 2" in lab for lab in labels)
+    exits = [ln for ln in ax.lines if (ln.get_gid() or "").startswith("exit:")]
+    assert len(exits) == 1
+    x, y = exits[0].get_xdata()[0], exits[0].get_ydata()[0]
+    assert y == pytest.approx(-3.0)  # exactly on the window's lower edge
+    assert -6 <= x <= 6
+    # the runner's numbers are untouched: η = 0.6 > 2/λmax really blows up
+    assert abs(ellipse_runs.theta[-1, 1, 1]) > 100
+
+
+def test_visible_part_cuts_at_window_edge():
+    from ravine.plot import visible_part
+
+    w = np.array([[-1.0, 1.0], [-1.0, 1.0]])
+    pts, ex = visible_part(np.array([[0, 0], [0.5, 0], [3, 0]], float), w)
+    assert ex == 2 and np.allclose(pts[-1], [1.0, 0.0])
+    pts, ex = visible_part(np.array([[0, 0], [3, 0], [0.5, 0]], float), w)  # comes back: kept whole
+    assert ex is None and len(pts) == 3
+    pts, ex = visible_part(np.array([[0, 0], [0.5, 0.5], [np.nan, np.nan]]), w)
+    assert ex == 2 and np.allclose(pts[-1], [0.5, 0.5])
+
+
+def test_log_levels_for_log_problems():
+    from ravine import plot
+
+    fig = plot.contour("rosenbrock", None)
+    cs = [c for c in fig.axes[0].collections if hasattr(c, "levels")]
+    lv = np.asarray(cs[0].levels)
+    ratios = lv[1:] / lv[:-1]
+    assert np.allclose(ratios, ratios[0], rtol=1e-6) and ratios[0] > 1.2  # geometric
+
+
+def test_surface_and_loss_curves(tmp_path, ellipse_runs):
+    from ravine import plot
+
+    plot.surface3d("ellipse", ellipse_runs, path=tmp_path / "s.png", figsize=(4, 3), n=30)
+    _valid_image(tmp_path / "s.png", "PNG")
+    fig = plot.loss_curves(ellipse_runs, path=tmp_path / "l.png")
+    _valid_image(tmp_path / "l.png", "PNG")
+    assert fig.axes[0].get_yscale() == "log"
+
+
+def test_loss_curves_nonpositive_losses():
+    from ravine import plot
+    from ravine.problems import from_formula
+
+    # f* = -1 known: plots f - f*
+    res = ravine.run({"gd": SGD(lr=0.1)}, "six_hump_camel", np.array([[0.3, -0.5]]), 50, backend="numpy")
+    fig = plot.loss_curves(res)
+    assert fig.axes[0].get_yscale() == "log"
+    assert "f*" in fig.axes[0].get_ylabel()
+    # unknown f*: symlog
+    p = from_formula("x^2 + y^2 - 5")
+    res = ravine.run({"gd": SGD(lr=0.1)}, p, np.array([[1.0, 1.0]]), 20, backend="numpy")
+    fig = plot.loss_curves(res, problem=p)
+    assert fig.axes[0].get_yscale() == "symlog"
+
+
+def test_seed_bands(tmp_path):
+    from ravine import plot
+
+    rng = np.random.default_rng(0)
+    hist = {"sgd": [np.exp(-np.arange(50) / 20) * (1 + 0.1 * rng.random(50)) for _ in range(4)],
+            "adam": [np.exp(-np.arange(40) / 10) for _ in range(3)]}
+    fig = plot.seed_bands(hist, path=tmp_path / "b.png")
+    _valid_image(tmp_path / "b.png", "PNG")
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    bands = [c for c in ax.collections if (c.get_gid() or "").startswith("band:")]
+    assert len(bands) == 2
+    mean_line = ax.lines[0].get_ydata()
+    assert np.allclose(mean_line, np.mean(np.stack(hist["sgd"]), 0))
+    with pytest.raises(ValueError):
+        plot.seed_bands({})
+
+
+def test_heatmap_stability_line_and_diverged_cells(tmp_path):
+    from ravine import plot
+
+    lrs = np.geomspace(0.05, 1.5, 12)
+    fig = plot.heatmap("sgd", "ellipse", ("lr", lrs), ("weight_decay", [0.0, 0.0001]), steps=200,
+                       path=tmp_path / "h.png")
+    _valid_image(tmp_path / "h.png", "PNG")
+    d = fig.ravine_data
+    ax = fig.axes[0]
+    lines = [ln for ln in ax.lines if ln.get_gid() == "lr_max"]
+    assert len(lines) == 1
+    assert lines[0].get_xdata()[0] == pytest.approx(2 / 4.0)  # 2/λmax, Hessian diag(0.2, 4)
+    assert d["lr_max"] == pytest.approx(0.5)
+    # above 2/λmax every cell diverged, below none did; the diverged cells carry a marker
+    assert d["diverged"][lrs > 0.55].all() and not d["diverged"][lrs < 0.45].any()
+    marks = [c for c in ax.collections if c.get_gid() == "diverged"]
+    assert len(marks) == 1 and len(marks[0].get_offsets()) == int(d["diverged"].sum())
+
+
+def test_heatmap_heavy_ball_region_matches_theory():
+    from ravine import plot
+    from ravine.analysis import QuadraticRates
+
+    lrs = np.geomspace(0.05, 2.0, 10)
+    moms = np.linspace(0.0, 0.9, 8)
+    fig = plot.heatmap(SGD(), "ellipse", ("lr", lrs), ("momentum", moms), metric="steps", steps=400, tol=1e-3)
+    d = fig.ravine_data
+    ax = fig.axes[0]
+    assert any(c.get_gid() == "heavy_ball_bound" for c in ax.collections)
+    q = QuadraticRates(np.diag([0.2, 4.0]))
+    for i, lr in enumerate(lrs):
+        for j, m in enumerate(moms):
+            rate = q.heavy_ball_rate(lr, m)
+            if rate > 1.05:
+                assert d["diverged"][i, j], (lr, m, rate)
+            if rate < 0.97:
+                assert not d["diverged"][i, j] and np.isfinite(d["values"][i, j]), (lr, m, rate)
+
+
+def test_heatmap_adam_betas_and_errors():
+    from ravine import plot
+
+    fig = plot.heatmap(Adam(lr=0.05), "booth", ("beta1", [0.0, 0.5, 0.9]), ("beta2", [0.9, 0.99]), steps=50)
+    assert fig.ravine_data["values"].shape == (3, 2)
+    assert fig.ravine_data["lr_max"] is None  # no theory line for adaptive methods
+    with pytest.raises(ValueError, match="no hyperparameter"):
+        plot.heatmap("sgd", "ellipse", ("lr", [0.1]), ("beta9", [0.1]))
+    with pytest.raises(ValueError):
+        plot.heatmap("sgd", "ellipse", ("lr", [0.1]), ("lr", [0.1]))
+
+
+def test_heatmap_momentum_average_form_scales_bound():
+    from ravine import plot
+
+    fig = plot.heatmap(Momentum(momentum=0.5, form="average"), "ellipse", ("lr", [0.1, 1.0, 3.0]),
+                       ("momentum", [0.5]), steps=20)  # 1-row momentum axis: (lr, momentum) contour
+    assert fig.ravine_data["lr_max"] == pytest.approx(0.5)
+
+
+def test_gif_frame_count(tmp_path):
+    from ravine.animate import animate
+
+    res = ravine.run({"sgd": SGD(lr=0.05), "adam": Adam(lr=0.1)}, "booth", None, 60, backend="numpy")
+    out = animate("booth", res, tmp_path / "a.gif", frames=12, fps=8, figsize=(3, 2.4), dpi=50)
+    with Image.open(out) as im:
+        assert im.format == "GIF"
+        assert im.n_frames == 12
+    out3 = animate("booth", res, tmp_path / "b.gif", frames=5, fps=8, three_d=True, figsize=(3, 2.4), dpi=40)
+    with Image.open(out3) as im:
+        assert im.n_frames == 5
+
+
+def test_frame_steps_subsample():
+    from ravine.animate import frame_steps
+
+    idx = frame_steps(np.arange(101), 11)
+    assert len(idx) == 11 and idx[0] == 0 and idx[-1] == 100 and len(set(idx)) == 11
+    assert len(frame_steps(np.arange(5), 11)) == 5
+
+
+def test_mp4_without_ffmpeg_is_a_clear_error(tmp_path, monkeypatch):
+    import shutil
+
+    from ravine import animate as A
+
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    res = ravine.run({"sgd": SGD(lr=0.05)}, "booth", None, 5, backend="numpy")
+    with pytest.raises(A.FFmpegNotFoundError, match="ffmpeg.*apt-get install ffmpeg"):
+        A.animate("booth", res, tmp_path / "a.mp4", frames=3)
+    assert not (tmp_path / "a.mp4").exists()
+    with pytest.raises(ValueError, match=".gif or .mp4"):
+        A.animate("booth", res, tmp_path / "a.avi")
+
+
+# ------------------------------------------------------------------------------- CLI
+
+def test_cli_plot_animate_sweep(tmp_path):
+    from click.testing import CliRunner
+
+    from ravine.cli import cli
+
+    r = CliRunner()
+    out = tmp_path / "p.png"
+    res = r.invoke(cli, ["plot", "sgd:lr=0.4", "sgd:lr=0.6,momentum=0.5", "--problem", "ellipse",
+                         "--start", "-5,-2", "--steps", "20", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    _valid_image(out, "PNG")
+    for kind in ("surface", "loss"):
+        o = tmp_path / f"{kind}.png"
+        res = r.invoke(cli, ["plot", "adam", "--formula", "x^2 + 3*y^2", "--lr", "0.1", "--steps", "30",
+                             "--kind", kind, "-o", str(o)])
+        assert res.exit_code == 0, res.output
+        _valid_image(o, "PNG")
+    g = tmp_path / "a.gif"
+    res = r.invoke(cli, ["animate", "sgd", "nag", "--problem", "booth", "--lr", "0.02", "--steps", "30",
+                         "--frames", "7", "--fps", "5", "-o", str(g)])
+    assert res.exit_code == 0, res.output
+    with Image.open(g) as im:
+        assert im.n_frames == 7
+    s = tmp_path / "s.png"
+    res = r.invoke(cli, ["sweep", "sgd", "--problem", "ellipse", "--x", "lr=0.05:1.5:6:log",
+                         "--y", "momentum=0:0.9:4", "--metric", "steps", "--steps", "100", "-o", str(s)])
+    assert res.exit_code == 0, res.output
+    _valid_image(s, "PNG")
+
+
+@pytest.mark.parametrize("args", [
+    ["plot", "adam", "--problem", "nope", "-o", "x.png"],
+    ["plot", "adam:foo=1", "--problem", "beale", "-o", "x.png"],
+    ["plot", "adam", "--problem", "beale", "--start", "1,2,3", "-o", "x.png"],
+    ["plot", "adam", "--problem", "beale", "-o", "x.txt"],
+    ["plot", "adam", "--problem", "beale", "--formula", "x^2", "-o", "x.png"],
+    ["plot", "sgd", "--problem", "seed_bowl3d", "-o", "x.png"],
+    ["plot", "sgd", "--problem", "beale", "--set", "beta9=1", "-o", "x.png"],
+    ["sweep", "sgd", "--problem", "ellipse", "--x", "lr=1:0:3:log", "--y", "momentum=0:1:2", "-o", "x.png"],
+    ["sweep", "sgd", "--problem", "ellipse", "--x", "lr=0.1:1:3", "--y", "momentum=0:1.5:2", "-o", "x.png"],
+    ["animate", "sgd", "--problem", "beale", "-o", "x.avi"],
+])
+def test_cli_bad_input_is_one_line_exit_2(args, tmp_path, monkeypatch, capsys):
+    from ravine.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ravine: error:") and "\n" not in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_cli_mp4_without_ffmpeg(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from ravine.cli import main
+
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    with pytest.raises(SystemExit) as exc:
+        main(["animate", "sgd", "--problem", "booth", "--steps", "5", "-o", str(tmp_path / "a.mp4")])
+    assert exc.value.code == 2
+    assert "ffmpeg" in capsys.readouterr().err
+
+
+def test_gallery_quick(tmp_path):
+    from ravine import gallery
+
+    made = gallery.build(tmp_path, quick=True)
+    names = {p.name for p, _ in made}
+    assert {"hero.png", "ellipse_momentum.png", "seven_optimizers.gif", "adagrad_vs_rmsprop.png",
+            "adadelta_eps.png", "sweep_momentum.png"} <= names
+    for p, cmd in made:
+        assert p.exists() and cmd.startswith("ravine ")
+        _valid_image(p)
+    md = (tmp_path / "gallery.md").read_text()
+    assert "hero.png" in md and "ravine plot" in md
