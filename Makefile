@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 TORCH   ?= torch==2.13.0
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install browser bench bench-explorer clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
@@ -20,11 +20,19 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ravine demo --out out/demo
 
-test: $(STAMP)
+# the explorer's end-to-end test drives Debian's chromium (never a downloaded browser)
+browser:
+	bash scripts/install-browser.sh
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/runner.py
+	$(BIN)/python bench/step.py
+
+bench-explorer: $(STAMP)
+	$(BIN)/python bench/explorer.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info src/*.egg-info

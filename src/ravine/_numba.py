@@ -15,10 +15,16 @@ fastmath: none is allowed to reorder).
 from __future__ import annotations
 
 import ast
+import hashlib
+import importlib.util
 import inspect
 import math
+import os
+import sys
 import textwrap
-from functools import lru_cache
+import types
+from collections import OrderedDict
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -30,12 +36,12 @@ from .rules.base import Rule
 _RUNNING, _MAX_STEPS, _CONVERGED, _DIVERGED = 0, 1, 2, 3
 
 
-@overload(ops.sqrt, inline="always")
+@overload(ops.sqrt)
 def _sqrt(x):
     return lambda x: math.sqrt(x)
 
 
-@overload(ops.sign, inline="always")
+@overload(ops.sign)
 def _sign(x):
     def impl(x):
         if x > 0:
@@ -46,7 +52,7 @@ def _sign(x):
     return impl
 
 
-@overload(ops.maximum, inline="always")
+@overload(ops.maximum)
 def _maximum(a, b):
     def impl(a, b):
         if a != a:  # NaN propagates, as np.maximum
@@ -57,17 +63,17 @@ def _maximum(a, b):
     return impl
 
 
-@overload(ops.where, inline="always")
+@overload(ops.where)
 def _where(c, a, b):
     return lambda c, a, b: a if c else b
 
 
-@overload(ops.zeros_like, inline="always")
+@overload(ops.zeros_like)
 def _zeros_like(x):
     return lambda x: 0.0 * x
 
 
-@overload(ops.full_like, inline="always")
+@overload(ops.full_like)
 def _full_like(x, v):
     return lambda x, v: v + 0.0 * x
 
@@ -129,17 +135,29 @@ def _fold(tree: ast.AST, literals: dict) -> ast.AST:
     return ast.fix_missing_locations(Fold().visit(tree))
 
 
-@lru_cache(maxsize=None)
-def _specialized(fn, literal_items: tuple):
-    """``fn`` (a rule's static function) compiled for fixed flags ``literal_items``."""
-    literals = dict(literal_items)
-    src = textwrap.dedent(inspect.getsource(fn))
-    tree = ast.parse(src)
+def _specialized_source(fn, literals: dict, new_name: str) -> str:
+    """The source of ``fn`` (a rule's static function) with its flags folded, renamed."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
     tree.body[0].decorator_list = []
-    tree = _fold(tree, literals)
-    ns = dict(fn.__globals__)
-    exec(compile(tree, inspect.getsourcefile(fn) or "<rule>", "exec"), ns)  # the rule's own source
-    return _jit(ns[tree.body[0].name])
+    tree.body[0].name = new_name
+    return ast.unparse(_fold(tree, literals))
+
+
+def _imports_for(fn, skip=()) -> list[str]:
+    """Import lines for the globals ``fn`` uses (NamedTuples, ops functions, math)."""
+    lines = []
+    for name in fn.__code__.co_names:
+        if name in skip or name not in fn.__globals__:
+            continue
+        obj = fn.__globals__[name]
+        mod = getattr(obj, "__module__", None) if not inspect.ismodule(obj) else None
+        if inspect.ismodule(obj):
+            lines.append(f"import {obj.__name__} as {name}")
+        elif mod and getattr(obj, "__qualname__", None) and "<" not in obj.__qualname__:
+            lines.append(f"from {mod} import {obj.__qualname__} as {name}")
+        elif isinstance(obj, (int, float)):
+            lines.append(f"{name} = {obj!r}")
+    return lines
 
 
 def _literals(h) -> tuple:
@@ -258,25 +276,89 @@ def _kernel_source(D: int, fields: tuple, placeholder: tuple, hyper_fields: tupl
 _KERNELS: dict = {}
 
 
-def _kernel(rule: Rule, problem, fields, placeholder, scheduled, keep_state, has_noise):
+def cache_dir() -> Path:
+    """Where compiled kernels are kept across processes ($RAVINE_CACHE_DIR or ~/.cache/ravine)."""
+    root = os.environ.get("RAVINE_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "ravine")
+    return Path(root) / "kernels"
+
+
+def _module_source(rule: Rule, problem, fields, placeholder, scheduled, keep_state, has_noise) -> str:
     cls = type(rule)
     f_s, g_s = problem.scalar_functions()
-    lit = tuple((k, v) for k, v in _literals(rule.h) if k not in scheduled)
-    key = (cls, id(g_s), problem.dim, fields, placeholder, scheduled, keep_state, has_noise, lit)
-    if key in _KERNELS:
-        return _KERNELS[key]
-    terms = _specialized(cls.terms, lit) if cls.terms is not Rule.terms else _jit(cls.terms)
-    update = _specialized(cls.update, lit)
-    lookahead = _specialized(cls.lookahead, lit) if "lookahead" in rule.needs else None
-    src = _kernel_source(problem.dim, fields, placeholder, cls.Hyper._fields, scheduled,
-                         "lookahead" in rule.needs, keep_state, has_noise)
-    ns = {"math": math, "np": np, "Hyper": cls.Hyper, "State": cls.State, "terms": terms, "update": update,
-          "lookahead": lookahead, "f": _jit(f_s), "grad": _jit(g_s)}
-    code = compile(src, f"<ravine kernel {cls.__name__} × {problem.name}>", "exec")
-    exec(code, ns)  # the generated glue only; it holds no user text
-    kern = numba.njit(error_model="numpy")(ns["kernel"])
-    _KERNELS[key] = kern
+    lit = dict((k, v) for k, v in _literals(rule.h) if k not in scheduled)
+    funcs = {"_terms": cls.terms, "_update": cls.update}
+    if "lookahead" in rule.needs:
+        funcs["_lookahead"] = cls.lookahead
+    head = ["# generated by ravine._numba: a rule's own functions with fixed flags, a problem's",
+            "# scalar functions, and the loop around them. Safe to delete (rebuilt on demand).",
+            "import math", "import numpy as np", "import numba",
+            f"from {cls.Hyper.__module__} import {cls.Hyper.__qualname__} as Hyper",
+            f"from {cls.State.__module__} import {cls.State.__qualname__} as State",
+            "_jit = lambda f: numba.njit(error_model='numpy', cache=True)(f)"]
+    body = []
+    for new, fn in funcs.items():
+        head += _imports_for(fn)
+        body.append(_specialized_source(fn, lit, new))
+        body.append(f"{new} = _jit({new})")
+    for new, fn in (("_f", f_s), ("_g", g_s)):
+        head += _imports_for(fn)
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        tree.body[0].name = new
+        body.append(ast.unparse(tree))
+        body.append(f"{new} = _jit({new})")
+    kern = _kernel_source(problem.dim, fields, placeholder, cls.Hyper._fields, scheduled,
+                          "lookahead" in rule.needs, keep_state, has_noise)
+    kern = (kern.replace("terms(", "_terms(").replace("update(", "_update(")
+            .replace("lookahead(", "_lookahead(").replace(" grad(", " _g(").replace("= f(", "= _f("))
+    body.append(kern)
+    body.append("kernel = numba.njit(error_model='numpy', cache=True)(kernel)")
+    return "\n".join(dict.fromkeys(head)) + "\n\n\n" + "\n\n\n".join(body) + "\n"
+
+
+_BY_KEY: "OrderedDict[tuple, object]" = OrderedDict()
+_MAX_KERNELS = 256
+
+
+def _kernel(rule: Rule, problem, fields, placeholder, scheduled, keep_state, has_noise):
+    """The compiled kernel: from memory, else from the disk cache, else compiled and cached."""
+    f_s, g_s = problem.scalar_functions()
+    key = (type(rule), _literals(rule.h), g_s, problem.dim, fields, placeholder, scheduled, keep_state, has_noise)
+    hit = _BY_KEY.get(key)
+    if hit is not None:
+        _BY_KEY.move_to_end(key)
+        return hit
+    kern = _kernel_from_source(rule, problem, fields, placeholder, scheduled, keep_state, has_noise)
+    _BY_KEY[key] = kern
+    while len(_BY_KEY) > _MAX_KERNELS:  # a long-running server sees many formulas
+        _BY_KEY.popitem(last=False)
     return kern
+
+
+def _kernel_from_source(rule: Rule, problem, fields, placeholder, scheduled, keep_state, has_noise):
+    src = _module_source(rule, problem, fields, placeholder, scheduled, keep_state, has_noise)
+    digest = hashlib.sha1((src + numba.__version__ + np.__version__).encode()).hexdigest()[:20]
+    if digest in _KERNELS:
+        return _KERNELS[digest]
+    while len(_KERNELS) >= _MAX_KERNELS:
+        _KERNELS.pop(next(iter(_KERNELS)))
+    folder = cache_dir()
+    path = folder / f"k_{digest}.py"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            tmp = folder / f".k_{digest}.{os.getpid()}.tmp"
+            tmp.write_text(src)
+            os.replace(tmp, path)
+        spec = importlib.util.spec_from_file_location(f"ravine_kernel_{digest}", path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mod  # Numba's cache refers to the module by name
+        spec.loader.exec_module(mod)  # generated above from the rule's and the problem's own code
+    except OSError:  # no writable cache: compile in memory
+        mod = types.ModuleType(f"ravine_kernel_{digest}")
+        mod.__dict__["__builtins__"] = __builtins__
+        exec(compile(src.replace("cache=True", "cache=False"), f"<ravine kernel {digest}>", "exec"), mod.__dict__)
+    _KERNELS[digest] = mod.kernel
+    return mod.kernel
 
 
 def run_group_numba(rule, problem, starts, steps, tol, divergence, rec_steps, keep_state, noise, sched,

@@ -274,6 +274,9 @@ def run(optimizers, problem, starts=None, steps: int = 1000, *, tol: float | Non
             if steps * S * D > 5e7:
                 raise ValueError("grad_noise: steps × starts × dim must stay below 5e7 for noisy runs")
             noise = (grad_noise * noise_rng.standard_normal((steps, S, D))).astype(dtype)
+        if backend == "numba" and not _numba_ok(rule, problem):
+            raise ValueError(f"backend: 'numba' needs an elementwise rule and a problem with scalar functions "
+                             f"({type(rule).__name__} on {problem.name} runs on backend='numpy'; 'auto' picks it)")
         use_numba = backend == "numba" or (backend == "auto" and _numba_ok(rule, problem))
         if use_numba:
             from ._numba import run_group_numba

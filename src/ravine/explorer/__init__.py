@@ -1,0 +1,16 @@
+"""The interactive explorer: ``ravine serve`` (a local FastAPI app and a hand-written page).
+
+See ``docs/explorer.md``. :func:`create_app` builds the app; :data:`command` is the CLI entry.
+Importing this package imports nothing heavy; ``ravine.explorer.app`` needs the ``serve``
+extra (fastapi, uvicorn, plotly, pydantic).
+"""
+from __future__ import annotations
+
+__all__ = ["create_app"]
+
+
+def create_app(**kw):
+    """Build the explorer's FastAPI app (see :func:`ravine.explorer.app.create_app`)."""
+    from .app import create_app as _create
+
+    return _create(**kw)
