@@ -10,7 +10,6 @@ STAMP   := $(VENV)/.installed
 
 $(STAMP): pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q -e ".[all,test]"
 	touch $(STAMP)
