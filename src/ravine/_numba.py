@@ -63,6 +63,11 @@ def _maximum(a, b):
     return impl
 
 
+@overload(ops.add_scaled)
+def _add_scaled(x, a, y):
+    return lambda x, a, y: x + a * y
+
+
 @overload(ops.where)
 def _where(c, a, b):
     return lambda c, a, b: a if c else b
@@ -169,7 +174,7 @@ def _literals(h) -> tuple:
 
 
 def _kernel_source(D: int, fields: tuple, placeholder: tuple, hyper_fields: tuple, scheduled: tuple,
-                   lookahead: bool, keep_state: bool, has_noise: bool) -> str:
+                   lookahead: bool, keep_state: bool, has_noise: bool, record_fields: tuple = ()) -> str:
     """The glue: loops, unpacking of coordinates and state fields into scalars.
 
     Arrays are coordinate-major (X[j, i], ST[field, j, i]). Running trajectories
@@ -218,7 +223,10 @@ def _kernel_source(D: int, fields: tuple, placeholder: tuple, hyper_fields: tupl
         noise = f" + NOISE[t - 1, {j}, PERM[i]]" if has_noise else ""
         a(f"                rec{j} = update(h, st{j}, sign * gg[{j}]{noise}, x{j}, k)")
         a(f"                XP[{j}, i] = x{j}")
-        a(f"                X[{j}, i] = x{j} + rec{j}.delta")
+        if "theta" in record_fields:
+            a(f"                X[{j}, i] = rec{j}.theta")
+        else:
+            a(f"                X[{j}, i] = x{j} + rec{j}.delta")
         for fi in live:
             a(f"                ST[{fi}, {j}, i] = rec{j}.{fields[fi]}")
     a("        recording = ri < REC.shape[0] and REC[ri] == t")
@@ -307,7 +315,7 @@ def _module_source(rule: Rule, problem, fields, placeholder, scheduled, keep_sta
         body.append(ast.unparse(tree))
         body.append(f"{new} = _jit({new})")
     kern = _kernel_source(problem.dim, fields, placeholder, cls.Hyper._fields, scheduled,
-                          "lookahead" in rule.needs, keep_state, has_noise)
+                          "lookahead" in rule.needs, keep_state, has_noise, cls.Record._fields)
     kern = (kern.replace("terms(", "_terms(").replace("update(", "_update(")
             .replace("lookahead(", "_lookahead(").replace(" grad(", " _g(").replace("= f(", "= _f("))
     body.append(kern)

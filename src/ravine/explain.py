@@ -444,6 +444,8 @@ def explain(rule: Any, problem: Any = None, start: Any = None, steps: int = 10, 
     placeholders = []
     if recs:
         for fld in type(r).Record._fields:
+            if fld == "theta":  # θ_{t+1} itself: the θ columns show it
+                continue
             vals = [getattr(rc, fld) for rc in recs]
             init_val = getattr(init_fields, fld, None) if hasattr(init_fields, "_fields") else None
             if (fld in getattr(type(r).State, "_fields", ()) and isinstance(init_val, float)

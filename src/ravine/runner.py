@@ -29,6 +29,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from .rules import NonFiniteGradientError, Rule, get_rule
+from .rules.base import next_theta
 
 __all__ = ["run", "grid", "RunResult", "STATUS"]
 
@@ -390,7 +391,7 @@ def _run_group_numpy(rule: Rule, problem, starts, steps, tol, divergence, rec_st
                 rec = rule.update(h, state, g, theta, k, H)
             else:
                 rec = rule.update(h, state, g, theta, k)
-            new_theta = theta + rec.delta
+            new_theta = next_theta(rec, theta)
             within = (np.abs(new_theta) <= divergence).all(-1)  # False for NaN
         step = active & finite if nonfinite == "skip" else active
         blow = step & ~within

@@ -1,5 +1,1 @@
-"""Marker registration for the ravine.optim tests (helpers: optim_helpers.py)."""
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: long tests (compiles, the float32 parity grid); -m 'not slow' skips")
+"""The ravine.optim tests share optim_helpers.py (imported by name: this folder is on sys.path)."""

@@ -38,7 +38,7 @@ import torch
 from torch.optim import Optimizer
 
 from ..rules.base import (DEFAULT, NONFINITE_POLICIES, NonFiniteGradientError, check_bool,
-                          check_choice)
+                          check_choice, next_theta)
 
 __all__ = ["RuleOptimizer", "IMPLS", "compile_stats"]
 
@@ -64,7 +64,7 @@ def _make_step(rule_cls, static: dict, maximize: bool, check: bool, name: str):
             g = -g
         h = Hyper(**static, **num)
         rec = update(h, State(*state), g, theta, k)
-        new_theta = theta + rec.delta
+        new_theta = next_theta(rec, theta)
         ok = None
         if check:  # the whole bucket is left as it was when any gradient is not finite
             ok = torch.isfinite(g).all()

@@ -46,6 +46,7 @@ class AdamRecord(NamedTuple):
     s_hat: Any
     r_hat: Any
     delta: Any
+    theta: Any  # θ_{t+1}: decoupled decay first, then the step (torch's two roundings)
 
 
 class AdamTerms(NamedTuple):
@@ -136,10 +137,10 @@ class Adam(Rule):
 
     @staticmethod
     def update(h, state, g, theta, k):
-        decay = 0.0
+        theta_d = theta  # θ after decoupled weight decay
         if h.weight_decay != 0:
             if h.decoupled_weight_decay:
-                decay = -h.lr * h.weight_decay * theta
+                theta_d = theta * (1 - h.lr * h.weight_decay)
             else:
                 g = g + h.weight_decay * theta
         s = h.beta1 * state.s + (1 - h.beta1) * g
@@ -161,7 +162,11 @@ class Adam(Rule):
             step = s_hat / sqrt(r_hat + h.eps)
         else:  # "hat": ε added to √r before the bias correction (Kingma & Ba §2, Keras)
             step = sqrt(k.bc2) / k.bc1 * s / (sqrt(r_used) + h.eps)
-        return AdamRecord(g=g, s=s, r=r, r_max=r_max, s_hat=s_hat, r_hat=r_hat, delta=decay - h.lr * step)
+        delta = -h.lr * step
+        if h.weight_decay != 0 and h.decoupled_weight_decay:
+            delta = delta - h.lr * h.weight_decay * theta
+        return AdamRecord(g=g, s=s, r=r, r_max=r_max, s_hat=s_hat, r_hat=r_hat,
+                          delta=delta, theta=theta_d - h.lr * step)
 
 
 class AdamW(Adam):
@@ -230,6 +235,7 @@ class NAdamRecord(NamedTuple):
     mu_product: Any
     r_hat: Any
     delta: Any
+    theta: Any  # θ_{t+1} in torch's order: decay, then the g term, then the s term
 
 
 class NAdamTerms(NamedTuple):
@@ -300,10 +306,10 @@ class NAdam(Rule):
 
     @staticmethod
     def update(h, state, g, theta, k):
-        decay = 0.0
+        theta_d = theta  # θ after decoupled weight decay
         if h.weight_decay != 0:
             if h.decoupled_weight_decay:
-                decay = -h.lr * h.weight_decay * theta
+                theta_d = theta * (1 - h.lr * h.weight_decay)
             else:
                 g = g + h.weight_decay * theta
         mu_product = state.mu_product * k.mu
@@ -312,9 +318,13 @@ class NAdam(Rule):
         r = h.beta2 * state.r + (1 - h.beta2) * g * g
         r_hat = r / k.bc2
         denom = sqrt(r_hat) + h.eps
-        delta = (decay - h.lr * (1 - k.mu) / (1 - mu_product) * g / denom
-                 - h.lr * k.mu_next / (1 - mu_product_next) * s / denom)
-        return NAdamRecord(g=g, s=s, r=r, mu_product=mu_product, r_hat=r_hat, delta=delta)
+        step_g = h.lr * (1 - k.mu) / (1 - mu_product) * g / denom
+        step_s = h.lr * k.mu_next / (1 - mu_product_next) * s / denom
+        delta = -step_g - step_s
+        if h.weight_decay != 0 and h.decoupled_weight_decay:
+            delta = delta - h.lr * h.weight_decay * theta
+        return NAdamRecord(g=g, s=s, r=r, mu_product=mu_product, r_hat=r_hat,
+                           delta=delta, theta=theta_d - step_g - step_s)
 
 
 class YogiHyper(NamedTuple):

@@ -12,7 +12,10 @@ A rule is three static functions over plain NamedTuples (the style of optax):
     the equations of one step, written in the lecture's symbols. The Record
     holds every intermediate quantity of the step (what ``ravine explain``
     prints) including ``delta`` = Δθ, with θ_{t+1} = θ_t + Δθ, and the new
-    value of every State field under the same name.
+    value of every State field under the same name. A rule whose reference
+    rounds θ more than once per step (torch's AdamW: θ(1 − ηλ), then the Adam
+    step) also records ``theta``, θ_{t+1} computed in that order, and drivers
+    take it (:func:`next_theta`); in exact arithmetic it equals θ_t + Δθ.
 
 ``h`` is the rule's hyperparameters as a NamedTuple (``rule.h``). The drivers
 (the NumPy runner, the torch optimizers, the explain tables) call these
@@ -36,7 +39,7 @@ from typing import Any, ClassVar, Mapping, NamedTuple
 from .ops import isfinite_all
 
 __all__ = [
-    "Rule", "OptState", "NonFiniteGradientError", "NONFINITE_POLICIES", "DEFAULT",
+    "Rule", "OptState", "next_theta", "NonFiniteGradientError", "NONFINITE_POLICIES", "DEFAULT",
     "check_lr", "check_unit", "check_positive", "check_nonnegative", "check_bool",
     "check_int", "check_choice",
 ]
@@ -137,6 +140,11 @@ def check_choice(owner: str, name: str, v, choices) -> str:
 
 
 # ---------------------------------------------------------------------- Rule
+
+def next_theta(rec, theta):
+    """θ_{t+1} from a step's record: ``rec.theta`` where the rule gives it, else θ + Δθ."""
+    return rec.theta if "theta" in type(rec)._fields else theta + rec.delta
+
 
 class Rule:
     """Base class: hyperparameters (validated) + ``init_state`` + ``terms`` + ``update``.
@@ -244,7 +252,7 @@ class Rule:
         else:
             rec = self.update(h, state, g, theta, k)
         new_state = self.State(*(getattr(rec, f) for f in self.State._fields))
-        return theta + rec.delta, OptState(t, new_state, opt_state.skipped), rec
+        return next_theta(rec, theta), OptState(t, new_state, opt_state.skipped), rec
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.h._asdict().items())

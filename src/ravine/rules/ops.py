@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-__all__ = ["zeros_like", "zeros_stack", "full_like", "sqrt", "sign", "maximum", "where", "square", "isfinite_all", "push", "window_sum",
+__all__ = ["add_scaled", "zeros_like", "zeros_stack", "full_like", "sqrt", "sign", "maximum", "where", "square", "isfinite_all", "push", "window_sum",
            "solve", "dot", "matvec", "identity_like", "is_positive_definite"]
 
 
@@ -61,6 +61,19 @@ def full_like(x, value):
 
         return torch.full_like(x, value)
     return np.full_like(x, value)
+
+
+def add_scaled(x, a, y):
+    """x + a·y. On tensors this is ``torch.add(x, y, alpha=a)``, the kernel torch.optim uses,
+    which rounds once (a fused multiply-add) where x + a*y rounds twice; NumPy has no fused
+    form and computes x + a*y."""
+    if _is_tensor(x) or _is_tensor(y):
+        import torch
+
+        if torch.compiler.is_compiling():  # a traced alpha would be specialized (a recompile per lr)
+            return x + a * y
+        return torch.add(x, y, alpha=a)
+    return x + a * y
 
 
 def square(x):

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from .base import (DEFAULT, Rule, check_bool, check_choice, check_lr,
                    check_nonnegative, check_unit)
-from .ops import zeros_like
+from .ops import add_scaled, zeros_like
 
 
 class SGDHyper(NamedTuple):
@@ -31,6 +31,7 @@ class SGDRecord(NamedTuple):
     g: Any
     b: Any
     delta: Any
+    theta: Any  # θ_{t+1} = θ − η d
 
 class SGDTerms(NamedTuple):
     first: bool  # t == 1
@@ -105,17 +106,18 @@ class SGD(Rule):
 
     @staticmethod
     def update(h, state, g, theta, k):
+        # x + a·y is written add_scaled(x, a, y): torch.optim's own fused kernel on tensors
         if h.weight_decay != 0:
-            g = g + h.weight_decay * theta
+            g = add_scaled(g, h.weight_decay, theta)
         b = state.b
         d = g
         if h.momentum != 0:
             if k.first and h.first_buffer == "g":
                 b = g
             else:
-                b = h.momentum * b + (1 - h.dampening) * g
-            d = g + h.momentum * b if h.nesterov else b
-        return SGDRecord(g=g, b=b, delta=-h.lr * d)
+                b = add_scaled(h.momentum * b, 1 - h.dampening, g)
+            d = add_scaled(g, h.momentum, b) if h.nesterov else b
+        return SGDRecord(g=g, b=b, delta=-h.lr * d, theta=add_scaled(theta, -h.lr, d))
 
 
 class MomentumHyper(NamedTuple):
