@@ -167,3 +167,17 @@ def test_unknown_names():
         run("adam", "rosenbrok")
     with pytest.raises(ValueError, match="optimizer"):
         run("adamm", "rosenbrock")
+
+
+def test_large_batches_split_across_threads_give_the_same_numbers(monkeypatch):
+    """Above _CHUNK_MIN trajectories per core the compiled backend runs chunks in threads."""
+    import ravine._numba as rn
+
+    monkeypatch.setattr(rn, "_CHUNK_MIN", 64)
+    p = get_problem("rosenbrock")
+    starts = np.random.default_rng(3).uniform(-2, 2, (301, 2))
+    for rule in (get_rule("adam", lr=1e-2), get_rule("momentum", lr=1e-3)):
+        a = run(rule, p, starts, 200, backend="numpy", tol=1e-3, record=10)
+        b = run(rule, p, starts, 200, backend="numba", tol=1e-3, record=10)
+        assert _rel(a.theta, b.theta) < 1e-11
+        assert (a.status == b.status).all() and (a.stop_step == b.stop_step).all()

@@ -319,11 +319,13 @@ def _module_source(rule: Rule, problem, fields, placeholder, scheduled, keep_sta
     kern = (kern.replace("terms(", "_terms(").replace("update(", "_update(")
             .replace("lookahead(", "_lookahead(").replace(" grad(", " _g(").replace("= f(", "= _f("))
     body.append(kern)
-    body.append("kernel = numba.njit(error_model='numpy', cache=True)(kernel)")
+    body.append("kernel = numba.njit(error_model='numpy', cache=True, nogil=True)(kernel)")
     return "\n".join(dict.fromkeys(head)) + "\n\n\n" + "\n\n\n".join(body) + "\n"
 
 
 _BY_KEY: "OrderedDict[tuple, object]" = OrderedDict()
+#: trajectories per thread below which one thread does all (thread start-up costs more)
+_CHUNK_MIN = 2048
 _MAX_KERNELS = 256
 
 
@@ -389,24 +391,44 @@ def run_group_numba(rule, problem, starts, steps, tol, divergence, rec_steps, ke
     scheduled = tuple(sched)
     SCHED = (np.stack([sched[k] for k in scheduled]).astype(np.float64) if scheduled
              else np.zeros((1, 1)))
-    X = np.array(starts.T, order="C")  # a copy: the kernel writes X in place
-    R = len(rec_steps)
-    OUT_X = np.empty((R, D, S), dtype=dtype)
-    OUT_L = np.empty((R, S), dtype=dtype)
-    OUT_G = np.empty((R, S), dtype=dtype)
-    nf = len(fields) if keep_state else 0
-    OUT_S = np.empty((max(nf, 1), R if keep_state else 1, D, S), dtype=dtype)
-    STATUS = np.zeros(S, dtype=np.int8)
-    STOP = np.full(S, steps, dtype=np.int64)
-    if noise is not None:
-        NOISE = np.ascontiguousarray(noise.transpose(0, 2, 1))
-    else:
-        NOISE = np.broadcast_to(np.zeros((), dtype=dtype), (max(steps, 1), D, S))
     kern = _kernel(rule, problem, fields, placeholder, scheduled, keep_state, noise is not None)
     HF = tuple(rule.h)
-    kern(HF, SCHED, X, ST, NOISE, steps, -1.0 if tol is None else float(tol), float(divergence),
-         np.asarray(rec_steps, dtype=np.int64), OUT_X, OUT_L, OUT_G, OUT_S, STATUS, STOP,
-         -1.0 if maximize else 1.0)
+    R = len(rec_steps)
+    nf = len(fields) if keep_state else 0
+    rec = np.asarray(rec_steps, dtype=np.int64)
+    tol_ = -1.0 if tol is None else float(tol)
+    sign = -1.0 if maximize else 1.0
+
+    def chunk(lo, hi):
+        """Trajectories lo..hi-1: independent of the others, so chunks run in parallel threads."""
+        n = hi - lo
+        X = np.array(starts[lo:hi].T, order="C")  # a copy: the kernel writes X in place
+        STc = np.ascontiguousarray(ST[:, :, lo:hi])
+        if noise is not None:
+            NOISE = np.ascontiguousarray(noise[:, lo:hi].transpose(0, 2, 1))
+        else:
+            NOISE = np.broadcast_to(np.zeros((), dtype=dtype), (max(steps, 1), D, n))
+        out = dict(OUT_X=np.empty((R, D, n), dtype=dtype), OUT_L=np.empty((R, n), dtype=dtype),
+                   OUT_G=np.empty((R, n), dtype=dtype),
+                   OUT_S=np.empty((max(nf, 1), R if keep_state else 1, D, n), dtype=dtype),
+                   STATUS=np.zeros(n, dtype=np.int8), STOP=np.full(n, steps, dtype=np.int64))
+        kern(HF, SCHED, X, STc, NOISE, steps, tol_, float(divergence), rec, out["OUT_X"], out["OUT_L"],
+             out["OUT_G"], out["OUT_S"], out["STATUS"], out["STOP"], sign)
+        return out
+
+    # one thread per core for large batches (the kernel releases the GIL); results do not depend on it
+    parts = min(os.cpu_count() or 1, S // _CHUNK_MIN) if steps > 0 else 1
+    if parts > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        bounds = np.linspace(0, S, parts + 1).astype(int)
+        with ThreadPoolExecutor(parts) as pool:
+            outs = list(pool.map(lambda i: chunk(bounds[i], bounds[i + 1]), range(parts)))
+    else:
+        outs = [chunk(0, S)]
+    cat = lambda k, ax: outs[0][k] if len(outs) == 1 else np.concatenate([o[k] for o in outs], axis=ax)  # noqa: E731
+    OUT_X, OUT_L, OUT_G, OUT_S = cat("OUT_X", 2), cat("OUT_L", 1), cat("OUT_G", 1), cat("OUT_S", 3)
+    STATUS, STOP = cat("STATUS", 0), cat("STOP", 0)
     STATUS[STATUS == _RUNNING] = _MAX_STEPS
     state = {}
     if keep_state:
