@@ -30,6 +30,7 @@ import contextlib
 import json
 import math
 import re
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -166,6 +167,16 @@ def _arr(a) -> Any:
 def _vec(a) -> np.ndarray:
     """A C-contiguous float64 copy/view, for the encoder (non-finite values become null)."""
     return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def _show(a) -> np.ndarray:
+    """Numbers for drawing: float32 (7 significant digits) halves the JSON of a run. The exact
+    float64 values are in /api/explain (one step) and /api/export (everything)."""
+    a = np.asarray(a, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        out = a.astype(np.float32)
+    out[np.isfinite(a) & ~np.isfinite(out)] = np.nan  # beyond float32's range: drawn as a gap
+    return np.ascontiguousarray(out)
 
 
 def _plain(obj):
@@ -439,11 +450,11 @@ class Explorer:
                 "index": i, "label": labels[i], "name": rule.name, "convention": rule.convention,
                 "hyper": {k: _num(v) for k, v in rule.hyperparameters().items()},
                 "status": STATUS[res.status[0]], "stop_step": int(res.stop_step[0]),
-                "x": _vec(theta[:, 0]), "y": _vec(theta[:, 1]),
-                "loss": _vec(res.loss[:, 0]), "grad_norm": _vec(res.grad_norm[:, 0]),
-                "gx": _vec(g[:, 0]), "gy": _vec(g[:, 1]),
+                "x": _show(theta[:, 0]), "y": _show(theta[:, 1]),
+                "loss": _show(res.loss[:, 0]), "grad_norm": _show(res.grad_norm[:, 0]),
+                "gx": _show(g[:, 0]), "gy": _show(g[:, 1]),
                 # each state field as [coordinate 1 over steps, coordinate 2 over steps]
-                "state": {k: _vec(v[:, 0].T) for k, v in res.state.items()},
+                "state": {k: _show(v[:, 0].T) for k, v in res.state.items()},
                 "symbols": dict(rule.symbols),
                 "momentum": _momentum_of(rule),
             })
@@ -628,6 +639,11 @@ def _json(data: dict) -> Response:
     return Response(encode(data), media_type="application/json")
 
 
+def _factory() -> FastAPI:
+    """The app of one worker process (``ravine serve --workers N``)."""
+    return create_app(numba=os.environ.get("RAVINE_EXPLORER_NUMBA", "1") != "0")
+
+
 def create_app(*, numba: bool = True, background: bool = True) -> FastAPI:
     """The explorer app. ``numba=False`` keeps every run on the NumPy path; ``background=False``
     compiles kernels in the request that first needs them (tests)."""
@@ -717,12 +733,20 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 @click.option("--open/--no-open", "open_browser", default=True, show_default=True,
               help="Open the page in the default web browser.")
 @click.option("--no-numba", is_flag=True, default=False, help="Run everything on the NumPy path.")
-def command(host: str, port: int, open_browser: bool, no_numba: bool):
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes (one per core serves many users; each keeps its own kernels).")
+def command(host: str, port: int, open_browser: bool, no_numba: bool, workers: int):
     import uvicorn
 
     if host not in _LOOPBACK:
         click.echo(f"ravine serve: warning: binding {host}; anyone who can reach it can use the explorer",
                    err=True)
+    if workers > 1:  # uvicorn starts the processes; each builds the app from the factory below
+        os.environ["RAVINE_EXPLORER_NUMBA"] = "0" if no_numba else "1"
+        click.echo(f"ravine explorer: http://{host}:{port}/  ({workers} workers; Ctrl+C to stop)")
+        uvicorn.run("ravine.explorer.app:_factory", factory=True, host=host, port=port, workers=workers,
+                    log_level="warning", access_log=False)
+        return
     app = create_app(numba=not no_numba)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
