@@ -55,6 +55,9 @@ def parse_optimizer(spec: str, common: dict | None = None, convention: str | Non
     """``"adam"`` or ``"adam(lr=0.01, amsgrad=true)"`` → a rule (validated by the rule)."""
     from .rules import RULES, get_rule
 
+    if ":" in spec and "(" not in spec:  # the NAME:key=value,... form of ravine plot
+        name, _, args = spec.partition(":")
+        spec = f"{name}({args})"
     m = _NAME.match(spec)
     if not m:
         raise click.UsageError(f"optimizer: cannot read {spec!r}; write NAME or NAME(key=value,...)")

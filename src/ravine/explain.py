@@ -542,24 +542,11 @@ def _fmt_hyper(v: Any) -> str:
 
 
 def parse_value(text: str) -> Any:
-    """A hyperparameter value typed on the command line: int, float, bool, a comma list
-    (a tuple of those, e.g. ``betas=0.9,0.99``) or a plain string (``form=heavy_ball``)."""
-    s = text.strip()
-    if "," in s:
-        return tuple(parse_value(p) for p in s.split(","))
-    low = s.lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
-        return False
-    try:
-        return int(s)
-    except ValueError:
-        pass
-    try:
-        return float(s)
-    except ValueError:
-        return s
+    """A hyperparameter value typed on the command line: int, float, bool, a pair
+    (``betas=0.9,0.99`` or ``0.9/0.99``) or a name (``form=heavy_ball``) — as ``ravine run``."""
+    from .cli_core import _value
+
+    return _value(text, "value")
 
 
 def parse_assignments(items: Iterable[str], what: str = "--set") -> dict:

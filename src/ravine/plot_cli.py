@@ -12,6 +12,7 @@ optimizer's own ``:key=value`` wins). Bad input is a one-line usage error (exit 
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 
 import click
@@ -24,41 +25,25 @@ __all__ = ["plot_cmd", "animate_cmd", "sweep_cmd", "parse_value", "parse_optimiz
 # ------------------------------------------------------------------------------- parsing
 
 def parse_value(text: str):
-    """'10' → 10, '1e-3' → 0.001, 'true' → True, anything else stays a string."""
-    t = text.strip()
-    low = t.lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
-        return False
-    try:
-        return int(t)
-    except ValueError:
-        pass
-    try:
-        return float(t)
-    except ValueError:
-        return t
+    """'10' → 10, '1e-3' → 0.001, 'true' → True, '0.9/0.99' → a pair: as ``ravine run`` reads it."""
+    from .cli_core import _value
+
+    return _value(text, "value")
 
 
 def _pairs(text: str, where: str) -> dict:
-    out = {}
-    for part in [p for p in text.split(",") if p.strip()]:
-        if "=" not in part:
-            raise ValueError(f"{where}: expected key=value, got {part.strip()!r}")
-        k, v = part.split("=", 1)
-        k = k.strip()
-        if not k:
-            raise ValueError(f"{where}: empty key in {part.strip()!r}")
-        out[k] = parse_value(v)
-    return out
+    from .cli_core import _assignments
+
+    return _assignments(text, where)
 
 
 def parse_optimizer(spec: str, common: dict | None = None):
-    """``'adam:lr=0.1,beta1=0.8'`` → (label, rule). ``common`` values apply where the rule has them."""
+    """``'adam:lr=0.1,beta1=0.8'`` or ``'adam(lr=0.1,beta1=0.8)'`` (as ``ravine run``) → (label, rule).
+    ``common`` values apply where the rule has them."""
     from .rules import get_rule
 
-    name, _, rest = spec.partition(":")
+    m = re.fullmatch(r"\s*([A-Za-z_][\w\-]*)\s*\((.*)\)\s*", spec, re.S)
+    name, _, rest = (m.group(1), ":", m.group(2)) if m else spec.partition(":")
     own = _pairs(rest, f"optimizer {spec!r}") if rest else {}
     rule = get_rule(name.strip())
     fields = rule.h._fields
