@@ -316,3 +316,17 @@ def test_gallery_quick(tmp_path):
         _valid_image(p)
     md = (tmp_path / "gallery.md").read_text()
     assert "hero.png" in md and "ravine plot" in md
+
+
+@pytest.mark.skipif(__import__("shutil").which("ffmpeg") is None or __import__("shutil").which("ffprobe") is None,
+                    reason="ffmpeg is not installed (apt-get install ffmpeg): the MP4 path is checked where it is")
+def test_mp4_has_the_frames_asked_for(tmp_path):
+    from ravine.animate import animate
+
+    res = ravine.run({"adam": Adam(lr=2e-2), "momentum": Momentum(lr=1e-3)}, "rosenbrock", None, 200)
+    out = animate("rosenbrock", res, tmp_path / "a.mp4", frames=17, fps=10)
+    probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                            "stream=nb_read_frames,codec_name", "-of", "csv=p=0", str(out)],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    codec, frames = probe.split(",")
+    assert int(frames) == 17 and codec
