@@ -69,6 +69,10 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str, optimizer: str,
             opt.step()
         torch.save([p.detach().clone() for p in model.parameters()],
                    os.path.join(out_dir, f"rank{rank}.pt"))
+        del ddp
+        # both ranks reach here before either tears gloo down: a rank that destroys the group
+        # while the other still talks to it aborts ("terminate called without an active exception")
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
