@@ -7,7 +7,6 @@ import json
 import math
 import random
 import sys
-import time
 import types
 
 import numpy as np
@@ -505,9 +504,8 @@ def test_ravine_main_prints_one_line_error(capsys):
 
 @pytest.mark.slow
 def test_digits_mlp_default_reaches_95_percent():
-    """`ravine train --problem digits --optimizer adam` defaults: > 95 % test accuracy."""
-    t0 = time.perf_counter()
+    """`ravine train --problem digits --optimizer adam` defaults: > 95 % test accuracy
+    (its time is measured by bench/train.py, not asserted here)."""
     res = train(TrainConfig(problem="digits", optimizer=ADAM))
     assert res.config["model"] == "mlp"
     assert res.test_acc > 0.95, res.final
-    assert time.perf_counter() - t0 < 60
