@@ -31,6 +31,7 @@ import numpy as np
 from numba.extending import overload
 
 from .rules import ops
+from .rules.specialize import fold as _fold
 from .rules.base import Rule
 
 _RUNNING, _MAX_STEPS, _CONVERGED, _DIVERGED = 0, 1, 2, 3
@@ -84,60 +85,6 @@ def _full_like(x, v):
 
 
 _jit = lambda f: numba.njit(inline="always", error_model="numpy")(f)  # noqa: E731
-
-
-def _fold(tree: ast.AST, literals: dict) -> ast.AST:
-    """Partially evaluate a rule function for fixed flags: ``h.<name>`` → constant,
-    then fold comparisons, ``not``/``and``/``or`` and ``if``/``x if c else y`` on
-    constants. The equations are untouched; only dead branches go."""
-
-    class Fold(ast.NodeTransformer):
-        def visit_Attribute(self, node):
-            self.generic_visit(node)
-            if isinstance(node.value, ast.Name) and node.value.id == "h" and node.attr in literals:
-                return ast.copy_location(ast.Constant(literals[node.attr]), node)
-            return node
-
-        def visit_Compare(self, node):
-            self.generic_visit(node)
-            parts = [node.left, *node.comparators]
-            if all(isinstance(x, ast.Constant) for x in parts) and len(node.ops) == 1:
-                ops = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b,
-                       ast.Lt: lambda a, b: a < b, ast.Gt: lambda a, b: a > b,
-                       ast.LtE: lambda a, b: a <= b, ast.GtE: lambda a, b: a >= b}
-                op = ops.get(type(node.ops[0]))
-                if op is not None:
-                    return ast.copy_location(ast.Constant(op(parts[0].value, parts[1].value)), node)
-            return node
-
-        def visit_UnaryOp(self, node):
-            self.generic_visit(node)
-            if isinstance(node.op, ast.Not) and isinstance(node.operand, ast.Constant):
-                return ast.copy_location(ast.Constant(not node.operand.value), node)
-            return node
-
-        def visit_BoolOp(self, node):
-            self.generic_visit(node)
-            if all(isinstance(v, ast.Constant) for v in node.values):
-                vals = [v.value for v in node.values]
-                return ast.copy_location(ast.Constant(all(vals) if isinstance(node.op, ast.And) else any(vals)),
-                                         node)
-            return node
-
-        def visit_IfExp(self, node):
-            self.generic_visit(node)
-            if isinstance(node.test, ast.Constant):
-                return node.body if node.test.value else node.orelse
-            return node
-
-        def visit_If(self, node):
-            self.generic_visit(node)
-            if isinstance(node.test, ast.Constant):
-                body = node.body if node.test.value else node.orelse
-                return body or [ast.Pass()]
-            return node
-
-    return ast.fix_missing_locations(Fold().visit(tree))
 
 
 def _specialized_source(fn, literals: dict, new_name: str) -> str:

@@ -318,3 +318,26 @@ def test_compiled_no_recompiles_under_schedulers():
         sched.step()
     assert ro.compile_stats()["compiled_variants"] == n0
     assert dict(counters.get("recompiles", {})) == before[1]
+
+
+@pytest.mark.slow
+def test_no_optimizer_recompiles_when_a_scheduler_changes_lr_every_step():
+    """Every optimizer, one after the other in one process (dynamo keeps some decisions
+    process-wide, by argument name): once compiled, a per-step lr change recompiles nothing."""
+    from torch._dynamo.utils import counters
+
+    X, Y = make_data()
+    for name in NAMES:
+        m = make_model()
+        opt = _opt(name, m, impl="compiled")
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0 / (1.0 + 0.05 * e))
+        for s in range(3):  # the first compiled steps (SGD's first step runs eagerly)
+            loss_step(m, opt, X, Y, s)
+            sched.step()
+        before = dict(counters.get("recompiles", {}))
+        n0 = ro.compile_stats()["compiled_variants"]
+        for s in range(3, 15):
+            loss_step(m, opt, X, Y, s)
+            sched.step()
+        assert ro.compile_stats()["compiled_variants"] == n0, name
+        assert dict(counters.get("recompiles", {})) == before, name

@@ -37,6 +37,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
+from ..rules.specialize import attributes_used, folded_tree
 from ..rules.base import (DEFAULT, NONFINITE_POLICIES, NonFiniteGradientError, check_bool,
                           check_choice, next_theta)
 
@@ -48,7 +49,7 @@ _ALIGN = 16  # elements; every parameter starts on a 64-byte boundary (float32)
 # ------------------------------------------------------------------ the step function
 
 
-def _make_step(rule_cls, static: dict, maximize: bool, check: bool, name: str):
+def _make_step(rule_cls, static: dict, maximize: bool, check: bool, name: str, update=None):
     """The step of one rule variant on flat tensors, written once for eager and compiled use.
 
     ``num``: the float hyperparameters (dict), ``k``: the rule's terms,
@@ -56,7 +57,8 @@ def _make_step(rule_cls, static: dict, maximize: bool, check: bool, name: str):
     ``g``, ``theta``: flat gradient and parameter buffers. Tensors are updated in
     place; returns (all-finite flag or None, new values of non-tensor state fields).
     """
-    Hyper, State, update = rule_cls.Hyper, rule_cls.State, rule_cls.update
+    Hyper, State = rule_cls.Hyper, rule_cls.State
+    update = rule_cls.update if update is None else update
     fields = State._fields
 
     def _step(num, k, state, g, theta):
@@ -88,6 +90,51 @@ def _make_step(rule_cls, static: dict, maximize: bool, check: bool, name: str):
     return _step
 
 
+def _compiled_step(rule_cls, static, maximize, check, name):
+    """The step of one variant through ``torch.compile``.
+
+    The variant's ``update`` is the rule's own, partially evaluated for its fixed flags
+    (``ravine.rules.specialize``): the hyperparameters in ``static`` — flags, forms and the
+    float hyperparameters that are exactly 0 — become constants, and a test of another float
+    against 0 folds to True (it is not 0, or it would be in ``static``). What remains reads
+    numbers only, so the numbers enter as 0-d float64 tensors: dynamo never specializes a
+    tensor's value, so a scheduler changing lr, β or momentum at every step recompiles nothing.
+    (Passed as Python floats, dynamo kept them symbolic in most processes but, after some
+    sequences of other compilations, specialized one and recompiled at every step.)
+    Hyperparameters and terms the update does not read (Adagrad's lr: only its ``terms`` use it)
+    are left out."""
+    Hyper = rule_cls.Hyper
+    nonzero = {f for f in Hyper._fields if f not in static}
+    tree = folded_tree(rule_cls.update, static, nonzero=nonzero)
+    ns = dict(rule_cls.update.__globals__)
+    exec(compile(tree, inspect.getsourcefile(rule_cls.update) or "<rule>", "exec"), ns)  # the rule's own code
+    update = ns[tree.body[0].name]
+    used_h = sorted(attributes_used(tree, "h") - set(static))
+    used_k = sorted(attributes_used(tree, "k"))
+    const_h = {f: 0.0 for f in nonzero if f not in used_h}
+    Terms = getattr(rule_cls, "Terms", None)
+    const_k = {f: 0.0 for f in Terms._fields if f not in used_k} if Terms is not None else {}
+    body = _make_step(rule_cls, static, maximize, check, name + "_body", update=update)
+
+    def _inner(num, kd, state, g, theta):
+        k = Terms(**const_k, **kd) if Terms is not None else ()
+        return body({**const_h, **num}, k, state, g, theta)
+
+    _inner.__code__ = _inner.__code__.replace(co_name=name)
+    _inner.__name__ = _inner.__qualname__ = name
+    compiled = torch.compile(_inner, dynamic=True, fullgraph=True)
+    f64 = torch.float64
+
+    def number(v):
+        return v if isinstance(v, bool) else torch.tensor(float(v), dtype=f64)
+
+    def call(num, k, state, g, theta):
+        return compiled({f: number(num[f]) for f in used_h}, {f: number(getattr(k, f)) for f in used_k},
+                        state, g, theta)
+
+    return call
+
+
 _STEPS: dict = {}
 _STEPS_LOCK = threading.Lock()
 #: variant key → "compiled" | "eager" (compilation failed under impl="auto")
@@ -110,9 +157,10 @@ def _get_step(rule_cls, static, maximize, check, compiled, dtype, device_type):
             fn = _STEPS.get(key)
             if fn is None:
                 name = f"ravine_{rule_cls.name}_step_{len(_STEPS)}"
-                fn = _make_step(rule_cls, static, maximize, check, name)
+                fn = (_compiled_step(rule_cls, static, maximize, check, name) if compiled
+                      else _make_step(rule_cls, static, maximize, check, name))
                 if compiled:
-                    fn = _Compiled(torch.compile(fn, dynamic=True, fullgraph=True), key)
+                    fn = _Compiled(fn, key)
                 _STEPS[key] = fn
     return fn
 
@@ -455,9 +503,12 @@ class RuleOptimizer(Optimizer):
         group["skipped"] = group.get("skipped", 0) + 1
 
     def _split_hyper(self, h):
+        """Numbers that may change from step to step (schedulers) vs flags, forms and zeros:
+        a hyperparameter that is exactly 0 switches a term off (``if h.weight_decay != 0``),
+        so it belongs to the compiled variant, not to its inputs."""
         static, num = {}, {}
         for f, v in zip(h._fields, h):
-            if isinstance(v, float):
+            if isinstance(v, float) and v != 0.0:
                 num[f] = v
             else:
                 static[f] = v

@@ -1,0 +1,89 @@
+"""Partial evaluation of a rule's functions for fixed flags (used by the adapters).
+
+``fold(tree, literals)`` replaces ``h.<name>`` by the constant in ``literals`` and folds
+the comparisons, ``not``/``and``/``or``, ``if`` and ``x if c else y`` that become
+constant; the equations themselves are untouched, only dead branches go. The Numba
+runner compiles the result; ``ravine.optim`` uses :func:`attributes_used` to pass the
+compiled torch step only the hyperparameters and terms a variant really reads.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+
+__all__ = ["fold", "folded_tree", "attributes_used"]
+
+
+def fold(tree: ast.AST, literals: dict, nonzero=frozenset()) -> ast.AST:
+    """Partially evaluate a rule function for fixed flags: ``h.<name>`` → constant,
+    then fold comparisons, ``not``/``and``/``or`` and ``if``/``x if c else y`` on
+    constants. The equations are untouched; only dead branches go."""
+
+    class Fold(ast.NodeTransformer):
+        def visit_Attribute(self, node):
+            self.generic_visit(node)
+            if isinstance(node.value, ast.Name) and node.value.id == "h" and node.attr in literals:
+                return ast.copy_location(ast.Constant(literals[node.attr]), node)
+            return node
+
+        def visit_Compare(self, node):
+            self.generic_visit(node)
+            if (len(node.ops) == 1 and isinstance(node.ops[0], (ast.Eq, ast.NotEq))
+                    and isinstance(node.left, ast.Attribute) and isinstance(node.left.value, ast.Name)
+                    and node.left.value.id == "h" and node.left.attr in nonzero
+                    and isinstance(node.comparators[0], ast.Constant) and node.comparators[0].value == 0):
+                # a hyperparameter known not to be 0 (``h.x != 0`` → True)
+                return ast.copy_location(ast.Constant(isinstance(node.ops[0], ast.NotEq)), node)
+            parts = [node.left, *node.comparators]
+            if all(isinstance(x, ast.Constant) for x in parts) and len(node.ops) == 1:
+                ops = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b,
+                       ast.Lt: lambda a, b: a < b, ast.Gt: lambda a, b: a > b,
+                       ast.LtE: lambda a, b: a <= b, ast.GtE: lambda a, b: a >= b}
+                op = ops.get(type(node.ops[0]))
+                if op is not None:
+                    return ast.copy_location(ast.Constant(op(parts[0].value, parts[1].value)), node)
+            return node
+
+        def visit_UnaryOp(self, node):
+            self.generic_visit(node)
+            if isinstance(node.op, ast.Not) and isinstance(node.operand, ast.Constant):
+                return ast.copy_location(ast.Constant(not node.operand.value), node)
+            return node
+
+        def visit_BoolOp(self, node):
+            self.generic_visit(node)
+            if all(isinstance(v, ast.Constant) for v in node.values):
+                vals = [v.value for v in node.values]
+                return ast.copy_location(ast.Constant(all(vals) if isinstance(node.op, ast.And) else any(vals)),
+                                         node)
+            return node
+
+        def visit_IfExp(self, node):
+            self.generic_visit(node)
+            if isinstance(node.test, ast.Constant):
+                return node.body if node.test.value else node.orelse
+            return node
+
+        def visit_If(self, node):
+            self.generic_visit(node)
+            if isinstance(node.test, ast.Constant):
+                body = node.body if node.test.value else node.orelse
+                return body or [ast.Pass()]
+            return node
+
+    return ast.fix_missing_locations(Fold().visit(tree))
+
+
+def folded_tree(fn, literals: dict, nonzero=frozenset()) -> ast.AST:
+    """The AST of ``fn`` (a rule's static function) with ``literals`` folded in; comparisons
+    of the hyperparameters in ``nonzero`` against 0 fold too."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    tree.body[0].decorator_list = []
+    return fold(tree, literals, nonzero)
+
+
+def attributes_used(tree: ast.AST, name: str) -> set:
+    """The attributes read from the variable ``name`` in ``tree`` (e.g. {"lr", "beta1"} for h)."""
+    return {n.attr for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == name}
