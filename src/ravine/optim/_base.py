@@ -19,11 +19,11 @@ Flat buffers
 Compiled path
     One compiled function per (rule class, structural flags, maximize, policy,
     dtype, device type), each with its own code object so that dynamo's cache
-    (and its recompile limit) is per variant. Shapes are dynamic and every
-    float hyperparameter or per-step scalar is passed as a Python float, which
-    dynamo keeps symbolic (``specialize_float=False``), so changing lr, betas or
-    momentum (schedulers) does not recompile; a value crossing zero does,
-    because the rules branch on ``weight_decay != 0`` / ``momentum != 0``.
+    (and its recompile limit) is per variant. Shapes are dynamic; the update is the
+    rule's own, partially evaluated for the variant's flags and zero-valued
+    hyperparameters, and the remaining numbers enter as 0-d tensors, so changing
+    lr, betas or momentum (schedulers) does not recompile (see _compiled_step);
+    a hyperparameter becoming 0 or leaving 0 selects another variant.
 """
 from __future__ import annotations
 
