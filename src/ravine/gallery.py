@@ -31,7 +31,7 @@ __all__ = ["build", "write_docs", "DOCS_SELECTION"]
 
 #: files copied into docs/img by write_docs (kept small: PNG ≤ ~150 KB, GIFs ≤ ~1.5 MB together)
 DOCS_SELECTION = ("hero.png", "ellipse_momentum.png", "seven_optimizers.gif", "adagrad_vs_rmsprop.png",
-                  "adadelta_eps.png", "sweep_momentum.png")
+                  "adadelta_eps.png", "sweep_momentum.png", "training_bands.png")
 
 ROSEN_START = (-1.2, 1.0)
 _LAST_META: dict = {}  # name -> (title, caption) of the last build
