@@ -680,9 +680,9 @@ def compare_rates(
 ) -> RateComparison:
     """Run GD (momentum = 0) or heavy ball on f = ½θᵀAθ − bᵀθ and compare rates.
 
-    The loop is written out here as the analysis's independent check:
-    θ_{t+1} = θ_t − η(Aθ_t − b) + α(θ_t − θ_{t−1}), θ_{−1} = θ_0 (zero initial velocity).
-    It stops early if ‖θ‖ exceeds 1e150 (divergence). ``predicted`` is
+    The iterates are those of the heavy-ball rule (``ravine.rules.Momentum``, v ← αv − ηg,
+    θ ← θ + v with v₀ = 0), i.e. θ_{t+1} = θ_t − η(Aθ_t − b) + α(θ_t − θ_{t−1}); with α = 0 it is
+    plain gradient descent. It stops early if ‖θ‖ exceeds 1e150 (divergence). ``predicted`` is
     :meth:`QuadraticRates.gd_rate` / :meth:`QuadraticRates.heavy_ball_rate`; ``measured`` is
     :func:`measured_rate` (least-squares fit) on the trajectory.
     """
@@ -696,11 +696,13 @@ def compare_rates(
     theta = _vector(where, "start", start, a.shape[0]).copy()
     xs = np.linalg.solve(a, bv)
 
+    from .rules import Momentum  # the one definition of the heavy ball
+
+    rule = Momentum(lr=lr, momentum=alpha, form="heavy_ball")
+    state = rule.init(theta)
     traj = [theta.copy()]
-    prev = theta.copy()
     for _ in range(steps):
-        nxt = theta - lr * (a @ theta - bv) + alpha * (theta - prev)
-        prev, theta = theta, nxt
+        theta, state, _ = rule.apply(theta, a @ theta - bv, state, nonfinite="ignore")
         traj.append(theta.copy())
         if not np.all(np.isfinite(theta)) or np.linalg.norm(theta) > 1e150:
             break
