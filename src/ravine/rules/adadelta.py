@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .base import DEFAULT, Rule, check_lr, check_nonnegative, check_positive, check_unit
+from .base import DEFAULT, Rule
+from .hyper import LR, NONNEG, POSITIVE, UNIT
 from .ops import sqrt, zeros_like
-
-
 class AdadeltaHyper(NamedTuple):
     lr: float
     rho: float
@@ -66,14 +65,10 @@ class Adadelta(Rule):
     symbols = {"g": "g", "s": "s", "step": "Δ", "u": "u", "delta": "Δθ"}
     Hyper, State, Record = AdadeltaHyper, AdadeltaState, AdadeltaRecord
 
-    def __init__(self, lr=DEFAULT, rho=DEFAULT, eps=DEFAULT, weight_decay=0.0, *, convention="torch"):
-        super().__init__(convention, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
+    fields = (LR("lr"), UNIT("rho"), POSITIVE("eps"), NONNEG("weight_decay", default=0.0))
 
-    def _hyper(self, p):
-        o = type(self).__name__
-        return AdadeltaHyper(lr=check_lr(o, p["lr"]), rho=check_unit(o, "rho", p["rho"]),
-                             eps=check_positive(o, "eps", p["eps"]),
-                             weight_decay=check_nonnegative(o, "weight_decay", p["weight_decay"]))
+    def __init__(self, lr=DEFAULT, rho=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, *, convention="torch"):
+        super().__init__(convention, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
 
     @staticmethod
     def init_state(h, theta):

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .base import DEFAULT, Rule, check_bool, check_lr, check_nonnegative, check_positive
+from .base import DEFAULT, Rule
+from .hyper import BOOL, LR, NONNEG, POSITIVE
 from .ops import full_like, sqrt
-
-
 class AdagradHyper(NamedTuple):
     lr: float
     lr_decay: float
@@ -69,19 +68,13 @@ class Adagrad(Rule):
     symbols = {"g": "g", "r": "r", "eta_t": "η_t", "delta": "Δθ"}
     Hyper, State, Record, Terms = AdagradHyper, AdagradState, AdagradRecord, AdagradTerms
 
-    def __init__(self, lr=DEFAULT, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=DEFAULT,
+    fields = (LR("lr"), NONNEG("lr_decay", default=0.0), NONNEG("weight_decay", default=0.0),
+              NONNEG("initial_accumulator_value"), POSITIVE("eps"), BOOL("eps_inside"))
+
+    def __init__(self, lr=DEFAULT, lr_decay=DEFAULT, weight_decay=DEFAULT, initial_accumulator_value=DEFAULT,
                  eps=DEFAULT, *, eps_inside=DEFAULT, convention="torch"):
         super().__init__(convention, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                          initial_accumulator_value=initial_accumulator_value, eps=eps, eps_inside=eps_inside)
-
-    def _hyper(self, p):
-        o = type(self).__name__
-        return AdagradHyper(
-            lr=check_lr(o, p["lr"]), lr_decay=check_nonnegative(o, "lr_decay", p["lr_decay"]),
-            weight_decay=check_nonnegative(o, "weight_decay", p["weight_decay"]),
-            initial_accumulator_value=check_nonnegative(o, "initial_accumulator_value",
-                                                        p["initial_accumulator_value"]),
-            eps=check_positive(o, "eps", p["eps"]), eps_inside=check_bool(o, "eps_inside", p["eps_inside"]))
 
     @staticmethod
     def init_state(h, theta):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .base import (DEFAULT, Rule, check_bool, check_choice, check_lr, check_nonnegative,
-                   check_positive, check_unit)
+from .base import DEFAULT, Rule, check_unit
+from .hyper import BOOL, CHOICE, LR, NONNEG, POSITIVE, UNIT
 from .ops import full_like, maximum, sign, sqrt, zeros_like
 
 
@@ -105,26 +105,18 @@ class Adam(Rule):
     symbols = {"g": "g", "s": "s", "r": "r", "r_max": "r_max", "s_hat": "ŝ", "r_hat": "r̂", "delta": "Δθ"}
     Hyper, State, Record, Terms = AdamHyper, AdamState, AdamRecord, AdamTerms
 
-    def __init__(self, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=0.0, amsgrad=False, *,
+    fields = (LR("lr"), UNIT("beta1", pair="betas"), UNIT("beta2", pair="betas"), POSITIVE("eps"),
+              NONNEG("weight_decay", default=0.0), BOOL("amsgrad", default=False),
+              BOOL("decoupled_weight_decay"), CHOICE("eps_mode", EPS_MODES),
+              CHOICE("amsgrad_max", ("r", "r_hat"), default="r"))
+    moves = ("s", "gradient")
+    _nullable = frozenset({"decoupled_weight_decay"})
+
+    def __init__(self, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, amsgrad=DEFAULT, *,
                  decoupled_weight_decay=None, eps_mode=DEFAULT, amsgrad_max=DEFAULT, convention="torch"):
-        if decoupled_weight_decay is None:  # the convention's form of weight decay
-            decoupled_weight_decay = DEFAULT
-        if amsgrad_max is DEFAULT and "amsgrad_max" not in self.conventions.get(convention, {}):
-            amsgrad_max = "r"
         super().__init__(convention, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                          decoupled_weight_decay=decoupled_weight_decay, eps_mode=eps_mode,
                          amsgrad_max=amsgrad_max)
-
-    def _hyper(self, p):
-        o = type(self).__name__
-        b1, b2 = _betas(o, p)
-        return AdamHyper(lr=check_lr(o, p["lr"]), beta1=b1, beta2=b2, eps=check_positive(o, "eps", p["eps"]),
-                         weight_decay=check_nonnegative(o, "weight_decay", p["weight_decay"]),
-                         amsgrad=check_bool(o, "amsgrad", p["amsgrad"]),
-                         decoupled_weight_decay=check_bool(o, "decoupled_weight_decay",
-                                                           p["decoupled_weight_decay"]),
-                         eps_mode=check_choice(o, "eps_mode", p["eps_mode"], EPS_MODES),
-                         amsgrad_max=check_choice(o, "amsgrad_max", p["amsgrad_max"], ("r", "r_hat")))
 
     @staticmethod
     def init_state(h, theta):
@@ -206,7 +198,7 @@ class AdamW(Adam):
                         decoupled_weight_decay=True),
     }
 
-    def __init__(self, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, amsgrad=False, *,
+    def __init__(self, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, amsgrad=DEFAULT, *,
                  eps_mode=DEFAULT, convention="torch"):
         super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                          decoupled_weight_decay=True, eps_mode=eps_mode, convention=convention)
@@ -278,21 +270,15 @@ class NAdam(Rule):
     symbols = {"g": "g", "s": "s", "r": "r", "mu_product": "Πμ", "r_hat": "r̂", "delta": "Δθ"}
     Hyper, State, Record, Terms = NAdamHyper, NAdamState, NAdamRecord, NAdamTerms
 
-    def __init__(self, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=0.0, momentum_decay=DEFAULT,
+    fields = (LR("lr"), UNIT("beta1", pair="betas"), UNIT("beta2", pair="betas"), POSITIVE("eps"),
+              NONNEG("weight_decay", default=0.0), NONNEG("momentum_decay"), BOOL("decoupled_weight_decay"))
+    moves = ("s", "gradient")
+    _nullable = frozenset({"decoupled_weight_decay"})
+
+    def __init__(self, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, momentum_decay=DEFAULT,
                  decoupled_weight_decay=None, *, convention="torch"):
-        if decoupled_weight_decay is None:  # the convention's form of weight decay
-            decoupled_weight_decay = DEFAULT
         super().__init__(convention, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay)
-
-    def _hyper(self, p):
-        o = type(self).__name__
-        b1, b2 = _betas(o, p)
-        return NAdamHyper(lr=check_lr(o, p["lr"]), beta1=b1, beta2=b2, eps=check_positive(o, "eps", p["eps"]),
-                          weight_decay=check_nonnegative(o, "weight_decay", p["weight_decay"]),
-                          momentum_decay=check_nonnegative(o, "momentum_decay", p["momentum_decay"]),
-                          decoupled_weight_decay=check_bool(o, "decoupled_weight_decay",
-                                                            p["decoupled_weight_decay"]))
 
     @staticmethod
     def init_state(h, theta):
@@ -387,21 +373,15 @@ class Yogi(Rule):
     symbols = {"g": "g", "s": "s", "r": "r", "s_hat": "ŝ", "r_hat": "r̂", "delta": "Δθ"}
     Hyper, State, Record, Terms = YogiHyper, YogiState, YogiRecord, AdamTerms
 
+    fields = (LR("lr"), UNIT("beta1", pair="betas"), UNIT("beta2", pair="betas"), POSITIVE("eps"),
+              NONNEG("initial_accumulator_value"), NONNEG("initial_first_moment"), BOOL("bias_correction"))
+    moves = ("s", "gradient")
+
     def __init__(self, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, initial_accumulator_value=DEFAULT, *,
                  initial_first_moment=DEFAULT, bias_correction=DEFAULT, convention="torch"):
         super().__init__(convention, lr=lr, betas=betas, eps=eps,
                          initial_accumulator_value=initial_accumulator_value,
                          initial_first_moment=initial_first_moment, bias_correction=bias_correction)
-
-    def _hyper(self, p):
-        o = type(self).__name__
-        b1, b2 = _betas(o, p)
-        return YogiHyper(lr=check_lr(o, p["lr"]), beta1=b1, beta2=b2, eps=check_positive(o, "eps", p["eps"]),
-                         initial_accumulator_value=check_nonnegative(o, "initial_accumulator_value",
-                                                                     p["initial_accumulator_value"]),
-                         initial_first_moment=check_nonnegative(o, "initial_first_moment",
-                                                                p["initial_first_moment"]),
-                         bias_correction=check_bool(o, "bias_correction", p["bias_correction"]))
 
     @staticmethod
     def init_state(h, theta):

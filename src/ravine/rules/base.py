@@ -32,10 +32,9 @@ Non-finite gradients (one policy, everywhere):
 """
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any, ClassVar, Mapping, NamedTuple
 
+from . import hyper as hp
 from .ops import isfinite_all
 
 __all__ = [
@@ -70,67 +69,34 @@ class OptState(NamedTuple):
 
 
 # ---------------------------------------------------------------- validation
-
-def _fmt(v) -> str:
-    return repr(v) if not isinstance(v, float) else f"{v:g}"
-
-
-def _number(owner: str, name: str, v) -> float:
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        # torch tensors of one element are accepted as numbers
-        if hasattr(v, "item") and getattr(v, "ndim", 1) == 0 and not isinstance(v, bool):
-            v = v.item()
-        else:
-            raise ValueError(f"{owner}: {name} must be a real number, got {v!r}")
-    v = float(v)
-    if not math.isfinite(v):
-        raise ValueError(f"{owner}: {name} must be finite, got {_fmt(v)}")
-    return v
-
+# The checks below are the kinds of ``hyper.py`` under the names other modules call.
 
 def check_lr(owner: str, v, name: str = "lr") -> float:
     """A learning rate: a finite number ≥ 0."""
-    v = _number(owner, name, v)
-    if v < 0:
-        raise ValueError(f"{owner}: {name} must be >= 0, got {_fmt(v)}")
-    return v
+    return hp.LR_KIND.check(owner, name, v)
 
 
 def check_unit(owner: str, name: str, v) -> float:
     """A decay factor (β, ρ, α, momentum): 0 ≤ v < 1."""
-    v = _number(owner, name, v)
-    if not 0.0 <= v < 1.0:
-        raise ValueError(f"{owner}: {name} must be in [0, 1), got {_fmt(v)}")
-    return v
+    return hp.UNIT_KIND.check(owner, name, v)
 
 
 def check_positive(owner: str, name: str, v) -> float:
     """A strictly positive number (ε)."""
-    v = _number(owner, name, v)
-    if not v > 0:
-        raise ValueError(f"{owner}: {name} must be > 0, got {_fmt(v)}")
-    return v
+    return hp.POSITIVE_KIND.check(owner, name, v)
 
 
 def check_nonnegative(owner: str, name: str, v) -> float:
-    v = _number(owner, name, v)
-    if v < 0:
-        raise ValueError(f"{owner}: {name} must be >= 0, got {_fmt(v)}")
-    return v
+    """A finite number ≥ 0."""
+    return hp.NONNEG_KIND.check(owner, name, v)
 
 
 def check_bool(owner: str, name: str, v) -> bool:
-    if not isinstance(v, bool):
-        raise ValueError(f"{owner}: {name} must be True or False, got {v!r}")
-    return v
+    return hp.BOOL_KIND.check(owner, name, v)
 
 
 def check_int(owner: str, name: str, v, minimum: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        raise ValueError(f"{owner}: {name} must be an integer >= {minimum}, got {v!r}")
-    if v < minimum:
-        raise ValueError(f"{owner}: {name} must be an integer >= {minimum}, got {v!r}")
-    return int(v)
+    return hp.INT_KIND.with_bounds(lo=minimum).check(owner, name, v)
 
 
 def check_choice(owner: str, name: str, v, choices) -> str:
@@ -150,8 +116,9 @@ class Rule:
     """Base class: hyperparameters (validated) + ``init_state`` + ``terms`` + ``update``.
 
     Subclasses define ``Hyper``, ``State``, ``Record`` (NamedTuples), the three
-    static functions, ``conventions`` (convention name → defaults and forms) and
-    ``_hyper(p)``, which validates the merged keyword dict and returns a Hyper.
+    static functions, ``fields`` (one :class:`ravine.rules.hyper.Field` per Hyper
+    field: kind, range, default) and ``conventions`` (convention name → defaults and
+    forms). Constraints between fields go in ``check(h)``.
     """
 
     #: registry name, e.g. "adam"
@@ -172,22 +139,77 @@ class Rule:
     #: symbols for the step tables (field → notation); fields not listed print as named
     symbols: ClassVar[Mapping[str, str]] = {}
 
+    #: the hyperparameters, one spec each, in the order of ``Hyper`` (see ``hyper.py``)
+    fields: ClassVar[tuple] = ()
+    #: how θ moves with the rule's velocity-like state field: ``(field, "displacement")`` when
+    #: θ ← θ + v (the arrow is v), ``(field, "gradient")`` when θ ← θ − η·m (the arrow is −m)
+    moves: ClassVar[tuple | None] = None
+
+    def movement(self) -> dict | None:
+        """:attr:`moves` for this instance (a rule whose form decides it overrides this)."""
+        if self.moves is None:
+            return None
+        f, kind = self.moves
+        return {"field": f, "kind": kind, "symbol": self.symbols.get(f, f)}
+
     def __init__(self, convention: str = "torch", **given):
         owner = type(self).__name__
         if convention not in self.conventions:
             raise ValueError(
                 f"{owner}: convention must be one of {', '.join(map(repr, self.conventions))}, got {convention!r}")
-        merged = dict(self.conventions[convention])
-        for key, value in given.items():
-            if value is not DEFAULT:
-                merged[key] = value
-        missing = [k for k, v in given.items() if v is DEFAULT and k not in merged]
-        if missing:  # a bug in a rule's table, not user input
-            raise TypeError(f"{owner}: convention {convention!r} gives no default for {missing}")
+        given = {k: v for k, v in given.items()
+                 if v is not DEFAULT and not (v is None and k in self._nullable)}
+        given = hp.split_pairs(owner, self.fields, given)
+        names = {f.name for f in self.fields}
+        unknown = [k for k in given if k not in names]
+        if unknown:
+            raise ValueError(f"{owner}: unknown hyperparameter {unknown[0]!r}; it has "
+                             f"{', '.join(self.keywords())}")
         self.convention = convention
-        self.h = self._hyper(merged)
+        self.h = self._hyper({**self.resolved_defaults(convention), **given})
 
-    # subclasses: def _hyper(self, p) -> Hyper
+    #: keywords whose ``None`` means "as the convention says" (torch's decoupled_weight_decay)
+    _nullable: ClassVar[frozenset] = frozenset()
+
+    @classmethod
+    def resolved_defaults(cls, convention: str = "torch") -> dict:
+        """Every field's default under ``convention``: the convention's value, else the field's."""
+        conv = hp.split_pairs(cls.__name__, cls.fields, cls.conventions[convention])
+        out = {f.name: f.default for f in cls.fields if f.default is not hp.NO_DEFAULT}
+        out.update(conv)
+        return out
+
+    @classmethod
+    def default_of(cls, name: str, convention: str = "torch"):
+        return cls.resolved_defaults(convention).get(name, hp.NO_DEFAULT)
+
+    @classmethod
+    def keywords(cls) -> list[str]:
+        """The keywords a user may give: field names and pair names (``betas``)."""
+        pairs = hp.pair_names(cls.fields)
+        out = []
+        for f in cls.fields:
+            if f.pair:
+                if f.pair not in out:
+                    out.append(f.pair)
+            out.append(f.name)
+        return out if pairs else [f.name for f in cls.fields]
+
+    def _hyper(self, p) -> Any:
+        """Validate the merged keywords against ``fields``; then the rule's own ``check``."""
+        owner = type(self).__name__
+        values = {}
+        for f in self.fields:
+            if f.name not in p:
+                raise ValueError(f"{owner}: {f.name} must be given ({f.kind.range_text()})")
+            values[f.name] = f.check(owner, p[f.name])
+        h = self.Hyper(**values)
+        self.check(h)
+        return h
+
+    @classmethod
+    def check(cls, h) -> None:
+        """Constraints between fields (e.g. SGD's nesterov needs momentum); none by default."""
 
     # -- the three functions (defaults) -----------------------------------
     @staticmethod

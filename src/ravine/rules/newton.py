@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .base import DEFAULT, Rule, check_lr, check_nonnegative
+from .base import DEFAULT, Rule
+from .hyper import LR, NONNEG
 from .ops import dot, identity_like, is_positive_definite, matvec, solve, where
-
-
 class NewtonHyper(NamedTuple):
     lr: float           # step scale on the Newton direction (1 = the full step)
     damping: float      # λ in (H + λI)
@@ -47,13 +46,10 @@ class Newton(Rule):
     symbols = {"g": "g", "newton_ok": "H+λI ≻ 0", "delta": "Δθ"}
     Hyper, State, Record = NewtonHyper, NewtonState, NewtonRecord
 
+    fields = (LR("lr"), NONNEG("damping"), LR("fallback_lr"))
+
     def __init__(self, lr=DEFAULT, damping=DEFAULT, fallback_lr=DEFAULT, *, convention="torch"):
         super().__init__(convention, lr=lr, damping=damping, fallback_lr=fallback_lr)
-
-    def _hyper(self, p):
-        o = type(self).__name__
-        return NewtonHyper(lr=check_lr(o, p["lr"]), damping=check_nonnegative(o, "damping", p["damping"]),
-                           fallback_lr=check_lr(o, p["fallback_lr"], "fallback_lr"))
 
     @staticmethod
     def init_state(h, theta):
@@ -105,11 +101,10 @@ class ExactStep(Rule):
     symbols = {"g": "g", "gHg": "gᵀHg", "eps_star": "ε*", "delta": "Δθ"}
     Hyper, State, Record = ExactStepHyper, ExactStepState, ExactStepRecord
 
+    fields = (LR("lr"),)
+
     def __init__(self, lr=DEFAULT, *, convention="torch"):
         super().__init__(convention, lr=lr)
-
-    def _hyper(self, p):
-        return ExactStepHyper(lr=check_lr(type(self).__name__, p["lr"]))
 
     @staticmethod
     def init_state(h, theta):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .base import (DEFAULT, Rule, check_bool, check_int, check_lr, check_nonnegative,
-                   check_positive, check_unit)
+from .base import DEFAULT, Rule
+from .hyper import BOOL, INT, LR, NONNEG, POSITIVE, UNIT
 from .ops import push, sqrt, window_sum, zeros_like, zeros_stack
 
 
@@ -76,20 +76,14 @@ class RMSprop(Rule):
     symbols = {"g": "g", "r": "r", "m": "m", "denom": "√r+ε", "b": "b", "delta": "Δθ"}
     Hyper, State, Record = RMSpropHyper, RMSpropState, RMSpropRecord
 
-    def __init__(self, lr=DEFAULT, alpha=DEFAULT, eps=DEFAULT, weight_decay=0.0, momentum=0.0,
-                 centered=False, *, eps_inside=DEFAULT, convention="torch"):
+    fields = (LR("lr"), UNIT("alpha"), POSITIVE("eps"), NONNEG("weight_decay", default=0.0),
+              UNIT("momentum", default=0.0), BOOL("centered", default=False), BOOL("eps_inside"))
+    moves = ("b", "gradient")
+
+    def __init__(self, lr=DEFAULT, alpha=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, momentum=DEFAULT,
+                 centered=DEFAULT, *, eps_inside=DEFAULT, convention="torch"):
         super().__init__(convention, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                          momentum=momentum, centered=centered, eps_inside=eps_inside)
-
-    def _hyper(self, p):
-        o = type(self).__name__
-        return RMSpropHyper(
-            lr=check_lr(o, p["lr"]), alpha=check_unit(o, "alpha", p["alpha"]),
-            eps=check_positive(o, "eps", p["eps"]),
-            weight_decay=check_nonnegative(o, "weight_decay", p["weight_decay"]),
-            momentum=check_unit(o, "momentum", p["momentum"]),
-            centered=check_bool(o, "centered", p["centered"]),
-            eps_inside=check_bool(o, "eps_inside", p["eps_inside"]))
 
     @staticmethod
     def init_state(h, theta):
@@ -178,20 +172,16 @@ class RMSpropNesterov(Rule):
     symbols = {"g": "g(θ̃)", "r": "r", "v": "v", "delta": "Δθ"}
     Hyper, State, Record = RMSpropNesterovHyper, RMSpropNesterovState, RMSpropNesterovRecord
 
+    fields = (LR("lr"), UNIT("alpha"), UNIT("momentum"), POSITIVE("eps"), BOOL("eps_inside"),
+              BOOL("lookahead", default=True))
+    moves = ("v", "displacement")
+
     def __init__(self, lr=DEFAULT, alpha=DEFAULT, momentum=DEFAULT, eps=DEFAULT, *,
-                 eps_inside=DEFAULT, lookahead=False, convention="torch"):
+                 eps_inside=DEFAULT, lookahead=DEFAULT, convention="torch"):
         super().__init__(convention, lr=lr, alpha=alpha, momentum=momentum, eps=eps,
                          eps_inside=eps_inside, lookahead=lookahead)
 
     needs = _LookaheadNeeds()
-
-    def _hyper(self, p):
-        o = type(self).__name__
-        return RMSpropNesterovHyper(
-            lr=check_lr(o, p["lr"]), alpha=check_unit(o, "alpha", p["alpha"]),
-            momentum=check_unit(o, "momentum", p["momentum"]), eps=check_positive(o, "eps", p["eps"]),
-            eps_inside=check_bool(o, "eps_inside", p["eps_inside"]),
-            lookahead=check_bool(o, "lookahead", p["lookahead"]))
 
     @staticmethod
     def init_state(h, theta):
@@ -262,14 +252,10 @@ class WindowedRMSprop(Rule):
     Hyper, State, Record, Terms = (WindowedRMSpropHyper, WindowedRMSpropState,
                                    WindowedRMSpropRecord, WindowedRMSpropTerms)
 
+    fields = (LR("lr"), INT("window"), POSITIVE("eps"), BOOL("eps_inside"))
+
     def __init__(self, lr=DEFAULT, window=DEFAULT, eps=DEFAULT, *, eps_inside=DEFAULT, convention="torch"):
         super().__init__(convention, lr=lr, window=window, eps=eps, eps_inside=eps_inside)
-
-    def _hyper(self, p):
-        o = type(self).__name__
-        return WindowedRMSpropHyper(lr=check_lr(o, p["lr"]), window=check_int(o, "window", p["window"], 1),
-                                    eps=check_positive(o, "eps", p["eps"]),
-                                    eps_inside=check_bool(o, "eps_inside", p["eps_inside"]))
 
     @staticmethod
     def init_state(h, theta):

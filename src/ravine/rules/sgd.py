@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .base import (DEFAULT, Rule, check_bool, check_choice, check_lr,
-                   check_nonnegative, check_unit)
+from .base import DEFAULT, Rule
+from .hyper import BOOL, CHOICE, LR, NONNEG, UNIT
 from .ops import add_scaled, zeros_like
 
 
@@ -79,22 +79,21 @@ class SGD(Rule):
     Record = SGDRecord
     Terms = SGDTerms
 
-    def __init__(self, lr=DEFAULT, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False, *, first_buffer=DEFAULT, convention="torch"):
+    fields = (LR("lr"), UNIT("momentum", default=0.0), UNIT("dampening", default=0.0),
+              NONNEG("weight_decay", default=0.0), BOOL("nesterov", default=False),
+              CHOICE("first_buffer", ("g", "zero")))
+    moves = ("b", "gradient")
+
+    @classmethod
+    def check(cls, h):
+        if h.nesterov and (h.momentum <= 0 or h.dampening != 0):
+            raise ValueError(f"{cls.__name__}: nesterov=True requires momentum > 0 and dampening = 0, "
+                             f"got momentum={h.momentum:g}, dampening={h.dampening:g}")
+
+    def __init__(self, lr=DEFAULT, momentum=DEFAULT, dampening=DEFAULT, weight_decay=DEFAULT,
+                 nesterov=DEFAULT, *, first_buffer=DEFAULT, convention="torch"):
         super().__init__(convention, lr=lr, momentum=momentum, dampening=dampening,
                          weight_decay=weight_decay, nesterov=nesterov, first_buffer=first_buffer)
-
-    def _hyper(self, p):
-        o = type(self).__name__
-        h = self.Hyper(lr=check_lr(o, p["lr"]), momentum=check_unit(o, "momentum", p["momentum"]),
-                       dampening=check_unit(o, "dampening", p["dampening"]),
-                       weight_decay=check_nonnegative(o, "weight_decay", p["weight_decay"]),
-                       nesterov=check_bool(o, "nesterov", p["nesterov"]),
-                       first_buffer=check_choice(o, "first_buffer", p["first_buffer"], ("g", "zero")))
-        if h.nesterov and (h.momentum <= 0 or h.dampening != 0):
-            raise ValueError(f"{o}: nesterov=True requires momentum > 0 and dampening = 0, "
-                             f"got momentum={h.momentum:g}, dampening={h.dampening:g}")
-        return h
 
     @staticmethod
     def init_state(h, theta):
@@ -169,13 +168,14 @@ class Momentum(Rule):
     State = MomentumState
     Record = MomentumRecord
 
+    fields = (LR("lr"), UNIT("momentum"), CHOICE("form", ("heavy_ball", "average")))
+
+    def movement(self):
+        kind = "displacement" if self.h.form == "heavy_ball" else "gradient"
+        return {"field": "v", "kind": kind, "symbol": self.symbols.get("v", "v")}
+
     def __init__(self, lr=DEFAULT, momentum=DEFAULT, *, form=DEFAULT, convention="torch"):
         super().__init__(convention, lr=lr, momentum=momentum, form=form)
-
-    def _hyper(self, p):
-        o = type(self).__name__
-        return self.Hyper(lr=check_lr(o, p["lr"]), momentum=check_unit(o, "momentum", p["momentum"]),
-                          form=check_choice(o, "form", p["form"], ("heavy_ball", "average")))
 
     @staticmethod
     def init_state(h, theta):
@@ -229,12 +229,11 @@ class NAG(Rule):
     State = NAGState
     Record = NAGRecord
 
+    fields = (LR("lr"), UNIT("momentum"))
+    moves = ("v", "displacement")
+
     def __init__(self, lr=DEFAULT, momentum=DEFAULT, *, convention="torch"):
         super().__init__(convention, lr=lr, momentum=momentum)
-
-    def _hyper(self, p):
-        o = type(self).__name__
-        return self.Hyper(lr=check_lr(o, p["lr"]), momentum=check_unit(o, "momentum", p["momentum"]))
 
     @staticmethod
     def init_state(h, theta):

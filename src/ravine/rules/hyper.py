@@ -1,0 +1,261 @@
+"""Hyperparameters declared once: each rule's fields as specs.
+
+A rule lists its hyperparameters in ``fields``, one :class:`Field` each, in the
+order of its ``Hyper`` NamedTuple::
+
+    fields = (LR("lr"), UNIT("beta1", pair="betas"), UNIT("beta2", pair="betas"),
+              POSITIVE("eps"), NONNEG("weight_decay", default=0.0), BOOL("amsgrad", default=False))
+
+Everything else that needs to know a hyperparameter's kind reads it from here:
+
+* validation in :class:`ravine.rules.base.Rule` (one message style:
+  ``"Adam: beta2 must be in [0, 1), got 1.5"``),
+* the pair keywords (``betas`` ↔ ``beta1``/``beta2``) of every face: :func:`join_pairs`,
+  :func:`split_pairs`,
+* the explorer's controls and the CLI's help: :func:`describe`,
+* the torch classes' keywords (``ravine.optim``: checked against the spec by a test),
+* the benchmark's search spaces (:attr:`Kind.scale`: ``"log"`` for η and ε, ``"log1m"`` for
+  decay factors β, searched as 1 − β on a log scale).
+
+A field's default is the rule's convention's value where the convention gives one, else
+``Field.default``; a field with neither must be given (none such today).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+__all__ = ["Kind", "Field", "LR", "UNIT", "POSITIVE", "NONNEG", "BOOL", "INT", "CHOICE", "KINDS",
+           "fmt", "check_number", "join_pairs", "split_pairs", "pair_names", "describe", "field_map",
+           "NO_DEFAULT"]
+
+
+class _NoDefault:
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+NO_DEFAULT: Any = _NoDefault()
+
+
+def fmt(v: Any) -> str:
+    """A value as messages show it: floats in ``%g``, everything else ``repr``."""
+    return f"{v:g}" if isinstance(v, float) else repr(v)
+
+
+def check_number(owner: str, name: str, v: Any) -> float:
+    """A finite real number (a 0-d array or tensor counts); bools are refused."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        if hasattr(v, "item") and getattr(v, "ndim", 1) == 0 and not isinstance(v, bool):
+            v = v.item()
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                raise ValueError(f"{owner}: {name} must be a real number, got {v!r}")
+        else:
+            raise ValueError(f"{owner}: {name} must be a real number, got {v!r}")
+    v = float(v)
+    if not math.isfinite(v):
+        raise ValueError(f"{owner}: {name} must be finite, got {fmt(v)}")
+    return v
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What values a hyperparameter takes.
+
+    ``type`` is ``"real"``, ``"int"``, ``"bool"`` or ``"choice"``. Reals and ints have
+    bounds ``lo``/``hi`` (None: unbounded) that are open or closed; ``scale`` says how a
+    search or a slider spans them: ``"log"``, ``"log1m"`` (log of 1 − v), ``"linear"``
+    or None (not searched).
+    """
+
+    name: str
+    type: str
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    scale: str | None = None
+    meaning: str = ""
+
+    def range_text(self) -> str:
+        if self.type == "bool":
+            return "True or False"
+        if self.lo is not None and self.hi is not None:
+            return f"in {'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}{')' if self.hi_open else ']'}"
+        if self.lo is not None:
+            return f"{'>' if self.lo_open else '>='} {self.lo:g}"
+        if self.hi is not None:
+            return f"{'<' if self.hi_open else '<='} {self.hi:g}"
+        return "any finite number"
+
+    def check(self, owner: str, name: str, v: Any, choices: tuple = ()) -> Any:
+        """``v`` as this kind's value, or a one-line ValueError naming owner, field and value."""
+        if self.type == "bool":
+            if not isinstance(v, bool):
+                raise ValueError(f"{owner}: {name} must be True or False, got {v!r}")
+            return v
+        if self.type == "choice":
+            if not isinstance(v, str) or v not in choices:
+                raise ValueError(f"{owner}: {name} must be one of {', '.join(map(repr, choices))}, got {v!r}")
+            return v
+        if self.type == "int":
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise ValueError(f"{owner}: {name} must be an integer {self.range_text()}, got {v!r}")
+            if not self._inside(v):
+                raise ValueError(f"{owner}: {name} must be an integer {self.range_text()}, got {v!r}")
+            return int(v)
+        v = check_number(owner, name, v)
+        if not self._inside(v):
+            raise ValueError(f"{owner}: {name} must be {self.range_text()}, got {fmt(v)}")
+        return v
+
+    def _inside(self, v) -> bool:
+        if self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo):
+            return False
+        if self.hi is not None and (v >= self.hi if self.hi_open else v > self.hi):
+            return False
+        return True
+
+    def with_bounds(self, **changes) -> "Kind":
+        return Kind(**{**self.__dict__, **changes})
+
+
+#: a learning rate η: finite, ≥ 0 (η = 0 is a legal no-op)
+LR_KIND = Kind("lr", "real", lo=0.0, scale="log", meaning="learning rate")
+#: a decay factor (β, ρ, α, momentum): 0 ≤ v < 1
+UNIT_KIND = Kind("unit", "real", lo=0.0, hi=1.0, hi_open=True, scale="log1m", meaning="decay factor")
+#: strictly positive (ε)
+POSITIVE_KIND = Kind("positive", "real", lo=0.0, lo_open=True, scale="log", meaning="positive number")
+#: ≥ 0 (weight decay, initial accumulators, damping)
+NONNEG_KIND = Kind("nonneg", "real", lo=0.0, scale="log", meaning="non-negative number")
+BOOL_KIND = Kind("bool", "bool", meaning="flag")
+INT_KIND = Kind("int", "int", lo=1, scale="linear", meaning="count")
+CHOICE_KIND = Kind("choice", "choice", meaning="form")
+
+KINDS = {k.name: k for k in (LR_KIND, UNIT_KIND, POSITIVE_KIND, NONNEG_KIND, BOOL_KIND, INT_KIND, CHOICE_KIND)}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One hyperparameter of a rule.
+
+    ``pair``: the keyword that sets this field together with its neighbour (``betas`` sets
+    ``beta1`` and ``beta2``, in that order). ``structural``: the field selects code paths
+    (flags, forms, integers), so compiled kernels specialise on it. ``default``: used when
+    the convention gives none.
+    """
+
+    name: str
+    kind: Kind
+    default: Any = NO_DEFAULT
+    choices: tuple = ()
+    pair: str | None = None
+    doc: str = ""
+
+    @property
+    def structural(self) -> bool:
+        return self.kind.type in ("bool", "choice", "int")
+
+    def check(self, owner: str, v: Any) -> Any:
+        return self.kind.check(owner, self.name, v, self.choices)
+
+    def describe(self) -> dict:
+        d: dict[str, Any] = {"name": self.name, "kind": self.kind.name, "type": self.kind.type,
+                             "range": self.kind.range_text(), "scale": self.kind.scale}
+        if self.kind.lo is not None:
+            d["lo"], d["lo_open"] = self.kind.lo, self.kind.lo_open
+        if self.kind.hi is not None:
+            d["hi"], d["hi_open"] = self.kind.hi, self.kind.hi_open
+        if self.choices:
+            d["choices"] = list(self.choices)
+        if self.pair:
+            d["pair"] = self.pair
+        if self.doc:
+            d["doc"] = self.doc
+        return d
+
+
+def _maker(kind: Kind):
+    def make(name: str, *, default: Any = NO_DEFAULT, pair: str | None = None, doc: str = "",
+             lo: float | None = None, hi: float | None = None) -> Field:
+        k = kind
+        if lo is not None or hi is not None:
+            k = kind.with_bounds(**({"lo": lo} if lo is not None else {}), **({"hi": hi} if hi is not None else {}))
+        return Field(name, k, default=default, pair=pair, doc=doc)
+    make.__name__ = kind.name.upper()
+    make.__doc__ = f"A {kind.meaning} field ({kind.range_text()})."
+    return make
+
+
+LR = _maker(LR_KIND)
+UNIT = _maker(UNIT_KIND)
+POSITIVE = _maker(POSITIVE_KIND)
+NONNEG = _maker(NONNEG_KIND)
+BOOL = _maker(BOOL_KIND)
+INT = _maker(INT_KIND)
+
+
+def CHOICE(name: str, choices: Iterable[str], *, default: Any = NO_DEFAULT, doc: str = "") -> Field:
+    """A field that picks one of several forms (``first_buffer``, ``eps_mode`` …)."""
+    return Field(name, CHOICE_KIND, default=default, choices=tuple(choices), doc=doc)
+
+
+# ------------------------------------------------------------------ pairs (betas ↔ beta1, beta2)
+
+def pair_names(fields: Iterable[Field]) -> dict[str, tuple[str, ...]]:
+    """``{"betas": ("beta1", "beta2")}`` for the pairs among ``fields``."""
+    out: dict[str, list[str]] = {}
+    for f in fields:
+        if f.pair:
+            out.setdefault(f.pair, []).append(f.name)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def split_pairs(owner: str, fields: Iterable[Field], values: Mapping[str, Any]) -> dict[str, Any]:
+    """``betas=(b1, b2)`` → ``beta1=b1, beta2=b2``; other keys pass through.
+
+    Giving a pair and one of its parts at once is an error (which one would win?).
+    """
+    pairs = pair_names(fields)
+    out = dict(values)
+    for pname, parts in pairs.items():
+        if pname not in out:
+            continue
+        given = out.pop(pname)
+        clash = [p for p in parts if p in out]
+        if clash:
+            raise ValueError(f"{owner}: give {pname} or {'/'.join(parts)}, not both ({pname} and {clash[0]})")
+        try:
+            seq = tuple(given)
+        except TypeError:
+            seq = None
+        if seq is None or len(seq) != len(parts):
+            raise ValueError(f"{owner}: {pname} must be a pair ({', '.join(parts)}), got {given!r}")
+        out.update(zip(parts, seq))
+    return out
+
+
+def join_pairs(fields: Iterable[Field], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The reverse of :func:`split_pairs`: ``beta1, beta2`` → ``betas=(beta1, beta2)`` (torch's keys)."""
+    out = dict(values)
+    for pname, parts in pair_names(fields).items():
+        if all(p in out for p in parts):
+            out[pname] = tuple(out.pop(p) for p in parts)
+    return out
+
+
+def field_map(fields: Iterable[Field]) -> dict[str, Field]:
+    return {f.name: f for f in fields}
+
+
+def describe(rule_cls) -> list[dict]:
+    """Every field of a rule as plain data (kind, range, choices, pair, default per convention)."""
+    out = []
+    for f in rule_cls.fields:
+        d = f.describe()
+        d["defaults"] = {conv: rule_cls.default_of(f.name, conv) for conv in rule_cls.conventions}
+        d["symbol"] = rule_cls.symbols.get(f.name, f.name)
+        out.append(d)
+    return out
