@@ -31,7 +31,7 @@ class SGD(RuleOptimizer):
     _rule = _r.SGD
     _state_names = {"b": "momentum_buffer"}
 
-    def __init__(self, params, lr=DEFAULT, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
+    def __init__(self, params, lr=DEFAULT, momentum=DEFAULT, dampening=DEFAULT, weight_decay=DEFAULT, nesterov=DEFAULT, *,
                  maximize=False, foreach=None, differentiable=False, fused=None, first_buffer=DEFAULT,
                  convention="torch", nonfinite="raise", impl="auto"):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
@@ -46,7 +46,7 @@ class Adagrad(RuleOptimizer):
     _rule = _r.Adagrad
     _state_names = {"r": "sum"}
 
-    def __init__(self, params, lr=DEFAULT, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=DEFAULT,
+    def __init__(self, params, lr=DEFAULT, lr_decay=DEFAULT, weight_decay=DEFAULT, initial_accumulator_value=DEFAULT,
                  eps=DEFAULT, foreach=None, *, maximize=False, differentiable=False, fused=None,
                  eps_inside=DEFAULT, convention="torch", nonfinite="raise", impl="auto"):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
@@ -62,8 +62,8 @@ class RMSprop(RuleOptimizer):
     _rule = _r.RMSprop
     _state_names = {"r": "square_avg", "m": "grad_avg", "b": "momentum_buffer"}
 
-    def __init__(self, params, lr=DEFAULT, alpha=DEFAULT, eps=DEFAULT, weight_decay=0.0, momentum=0.0,
-                 centered=False, capturable=False, foreach=None, maximize=False, differentiable=False, *,
+    def __init__(self, params, lr=DEFAULT, alpha=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, momentum=DEFAULT,
+                 centered=DEFAULT, capturable=False, foreach=None, maximize=False, differentiable=False, *,
                  eps_inside=DEFAULT, convention="torch", nonfinite="raise", impl="auto"):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                                       centered=centered, eps_inside=eps_inside),
@@ -77,7 +77,7 @@ class Adadelta(RuleOptimizer):
     _rule = _r.Adadelta
     _state_names = {"s": "square_avg", "u": "acc_delta"}
 
-    def __init__(self, params, lr=DEFAULT, rho=DEFAULT, eps=DEFAULT, weight_decay=0.0, foreach=None, *,
+    def __init__(self, params, lr=DEFAULT, rho=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, foreach=None, *,
                  capturable=False, maximize=False, differentiable=False,
                  convention="torch", nonfinite="raise", impl="auto"):
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay),
@@ -91,12 +91,13 @@ class Adam(RuleOptimizer):
     _rule = _r.Adam
     _state_names = {"s": "exp_avg", "r": "exp_avg_sq", "r_max": "max_exp_avg_sq"}
 
-    def __init__(self, params, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=0.0, amsgrad=False, *,
+    def __init__(self, params, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, amsgrad=DEFAULT, *,
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
-                 decoupled_weight_decay=DEFAULT, eps_mode=DEFAULT, convention="torch", nonfinite="raise",
-                 impl="auto"):
+                 decoupled_weight_decay=DEFAULT, eps_mode=DEFAULT, amsgrad_max=DEFAULT, convention="torch",
+                 nonfinite="raise", impl="auto"):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                                      decoupled_weight_decay=decoupled_weight_decay, eps_mode=eps_mode),
+                                      decoupled_weight_decay=decoupled_weight_decay, eps_mode=eps_mode,
+                                      amsgrad_max=amsgrad_max),
                          convention=convention, maximize=maximize, foreach=foreach, fused=fused,
                          capturable=capturable, differentiable=differentiable, nonfinite=nonfinite, impl=impl)
 
@@ -107,11 +108,11 @@ class AdamW(RuleOptimizer):
     _rule = _r.AdamW
     _state_names = Adam._state_names
 
-    def __init__(self, params, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, amsgrad=False, *,
+    def __init__(self, params, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, amsgrad=DEFAULT, *,
                  maximize=False, foreach=None, capturable=False, differentiable=False, fused=None,
-                 eps_mode=DEFAULT, convention="torch", nonfinite="raise", impl="auto"):
+                 eps_mode=DEFAULT, amsgrad_max=DEFAULT, convention="torch", nonfinite="raise", impl="auto"):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                                      eps_mode=eps_mode),
+                                      eps_mode=eps_mode, amsgrad_max=amsgrad_max),
                          convention=convention, maximize=maximize, foreach=foreach, fused=fused,
                          capturable=capturable, differentiable=differentiable, nonfinite=nonfinite, impl=impl)
 
@@ -122,8 +123,8 @@ class NAdam(RuleOptimizer):
     _rule = _r.NAdam
     _state_names = {"s": "exp_avg", "r": "exp_avg_sq", "mu_product": "mu_product"}
 
-    def __init__(self, params, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=0.0, momentum_decay=DEFAULT,
-                 decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
+    def __init__(self, params, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, momentum_decay=DEFAULT,
+                 decoupled_weight_decay=DEFAULT, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False, convention="torch", nonfinite="raise", impl="auto"):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay),

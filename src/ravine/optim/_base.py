@@ -37,6 +37,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
+from ..rules import hyper as hp
 from ..rules.specialize import attributes_used, folded_tree
 from ..rules.base import (DEFAULT, NONFINITE_POLICIES, NonFiniteGradientError, check_bool,
                           check_choice, next_theta)
@@ -291,32 +292,20 @@ class RuleOptimizer(Optimizer):
     # -- hyperparameters ------------------------------------------------------
     @classmethod
     def _rule_keys(cls) -> list:
-        keys = cls.__dict__.get("_keys_cache")
-        if keys is None:
-            sig = inspect.signature(cls._rule.__init__)
-            keys = [n for n in list(sig.parameters)[1:]
-                    if n != "convention" and n not in cls._fixed
-                    and sig.parameters[n].kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                                   inspect.Parameter.KEYWORD_ONLY)]
-            cls._keys_cache = keys
-        return keys
+        """The rule's keywords as torch's param-group keys (``betas`` for β1, β2), from its spec."""
+        return [k for k in hp.joined_names(cls._rule.settable()) if k not in cls._fixed]
 
     def _group_from_hyper(self, h) -> dict:
-        out = {}
-        for k in self._rule_keys():
-            out[k] = (h.beta1, h.beta2) if k == "betas" else getattr(h, k)
-        return out
+        values = hp.join_pairs(self._rule.fields, h._asdict())
+        return {k: values[k] for k in self._rule_keys()}
 
     def _rule_for(self, group):
         """The rule with this group's hyperparameters now (validated; cached by value)."""
+        pairs = hp.pair_names(self._rule.fields)
         kw = {}
         for k in self._rule_keys():
             v = group[k]
-            if k == "betas":
-                v = tuple(_as_float(b) for b in v)
-            else:
-                v = _as_float(v)
-            kw[k] = v
+            kw[k] = tuple(_as_float(b) for b in v) if k in pairs else _as_float(v)
         try:
             key = tuple(kw.values())
             hash(key)

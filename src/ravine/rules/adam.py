@@ -179,6 +179,7 @@ class AdamW(Adam):
 
     name = "adamw"
     title = "AdamW (decoupled weight decay)"
+    fixed = {"decoupled_weight_decay": True}
     source = "Loshchilov & Hutter 2019 (arXiv:1711.05101); torch.optim.AdamW"
     conventions = {
         # torch.optim.AdamW (adamw.py L23-27)
@@ -199,9 +200,9 @@ class AdamW(Adam):
     }
 
     def __init__(self, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, amsgrad=DEFAULT, *,
-                 eps_mode=DEFAULT, convention="torch"):
-        super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                         decoupled_weight_decay=True, eps_mode=eps_mode, convention=convention)
+                 eps_mode=DEFAULT, amsgrad_max=DEFAULT, convention="torch"):
+        Rule.__init__(self, convention, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                      amsgrad=amsgrad, eps_mode=eps_mode, amsgrad_max=amsgrad_max)
 
 
 class NAdamHyper(NamedTuple):

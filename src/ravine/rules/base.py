@@ -141,6 +141,8 @@ class Rule:
 
     #: the hyperparameters, one spec each, in the order of ``Hyper`` (see ``hyper.py``)
     fields: ClassVar[tuple] = ()
+    #: fields this rule holds at one value (AdamW: ``decoupled_weight_decay=True``)
+    fixed: ClassVar[Mapping[str, Any]] = {}
     #: how θ moves with the rule's velocity-like state field: ``(field, "displacement")`` when
     #: θ ← θ + v (the arrow is v), ``(field, "gradient")`` when θ ← θ − η·m (the arrow is −m)
     moves: ClassVar[tuple | None] = None
@@ -166,7 +168,7 @@ class Rule:
             raise ValueError(f"{owner}: unknown hyperparameter {unknown[0]!r}; it has "
                              f"{', '.join(self.keywords())}")
         self.convention = convention
-        self.h = self._hyper({**self.resolved_defaults(convention), **given})
+        self.h = self._hyper({**self.resolved_defaults(convention), **given, **self.fixed})
 
     #: keywords whose ``None`` means "as the convention says" (torch's decoupled_weight_decay)
     _nullable: ClassVar[frozenset] = frozenset()
@@ -186,14 +188,17 @@ class Rule:
     @classmethod
     def keywords(cls) -> list[str]:
         """The keywords a user may give: field names and pair names (``betas``)."""
-        pairs = hp.pair_names(cls.fields)
         out = []
-        for f in cls.fields:
-            if f.pair:
-                if f.pair not in out:
-                    out.append(f.pair)
+        for f in cls.settable():
+            if f.pair and f.pair not in out:
+                out.append(f.pair)
             out.append(f.name)
-        return out if pairs else [f.name for f in cls.fields]
+        return out
+
+    @classmethod
+    def settable(cls) -> tuple:
+        """The fields a user sets (all but :attr:`fixed`)."""
+        return tuple(f for f in cls.fields if f.name not in cls.fixed)
 
     def _hyper(self, p) -> Any:
         """Validate the merged keywords against ``fields``; then the rule's own ``check``."""

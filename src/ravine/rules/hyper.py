@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 __all__ = ["Kind", "Field", "LR", "UNIT", "POSITIVE", "NONNEG", "BOOL", "INT", "CHOICE", "KINDS",
-           "fmt", "check_number", "join_pairs", "split_pairs", "pair_names", "describe", "field_map",
+           "fmt", "check_number", "join_pairs", "split_pairs", "pair_names", "joined_names", "describe", "field_map",
            "NO_DEFAULT"]
 
 
@@ -243,6 +243,17 @@ def join_pairs(fields: Iterable[Field], values: Mapping[str, Any]) -> dict[str, 
     for pname, parts in pair_names(fields).items():
         if all(p in out for p in parts):
             out[pname] = tuple(out.pop(p) for p in parts)
+    return out
+
+
+def joined_names(fields: Iterable[Field]) -> list[str]:
+    """Field names with each pair joined under its keyword (torch's param-group keys):
+    ``["lr", "betas", "eps", ...]``."""
+    out: list[str] = []
+    for f in fields:
+        name = f.pair or f.name
+        if name not in out:
+            out.append(name)
     return out
 
 
