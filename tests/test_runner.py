@@ -171,7 +171,7 @@ def test_unknown_names():
 
 def test_large_batches_split_across_threads_give_the_same_numbers(monkeypatch):
     """Above _CHUNK_MIN trajectories per core the compiled backend runs chunks in threads."""
-    import ravine._numba as rn
+    import ravine.runner.numba_backend as rn
 
     monkeypatch.setattr(rn, "_CHUNK_MIN", 64)
     p = get_problem("rosenbrock")

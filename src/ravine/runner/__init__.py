@@ -5,7 +5,7 @@
 start point, and the rule's ``update`` runs on the whole ``(starts, dim)``
 array of the group at once. When Numba is installed and the rule is
 elementwise, the same ``update`` is compiled into one loop over steps and
-trajectories (``backend="numba"``, see ``ravine/_numba.py``); both backends give
+trajectories (``backend="numba"``, see ``runner/numba_backend.py``); both backends give
 the same numbers (tested).
 
 Stopping, per trajectory: ``converged`` when ‖∇f(θ)‖ ≤ tol, ``diverged`` when
@@ -21,21 +21,16 @@ state unchanged) and goes on; ``"raise"`` raises
 """
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .rules import NonFiniteGradientError, Rule, get_rule
-from .rules.base import next_theta
+from ..rules import Rule, get_rule
+from .numpy_backend import _run_group_numpy
+from .result import CONVERGED, DIVERGED, MAX_STEPS, RUNNING, STATUS, RunResult
 
-__all__ = ["run", "grid", "RunResult", "STATUS"]
-
-#: trajectory status codes
-STATUS = ("running", "max_steps", "converged", "diverged")
-RUNNING, MAX_STEPS, CONVERGED, DIVERGED = range(4)
+__all__ = ["run", "grid", "RunResult", "STATUS", "RUNNING", "MAX_STEPS", "CONVERGED", "DIVERGED"]
 
 
 def grid(rule: Rule | str, **values: Sequence) -> dict[str, Rule]:
@@ -55,102 +50,6 @@ def grid(rule: Rule | str, **values: Sequence) -> dict[str, Rule]:
                                             for k, v in changes.items()) + ")"
         out[label] = base.with_hyper(**changes)
     return out
-
-
-@dataclass
-class RunResult:
-    """Trajectories of a run. N = number of trajectories, R = recorded steps, D = dimension.
-
-    ``theta`` (R, N, D), ``loss`` (R, N), ``grad_norm`` (R, N) at the recorded steps
-    ``steps`` (R,); ``state`` maps each state field to (R, N, D) (record="all"
-    only); ``status`` (N,) codes into ``STATUS``; ``stop_step`` (N,) the step at
-    which each trajectory stopped; ``labels`` (N,) its optimizer's label;
-    ``group`` (N,) the optimizer index; ``start`` (N,) the start-point index.
-    """
-
-    problem: str
-    labels: list
-    optimizers: dict
-    group: np.ndarray
-    start: np.ndarray
-    steps: np.ndarray
-    theta: np.ndarray
-    loss: np.ndarray
-    grad_norm: np.ndarray
-    status: np.ndarray
-    stop_step: np.ndarray
-    state: dict = field(default_factory=dict)
-    backend: str = "numpy"
-
-    @property
-    def final_theta(self) -> np.ndarray:
-        return self.theta[-1]
-
-    @property
-    def final_loss(self) -> np.ndarray:
-        return self.loss[-1]
-
-    @property
-    def status_names(self) -> list[str]:
-        return [STATUS[s] for s in self.status]
-
-    @property
-    def diverged(self) -> np.ndarray:
-        return self.status == DIVERGED
-
-    @property
-    def converged(self) -> np.ndarray:
-        return self.status == CONVERGED
-
-    def trajectory(self, i: int) -> np.ndarray:
-        """θ of trajectory i at the recorded steps, (R, D)."""
-        return self.theta[:, i]
-
-    def to_dict(self) -> dict:
-        """Plain lists, for JSON export."""
-        return {
-            "problem": self.problem,
-            "optimizers": {k: {"name": r.name, **_jsonable(r.hyperparameters())} for k, r in self.optimizers.items()},
-            "trajectories": [
-                {"label": self.labels[i], "start_index": int(self.start[i]), "status": STATUS[self.status[i]],
-                 "stop_step": int(self.stop_step[i]), "steps": self.steps.tolist(),
-                 "theta": _clean(self.theta[:, i]), "loss": _clean(self.loss[:, i]),
-                 "grad_norm": _clean(self.grad_norm[:, i])}
-                for i in range(len(self.labels))],
-        }
-
-    def to_json(self, path=None, **kw) -> str:
-        text = json.dumps(self.to_dict(), **kw)
-        if path is not None:
-            with open(path, "w") as fh:
-                fh.write(text)
-        return text
-
-    def to_csv(self, path=None) -> str:
-        """Long format: label, start, step, θ₁…θ_D, loss, grad_norm, status."""
-        D = self.theta.shape[-1]
-        head = ["label", "start", "step", *[f"theta{j + 1}" for j in range(D)], "loss", "grad_norm", "status"]
-        lines = [",".join(head)]
-        for i, lab in enumerate(self.labels):
-            for r, st in enumerate(self.steps):
-                vals = [f'"{lab}"', str(self.start[i]), str(int(st)),
-                        *[repr(float(v)) for v in self.theta[r, i]],
-                        repr(float(self.loss[r, i])), repr(float(self.grad_norm[r, i])), STATUS[self.status[i]]]
-                lines.append(",".join(vals))
-        text = "\n".join(lines) + "\n"
-        if path is not None:
-            with open(path, "w") as fh:
-                fh.write(text)
-        return text
-
-
-def _clean(a):
-    return [[None if not math.isfinite(v) else v for v in row] if np.ndim(row) else
-            (None if not math.isfinite(row) else row) for row in np.asarray(a, dtype=float).tolist()]
-
-
-def _jsonable(d):
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
 
 
 def _as_optimizers(optimizers) -> dict[str, Rule]:
@@ -184,7 +83,7 @@ def _as_optimizers(optimizers) -> dict[str, Rule]:
 def _schedule_values(schedules, rule: Rule, steps: int) -> dict[str, np.ndarray]:
     if not schedules:
         return {}
-    from .schedules import as_schedule
+    from ..schedules import as_schedule
 
     vals = {}
     for name, sched in schedules.items():
@@ -225,7 +124,7 @@ def run(optimizers, problem, starts=None, steps: int = 1000, *, tol: float | Non
     backend : "auto" (Numba when installed and the rule is elementwise),
         "numba" or "numpy"
     """
-    from .problems import Problem, get_problem
+    from ..problems import Problem, get_problem
 
     if isinstance(problem, str):
         problem = get_problem(problem)
@@ -280,7 +179,7 @@ def run(optimizers, problem, starts=None, steps: int = 1000, *, tol: float | Non
                              f"({type(rule).__name__} on {problem.name} runs on backend='numpy'; 'auto' picks it)")
         use_numba = backend == "numba" or (backend == "auto" and _numba_ok(rule, problem))
         if use_numba:
-            from ._numba import run_group_numba
+            from .numba_backend import run_group_numba
 
             out = run_group_numba(rule, problem, starts, steps, tol, divergence, rec_steps, record == "all",
                                   noise, sched, maximize, nonfinite)
@@ -326,101 +225,3 @@ def _numba_ok(rule: Rule, problem) -> bool:
         return False
     return True
 
-
-def _run_group_numpy(rule: Rule, problem, starts, steps, tol, divergence, rec_steps, keep_state,
-                     noise, sched, maximize, nonfinite):
-    """The reference path: the rule on (S, D) arrays, one step at a time."""
-    S, D = starts.shape
-    dtype = starts.dtype
-    theta = starts.copy()
-    state = rule.init_state(rule.h, theta)
-    status = np.zeros(S, dtype=np.int8)
-    stop_step = np.full(S, steps, dtype=np.int64)
-    R = len(rec_steps)
-    rec_pos = {int(s): i for i, s in enumerate(rec_steps)}
-    out_theta = np.empty((R, S, D), dtype=dtype)
-    out_loss = np.empty((R, S), dtype=dtype)
-    out_gn = np.empty((R, S), dtype=dtype)
-    out_state = {f: np.empty((R, S, D), dtype=dtype) for f in rule.State._fields
-                 if keep_state and np.shape(getattr(state, f)) == (S, D)}
-    sign = -1.0 if maximize else 1.0
-    needs_h = "hessian" in rule.needs
-    lookahead = "lookahead" in rule.needs
-
-    def grad_at(x, t):
-        with np.errstate(all="ignore"):
-            g = sign * problem.grad(x)
-        if noise is not None:
-            g = g + noise[t - 1]
-        return g
-
-    def record(ri, x, g):
-        with np.errstate(all="ignore"):
-            out_theta[ri] = x
-            out_loss[ri] = problem.f(x)
-            out_gn[ri] = np.sqrt((g * g).sum(-1)) if g is not None else np.sqrt((problem.grad(x) ** 2).sum(-1))
-        for f in out_state:
-            out_state[f][ri] = getattr(state, f)
-
-    g0 = None
-    with np.errstate(all="ignore"):
-        g0 = sign * problem.grad(theta)
-    gnorm0 = np.sqrt((g0 * g0).sum(-1))
-    if tol is not None:
-        status[gnorm0 <= tol] = CONVERGED
-        stop_step[gnorm0 <= tol] = 0
-    if 0 in rec_pos:
-        record(rec_pos[0], theta, g0)
-
-    for t in range(1, steps + 1):
-        active = status == RUNNING
-        if not active.any():
-            for s in rec_steps[rec_steps >= t]:
-                record(rec_pos[int(s)], theta, None)
-            break
-        h = rule.h._replace(**{k: v[t - 1] for k, v in sched.items()}) if sched else rule.h
-        k = rule.terms(h, t)
-        x_eval = rule.lookahead(h, state, theta) if lookahead else theta
-        g = grad_at(x_eval, t)
-        finite = np.isfinite(g).all(-1)
-        if nonfinite == "raise" and not finite[active].all():
-            raise NonFiniteGradientError(f"run: non-finite gradient at step {t} (nonfinite='raise')")
-        with np.errstate(all="ignore"):
-            if needs_h:
-                H = sign * problem.hessian(theta)
-                rec = rule.update(h, state, g, theta, k, H)
-            else:
-                rec = rule.update(h, state, g, theta, k)
-            new_theta = next_theta(rec, theta)
-            within = (np.abs(new_theta) <= divergence).all(-1)  # False for NaN
-        step = active & finite if nonfinite == "skip" else active
-        blow = step & ~within
-        status[blow] = DIVERGED
-        stop_step[blow] = t
-        theta = np.where((step & within)[:, None], new_theta, theta)
-        state = rule.State(*(_masked(step, getattr(rec, f), getattr(state, f)) for f in rule.State._fields))
-        ok = step & within
-        if tol is not None or t in rec_pos:
-            with np.errstate(all="ignore"):
-                g_new = sign * problem.grad(theta)
-                gn = np.sqrt((g_new * g_new).sum(-1))
-            if tol is not None:
-                conv = ok & (gn <= tol)
-                status[conv] = CONVERGED
-                stop_step[conv] = t
-            if t in rec_pos:
-                record(rec_pos[t], theta, g_new)
-    status[status == RUNNING] = MAX_STEPS
-    return dict(theta=out_theta, loss=out_loss, grad_norm=out_gn, status=status, stop_step=stop_step,
-                state=out_state)
-
-
-def _masked(ok, new, old):
-    """Take ``new`` where trajectory is ok, else keep ``old`` (state fields of any shape)."""
-    if isinstance(old, float) or np.ndim(old) == 0 or np.shape(new) == ():
-        return new
-    new = np.asarray(new)
-    if new.ndim >= 2 and new.shape[-2:] == np.shape(old)[-2:] and new.shape[0] == ok.shape[0]:
-        return np.where(ok.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
-    # windowed state (W, S, D): batch axis is 1
-    return np.where(ok.reshape((1, -1) + (1,) * (new.ndim - 2)), new, old)

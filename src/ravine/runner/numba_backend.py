@@ -30,9 +30,9 @@ import numba
 import numpy as np
 from numba.extending import overload
 
-from .rules import ops
-from .rules.specialize import fold as _fold
-from .rules.base import Rule
+from ..rules import ops
+from ..rules.specialize import fold as _fold
+from ..rules.base import Rule
 
 _RUNNING, _MAX_STEPS, _CONVERGED, _DIVERGED = 0, 1, 2, 3
 
@@ -322,7 +322,7 @@ def run_group_numba(rule, problem, starts, steps, tol, divergence, rec_steps, ke
                     maximize, nonfinite):
     if nonfinite == "raise" or nonfinite == "skip":
         # these policies act across the batch; the reference path implements them
-        from .runner import _run_group_numpy
+        from .numpy_backend import _run_group_numpy
 
         return _run_group_numpy(rule, problem, starts, steps, tol, divergence, rec_steps, keep_state,
                                 noise, sched, maximize, nonfinite)

@@ -1,0 +1,107 @@
+"""The NumPy backend: a rule's ``update`` on the whole ``(starts, dim)`` array at once."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..rules import NonFiniteGradientError, Rule
+from ..rules.base import next_theta
+from .result import CONVERGED, DIVERGED, MAX_STEPS, RUNNING
+
+
+def _run_group_numpy(rule: Rule, problem, starts, steps, tol, divergence, rec_steps, keep_state,
+                     noise, sched, maximize, nonfinite):
+    """The reference path: the rule on (S, D) arrays, one step at a time."""
+    S, D = starts.shape
+    dtype = starts.dtype
+    theta = starts.copy()
+    state = rule.init_state(rule.h, theta)
+    status = np.zeros(S, dtype=np.int8)
+    stop_step = np.full(S, steps, dtype=np.int64)
+    R = len(rec_steps)
+    rec_pos = {int(s): i for i, s in enumerate(rec_steps)}
+    out_theta = np.empty((R, S, D), dtype=dtype)
+    out_loss = np.empty((R, S), dtype=dtype)
+    out_gn = np.empty((R, S), dtype=dtype)
+    out_state = {f: np.empty((R, S, D), dtype=dtype) for f in rule.State._fields
+                 if keep_state and np.shape(getattr(state, f)) == (S, D)}
+    sign = -1.0 if maximize else 1.0
+    needs_h = "hessian" in rule.needs
+    lookahead = "lookahead" in rule.needs
+
+    def grad_at(x, t):
+        with np.errstate(all="ignore"):
+            g = sign * problem.grad(x)
+        if noise is not None:
+            g = g + noise[t - 1]
+        return g
+
+    def record(ri, x, g):
+        with np.errstate(all="ignore"):
+            out_theta[ri] = x
+            out_loss[ri] = problem.f(x)
+            out_gn[ri] = np.sqrt((g * g).sum(-1)) if g is not None else np.sqrt((problem.grad(x) ** 2).sum(-1))
+        for f in out_state:
+            out_state[f][ri] = getattr(state, f)
+
+    g0 = None
+    with np.errstate(all="ignore"):
+        g0 = sign * problem.grad(theta)
+    gnorm0 = np.sqrt((g0 * g0).sum(-1))
+    if tol is not None:
+        status[gnorm0 <= tol] = CONVERGED
+        stop_step[gnorm0 <= tol] = 0
+    if 0 in rec_pos:
+        record(rec_pos[0], theta, g0)
+
+    for t in range(1, steps + 1):
+        active = status == RUNNING
+        if not active.any():
+            for s in rec_steps[rec_steps >= t]:
+                record(rec_pos[int(s)], theta, None)
+            break
+        h = rule.h._replace(**{k: v[t - 1] for k, v in sched.items()}) if sched else rule.h
+        k = rule.terms(h, t)
+        x_eval = rule.lookahead(h, state, theta) if lookahead else theta
+        g = grad_at(x_eval, t)
+        finite = np.isfinite(g).all(-1)
+        if nonfinite == "raise" and not finite[active].all():
+            raise NonFiniteGradientError(f"run: non-finite gradient at step {t} (nonfinite='raise')")
+        with np.errstate(all="ignore"):
+            if needs_h:
+                H = sign * problem.hessian(theta)
+                rec = rule.update(h, state, g, theta, k, H)
+            else:
+                rec = rule.update(h, state, g, theta, k)
+            new_theta = next_theta(rec, theta)
+            within = (np.abs(new_theta) <= divergence).all(-1)  # False for NaN
+        step = active & finite if nonfinite == "skip" else active
+        blow = step & ~within
+        status[blow] = DIVERGED
+        stop_step[blow] = t
+        theta = np.where((step & within)[:, None], new_theta, theta)
+        state = rule.State(*(_masked(step, getattr(rec, f), getattr(state, f)) for f in rule.State._fields))
+        ok = step & within
+        if tol is not None or t in rec_pos:
+            with np.errstate(all="ignore"):
+                g_new = sign * problem.grad(theta)
+                gn = np.sqrt((g_new * g_new).sum(-1))
+            if tol is not None:
+                conv = ok & (gn <= tol)
+                status[conv] = CONVERGED
+                stop_step[conv] = t
+            if t in rec_pos:
+                record(rec_pos[t], theta, g_new)
+    status[status == RUNNING] = MAX_STEPS
+    return dict(theta=out_theta, loss=out_loss, grad_norm=out_gn, status=status, stop_step=stop_step,
+                state=out_state)
+
+
+def _masked(ok, new, old):
+    """Take ``new`` where trajectory is ok, else keep ``old`` (state fields of any shape)."""
+    if isinstance(old, float) or np.ndim(old) == 0 or np.shape(new) == ():
+        return new
+    new = np.asarray(new)
+    if new.ndim >= 2 and new.shape[-2:] == np.shape(old)[-2:] and new.shape[0] == ok.shape[0]:
+        return np.where(ok.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
+    # windowed state (W, S, D): batch axis is 1
+    return np.where(ok.reshape((1, -1) + (1,) * (new.ndim - 2)), new, old)
