@@ -43,16 +43,22 @@ def list_rules() -> list[str]:
     return list(RULES)
 
 
+def normalize_name(name: str) -> str:
+    """The registry key for a name users type: case, ``-`` and aliases folded (``Heavy-Ball`` →
+    ``momentum``). Unknown names come back folded, not refused."""
+    key = name.strip().lower().replace("-", "_")
+    return ALIASES.get(key, key)
+
+
 def get_rule(name: str, **hyper) -> Rule:
     """Build a rule by name: ``get_rule("adam", lr=0.1)``."""
     if not isinstance(name, str):
         raise ValueError(f"optimizer: name must be a string, got {name!r}")
-    key = name.strip().lower().replace("-", "_")
-    key = ALIASES.get(key, key)
+    key = normalize_name(name)
     if key not in RULES:
         raise ValueError(f"optimizer: unknown name {name!r}; choose one of: {', '.join(RULES)}")
     return RULES[key](**hyper)
 
 
 __all__ = ["Rule", "OptState", "NonFiniteGradientError", "NONFINITE_POLICIES", "DEFAULT", "RULES",
-           "list_rules", "get_rule", *(c.__name__ for c in RULES.values())]
+           "list_rules", "get_rule", "normalize_name", *(c.__name__ for c in RULES.values())]

@@ -1,8 +1,10 @@
 """The ``ravine`` command line.
 
 Subcommands load their module only when they run (``ravine --help`` imports
-click and nothing heavy). A tool module provides a click command named
-``command``; it is listed in ``COMMANDS`` below.
+click and nothing heavy). Each command lives in one module of this package
+(``core``, ``explain``, ``plot``, ``train``, ``serve``, …) and is listed in
+``COMMANDS`` below; every argument is read by ``parse.py``, one parser per kind.
+This package is the only importer of click.
 
 Bad input exits with status 2 and one line on stderr: ``ravine: error: …``.
 """
@@ -15,16 +17,16 @@ import click
 
 #: name → (module, attribute, one-line help shown by ``ravine --help``)
 COMMANDS = {
-    "list": ("ravine.cli_core", "list_cmd", "List optimizers, problems, conventions or schedules."),
-    "run": ("ravine.cli_core", "run_cmd", "Run optimizers on a problem and print where they end."),
-    "explain": ("ravine.explain", "command", "Step-by-step table of every quantity of a rule."),
-    "analyze": ("ravine.cli_core", "analyze_cmd", "Critical points, their kind, step-size bounds and rates."),
-    "demo": ("ravine.cli_core", "demo_cmd", "Run the main demo on the embedded defaults; write its pictures."),
-    "plot": ("ravine.plot_cli", "plot_cmd", "Contour/3-D trajectory plots and loss curves."),
-    "animate": ("ravine.plot_cli", "animate_cmd", "Animate several optimizers moving together (GIF/MP4)."),
-    "sweep": ("ravine.plot_cli", "sweep_cmd", "Hyperparameter heatmaps with stability bounds."),
-    "train": ("ravine.train", "command", "Train a model on real data with any optimizer."),
-    "serve": ("ravine.explorer.app", "command", "Start the interactive explorer in the browser."),
+    "list": ("ravine.cli.core", "list_cmd", "List optimizers, problems, conventions or schedules."),
+    "run": ("ravine.cli.core", "run_cmd", "Run optimizers on a problem and print where they end."),
+    "explain": ("ravine.cli.explain", "command", "Step-by-step table of every quantity of a rule."),
+    "analyze": ("ravine.cli.core", "analyze_cmd", "Critical points, their kind, step-size bounds and rates."),
+    "demo": ("ravine.cli.core", "demo_cmd", "Run the main demo on the embedded defaults; write its pictures."),
+    "plot": ("ravine.cli.plot", "plot_cmd", "Contour/3-D trajectory plots and loss curves."),
+    "animate": ("ravine.cli.plot", "animate_cmd", "Animate several optimizers moving together (GIF/MP4)."),
+    "sweep": ("ravine.cli.plot", "sweep_cmd", "Hyperparameter heatmaps with stability bounds."),
+    "train": ("ravine.cli.train", "command", "Train a model on real data with any optimizer."),
+    "serve": ("ravine.cli.serve", "command", "Start the interactive explorer in the browser."),
 }
 
 

@@ -1,0 +1,293 @@
+"""One parser for each kind of command-line argument, used by every ``ravine`` command.
+
+========================  =============================================================
+kind                      syntax
+========================  =============================================================
+value                     ``0.1``, ``1e-3``, ``true``/``false``, ``0.9/0.999`` (a pair), ``heavy_ball``
+assignments               ``lr=0.1,betas=0.9/0.999`` (a comma starts a new assignment only
+                          where a ``name=`` follows, so ``betas=0.9,0.999`` works too)
+optimizer                 ``adam``, ``adam(lr=0.01,beta1=0.8)`` or ``adam:lr=0.01,beta1=0.8``
+hyperparameters           each optimizer's keywords from its spec (``ravine.rules.hyper``):
+                          ``betas`` or ``beta1``/``beta2``; an unknown key is an error
+problem                   ``rosenbrock`` or ``rosenbrock:b=10`` (or ``--formula TEXT``)
+point                     ``-1.2,1`` (as many numbers as the problem has variables)
+axis                      ``lr=1e-3:1:20:log``, ``momentum=0:0.99:20``, ``window=1,2,5``
+========================  =============================================================
+
+Every error is a :class:`click.BadParameter`-style one-liner that names the flag the user
+typed, the value, and what is allowed; ``ravine``'s ``main`` prints it as ``ravine: error: …``.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Iterable, Mapping, Sequence
+
+import click
+
+__all__ = ["ParseError", "parse_value", "parse_assignments", "parse_optimizer", "parse_optimizers",
+           "optimizer_kwargs", "parse_point", "parse_problem", "parse_axis", "unknown_keys"]
+
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_\-]*)\s*(?:\((.*)\))?\s*$", re.S)
+
+
+class ParseError(click.UsageError):
+    """A command-line value that cannot be read: one line naming the flag."""
+
+
+def parse_value(text: str, flag: str = "value") -> Any:
+    """A value typed on the command line: bool, int, float, a ``/``- or ``,``-separated pair,
+    or a form name (``heavy_ball``)."""
+    t = str(text).strip()
+    low = t.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    t2 = t[1:-1] if len(t) > 1 and t[0] in "([" and t[-1] in ")]" else t
+    if "/" in t2 or "," in t2:
+        return tuple(parse_value(p, flag) for p in re.split(r"[/,]", t2))
+    try:
+        return int(t)
+    except ValueError:
+        pass
+    try:
+        return float(t)
+    except ValueError:
+        pass
+    if re.fullmatch(_IDENT, t):
+        return t
+    raise ParseError(f"{flag}: cannot read value {text!r} (numbers, true/false, a/b pairs or names)")
+
+
+def parse_assignments(text: str | Iterable[str], flag: str) -> dict:
+    """``"lr=0.1, betas=0.9,0.99"`` → ``{"lr": 0.1, "betas": (0.9, 0.99)}``; a list of such
+    strings (a repeated option) is read in order."""
+    if not isinstance(text, str):
+        out: dict = {}
+        for item in text:
+            out.update(parse_assignments(item, flag))
+        return out
+    out = {}
+    for part in filter(None, (p.strip() for p in re.split(r",(?=\s*" + _IDENT + r"\s*=)", text))):
+        if "=" not in part or not part.split("=", 1)[1].strip():
+            raise ParseError(f"{flag}: expected key=value, got {part!r}")
+        k, v = part.split("=", 1)
+        k = k.strip().replace("-", "_")
+        if not re.fullmatch(_IDENT, k):
+            raise ParseError(f"{flag}: bad name {k!r} in {text!r}")
+        out[k] = parse_value(v, f"{flag} {k}")
+    return out
+
+
+def _rule_class(name: str, flag: str):
+    from ..rules import RULES, normalize_name
+
+    key = normalize_name(name)
+    if key not in RULES:
+        raise ParseError(f"{flag}: unknown optimizer {name!r}; choose one of: {', '.join(RULES)}"
+                         + _did_you_mean(name, RULES))
+    return RULES[key]
+
+
+def _did_you_mean(name: str, choices: Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(name).lower(), list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _as_float_if_real(field, v):
+    if field is not None and field.kind.type == "real" and isinstance(v, int) and not isinstance(v, bool):
+        return float(v)
+    return v
+
+
+def optimizer_kwargs(rule_cls, kw: Mapping[str, Any], flag: str) -> dict:
+    """``kw`` checked against the rule's spec: ``betas`` or ``beta1``/``beta2``; an unknown key
+    is an error naming the flag and listing the keys the optimizer has."""
+    from ..rules import hyper as hp
+
+    fields = hp.field_map(rule_cls.settable())
+    pairs = hp.pair_names(rule_cls.settable())
+    keys = rule_cls.keywords()
+    out = {}
+    for k, v in kw.items():
+        if k in pairs:
+            if not isinstance(v, tuple) or len(v) != len(pairs[k]):
+                raise ParseError(f"{flag}: {k} must be {len(pairs[k])} values like 0.9/0.999, got {v!r}")
+            out[k] = tuple(_as_float_if_real(fields[p], x) for p, x in zip(pairs[k], v))
+        elif k in fields:
+            out[k] = _as_float_if_real(fields[k], v)
+        else:
+            raise ParseError(f"{flag}: {rule_cls.name} has no hyperparameter {k!r}; it has {', '.join(keys)}"
+                             + _did_you_mean(k, keys))
+    return out
+
+
+def unknown_keys(common: Mapping[str, Any], rule_classes: Sequence, flag: str) -> None:
+    """Refuse a shared setting (``--set``, ``--lr``) that no named optimizer has."""
+    for k in common:
+        if not any(k in cls.keywords() for cls in rule_classes):
+            names = ", ".join(sorted({cls.name for cls in rule_classes}))
+            raise ParseError(f"{flag}: no optimizer given ({names}) has a hyperparameter {k!r}")
+
+
+def _spec_name(spec: str) -> str:
+    head = spec.partition("(")[0] if "(" in spec else spec.partition(":")[0]
+    return head.strip()
+
+
+def parse_optimizer(spec: str, flag: str = "OPTIMIZER", common: Mapping[str, Any] | None = None,
+                    convention: str | None = None):
+    """``"adam"``, ``"adam(lr=0.01, amsgrad=true)"`` or ``"adam:lr=0.01"`` → ``(label, rule)``.
+
+    ``common`` values (``--set``, ``--lr``) apply to the optimizers that have them; the
+    optimizer's own values win.
+    """
+    if ":" in spec and "(" not in spec:
+        name, _, args = spec.partition(":")
+        spec = f"{name}({args})"
+    m = _NAME.match(spec)
+    if not m:
+        raise ParseError(f"{flag}: cannot read {spec!r}; write NAME, NAME(key=value,...) or NAME:key=value,...")
+    name, args = m.group(1), m.group(2) or ""
+    cls = _rule_class(name, flag)
+    where = f"{flag} {name}"
+    own = optimizer_kwargs(cls, parse_assignments(args, where), where) if args.strip() else {}
+    shared = {k: v for k, v in (common or {}).items() if k in cls.keywords()}
+    shared = optimizer_kwargs(cls, shared, where) if shared else {}
+    from ..rules import hyper as hp
+
+    # a pair given one way and its part the other: the optimizer's own value wins
+    for pname, parts in hp.pair_names(cls.settable()).items():
+        if pname in own or any(p in own for p in parts):
+            shared.pop(pname, None)
+            for p in parts:
+                shared.pop(p, None)
+    kw = {**shared, **own}
+    try:
+        rule = cls(**kw, **({"convention": convention} if convention else {}))
+    except ValueError as exc:
+        raise ParseError(f"{where}: {exc}") from None
+    shown = dict(own) or ({"lr": rule.h.lr} if "lr" in rule.h._fields else {})
+    label = rule.name + (" (" + ", ".join(f"{k} {_show(v)}" for k, v in shown.items()) + ")" if shown else "")
+    return label, rule
+
+
+def _show(v) -> str:
+    if isinstance(v, tuple):
+        return "/".join(_show(x) for x in v)
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def parse_optimizers(specs: Sequence[str], *, lr: float | None = None, sets: Iterable[str] = (),
+                     convention: str | None = None, flag: str = "OPTIMIZER") -> dict:
+    """Several optimizer specs and the shared ``--lr``/``--set`` → ``{label: rule}`` (labels unique)."""
+    if not specs:
+        raise ParseError(f"{flag}: give at least one optimizer, e.g. 'sgd' or 'adam:lr=0.01'")
+    common = parse_assignments(list(sets), "--set")
+    if lr is not None:
+        common["lr"] = float(lr)
+    classes = [_rule_class(_spec_name(s), flag) for s in specs]
+    for k in common:
+        unknown_keys({k: common[k]}, classes, "--lr" if k == "lr" and lr is not None else "--set")
+    out: dict = {}
+    for spec in specs:
+        label, rule = parse_optimizer(spec, flag, common, convention)
+        base, n = label, 2
+        while label in out:
+            label = f"{base} #{n}"
+            n += 1
+        out[label] = rule
+    return out
+
+
+def parse_point(text: str, dim: int | None, flag: str = "--start"):
+    """``"-1.2,1"`` → ``array([-1.2, 1.0])`` (``dim`` numbers, finite)."""
+    import numpy as np
+
+    parts = [p for p in re.split(r"[,\s]+", str(text).strip().strip("()[]")) if p]
+    try:
+        vals = [float(p) for p in parts]
+    except ValueError:
+        raise ParseError(f"{flag}: expected numbers separated by commas, got {text!r}") from None
+    if not vals or not all(math.isfinite(v) for v in vals):
+        raise ParseError(f"{flag}: expected finite numbers separated by commas, got {text!r}")
+    if dim is not None and len(vals) != dim:
+        raise ParseError(f"{flag}: the problem has {dim} variable{'s' * (dim != 1)}, got {len(vals)} "
+                         f"number{'s' * (len(vals) != 1)} in {text!r}")
+    return np.array(vals, dtype=float)
+
+
+def parse_problem(problem: str | None, formula: str | None = None, *, variables: str | None = None,
+                  params: Iterable[str] = (), default: str | None = None, flag: str = "--problem"):
+    """``--problem NAME[:key=value,...]`` (and repeated ``--param key=value``) or ``--formula TEXT``."""
+    from ..problems import from_formula, get_problem
+
+    params = list(params)
+    if problem and formula is not None:
+        raise ParseError("give --problem or --formula, not both")
+    if formula is not None:
+        if params:
+            raise ParseError("--param goes with --problem, not --formula")
+        if not formula.strip():
+            raise ParseError("--formula: empty formula; write e.g. --formula 'x^2 + 10*y^2'")
+        names = [v.strip() for v in variables.split(",")] if variables else None
+        return from_formula(formula, names)
+    if variables:
+        raise ParseError("--variables goes with --formula")
+    if not problem:
+        if default is None:
+            raise ParseError("give a problem: --problem NAME (see 'ravine list problems') or --formula TEXT")
+        problem = default
+    name, _, rest = problem.partition(":")
+    kw = parse_assignments(rest, f"{flag} {name}") if rest else {}
+    kw.update(parse_assignments(params, "--param"))
+    from ..problems import list_problems
+
+    if name.strip() not in list_problems():
+        raise ParseError(f"{flag}: unknown problem {name!r} (see 'ravine list problems')"
+                         + _did_you_mean(name, list_problems()))
+    try:
+        return get_problem(name.strip(), **kw)
+    except (TypeError, ValueError) as exc:
+        raise ParseError(f"{flag} {name}: {str(exc).splitlines()[0]}") from None
+
+
+def parse_axis(text: str, flag: str = "axis"):
+    """``'lr=1e-3:1:20:log'`` → ('lr', values, 'log'); ``'momentum=0:0.99:20'`` linear;
+    ``'window=1,2,5'`` an explicit list."""
+    import numpy as np
+
+    if "=" not in text:
+        raise ParseError(f"{flag}: expected name=low:high:n[:log|lin] or name=v1,v2,..., got {text!r}")
+    name, spec = (s.strip() for s in text.split("=", 1))
+    if not name:
+        raise ParseError(f"{flag}: missing hyperparameter name in {text!r}")
+    if ":" in spec:
+        parts = spec.split(":")
+        if len(parts) not in (3, 4):
+            raise ParseError(f"{flag} {name}: expected low:high:n[:log|lin], got {spec!r}")
+        try:
+            lo, hi, n = float(parts[0]), float(parts[1]), int(parts[2])
+        except ValueError:
+            raise ParseError(f"{flag} {name}: expected low:high:n with numbers, got {spec!r}") from None
+        scale = parts[3].strip().lower() if len(parts) == 4 else "lin"
+        if scale not in ("log", "lin", "linear"):
+            raise ParseError(f"{flag} {name}: scale must be 'log' or 'lin', got {parts[3]!r}")
+        if not (np.isfinite(lo) and np.isfinite(hi)) or n < 1 or n > 200:
+            raise ParseError(f"{flag} {name}: need finite bounds and 1 <= n <= 200, got {spec!r}")
+        if scale == "log":
+            if lo <= 0 or hi <= 0:
+                raise ParseError(f"{flag} {name}: a log axis needs low and high > 0, got {spec!r}")
+            return name, np.geomspace(lo, hi, n), "log"
+        return name, np.linspace(lo, hi, n), "linear"
+    try:
+        vals = np.array([float(v) for v in spec.split(",") if v.strip()], dtype=float)
+    except ValueError:
+        raise ParseError(f"{flag} {name}: expected numbers, got {spec!r}") from None
+    if vals.size == 0 or not np.isfinite(vals).all():
+        raise ParseError(f"{flag} {name}: expected finite numbers, got {spec!r}")
+    return name, vals, None
