@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 TORCH   ?= torch==2.13.0
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test install browser bench bench-explorer clean
+.PHONY: demo test install browser perf perf-explorer clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
@@ -26,12 +26,12 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
-	$(BIN)/python bench/runner.py
-	$(BIN)/python bench/step.py
+perf: $(STAMP)
+	$(BIN)/python perf/runner.py
+	$(BIN)/python perf/step.py
 
-bench-explorer: $(STAMP)
-	$(BIN)/python bench/explorer.py
+perf-explorer: $(STAMP)
+	$(BIN)/python perf/explorer.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info src/*.egg-info

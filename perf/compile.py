@@ -1,6 +1,6 @@
 """One-time cost of ravine.optim's compiled step: cold (a new inductor cache) and warm.
 
-    python bench/compile.py            # runs itself twice in new processes: cold, then warm
+    python perf/compile.py            # runs itself twice in new processes: cold, then warm
 
 A model of 200 float32 tensors of mixed sizes; the first step of each rule (tracing,
 compiling, or loading from the cache) and the second (the compiled step) are timed.

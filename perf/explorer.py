@@ -9,9 +9,9 @@
 
 Targets: median < 50 ms, 0 errors, p95 < 150 ms. Kernels are compiled (warm-up) before timing.
 
-    python bench/explorer.py            # full: 60 s load, writes docs/performance-explorer.md
-    python bench/explorer.py --quick    # 8 s load, 30 requests per phase
-    python bench/explorer.py --no-write # print only
+    python perf/explorer.py            # full: 60 s load, writes docs/performance-explorer.md
+    python perf/explorer.py --quick    # 8 s load, 30 requests per phase
+    python perf/explorer.py --no-write # print only
 """
 from __future__ import annotations
 
@@ -220,14 +220,14 @@ def write_doc(res: dict, path: Path):
     lines = [
         "# Explorer performance" + (" (preliminary)" if busy else ""),
         "",
-        f"Measured {res['date']} by `bench/explorer.py{' --quick' if res['quick'] else ''}` on "
+        f"Measured {res['date']} by `perf/explorer.py{' --quick' if res['quick'] else ''}` on "
         f"{res['machine']} ({res['cpus']} CPUs), Python {res['python']}.",
         "",
     ]
     if busy:
         lines += [f"**Preliminary:** the machine was busy (load average {res['load_before'][0]:.2f} before, "
                   f"{res['load_after'][0]:.2f} after, on {res['cpus']} CPUs; other test suites were running). "
-                  "Re-run `python bench/explorer.py` on an idle machine for the figures of record.", ""]
+                  "Re-run `python perf/explorer.py` on an idle machine for the figures of record.", ""]
     lines += [
         "Request: `POST /api/run`, Rosenbrock, 8 optimizers (" + ", ".join(OPTIMIZERS) + ") × 500 steps, "
         "record of every step (θ, loss, ‖g‖, ∇f, optimizer state); response about "

@@ -9,7 +9,7 @@ Measures, side by side in one run (median of --repeat runs after a warm-up):
 * a Python loop over scalars (baseline; timed on a subset, extrapolated).
 
 Every variant's final points are checked against ravine's (max |Δθ|).
-Usage: python bench/runner.py [--trajectories 10000] [--steps 1000] [--repeat 7]
+Usage: python perf/runner.py [--trajectories 10000] [--steps 1000] [--repeat 7]
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Optimizer step time: every ravine.optim optimizer beside torch.optim's for-loop,
 foreach and fused implementations, float32, in one run.
 
-    python bench/step.py            # 1 M, 10 M, 50 M parameters; 1 tensor and 200 tensors of mixed sizes
-    python bench/step.py --quick    # 1 M parameters only (a check that everything runs)
+    python perf/step.py            # 1 M, 10 M, 50 M parameters; 1 tensor and 200 tensors of mixed sizes
+    python perf/step.py --quick    # 1 M parameters only (a check that everything runs)
 
 For each configuration: ``--warmup`` steps, then the median of ``--steps`` (≥ 7)
 timed steps. Achieved bandwidth = bytes the method must move per step (its
