@@ -33,7 +33,7 @@ def _has_ravine(name: str) -> bool:
 
 def _setup():
     """Model and the data stream; identical in every process (seeded)."""
-    from ravine import data as rdata
+    from ravine.train import data as rdata
     from ravine.train import make_model
 
     ds = rdata.load("digits")

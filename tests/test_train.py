@@ -1,4 +1,4 @@
-"""ravine.train and ravine.data: API, records, determinism, batches, splits, errors, CLI."""
+"""ravine.train and ravine.train.data: API, records, determinism, batches, splits, errors, CLI."""
 from __future__ import annotations
 
 import csv
@@ -17,10 +17,11 @@ pytest.importorskip("sklearn")
 
 from click.testing import CliRunner  # noqa: E402
 
-from ravine import data as rdata  # noqa: E402
 from ravine import schedules as rs  # noqa: E402
-from ravine.train import (Result, TrainConfig, command, make_schedule, parse_kwargs,  # noqa: E402
+from ravine.cli.train import command  # noqa: E402
+from ravine.train import (Result, TrainConfig, make_schedule, parse_kwargs,  # noqa: E402
                           resolve_optimizer, train, validate)
+from ravine.train import data as rdata  # noqa: E402
 
 
 def _ravine_has(name: str) -> bool:
@@ -505,7 +506,7 @@ def test_ravine_main_prints_one_line_error(capsys):
 @pytest.mark.slow
 def test_digits_mlp_default_reaches_95_percent():
     """`ravine train --problem digits --optimizer adam` defaults: > 95 % test accuracy
-    (its time is measured by bench/train.py, not asserted here)."""
+    (its time is measured by perf/train.py, not asserted here)."""
     res = train(TrainConfig(problem="digits", optimizer=ADAM))
     assert res.config["model"] == "mlp"
     assert res.test_acc > 0.95, res.final

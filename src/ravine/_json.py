@@ -1,0 +1,49 @@
+"""JSON helpers shared by every module that writes records or keys them by a hash (NumPy only).
+
+:func:`jsonable` makes a finite JSON-friendly copy of a value: NaN and ±inf become ``None``
+(``null``), tuples become lists, NumPy scalars and arrays become Python numbers and lists,
+mapping keys become strings, and anything else JSON cannot hold becomes its ``repr``.
+:func:`canonical_json` writes such a copy with sorted keys and no spaces, and
+:func:`stable_hash` is the SHA-256 (hex) of that text: the same value gives the same hash in
+every process and on every machine.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any, Mapping
+
+import numpy as np
+
+__all__ = ["jsonable", "canonical_json", "stable_hash"]
+
+
+def jsonable(v: Any) -> Any:
+    """A JSON-friendly copy of ``v`` with only finite numbers (NaN/inf → ``None``)."""
+    if v is None or isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    if isinstance(v, np.ndarray):
+        return jsonable(v.tolist())
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    if isinstance(v, Mapping):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    return repr(v)
+
+
+def canonical_json(obj: Any) -> str:
+    """``jsonable(obj)`` as JSON text with sorted keys and no spaces (strict: no NaN)."""
+    return json.dumps(jsonable(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def stable_hash(obj: Any) -> str:
+    """SHA-256 (hex) of :func:`canonical_json` of ``obj``."""
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()

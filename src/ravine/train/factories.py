@@ -1,0 +1,224 @@
+"""Names to objects: :func:`resolve_optimizer` / :func:`make_optimizer` turn an optimizer name
+(``"adam"``, ``"ravine:Adam"``, ``"torch.adam"``, ``"torch.optim.Adam"``; case-insensitive,
+``_`` and ``-`` ignored) into a ``ravine.optim`` or ``torch.optim`` optimizer, and
+:func:`make_schedule` turns a schedule spec (``"cosine"``, ``"step:step_size=10,gamma=0.5"``,
+``"torch.cosine"``) into a :class:`ravine.schedules.Schedule` or a torch lr scheduler, filling
+in the learning rate and the run's length. :func:`parse_kwargs` reads the ``key=value,...``
+part of a schedule spec: it is the one string parser of the Python API (the command line
+reads its own flags with :mod:`ravine.cli.parse`).
+"""
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+from typing import Any, Mapping
+
+import torch
+
+from .. import schedules as _schedules
+from .record import _jsonable
+
+__all__ = ["parse_kwargs", "resolve_optimizer", "make_optimizer", "make_schedule"]
+
+
+# =========================================================================== parsing
+
+
+def parse_kwargs(text: str, *, what: str = "arguments") -> dict[str, Any]:
+    """``"a=1,betas=(0.9,0.99),nesterov=True"`` → a dict (values are Python literals; a bare
+    word that is not a literal is kept as a string).
+
+    The one ``key=value`` parser outside the command line: it reads the arguments of a
+    schedule spec (``"step:step_size=10,gamma=0.5"``), a string form of the Python API. The
+    CLI reads its flags (``--opt``) with :func:`ravine.cli.parse.parse_assignments`.
+    """
+    text = text.strip()
+    if not text:
+        return {}
+    try:
+        call = ast.parse(f"f({text})", mode="eval").body
+    except SyntaxError:
+        raise ValueError(f"{what}: cannot parse {text!r}; write key=value,key=value") from None
+    if not isinstance(call, ast.Call) or call.args or any(k.arg is None for k in call.keywords):
+        raise ValueError(f"{what}: cannot parse {text!r}; write key=value,key=value")
+    out = {}
+    for kw in call.keywords:
+        try:
+            out[kw.arg] = ast.literal_eval(kw.value)
+        except ValueError:
+            if isinstance(kw.value, ast.Name):
+                out[kw.arg] = kw.value.id
+            else:
+                raise ValueError(f"{what}: {kw.arg}= is not a literal in {text!r}") from None
+    return out
+
+
+# =========================================================================== optimizers
+
+
+def _norm(name: str) -> str:
+    return name.strip().lower().replace("_", "").replace("-", "").replace(" ", "")
+
+
+def _split_source(name: str) -> tuple[str, str]:
+    s = name.strip()
+    low = s.lower()
+    for prefix, source in (("torch.optim.", "torch"), ("torch.", "torch"), ("torch:", "torch"),
+                           ("ravine.optim.", "ravine"), ("ravine.", "ravine"), ("ravine:", "ravine")):
+        if low.startswith(prefix):
+            return source, s[len(prefix):]
+    return "ravine", s
+
+
+def _torch_optimizers() -> dict[str, type]:
+    out = {}
+    for n, obj in vars(torch.optim).items():
+        if inspect.isclass(obj) and issubclass(obj, torch.optim.Optimizer) and obj is not torch.optim.Optimizer:
+            out[_norm(n)] = obj
+    return out
+
+
+def _ravine_optimizers() -> tuple[dict[str, type], str | None]:
+    """(normalized name → class in ravine.optim, why ravine.optim is unavailable or None)."""
+    try:
+        mod = importlib.import_module("ravine.optim")
+    except Exception as exc:  # not written yet, or broken
+        return {}, f"ravine.optim does not import ({type(exc).__name__}: {exc})"
+    out = {}
+    for n in dir(mod):
+        obj = getattr(mod, n)
+        if inspect.isclass(obj) and issubclass(obj, torch.optim.Optimizer) and obj is not torch.optim.Optimizer:
+            out[_norm(n)] = obj
+    return out, None
+
+
+def resolve_optimizer(name: str) -> type:
+    """The optimizer class a name stands for (see the module docstring); a one-line
+    ValueError for an unknown name or a ravine class that ``ravine.optim`` lacks."""
+    from ..rules import ALIASES, RULES
+
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"optimizer must be a name such as 'adam' or 'torch.adam', got {name!r}")
+    source, rest = _split_source(name)
+    if source == "torch":
+        table = _torch_optimizers()
+        cls = table.get(_norm(rest))
+        if cls is None:
+            raise ValueError(f"optimizer: torch.optim has no optimizer {rest!r}; choose one of: "
+                             f"{', '.join(sorted(c.__name__ for c in table.values()))}")
+        return cls
+    snake = rest.strip().lower().replace("-", "_")
+    snake = ALIASES.get(snake, snake)
+    key = _norm(snake)
+    table, why = _ravine_optimizers()
+    if key in table:
+        return table[key]
+    known = {_norm(r): r for r in RULES}
+    known.update({_norm(k): v for k, v in ALIASES.items()})
+    if key in known or key in table:
+        torch_alt = _torch_optimizers().get(key)
+        alt = f"; use 'torch.{rest.strip().lower()}' for torch.optim.{torch_alt.__name__}" if torch_alt else ""
+        reason = why or "ravine.optim has no optimizer for it"
+        raise ValueError(f"optimizer: ravine optimizer {rest!r} is not available ({reason}){alt}")
+    names = sorted(set(RULES) | {c.__name__ for c in table.values()})
+    raise ValueError(f"optimizer: unknown name {name!r}; choose a ravine rule ({', '.join(names)}) "
+                     f"or 'torch.<name>' for a torch.optim optimizer")
+
+
+def make_optimizer(name: str, params, lr: float | None = None, **kwargs) -> torch.optim.Optimizer:
+    """Build the optimizer ``name`` (see :func:`resolve_optimizer`) over ``params``."""
+    cls = resolve_optimizer(name)
+    if lr is not None:
+        kwargs["lr"] = lr
+    try:
+        return cls(params, **kwargs)
+    except TypeError as exc:
+        raise ValueError(f"optimizer_args: {cls.__name__} refused {sorted(kwargs)} "
+                         f"({str(exc).splitlines()[0]})") from None
+
+
+def _hyper(group: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _jsonable(v) for k, v in group.items() if k != "params"}
+
+
+# =========================================================================== schedules
+
+_TORCH_SCHEDULERS = {
+    "cosine": "CosineAnnealingLR", "step": "StepLR", "multistep": "MultiStepLR",
+    "exponential": "ExponentialLR", "linear": "LinearLR", "constant": "ConstantLR",
+    "polynomial": "PolynomialLR", "onecycle": "OneCycleLR", "plateau": "ReduceLROnPlateau",
+    "cosinewarmrestarts": "CosineAnnealingWarmRestarts", "cyclic": "CyclicLR",
+}
+_RAVINE_SCHEDULES = ("constant", "piecewise_constant", "exponential", "polynomial", "step",
+                     "cosine", "linear", "warmup_cosine")
+
+
+def _parse_schedule_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
+    """``"torch.cosine:eta_min=0.001"`` → ("torch", "CosineAnnealingLR", {...})."""
+    source, rest = _split_source(spec)
+    name, _, args = rest.partition(":")
+    kwargs = parse_kwargs(args, what="schedule")
+    if source == "torch":
+        from torch.optim import lr_scheduler
+
+        key = _norm(name)
+        cls_name = _TORCH_SCHEDULERS.get(key)
+        if cls_name is None:
+            for n in dir(lr_scheduler):
+                if _norm(n) == key and inspect.isclass(getattr(lr_scheduler, n)):
+                    cls_name = n
+        if cls_name is None:
+            raise ValueError(f"schedule: unknown torch scheduler {name!r}; short names: "
+                             f"{', '.join(_TORCH_SCHEDULERS)} or a torch.optim.lr_scheduler class")
+        return "torch", cls_name, kwargs
+    key = name.strip().lower().replace("-", "_")
+    if key not in _RAVINE_SCHEDULES:
+        raise ValueError(f"schedule: unknown name {name!r}; choose one of: {', '.join(_RAVINE_SCHEDULES)} "
+                         f"or 'torch.<name>' for torch's lr_scheduler")
+    return "ravine", key, kwargs
+
+
+def make_schedule(spec: Any, lr: float, total: int, optimizer: torch.optim.Optimizer | None = None):
+    """A ravine :class:`~ravine.schedules.Schedule` or a torch lr scheduler from ``spec``.
+
+    ``lr`` fills ``init`` (``max_lr`` for OneCycleLR); ``total`` (the number of scheduler
+    steps in the run) fills the lengths that are not given.
+    """
+    if spec is None or isinstance(spec, _schedules.Schedule):
+        return spec
+    source, name, kw = _parse_schedule_spec(spec)
+    try:
+        if source == "torch":
+            from torch.optim import lr_scheduler
+
+            cls = getattr(lr_scheduler, name)
+            params = inspect.signature(cls).parameters
+            fill = {"T_max": total, "total_iters": total, "total_steps": total,
+                    "step_size": max(1, total // 3), "max_lr": lr}
+            for k, v in fill.items():
+                if k in params and k not in kw and (k != "total_iters" or name == "PolynomialLR"):
+                    kw[k] = v
+            if optimizer is None:
+                raise ValueError("schedule: a torch scheduler needs the optimizer")
+            obj = cls(optimizer, **kw)
+            obj._ravine_kwargs = {k: _jsonable(v) for k, v in kw.items()}
+            return obj
+        if name == "warmup_cosine":
+            w = kw.pop("warmup_steps", max(1, total // 10))
+            final = kw.pop("final", 0.0)
+            start = kw.pop("start", 0.0)
+            init = kw.pop("init", lr)
+            if kw:
+                raise TypeError(f"unexpected {sorted(kw)}")
+            return _schedules.warmup(_schedules.cosine(init, max(1, total - w), final), w, start)
+        fn = getattr(_schedules, name)
+        params = inspect.signature(fn).parameters
+        fill = {"init": lr, "value": lr, "total_steps": total, "steps": total,
+                "step_size": max(1, total // 3), "final": 0.0}
+        for k, v in fill.items():
+            if k in params and k not in kw:
+                kw[k] = v
+        return fn(**kw)
+    except TypeError as exc:
+        raise ValueError(f"schedule: {spec!r}: {str(exc).splitlines()[0]}") from None
