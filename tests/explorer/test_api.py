@@ -24,7 +24,9 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient  # noqa: E402
 
 import ravine  # noqa: E402
-from ravine.explorer.app import LIMITS, Explorer, RunSetup, create_app  # noqa: E402
+from ravine.explorer.app import create_app  # noqa: E402
+from ravine.explorer.engine import Explorer  # noqa: E402
+from ravine.explorer.schemas import LIMITS, RunSetup  # noqa: E402
 from ravine.rules import get_rule  # noqa: E402
 
 GOOD = {"problem": "rosenbrock", "start": [-1.2, 1.0], "steps": 50,
@@ -224,12 +226,13 @@ def test_numba_engine_agrees_with_numpy():
 
 
 def test_encoders_agree():
-    from ravine.explorer import app as appmod
+    from ravine._json import jsonable
+    from ravine.explorer import encode as encmod
 
     data = {"a": np.array([1.0, np.nan, np.inf, -2.5]), "b": [np.array([[1.0, 2.0]])], "c": "x"}
     want = {"a": [1.0, None, None, -2.5], "b": [[[1.0, 2.0]]], "c": "x"}
-    assert json.loads(appmod.encode(data)) == want
-    assert json.loads(json.dumps(appmod._plain(data), allow_nan=False)) == want
+    assert json.loads(encmod.encode(data)) == want
+    assert json.loads(json.dumps(jsonable(data), allow_nan=False)) == want
 
 
 # ----------------------------------------------------------------------------- hostile input

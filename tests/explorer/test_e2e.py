@@ -45,8 +45,9 @@ def _free_port() -> int:
 def server():
     port = _free_port()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "ravine.cli", "serve", "--no-open", "--host", "127.0.0.1",
-                             "--port", str(port)], cwd=ROOT, env=env,
+    # the `ravine` console script's entry point (ravine.cli:main), run by this interpreter
+    proc = subprocess.Popen([sys.executable, "-c", "from ravine.cli import main; main()", "serve", "--no-open",
+                             "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -91,6 +92,10 @@ def test_explorer_end_to_end(server, browser):
     page = browser.new_page(viewport={"width": 1440, "height": 1000})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    console: list[str] = []  # console.error messages (failed module loads, bad responses …)
+    page.on("console", lambda m: console.append(f"{m.text} ({m.location.get('url')})") if m.type == "error"
+            # the one refusal this test provokes: the hostile formula's 422 from /api/problem
+            and not (m.location.get("url", "").endswith("/api/problem") and "422" in m.text) else None)
     external: list[str] = []
     page.on("request", lambda r: None if r.url.startswith(server) or r.url.startswith(("data:", "blob:"))
             else external.append(r.url))
@@ -202,5 +207,6 @@ def test_explorer_end_to_end(server, browser):
     assert csv_path.read_text().startswith("label,start,step,theta1,theta2")
 
     assert not errors, f"page errors: {errors}"
+    assert not console, f"console errors: {console}"
     assert not external, f"the page fetched something outside the server: {external}"
     page.close()

@@ -1,6 +1,8 @@
 """The interactive explorer: ``ravine serve`` (a local FastAPI app and a hand-written page).
 
-See ``docs/explorer.md``. :func:`create_app` builds the app; :data:`command` is the CLI entry.
+See ``docs/explorer.md``. :func:`create_app` builds the app (``app.py``: routes and the body
+limit); ``engine.py`` computes (:class:`~ravine.explorer.engine.Explorer`), ``schemas.py``
+validates requests, ``encode.py`` writes JSON. The CLI entry is ``ravine.cli.serve:command``.
 Importing this package imports nothing heavy; ``ravine.explorer.app`` needs the ``serve``
 extra (fastapi, uvicorn, plotly, pydantic).
 """

@@ -1,0 +1,370 @@
+"""The explorer's computations, usable without HTTP (perf, tests): :class:`Explorer`.
+
+It keeps a small LRU cache of problems (catalog names and user formulas), runs every
+optimizer through :func:`ravine.run`, replays one step with ``Rule.apply`` for
+``/api/explain``, and describes the rules for ``/api/meta`` from the rules themselves
+(:func:`ravine.rules.hyper.describe`, ``Rule.movement``).
+
+Speed: a compiled (Numba) kernel is used for an (optimizer, problem, flags) combination once
+it has been compiled; until then the NumPy path answers and the kernel is compiled in one
+background thread, so no request waits for a compiler. A combination that fails to compile
+stays on NumPy.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Optional
+
+import numpy as np
+
+import ravine
+from ravine._json import jsonable
+from ravine.problems import from_formula, get_problem, list_problems
+from ravine.rules import RULES, get_rule
+from ravine.rules.hyper import NO_DEFAULT, describe
+from ravine.runner import STATUS, RunResult
+
+from .encode import encode, f32, f64, nested
+from .schemas import LIMITS, ExplainRequest, OptimizerSpec, ProblemSpec, RunSetup
+
+__all__ = ["Explorer", "BadRequest", "rule_meta", "one_line"]
+
+
+class BadRequest(ValueError):
+    """A request that is well-formed but cannot be served; becomes a 422 with its message."""
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message (what a 422 answer says)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def rule_meta(name: str, cls) -> dict:
+    """A rule as ``/api/meta`` describes it: every field from :func:`describe` (kind, type,
+    range, lo/hi, scale, choices, pair, defaults per convention, symbol), the resolved defaults
+    of each convention, its State/Record fields and the state field θ moves with."""
+    defaults = {conv: {k: jsonable(v) for k, v in cls(convention=conv).hyperparameters().items()}
+                for conv in cls.conventions}
+    fields = []
+    for d in describe(cls):
+        d["defaults"] = {c: None if v is NO_DEFAULT else jsonable(v) for c, v in d["defaults"].items()}
+        fields.append(d)
+    moves = cls().movement()
+    return {
+        "name": name,
+        "title": cls.title,
+        "source": cls.source,
+        "conventions": list(cls.conventions),
+        "defaults": defaults,
+        "fields": fields,
+        "state": list(cls.State._fields),
+        "record": list(cls.Record._fields),
+        "symbols": dict(cls.symbols),
+        "needs": list(cls.needs),
+        "momentum": moves["field"] if moves else None,
+    }
+
+
+def _literals(h) -> tuple:
+    """The compile-time part of a rule's hyperparameters (flags, forms, ints, exact zeros)."""
+    return tuple((k, v) for k, v in h._asdict().items() if not isinstance(v, float) or v == 0.0)
+
+
+class _Entry:
+    """A cached problem with what the explorer learned about it."""
+
+    def __init__(self, problem, key):
+        self.problem = problem
+        self.key = key
+        self.warm: set = set()
+        self.broken: set = set()
+        self.pending: set = set()
+        self.contour: Optional[dict] = None
+        self.lock = threading.Lock()
+
+
+class Explorer:
+    """The computations behind the endpoints, usable without HTTP (perf, tests)."""
+
+    def __init__(self, *, numba: bool = True, background: bool = True, cache_size: int = 32):
+        self.numba = numba and _numba_available()
+        self.background = background
+        self._cache: OrderedDict = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ravine-compile") \
+            if self.numba and background else None
+        self._meta: Optional[bytes] = None
+
+    def close(self):
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- problems --------------------------------------------------------------------------
+    def entry(self, spec: ProblemSpec) -> _Entry:
+        if spec.formula is not None and spec.formula.strip():
+            key = ("formula", spec.formula)
+        else:
+            key = ("catalog", spec.problem)  # get_problem folds case and spelling
+        with self._lock:
+            e = self._cache.get(key)
+            if e is not None:
+                self._cache.move_to_end(key)
+        if e is None:
+            if key[0] == "formula":
+                problem = from_formula(spec.formula)  # FormulaError (a ValueError): one line
+            else:
+                problem = get_problem(spec.problem)
+            if problem.dim != 2:
+                raise BadRequest(f"problem: the explorer draws functions of 2 variables; "
+                                 f"{problem.name!r} has {problem.dim} ({', '.join(problem.variables)})")
+            e = _Entry(problem, key)
+            with self._lock:
+                e = self._cache.setdefault(key, e)
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return e
+
+    def bounds(self, e: _Entry, spec: ProblemSpec):
+        return [list(b) for b in (spec.bounds or e.problem.bounds)]
+
+    def problem_info(self, spec: ProblemSpec) -> dict:
+        e = self.entry(spec)
+        p = e.problem
+        bounds = self.bounds(e, spec)
+        n = LIMITS["contour_points"]
+        xs = np.linspace(bounds[0][0], bounds[0][1], n)
+        ys = np.linspace(bounds[1][0], bounds[1][1], n)
+        X, Y = np.meshgrid(xs, ys)
+        with np.errstate(all="ignore"):
+            Z = np.asarray(p.f(np.stack([X, Y], -1)), dtype=float)
+        fin = Z[np.isfinite(Z)]
+        zmin = float(fin.min()) if fin.size else 0.0
+        zmax = float(fin.max()) if fin.size else 1.0
+        spread = zmax - zmin
+        # log-spaced levels for valleys (the catalog says so) or a wide dynamic range
+        typical = float(np.median(fin - zmin)) if fin.size else 0.0
+        log = bool(p.log_levels or (spread > 0 and typical > 0 and spread / typical > 50))
+        return {
+            "name": p.name, "title": p.title, "variables": list(p.variables),
+            "formula": getattr(p, "formula", None) if e.key[0] == "formula" else None,
+            "source": p.source, "notes": p.notes, "bounds": bounds, "default_bounds": [list(b) for b in p.bounds],
+            "start": list(p.start), "log_levels": log,
+            "minima": [{"point": list(m.point), "value": m.value} for m in p.minima],
+            "critical_points": [list(c) for c in p.critical_points],
+            "contour": {"x": f64(xs), "y": f64(ys), "z": f64(Z), "zmin": zmin, "zmax": zmax},
+        }
+
+    # -- optimizers ------------------------------------------------------------------------
+    @staticmethod
+    def rule(spec: OptimizerSpec):
+        rule = get_rule(spec.name, convention=spec.convention)
+        if spec.hyper:
+            rule = rule.with_hyper(**spec.hyper)
+        return rule
+
+    @staticmethod
+    def labels(rules) -> list[str]:
+        out, seen = [], {}
+        for r in rules:
+            seen[r.name] = seen.get(r.name, 0) + 1
+            out.append(r.name if seen[r.name] == 1 else f"{r.name}#{seen[r.name]}")
+        return out
+
+    def _check(self, setup: RunSetup):
+        work = setup.steps * len(setup.optimizers)
+        if work > LIMITS["max_work"]:
+            raise BadRequest(f"steps × optimizers must be <= {LIMITS['max_work']}, got "
+                             f"{setup.steps} × {len(setup.optimizers)} = {work}")
+        rules = []
+        for i, spec in enumerate(setup.optimizers):
+            try:
+                rules.append(self.rule(spec))
+            except ValueError as exc:
+                raise BadRequest(f"optimizers[{i}]: {one_line(exc)}") from None
+        return rules
+
+    def _run_one(self, rule, e: _Entry, setup: RunSetup) -> RunResult:
+        kw = dict(starts=[setup.start], steps=setup.steps, record="all", tol=setup.tol,
+                  grad_noise=setup.grad_noise, seed=setup.seed)
+        p = e.problem
+        key = (type(rule), _literals(rule.h), setup.grad_noise > 0)
+        eligible = self.numba and rule.elementwise and p.scalar_functions() is not None
+        if eligible and key in e.warm:
+            try:
+                return ravine.run([rule], p, backend="numba", **kw)
+            except ValueError:
+                raise
+            except Exception:  # a compiler problem: NumPy from now on
+                e.warm.discard(key)
+                e.broken.add(key)
+        out = ravine.run([rule], p, backend="numpy", **kw)
+        if eligible and key not in e.broken:
+            with e.lock:
+                todo = key not in e.pending and key not in e.warm
+                if todo:
+                    e.pending.add(key)
+            if todo:
+                if self._pool is not None:
+                    self._pool.submit(self._compile, rule, e, key, setup.start, setup.grad_noise)
+                else:
+                    self._compile(rule, e, key, setup.start, setup.grad_noise)
+        return out
+
+    @staticmethod
+    def _compile(rule, e: _Entry, key, start, grad_noise):
+        try:
+            ravine.run([rule], e.problem, starts=[start], steps=2, record="all", backend="numba",
+                       grad_noise=grad_noise)
+            e.warm.add(key)
+        except Exception:  # noqa: BLE001 - any compiler failure: stay on NumPy
+            e.broken.add(key)
+        finally:
+            e.pending.discard(key)
+
+    def results(self, setup: RunSetup):
+        rules = self._check(setup)
+        e = self.entry(setup)
+        out = []
+        for i, r in enumerate(rules):
+            try:
+                out.append(self._run_one(r, e, setup))
+            except ValueError as exc:
+                raise BadRequest(f"optimizers[{i}]: {one_line(exc)}") from None
+        return rules, e, out
+
+    def run(self, setup: RunSetup) -> dict:
+        t0 = time.perf_counter()
+        rules, e, results = self.results(setup)
+        p = e.problem
+        labels = self.labels(rules)
+        trajs = []
+        backends = set()
+        for i, (rule, res) in enumerate(zip(rules, results)):
+            theta = res.theta[:, 0]
+            with np.errstate(all="ignore"):
+                g = np.asarray(p.grad(theta), dtype=float)
+            backends.add(res.backend)
+            trajs.append({
+                "index": i, "label": labels[i], "name": rule.name, "convention": rule.convention,
+                "hyper": {k: jsonable(v) for k, v in rule.hyperparameters().items()},
+                "status": STATUS[res.status[0]], "stop_step": int(res.stop_step[0]),
+                "x": f32(theta[:, 0]), "y": f32(theta[:, 1]),
+                "loss": f32(res.loss[:, 0]), "grad_norm": f32(res.grad_norm[:, 0]),
+                "gx": f32(g[:, 0]), "gy": f32(g[:, 1]),
+                # each state field as [coordinate 1 over steps, coordinate 2 over steps]
+                "state": {k: f32(v[:, 0].T) for k, v in res.state.items()},
+                "symbols": dict(rule.symbols),
+                "momentum": rule.movement(),
+            })
+        return {"problem": p.name, "title": p.title, "steps": int(setup.steps),
+                "trajectories": trajs, "backend": "+".join(sorted(backends)),
+                "server_ms": round(1000 * (time.perf_counter() - t0), 3)}
+
+    def combined(self, setup: RunSetup) -> RunResult:
+        """All trajectories as one RunResult (for the canonical CSV/JSON export)."""
+        rules, e, results = self.results(setup)
+        labels = self.labels(rules)
+        n = len(results)
+        return RunResult(
+            problem=e.problem.name if e.key[0] == "catalog" else f"formula: {setup.formula}",
+            labels=labels, optimizers=dict(zip(labels, rules)),
+            group=np.arange(n), start=np.zeros(n, dtype=int), steps=results[0].steps,
+            theta=np.concatenate([r.theta for r in results], axis=1),
+            loss=np.concatenate([r.loss for r in results], axis=1),
+            grad_norm=np.concatenate([r.grad_norm for r in results], axis=1),
+            status=np.concatenate([r.status for r in results]),
+            stop_step=np.concatenate([r.stop_step for r in results]),
+            backend="+".join(sorted({r.backend for r in results})))
+
+    def explain(self, req: ExplainRequest) -> dict:
+        """The rule's Record at step ``req.step`` of optimizer ``req.index`` (replayed with
+        ``Rule.apply``, exactly as the runner steps: same look-ahead, Hessian and noise)."""
+        setup = req.setup
+        rules = self._check(setup)
+        if req.index >= len(rules):
+            raise BadRequest(f"index: there are {len(rules)} optimizers, got index {req.index}")
+        rule = rules[req.index]
+        e = self.entry(setup)
+        p = e.problem
+        res = self._run_one(rule, e, setup)
+        stop = int(res.stop_step[0])
+        t_end = min(req.step, setup.steps, stop if STATUS[res.status[0]] != "max_steps" else setup.steps)
+        theta = np.asarray([setup.start], dtype=float)
+        noise = None
+        if setup.grad_noise > 0:
+            rng = np.random.default_rng(setup.seed)
+            noise = setup.grad_noise * rng.standard_normal((setup.steps, 1, 2))
+        st = rule.init(theta)
+        rec = None
+        with np.errstate(all="ignore"):
+            for t in range(1, t_end + 1):
+                def grad_fn(x, t=t):
+                    g = p.grad(x)
+                    return g + noise[t - 1] if noise is not None else g
+                kw = {"nonfinite": "ignore"}
+                if "hessian" in rule.needs:
+                    kw["hessian"] = p.hessian(theta)
+                if "lookahead" in rule.needs:
+                    kw["grad_fn"] = grad_fn
+                    g = None
+                else:
+                    g = grad_fn(theta)
+                theta_new, st, rec = rule.apply(theta, g, st, **kw)
+                if t < t_end or t_end == 0:
+                    theta = theta_new
+                else:
+                    theta_next = theta_new
+            g0 = p.grad(theta)
+        rows = []
+        if rec is None:  # step 0: the initial state
+            rows.append({"field": "g", "symbol": "g", "value": nested(g0[0])})
+            for f in rule.State._fields:
+                v = getattr(st.state, f)
+                rows.append({"field": f, "symbol": rule.symbols.get(f, f),
+                             "value": nested(np.asarray(v, dtype=float)[..., 0, :] if np.ndim(v) >= 2 else v)})
+            theta_before, theta_after = theta[0], theta[0]
+        else:
+            for f in rule.Record._fields:
+                v = getattr(rec, f)
+                if isinstance(v, (bool, np.bool_)) or (np.ndim(v) >= 1 and np.asarray(v).dtype == bool):
+                    val = np.asarray(v).reshape(-1).tolist() if np.ndim(v) else bool(v)
+                elif np.ndim(v) >= 2:
+                    val = nested(np.asarray(v, dtype=float)[..., 0, :])
+                else:
+                    val = nested(v) if np.ndim(v) else jsonable(float(v))
+                rows.append({"field": f, "symbol": rule.symbols.get(f, f), "value": val})
+            theta_before, theta_after = theta[0], theta_next[0]
+        return {"index": req.index, "label": self.labels(rules)[req.index], "name": rule.name,
+                "title": rule.title, "source": rule.source, "step": t_end, "requested_step": req.step,
+                "status": STATUS[res.status[0]], "stop_step": stop,
+                "theta_before": nested(theta_before), "theta_after": nested(theta_after),
+                "hyper": {k: jsonable(v) for k, v in rule.hyperparameters().items()},
+                "rows": rows}
+
+    def meta(self) -> bytes:
+        if self._meta is None:
+            problems = []
+            for name in list_problems():
+                p = get_problem(name)
+                if p.dim == 2:
+                    problems.append({"name": name, "title": p.title, "bounds": [list(b) for b in p.bounds],
+                                     "start": list(p.start), "log_levels": p.log_levels})
+            self._meta = encode({
+                "version": getattr(ravine, "__version__", ""),
+                "optimizers": [rule_meta(n, c) for n, c in RULES.items()],
+                "problems": problems, "limits": LIMITS,
+            })
+        return self._meta
+
+
+def _numba_available() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True

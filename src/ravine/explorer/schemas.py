@@ -1,0 +1,77 @@
+"""What the explorer accepts: the request models (pydantic) and :data:`LIMITS`.
+
+Every request body is validated here before anything runs; unknown fields are refused.
+Hyperparameter *values* are only shaped here (booleans, bounded integers, finite floats,
+short strings): the rules validate them (``ravine.rules.hyper``).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, field_validator
+
+__all__ = ["LIMITS", "OptimizerSpec", "ProblemSpec", "RunSetup", "ExplainRequest"]
+
+LIMITS = {
+    "max_steps": 10_000,
+    "max_optimizers": 16,
+    "max_work": 40_000,          # steps × optimizers per request
+    "max_formula": 2000,
+    "max_coordinate": 1e6,
+    "max_body": 64 * 1024,       # bytes
+    "contour_points": 121,
+}
+
+Coordinate = Annotated[float, Field(allow_inf_nan=False, ge=-LIMITS["max_coordinate"],
+                                    le=LIMITS["max_coordinate"])]
+SmallInt = Annotated[int, Field(strict=True, ge=-10**9, le=10**9)]
+ShortStr = Annotated[str, Field(max_length=40)]
+HyperValue = Union[StrictBool, SmallInt, StrictFloat, ShortStr]
+
+
+class OptimizerSpec(BaseModel):
+    """One optimizer: a rule name, a convention (its defaults) and hyperparameter overrides."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, Field(min_length=1, max_length=40)]
+    convention: Annotated[str, Field(min_length=1, max_length=20)] = "torch"
+    hyper: Annotated[dict[ShortStr, HyperValue], Field(max_length=16)] = Field(default_factory=dict)
+
+
+class ProblemSpec(BaseModel):
+    """A catalog problem by name, or a user formula (which wins when given)."""
+
+    model_config = ConfigDict(extra="forbid")
+    problem: Annotated[str, Field(min_length=1, max_length=40)] = "rosenbrock"
+    formula: Optional[Annotated[str, Field(max_length=LIMITS["max_formula"])]] = None
+    bounds: Optional[Annotated[list[Annotated[list[Coordinate], Field(min_length=2, max_length=2)]],
+                               Field(min_length=2, max_length=2)]] = None
+
+    @field_validator("bounds")
+    @classmethod
+    def _ordered(cls, v):
+        if v is not None:
+            for lo, hi in v:
+                if not lo < hi:
+                    raise ValueError(f"each bounds pair must have low < high, got ({lo:g}, {hi:g})")
+        return v
+
+
+class RunSetup(ProblemSpec):
+    """Everything a run needs; the page's URL encodes exactly this."""
+
+    start: Annotated[list[Coordinate], Field(min_length=2, max_length=2)]
+    steps: Annotated[int, Field(ge=0, le=LIMITS["max_steps"])] = 500
+    optimizers: Annotated[list[OptimizerSpec], Field(min_length=1, max_length=LIMITS["max_optimizers"])]
+    tol: Optional[Annotated[float, Field(allow_inf_nan=False, ge=0)]] = None
+    grad_noise: Annotated[float, Field(allow_inf_nan=False, ge=0, le=1e3)] = 0.0
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
+
+
+class ExplainRequest(BaseModel):
+    """One step of one optimizer of a setup (``POST /api/explain``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    setup: RunSetup
+    index: Annotated[int, Field(ge=0, lt=LIMITS["max_optimizers"])] = 0
+    step: Annotated[int, Field(ge=0, le=LIMITS["max_steps"])] = 0

@@ -1,0 +1,60 @@
+/* ravine explorer — hand-written ES modules, no build step, no network beyond this server.
+ *
+ *   state.js     S (window.ravineState), formatting, setup helpers, URL hash, errors
+ *   api.js       fetches (/api/problem, /api/run, /api/explain, /api/export, /api/meta)
+ *   plots.js     contour, arrows, loss curves, state table
+ *   playback.js  step / play / pause / selection, /api/explain when paused
+ *   controls.js  the inputs and optimizer cards; every change → URL hash, debounce, /api/run
+ *   main.js      boot: /api/meta, bind everything, restore the setup from the URL
+ */
+import { api, loadProblem } from "./api.js";
+import { bindActions, bindContourClick, bindRunInputs, buildOptimizers, buildProblemSelect, runNow,
+  syncProblemInputs, syncRunInputs } from "./controls.js";
+import { bindPlayback, pause } from "./playback.js";
+import { $, S, defaultSetup, lastHash, readHash, showError, writeHash } from "./state.js";
+
+async function restore(state) {
+  S.setup = state.setup;
+  S.step = state.t || 0;
+  S.selected = Math.min(state.sel || 0, S.setup.optimizers.length - 1);
+  S.problemInfo = null;
+  S.contourTrace = null;
+  S.explain = null;
+  syncProblemInputs();
+  syncRunInputs();
+  buildOptimizers();
+  try {
+    await loadProblem();
+  } catch (e) {
+    showError(e.message);
+    if (S.setup.formula) $("formula-error").textContent = e.message;
+    return;
+  }
+  writeHash();
+  await runNow();
+}
+
+async function boot() {
+  try {
+    const res = await api("/api/meta");
+    S.meta = await res.json();
+  } catch (e) {
+    showError("cannot reach the ravine server: " + e.message);
+    return;
+  }
+  buildProblemSelect();
+  bindRunInputs();
+  bindPlayback();
+  bindContourClick();
+  bindActions();
+  const fromUrl = readHash();
+  await restore(fromUrl || { setup: defaultSetup(), t: 0, sel: 0 });
+  window.addEventListener("hashchange", () => {
+    if (location.hash === lastHash) return;
+    const st = readHash();
+    if (st) { pause(); restore(st); }
+  });
+  S.ready = true;
+}
+
+boot();
