@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from ravine.explain import Table, build_rule, command, explain, parse_value
+from ravine.cli.explain import command
+from ravine.cli.parse import parse_value
+from ravine.tables import Table, build_rule, explain
 from ravine.problems import get_problem
 from ravine.rules import RULES, SGD, Adam, Momentum
 

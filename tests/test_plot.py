@@ -202,7 +202,7 @@ def test_heatmap_momentum_average_form_scales_bound():
 
 
 def test_gif_frame_count(tmp_path):
-    from ravine.animate import animate
+    from ravine.plot import animate
 
     res = ravine.run({"sgd": SGD(lr=0.05), "adam": Adam(lr=0.1)}, "booth", None, 60, backend="numpy")
     out = animate("booth", res, tmp_path / "a.gif", frames=12, fps=8, figsize=(3, 2.4), dpi=50)
@@ -215,7 +215,7 @@ def test_gif_frame_count(tmp_path):
 
 
 def test_frame_steps_subsample():
-    from ravine.animate import frame_steps
+    from ravine.plot import frame_steps
 
     idx = frame_steps(np.arange(101), 11)
     assert len(idx) == 11 and idx[0] == 0 and idx[-1] == 100 and len(set(idx)) == 11
@@ -321,7 +321,7 @@ def test_gallery_quick(tmp_path):
 @pytest.mark.skipif(__import__("shutil").which("ffmpeg") is None or __import__("shutil").which("ffprobe") is None,
                     reason="ffmpeg is not installed (apt-get install ffmpeg): the MP4 path is checked where it is")
 def test_mp4_has_the_frames_asked_for(tmp_path):
-    from ravine.animate import animate
+    from ravine.plot import animate
 
     res = ravine.run({"adam": Adam(lr=2e-2), "momentum": Momentum(lr=1e-3)}, "rosenbrock", None, 200)
     out = animate("rosenbrock", res, tmp_path / "a.mp4", frames=17, fps=10)

@@ -156,18 +156,18 @@ def test_as_schedule():
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda: S.exponential(1.0, -1), "exponential: decay_rate must be ≥ 0, got -1"),
+        (lambda: S.exponential(1.0, -1), "exponential: decay_rate must be >= 0, got -1"),
         (lambda: S.exponential(float("inf"), 0.1), "exponential: init must be a finite real number, got inf"),
-        (lambda: S.polynomial(1.0, -0.5, 0.1), "polynomial: alpha must be ≥ 0, got -0.5"),
-        (lambda: S.polynomial(1.0, 0.5, -2), "polynomial: beta must be ≥ 0, got -2"),
-        (lambda: S.step(1.0, 0), "step: step_size must be a positive integer, got 0"),
-        (lambda: S.step(1.0, 2.0), "step: step_size must be a positive integer, got 2.0"),
-        (lambda: S.step(1.0, 2, -0.1), "step: gamma must be ≥ 0, got -0.1"),
-        (lambda: S.cosine(1.0, 0), "cosine: total_steps must be a positive integer, got 0"),
-        (lambda: S.linear(0.5, 0.9, -3), "linear: steps must be a positive integer, got -3"),
-        (lambda: S.momentum_anneal(steps=0), "linear: steps must be a positive integer, got 0"),
-        (lambda: S.warmup(S.constant(1.0), 0), "warmup: warmup_steps must be a positive integer, got 0"),
-        (lambda: S.warmup(S.constant(1.0), 3, -1.0), "warmup: start must be ≥ 0, got -1.0"),
+        (lambda: S.polynomial(1.0, -0.5, 0.1), "polynomial: alpha must be >= 0, got -0.5"),
+        (lambda: S.polynomial(1.0, 0.5, -2), "polynomial: beta must be >= 0, got -2"),
+        (lambda: S.step(1.0, 0), "step: step_size must be an integer >= 1, got 0"),
+        (lambda: S.step(1.0, 2.0), "step: step_size must be an integer >= 1, got 2.0"),
+        (lambda: S.step(1.0, 2, -0.1), "step: gamma must be >= 0, got -0.1"),
+        (lambda: S.cosine(1.0, 0), "cosine: total_steps must be an integer >= 1, got 0"),
+        (lambda: S.linear(0.5, 0.9, -3), "linear: steps must be an integer >= 1, got -3"),
+        (lambda: S.momentum_anneal(steps=0), "linear: steps must be an integer >= 1, got 0"),
+        (lambda: S.warmup(S.constant(1.0), 0), "warmup: warmup_steps must be an integer >= 1, got 0"),
+        (lambda: S.warmup(S.constant(1.0), 3, -1.0), "warmup: start must be >= 0, got -1"),
         (lambda: S.constant("a"), "constant: value must be a finite real number, got 'a'"),
         (lambda: S.constant(True), "constant: value must be a finite real number, got True"),
         (
@@ -199,12 +199,12 @@ def test_validation_messages(make, message):
 
 def test_step_index_validation():
     s = S.constant(1.0)
-    with pytest.raises(ValueError, match="step t must be an integer ≥ 0, got -1"):
+    with pytest.raises(ValueError, match="step t must be an integer >= 0, got -1"):
         s(-1)
-    with pytest.raises(TypeError, match="step t must be an integer ≥ 0, got 1.5"):
+    with pytest.raises(TypeError, match="step t must be an integer >= 0, got 1.5"):
         s(1.5)
     assert s(np.int64(3)) == 1.0
-    with pytest.raises(ValueError, match="values: n must be an integer ≥ 0, got -2"):
+    with pytest.raises(ValueError, match="values: n must be an integer >= 0, got -2"):
         s.values(-2)
 
 

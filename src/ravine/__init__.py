@@ -1,32 +1,50 @@
 """ravine: an optimizer lab for deep learning.
 
-Core (NumPy only): ``ravine.rules`` (every update rule, once), ``ravine.problems``,
-``ravine.schedules``, ``ravine.analysis``. Adapters: ``ravine.run`` (vectorized
-trajectories), ``ravine.optim`` (torch.optim optimizers). Tools load lazily:
-``ravine.explain``, ``ravine.plot``, the CLI. ``import ravine`` imports no torch,
-matplotlib, web stack or Ray.
+The package is layered; imports point down only (``tests/test_layering.py`` enforces it)::
+
+    cli/                       the ``ravine`` command (the only importer of click)
+      ↓
+    tools      tables/ seeds/ plot/ gallery explorer/ train/ benchmark/ landscape/
+      ↓
+    adapters   runner/ (many trajectories on NumPy or compiled)   optim/ (torch.optim)
+      ↓
+    core       rules/ (every update rule, once; hyper.py: their hyperparameters)
+               problems/  schedules  analysis/  _checks  _json
+
+Public face (loaded lazily: ``import ravine`` imports NumPy and the rules only — no torch,
+matplotlib, web stack or Ray): ``ravine.run``, ``ravine.get_rule``, ``ravine.get_problem``,
+``ravine.explain`` and the modules ``ravine.rules``, ``ravine.problems``, ``ravine.schedules``,
+``ravine.analysis``, ``ravine.optim``, ``ravine.plot``, ``ravine.train``. See
+docs/architecture.md.
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .rules import get_rule, list_rules  # noqa: E402  (NumPy only)
 
 _LAZY = {
     "run": ("ravine.runner", "run"),
+    "grid": ("ravine.runner", "grid"),
     "RunResult": ("ravine.runner", "RunResult"),
     "get_problem": ("ravine.problems", "get_problem"),
     "list_problems": ("ravine.problems", "list_problems"),
     "from_formula": ("ravine.problems", "from_formula"),
-    "explain": ("ravine.explain", "explain"),
+    "explain": ("ravine.tables", "explain"),
+    "Table": ("ravine.tables", "Table"),
     "schedules": ("ravine.schedules", None),
     "analysis": ("ravine.analysis", None),
     "problems": ("ravine.problems", None),
     "rules": ("ravine.rules", None),
+    "runner": ("ravine.runner", None),
+    "optim": ("ravine.optim", None),
+    "plot": ("ravine.plot", None),
+    "train": ("ravine.train", None),
+    "seeds": ("ravine.seeds", None),
 }
 
 
-def __getattr__(name):
+def __getattr__(name: str):
     if name in _LAZY:
         import importlib
 
@@ -36,6 +54,10 @@ def __getattr__(name):
         globals()[name] = value
         return value
     raise AttributeError(f"module 'ravine' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = ["__version__", "get_rule", "list_rules", *_LAZY]

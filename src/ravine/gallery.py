@@ -59,7 +59,7 @@ def build(out_dir, quick: bool = False) -> list[tuple[Path, str]]:
     coarser sweeps. Runs in well under a minute on two cores (NumPy runner; no compilation).
     """
     from . import plot
-    from .animate import animate
+    from .plot import animate
     from .rules import NAG, SGD, Adadelta, Adagrad, Adam, RMSprop, WindowedRMSprop
     from .runner import run
 

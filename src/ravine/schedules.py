@@ -50,6 +50,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import _checks
+
 __all__ = [
     "Schedule",
     "Constant",
@@ -94,30 +96,19 @@ def _is_int(x: Any) -> bool:
 
 
 def _real(where: str, name: str, value: Any, *, minimum: float | None = None) -> float:
-    """A finite real number, optionally ≥ minimum; ValueError otherwise."""
-    allowed = "a finite real number" if minimum is None else f"≥ {minimum:g}"
-    if not _is_real(value) or not math.isfinite(float(value)):
-        raise ValueError(f"{where}: {name} must be {allowed}, got {_show(value)}")
-    v = float(value)
-    if minimum is not None and v < minimum:
-        raise ValueError(f"{where}: {name} must be {allowed}, got {_show(value)}")
-    return v
+    """A finite real number, optionally >= minimum (``ravine._checks``)."""
+    return _checks.real(where, name, value, lo=minimum)
 
 
 def _int(where: str, name: str, value: Any, *, minimum: int) -> int:
-    """An integer ≥ minimum; ValueError otherwise (floats such as 10.0 are refused)."""
-    kind = "a positive integer" if minimum == 1 else f"an integer ≥ {minimum}"
-    if not _is_int(value) or int(value) < minimum:
-        raise ValueError(f"{where}: {name} must be {kind}, got {_show(value)}")
-    return int(value)
+    """An integer >= minimum; floats such as 10.0 are refused (``ravine._checks``)."""
+    return _checks.integer(where, name, value, minimum=minimum)
 
 
 def _step_index(t: Any) -> int:
     if not _is_int(t):
-        raise TypeError(f"schedule: step t must be an integer ≥ 0, got {_show(t)}")
-    if int(t) < 0:
-        raise ValueError(f"schedule: step t must be an integer ≥ 0, got {_show(t)}")
-    return int(t)
+        raise TypeError(f"schedule: step t must be an integer >= 0, got {_show(t)}")
+    return _checks.integer("schedule", "step t", t, minimum=0)
 
 
 def _boundaries(where: str, value: Any) -> tuple[int, ...]:
@@ -167,7 +158,7 @@ class Schedule:
     def values(self, n: int) -> np.ndarray:
         """The first ``n`` values ``[self(0), ..., self(n - 1)]`` as a float64 array."""
         if not _is_int(n) or int(n) < 0:
-            raise ValueError(f"values: n must be an integer ≥ 0, got {_show(n)}")
+            raise ValueError(f"values: n must be an integer >= 0, got {_show(n)}")
         out = self._eval(np.arange(int(n), dtype=np.int64))
         return np.asarray(out, dtype=np.float64)
 

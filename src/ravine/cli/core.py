@@ -2,101 +2,12 @@
 from __future__ import annotations
 
 import json
-import math
-import re
-import sys
 
 import click
 
-__all__ = ["list_cmd", "run_cmd", "analyze_cmd", "demo_cmd", "parse_optimizer", "parse_point"]
+from .parse import parse_assignments, parse_optimizer, parse_point, parse_problem, unknown_keys
 
-_NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_\-]*)\s*(?:\((.*)\))?\s*$", re.S)
-
-
-def _value(text: str, where: str):
-    """A hyperparameter value typed on the command line: bool, int, float or a / separated pair."""
-    t = text.strip()
-    low = t.lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
-        return False
-    if "/" in t or "," in t:  # a pair such as betas=0.9/0.999 (or 0.9,0.999)
-        return tuple(_value(p, where) for p in re.split(r"[/,]", t))
-    try:
-        return int(t)
-    except ValueError:
-        pass
-    try:
-        return float(t)
-    except ValueError:
-        pass
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", t):
-        return t  # a form name such as heavy_ball
-    raise click.UsageError(f"{where}: cannot read value {text!r} (numbers, true/false, a/b pairs or names)")
-
-
-def _assignments(text: str, where: str) -> dict:
-    """``"lr=0.1, betas=0.9,0.99"`` → {"lr": 0.1, "betas": (0.9, 0.99)} (a comma starts a new
-    assignment only where a ``name=`` follows)."""
-    out = {}
-    for part in filter(None, (p.strip() for p in re.split(r",(?=\s*[A-Za-z_][A-Za-z0-9_]*\s*=)", text))):
-        if "=" not in part:
-            raise click.UsageError(f"{where}: expected key=value, got {part!r}")
-        k, v = part.split("=", 1)
-        k = k.strip().replace("-", "_")
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k):
-            raise click.UsageError(f"{where}: bad hyperparameter name {k!r}")
-        out[k] = _value(v, where)
-    return out
-
-
-def parse_optimizer(spec: str, common: dict | None = None, convention: str | None = None):
-    """``"adam"`` or ``"adam(lr=0.01, amsgrad=true)"`` → a rule (validated by the rule)."""
-    from .rules import RULES, get_rule
-
-    if ":" in spec and "(" not in spec:  # the NAME:key=value,... form of ravine plot
-        name, _, args = spec.partition(":")
-        spec = f"{name}({args})"
-    m = _NAME.match(spec)
-    if not m:
-        raise click.UsageError(f"optimizer: cannot read {spec!r}; write NAME or NAME(key=value,...)")
-    name, args = m.group(1), m.group(2) or ""
-    kw = _assignments(args, f"optimizer {name}")
-    rule = get_rule(name)  # unknown names raise a one-line ValueError
-    cls = type(rule)
-    for k, v in (common or {}).items():
-        if k in cls.Hyper._fields or k == "betas":
-            kw.setdefault(k, v)
-    if "betas" in kw and isinstance(kw["betas"], tuple):
-        kw["betas"] = tuple(float(b) for b in kw["betas"])
-    if convention is not None:
-        kw["convention"] = convention
-    try:
-        return RULES[cls.name](**kw)
-    except TypeError as exc:  # an unknown keyword
-        raise click.UsageError(f"optimizer {name}: {exc}".replace("__init__() ", "")) from None
-
-
-def parse_point(text: str, dim: int, where: str = "start"):
-    parts = [p for p in re.split(r"[,\s]+", text.strip()) if p]
-    try:
-        vals = [float(p) for p in parts]
-    except ValueError:
-        raise click.UsageError(f"{where}: expected {dim} comma-separated numbers, got {text!r}") from None
-    if len(vals) != dim or not all(math.isfinite(v) for v in vals):
-        raise click.UsageError(f"{where}: expected {dim} finite comma-separated numbers, got {text!r}")
-    return vals
-
-
-def _problem(name, formula):
-    from .problems import from_formula, get_problem
-
-    if formula:
-        if name:
-            raise click.UsageError("give --problem or --formula, not both")
-        return from_formula(formula)
-    return get_problem(name or "rosenbrock")
+__all__ = ["list_cmd", "run_cmd", "analyze_cmd", "demo_cmd"]
 
 
 @click.command("list")
@@ -104,7 +15,7 @@ def _problem(name, formula):
                 type=click.Choice(["all", "optimizers", "problems", "conventions", "schedules"]))
 def list_cmd(what):
     """List optimizers, problems, conventions or schedules."""
-    from .rules import RULES
+    from ..rules import RULES
 
     if what in ("all", "optimizers"):
         click.echo("Optimizers (ravine.rules):")
@@ -115,7 +26,7 @@ def list_cmd(what):
         for name, cls in RULES.items():
             click.echo(f"  {name:18s} {', '.join(cls.conventions)}")
     if what in ("all", "problems"):
-        from .problems import get_problem, list_problems
+        from ..problems import get_problem, list_problems
 
         click.echo("Problems (ravine.problems):")
         for name in list_problems():
@@ -149,16 +60,19 @@ def run_cmd(optimizers, problem, formula, starts, steps, sets, convention, tol, 
     """
     import numpy as np
 
-    from .runner import STATUS, run
+    from ..runner import STATUS, run
+    from .parse import optimizer_class, spec_name
 
-    prob = _problem(problem, formula)
-    common = {}
-    for s in sets:
-        common.update(_assignments(s, "--set"))
+    prob = parse_problem(problem, formula, default="rosenbrock")
+    common = parse_assignments(list(sets), "--set")
+    unknown_keys(common, [optimizer_class(spec_name(s), "optimizer") for s in optimizers], "--set")
     opts = {}
     for spec in optimizers:
-        rule = parse_optimizer(spec, common, convention)
-        label = spec.strip()
+        _, rule = parse_optimizer(spec, "optimizer", common, convention)
+        label, n = spec.strip(), 2
+        while label in opts:
+            label = f"{spec.strip()} #{n}"
+            n += 1
         opts[label] = rule
     pts = np.array([parse_point(s, prob.dim) for s in starts]) if starts else None
     res = run(opts, prob, pts, steps, tol=tol, grad_noise=noise, seed=seed,
@@ -201,9 +115,9 @@ def analyze_cmd(problem, formula, points, search, fmt):
     """
     import numpy as np
 
-    from . import analysis
+    from .. import analysis
 
-    prob = _problem(problem, formula)
+    prob = parse_problem(problem, formula, default="rosenbrock")
     out: dict = {"problem": prob.name, "title": prob.title, "critical_points": []}
     reports = [analysis.critical_point_at(prob, np.array(parse_point(p, prob.dim, "--point"))) for p in points]
     if search:
@@ -221,10 +135,9 @@ def analyze_cmd(problem, formula, points, search, fmt):
             "kind": c.kind if c is not None else None,
             "eigenvalues": [float(v) for v in c.eigenvalues] if c is not None else None})
     # a quadratic: constant Hessian → step sizes and rates
-    H = np.asarray(prob.hessian(np.asarray(prob.start, float)))
-    H2 = np.asarray(prob.hessian(np.asarray(prob.start, float) + 0.37))
+    H = analysis.constant_hessian(prob)
     quad = None
-    if np.allclose(H, H2) and np.all(np.linalg.eigvalsh(H) > 0):
+    if H is not None and np.all(np.linalg.eigvalsh(H) > 0):
         q = analysis.QuadraticRates(H)
         hb = q.heavy_ball_optimal()
         quad = {"eigenvalues": [float(v) for v in np.linalg.eigvalsh(H)], "lr_max (2/λmax)": q.lr_max,
@@ -252,7 +165,9 @@ def analyze_cmd(problem, formula, points, search, fmt):
             click.echo(f"  {k:28s} {val}")
     if prob.name == "seed_bowl3d":
         click.echo("the seed's slide, checked (seed 002_a32fa2ef93e90666.txt):")
-        click.echo(analysis.seed_step_size_slide().table())
+        from ..seeds import seed_step_size_slide
+
+        click.echo(seed_step_size_slide().table())
 
 
 @click.command("demo")
@@ -265,8 +180,8 @@ def demo_cmd(out, quick):
 
     import numpy as np
 
-    from .rules import Adam, Momentum, RMSprop, SGD
-    from .runner import STATUS, run
+    from ..rules import SGD, Adam, Momentum, RMSprop
+    from ..runner import STATUS, run
 
     Path(out).mkdir(parents=True, exist_ok=True)
     opts = {"SGD (lr 1e-3)": SGD(lr=1e-3), "momentum (lr 1e-3, α 0.9)": Momentum(lr=1e-3, momentum=0.9),
@@ -278,7 +193,7 @@ def demo_cmd(out, quick):
         click.echo(f"  {lab:28s} {STATUS[res.status[i]]:10s} step {res.stop_step[i]:5d}  θ = ({th})  "
                    f"f = {res.final_loss[i]:.3g}")
     try:
-        from . import gallery
+        from .. import gallery
     except ImportError as exc:
         click.echo(f"(no pictures: {exc}; pip install 'ravine[plot]')", err=True)
         return

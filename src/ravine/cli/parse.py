@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import click
 
-__all__ = ["ParseError", "parse_value", "parse_assignments", "parse_optimizer", "parse_optimizers",
+__all__ = ["ParseError", "optimizer_class", "spec_name", "parse_value", "parse_assignments", "parse_optimizer", "parse_optimizers",
            "optimizer_kwargs", "parse_point", "parse_problem", "parse_axis", "unknown_keys"]
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -81,12 +81,12 @@ def parse_assignments(text: str | Iterable[str], flag: str) -> dict:
     return out
 
 
-def _rule_class(name: str, flag: str):
+def optimizer_class(name: str, flag: str):
     from ..rules import RULES, normalize_name
 
     key = normalize_name(name)
     if key not in RULES:
-        raise ParseError(f"{flag}: unknown optimizer {name!r}; choose one of: {', '.join(RULES)}"
+        raise ParseError(f"{flag}: unknown name {name!r}; choose one of: {', '.join(RULES)}"
                          + _did_you_mean(name, RULES))
     return RULES[key]
 
@@ -134,12 +134,12 @@ def unknown_keys(common: Mapping[str, Any], rule_classes: Sequence, flag: str) -
             raise ParseError(f"{flag}: no optimizer given ({names}) has a hyperparameter {k!r}")
 
 
-def _spec_name(spec: str) -> str:
+def spec_name(spec: str) -> str:
     head = spec.partition("(")[0] if "(" in spec else spec.partition(":")[0]
     return head.strip()
 
 
-def parse_optimizer(spec: str, flag: str = "OPTIMIZER", common: Mapping[str, Any] | None = None,
+def parse_optimizer(spec: str, flag: str = "optimizer", common: Mapping[str, Any] | None = None,
                     convention: str | None = None):
     """``"adam"``, ``"adam(lr=0.01, amsgrad=true)"`` or ``"adam:lr=0.01"`` → ``(label, rule)``.
 
@@ -153,22 +153,17 @@ def parse_optimizer(spec: str, flag: str = "OPTIMIZER", common: Mapping[str, Any
     if not m:
         raise ParseError(f"{flag}: cannot read {spec!r}; write NAME, NAME(key=value,...) or NAME:key=value,...")
     name, args = m.group(1), m.group(2) or ""
-    cls = _rule_class(name, flag)
+    cls = optimizer_class(name, flag)
     where = f"{flag} {name}"
     own = optimizer_kwargs(cls, parse_assignments(args, where), where) if args.strip() else {}
     shared = {k: v for k, v in (common or {}).items() if k in cls.keywords()}
     shared = optimizer_kwargs(cls, shared, where) if shared else {}
     from ..rules import hyper as hp
 
-    # a pair given one way and its part the other: the optimizer's own value wins
-    for pname, parts in hp.pair_names(cls.settable()).items():
-        if pname in own or any(p in own for p in parts):
-            shared.pop(pname, None)
-            for p in parts:
-                shared.pop(p, None)
-    kw = {**shared, **own}
+    # the optimizer's own values win over the shared ones, pair by part
+    kw = {**hp.split_pairs(cls.__name__, cls.fields, shared), **hp.split_pairs(cls.__name__, cls.fields, own)}
     try:
-        rule = cls(**kw, **({"convention": convention} if convention else {}))
+        rule = cls.build(convention or "torch", **kw)
     except ValueError as exc:
         raise ParseError(f"{where}: {exc}") from None
     shown = dict(own) or ({"lr": rule.h.lr} if "lr" in rule.h._fields else {})
@@ -183,14 +178,14 @@ def _show(v) -> str:
 
 
 def parse_optimizers(specs: Sequence[str], *, lr: float | None = None, sets: Iterable[str] = (),
-                     convention: str | None = None, flag: str = "OPTIMIZER") -> dict:
+                     convention: str | None = None, flag: str = "optimizer") -> dict:
     """Several optimizer specs and the shared ``--lr``/``--set`` → ``{label: rule}`` (labels unique)."""
     if not specs:
         raise ParseError(f"{flag}: give at least one optimizer, e.g. 'sgd' or 'adam:lr=0.01'")
     common = parse_assignments(list(sets), "--set")
     if lr is not None:
         common["lr"] = float(lr)
-    classes = [_rule_class(_spec_name(s), flag) for s in specs]
+    classes = [optimizer_class(spec_name(s), flag) for s in specs]
     for k in common:
         unknown_keys({k: common[k]}, classes, "--lr" if k == "lr" and lr is not None else "--set")
     out: dict = {}
@@ -245,15 +240,13 @@ def parse_problem(problem: str | None, formula: str | None = None, *, variables:
     name, _, rest = problem.partition(":")
     kw = parse_assignments(rest, f"{flag} {name}") if rest else {}
     kw.update(parse_assignments(params, "--param"))
-    from ..problems import list_problems
-
-    if name.strip() not in list_problems():
-        raise ParseError(f"{flag}: unknown problem {name!r} (see 'ravine list problems')"
-                         + _did_you_mean(name, list_problems()))
     try:
         return get_problem(name.strip(), **kw)
     except (TypeError, ValueError) as exc:
-        raise ParseError(f"{flag} {name}: {str(exc).splitlines()[0]}") from None
+        from ..problems import list_problems
+
+        hint = "" if name.strip() in list_problems() else _did_you_mean(name, list_problems())
+        raise ParseError(f"{flag}: {str(exc).splitlines()[0]}{hint}") from None
 
 
 def parse_axis(text: str, flag: str = "axis"):

@@ -185,6 +185,11 @@ class Problem:
         return None
 
     @property
+    def f_min(self) -> float | None:
+        """The least value among the known minima (the global minimum when all are listed), or None."""
+        return float(min(m.value for m in self.minima)) if self.minima else None
+
+    @property
     def expr(self) -> Any:
         """The sympy expression of ``f`` (``None`` for problems without one)."""
         return None

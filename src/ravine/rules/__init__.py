@@ -57,7 +57,7 @@ def get_rule(name: str, **hyper) -> Rule:
     key = normalize_name(name)
     if key not in RULES:
         raise ValueError(f"optimizer: unknown name {name!r}; choose one of: {', '.join(RULES)}")
-    return RULES[key](**hyper)
+    return RULES[key].build(**hyper)
 
 
 __all__ = ["Rule", "OptState", "NonFiniteGradientError", "NONFINITE_POLICIES", "DEFAULT", "RULES",

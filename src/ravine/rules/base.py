@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping, NamedTuple
 
+from .. import _checks
 from . import hyper as hp
 from .ops import isfinite_all
 
@@ -100,9 +101,7 @@ def check_int(owner: str, name: str, v, minimum: int = 1) -> int:
 
 
 def check_choice(owner: str, name: str, v, choices) -> str:
-    if v not in choices:
-        raise ValueError(f"{owner}: {name} must be one of {', '.join(map(repr, choices))}, got {v!r}")
-    return v
+    return _checks.choice(owner, name, v, choices)
 
 
 # ---------------------------------------------------------------------- Rule
@@ -169,6 +168,17 @@ class Rule:
                              f"{', '.join(self.keywords())}")
         self.convention = convention
         self.h = self._hyper({**self.resolved_defaults(convention), **given, **self.fixed})
+
+    @classmethod
+    def build(cls, convention: str = "torch", **hyper) -> "Rule":
+        """The rule from any of its :meth:`keywords`: ``betas=(0.9, 0.99)`` or ``beta1=0.9`` alike.
+
+        Unknown keywords and bad values raise one-line ``ValueError``s; this is what every
+        face that reads keywords from users (the CLI, the explorer, ``get_rule``) calls.
+        """
+        rule = cls.__new__(cls)
+        Rule.__init__(rule, convention, **hyper)
+        return rule
 
     #: keywords whose ``None`` means "as the convention says" (torch's decoupled_weight_decay)
     _nullable: ClassVar[frozenset] = frozenset()

@@ -22,10 +22,10 @@ A field's default is the rule's convention's value where the convention gives on
 """
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
+
+from .. import _checks
 
 __all__ = ["Kind", "Field", "LR", "UNIT", "POSITIVE", "NONNEG", "BOOL", "INT", "CHOICE", "KINDS",
            "fmt", "check_number", "join_pairs", "split_pairs", "pair_names", "joined_names", "describe", "field_map",
@@ -41,23 +41,13 @@ NO_DEFAULT: Any = _NoDefault()
 
 
 def fmt(v: Any) -> str:
-    """A value as messages show it: floats in ``%g``, everything else ``repr``."""
-    return f"{v:g}" if isinstance(v, float) else repr(v)
+    """A value as messages show it (see ``ravine._checks.show``)."""
+    return _checks.show(v)
 
 
 def check_number(owner: str, name: str, v: Any) -> float:
     """A finite real number (a 0-d array or tensor counts); bools are refused."""
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        if hasattr(v, "item") and getattr(v, "ndim", 1) == 0 and not isinstance(v, bool):
-            v = v.item()
-            if isinstance(v, bool) or not isinstance(v, numbers.Real):
-                raise ValueError(f"{owner}: {name} must be a real number, got {v!r}")
-        else:
-            raise ValueError(f"{owner}: {name} must be a real number, got {v!r}")
-    v = float(v)
-    if not math.isfinite(v):
-        raise ValueError(f"{owner}: {name} must be finite, got {fmt(v)}")
-    return v
+    return _checks.real(owner, name, v)
 
 
 @dataclass(frozen=True)
@@ -82,41 +72,17 @@ class Kind:
     def range_text(self) -> str:
         if self.type == "bool":
             return "True or False"
-        if self.lo is not None and self.hi is not None:
-            return f"in {'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}{')' if self.hi_open else ']'}"
-        if self.lo is not None:
-            return f"{'>' if self.lo_open else '>='} {self.lo:g}"
-        if self.hi is not None:
-            return f"{'<' if self.hi_open else '<='} {self.hi:g}"
-        return "any finite number"
+        return _checks.bounds_text(self.lo, self.hi, self.lo_open, self.hi_open) or "any finite number"
 
     def check(self, owner: str, name: str, v: Any, choices: tuple = ()) -> Any:
         """``v`` as this kind's value, or a one-line ValueError naming owner, field and value."""
         if self.type == "bool":
-            if not isinstance(v, bool):
-                raise ValueError(f"{owner}: {name} must be True or False, got {v!r}")
-            return v
+            return _checks.boolean(owner, name, v)
         if self.type == "choice":
-            if not isinstance(v, str) or v not in choices:
-                raise ValueError(f"{owner}: {name} must be one of {', '.join(map(repr, choices))}, got {v!r}")
-            return v
+            return _checks.choice(owner, name, v, choices)
         if self.type == "int":
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-                raise ValueError(f"{owner}: {name} must be an integer {self.range_text()}, got {v!r}")
-            if not self._inside(v):
-                raise ValueError(f"{owner}: {name} must be an integer {self.range_text()}, got {v!r}")
-            return int(v)
-        v = check_number(owner, name, v)
-        if not self._inside(v):
-            raise ValueError(f"{owner}: {name} must be {self.range_text()}, got {fmt(v)}")
-        return v
-
-    def _inside(self, v) -> bool:
-        if self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo):
-            return False
-        if self.hi is not None and (v >= self.hi if self.hi_open else v > self.hi):
-            return False
-        return True
+            return _checks.integer(owner, name, v, minimum=self.lo, maximum=self.hi)
+        return _checks.real(owner, name, v, lo=self.lo, hi=self.hi, lo_open=self.lo_open, hi_open=self.hi_open)
 
     def with_bounds(self, **changes) -> "Kind":
         return Kind(**{**self.__dict__, **changes})
@@ -216,7 +182,8 @@ def pair_names(fields: Iterable[Field]) -> dict[str, tuple[str, ...]]:
 def split_pairs(owner: str, fields: Iterable[Field], values: Mapping[str, Any]) -> dict[str, Any]:
     """``betas=(b1, b2)`` → ``beta1=b1, beta2=b2``; other keys pass through.
 
-    Giving a pair and one of its parts at once is an error (which one would win?).
+    A part given by name as well wins over the pair's value for it:
+    ``betas=(0.9, 0.99), beta1=0.8`` is ``beta1=0.8, beta2=0.99``.
     """
     pairs = pair_names(fields)
     out = dict(values)
@@ -224,16 +191,14 @@ def split_pairs(owner: str, fields: Iterable[Field], values: Mapping[str, Any]) 
         if pname not in out:
             continue
         given = out.pop(pname)
-        clash = [p for p in parts if p in out]
-        if clash:
-            raise ValueError(f"{owner}: give {pname} or {'/'.join(parts)}, not both ({pname} and {clash[0]})")
         try:
             seq = tuple(given)
         except TypeError:
             seq = None
         if seq is None or len(seq) != len(parts):
             raise ValueError(f"{owner}: {pname} must be a pair ({', '.join(parts)}), got {given!r}")
-        out.update(zip(parts, seq))
+        for part, v in zip(parts, seq):
+            out.setdefault(part, v)
     return out
 
 

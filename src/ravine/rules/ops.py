@@ -6,7 +6,7 @@ functions below, so that the same lines run on
 * NumPy arrays and Python floats (the runner, ``ravine explain``),
 * torch tensors (``ravine.optim``; traced by ``torch.compile`` too),
 * scalars inside compiled Numba kernels (``ravine.run`` registers Numba
-  overloads for these names, see ``ravine/_numba.py``).
+  overloads for these names, see ``ravine/runner/numba_backend.py``).
 
 Dispatch is by duck typing: anything with a ``.sqrt`` method (a torch tensor)
 uses its own methods; everything else goes through NumPy. Nothing here imports

@@ -173,7 +173,7 @@ class RMSpropNesterov(Rule):
     Hyper, State, Record = RMSpropNesterovHyper, RMSpropNesterovState, RMSpropNesterovRecord
 
     fields = (LR("lr"), UNIT("alpha"), UNIT("momentum"), POSITIVE("eps"), BOOL("eps_inside"),
-              BOOL("lookahead", default=True))
+              BOOL("lookahead", default=False))
     moves = ("v", "displacement")
 
     def __init__(self, lr=DEFAULT, alpha=DEFAULT, momentum=DEFAULT, eps=DEFAULT, *,

@@ -4,11 +4,9 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-from ..rules import Rule
 
 __all__ = ["RunResult", "STATUS", "RUNNING", "MAX_STEPS", "CONVERGED", "DIVERGED"]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .plot import (_colors, _figure, _mark_minima, _problem, _short_title, _window, draw_background,
+from ._figure import (_colors, _figure, _mark_minima, _problem, _short_title, _window, draw_background,
                    traces, visible_part)
 
 __all__ = ["animate", "frame_steps", "FFmpegNotFoundError"]
@@ -97,7 +97,7 @@ def animate(problem, runs, path, *, frames: int = 60, fps: int = 15, three_d: bo
     if three_d:
         fig, ax = _figure(None, figsize or (6.0, 5.0), projection="3d")
         ax.computed_zorder = False  # paths stay drawn above the surface
-        from .plot import _grid
+        from ._figure import _grid
 
         X, Y, Z = _grid(problem, window, 60)
         log = problem.log_levels if log is None else log

@@ -1,210 +1,13 @@
-"""The seeds' worked examples, recomputed through the rules, with the slides' printed values beside.
-
-Every *correct* value here is computed: by a rule's ``apply`` (through
-:func:`ravine.explain.explain`), by a problem's ``f``/``grad``/``hessian``, or by
-:mod:`ravine.analysis`. The slides' numbers are kept only as what the slide
-prints (``Row.slide``, the text as printed) for comparison; where a note says
-what the slide's own arithmetic gives, that number is computed here from the
-slide's printed inputs.
-
->>> from ravine.seeds import get_example
->>> ex = get_example("adam_sigmoid")
->>> [r.quantity for r in ex.errata][:2]
-['ŷ = σ(z)', 'L (BCE)']
-
-Examples (``list_examples()``; ``ravine explain --seed-example NAME``):
-
-* ``error_surface_gd``, ``error_surface_momentum``: seed 002's E(w1, w2) numerical example.
-* ``adam_sigmoid``: seed 002's one Adam step on a sigmoid neuron with BCE.
-* ``gd_parabola``: seed 002's ``gd(eta, f_grad)`` on x² with η = 0.05 and 1.1.
-* ``ellipse_momentum``: seed 002's (d2l's) ellipse 0.1x1² + 2x2² with and without momentum.
-* ``step_size_slide``: seed 002's E = 3x² + 2y² + 4z² + 6 slide (``ravine.analysis``).
-* ``critical_point``: seed 002's three-variable minimization example (``ravine.analysis``).
-* ``tanh_vanishing``: seed 002's tanh′(4) ≈ 0.0013.
-* ``momentum_expansion``: seed 004's unrolled heavy-ball velocities ν1, ν2, ν3.
-"""
+"""Seed ``002_a32fa2ef93e90666.txt``'s worked examples, recomputed through the rules."""
 from __future__ import annotations
 
-import json
 import math
-import numbers
-import re
-from dataclasses import dataclass, field
-from fractions import Fraction
-from typing import Any, Callable
 
 import numpy as np
 
-from .explain import Table, _check_digits, _check_format, _fmt_number, _jsonable, _ljust, _width, explain
-
-__all__ = ["Row", "SeedExample", "EXAMPLES", "list_examples", "get_example", "SEED_000", "SEED_001",
-           "SEED_002", "SEED_003", "SEED_004"]
-
-SEED_000 = "000_ab20cd003144fc09.txt"
-SEED_001 = "001_248cd834d8512756.txt"
-SEED_002 = "002_a32fa2ef93e90666.txt"
-SEED_003 = "003_be78d6bd17366415.txt"
-SEED_004 = "004_e3e25ab036bd9f9f.txt"
-
-
-# ====================================================================== rows
-
-
-def _parse_printed(text: str) -> tuple[float, float] | None:
-    """(value, tolerance) of a number as printed: half a unit of its last decimal; exact for a/b."""
-    s = text.strip().replace("−", "-").replace("≈", "").replace(" ", "")
-    m = re.fullmatch(r"([+-]?\d+)/(\d+)", s)
-    if m:
-        return float(Fraction(int(m.group(1)), int(m.group(2)))), 1e-12
-    m = re.fullmatch(r"[+-]?(\d+)(?:\.(\d*))?(?:[eE]([+-]?\d+))?", s)
-    if not m:
-        return None
-    decimals = len(m.group(2) or "")
-    exp = int(m.group(3) or 0)
-    return float(s), 0.5 * 10.0 ** (exp - decimals) * (1 + 1e-9)
-
-
-@dataclass(frozen=True)
-class Row:
-    """One quantity of a worked example.
-
-    ``slide``: what the slide prints (text as printed, or a number; None: the slide does
-    not state it). ``correct``: the computed value (a number, or a word such as "minimum").
-    ``ok``: None → decided from the printed precision (half a unit of the last printed
-    decimal); True/False to state it. ``note``: why a value differs (empty when it agrees).
-    """
-
-    quantity: str
-    slide: Any
-    correct: Any
-    note: str = ""
-    formula: str = ""
-    ok: bool | None = None
-
-    @property
-    def agrees(self) -> bool | None:
-        """True/False when the slide states the quantity, None when it does not."""
-        if self.slide is None:
-            return None
-        if self.ok is not None:
-            return self.ok
-        if isinstance(self.correct, str):
-            return str(self.slide).strip().lower() == self.correct.strip().lower()
-        if isinstance(self.slide, str):
-            parsed = _parse_printed(self.slide)
-            if parsed is None:
-                return str(self.slide).strip() == str(self.correct)
-            value, tol = parsed
-        else:
-            value, tol = float(self.slide), 1e-9 * max(1.0, abs(float(self.slide)))
-        return abs(value - float(self.correct)) <= tol
-
-    @property
-    def status(self) -> str:
-        a = self.agrees
-        return "" if a is None else ("ok" if a else "ERRATUM")
-
-    def cells(self, digits: int) -> list[str]:
-        slide = "—" if self.slide is None else (self.slide if isinstance(self.slide, str)
-                                                 else _fmt_number(self.slide, digits))
-        correct = self.correct if isinstance(self.correct, str) else _fmt_number(self.correct, digits)
-        return [self.quantity, slide, correct, self.status, self.note or self.formula]
-
-
-@dataclass(frozen=True, eq=False)
-class SeedExample:
-    """A worked example: the setup, rows (quantity, slide, correct, ok, note), step tables, notes."""
-
-    name: str
-    title: str
-    seed: str
-    setup: str
-    rows: tuple[Row, ...]
-    tables: tuple[tuple[str, Table], ...] = ()
-    notes: tuple[str, ...] = ()
-    rules: tuple[str, ...] = ()
-    command: str = ""
-
-    @property
-    def errata(self) -> list[Row]:
-        """The rows where the slide disagrees with the computed value."""
-        return [r for r in self.rows if r.agrees is False]
-
-    def row(self, quantity: str) -> Row:
-        for r in self.rows:
-            if r.quantity == quantity:
-                return r
-        raise ValueError(f"{self.name}: no row {quantity!r}")
-
-    def comparison_table(self) -> Table:
-        return Table(["quantity", "slide", "correct", "ok", "note"],
-                     [[r.quantity, r.slide if r.slide is None or isinstance(r.slide, str) else r.slide,
-                       r.correct, r.status, r.note or r.formula] for r in self.rows])
-
-    # -- rendering --------------------------------------------------------
-    def _head(self) -> list[str]:
-        return [f"{self.name}: {self.title}", f"seed: {self.seed}", f"setup: {self.setup}"]
-
-    def to_text(self, digits: int = 6) -> str:
-        digits = _check_digits(digits)
-        head = ["quantity", "slide", "correct", "ok", "note"]
-        body = [r.cells(digits) for r in self.rows]
-        w = [max(_width(x[i]) for x in [head, *body]) for i in range(4)]
-        lines = self._head() + [""]
-        fmt = lambda c: "  ".join(_ljust(c[i], w[i]) for i in range(4)) + ("  " + c[4] if c[4] else "")  # noqa: E731
-        lines.append(fmt(head).rstrip())
-        lines.append("  ".join("-" * x for x in w) + "  " + "-" * 4)
-        lines += [fmt(c).rstrip() for c in body]
-        for caption, tab in self.tables:
-            lines += ["", caption, tab.to_text(digits)]
-        if self.notes:
-            lines.append("")
-            lines += [f"note: {n}" for n in self.notes]
-        n_err = len(self.errata)
-        lines += ["", f"{n_err} erratum row(s). Reproduce: {self.command}"]
-        return "\n".join(lines)
-
-    def to_markdown(self, digits: int = 6) -> str:
-        digits = _check_digits(digits)
-
-        def esc(s: str) -> str:
-            return s.replace("|", "\\|")
-
-        lines = [f"### `{self.name}`: {esc(self.title)}", "", f"Seed `{self.seed}`. {esc(self.setup)}", "",
-                 "| quantity | slide | correct | ok | note |", "|---|---:|---:|---|---|"]
-        lines += ["| " + " | ".join(esc(c) for c in r.cells(digits)) + " |" for r in self.rows]
-        for caption, tab in self.tables:
-            lines += ["", f"*{esc(caption)}*", "", tab.to_markdown(digits)]
-        if self.notes:
-            lines += [""] + [f"- {esc(n)}" for n in self.notes]
-        lines += ["", f"Reproduce: `{self.command}`"]
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "title": self.title, "seed": self.seed, "setup": self.setup,
-                "rows": [{"quantity": r.quantity, "slide": _jsonable(r.slide), "correct": _jsonable(r.correct),
-                          "ok": r.agrees, "note": r.note, "formula": r.formula} for r in self.rows],
-                "tables": [{"caption": c, **t.to_dict()} for c, t in self.tables],
-                "notes": list(self.notes), "rules": list(self.rules), "command": self.command}
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
-
-    def to_csv(self) -> str:
-        return self.comparison_table().to_csv()
-
-    def render(self, fmt: str = "text", digits: int = 6) -> str:
-        fmt = _check_format(fmt)
-        return {"text": lambda: self.to_text(digits), "markdown": lambda: self.to_markdown(digits),
-                "csv": self.to_csv, "json": self.to_json}[fmt]()
-
-    def __str__(self) -> str:
-        return self.to_text()
-
-
-def _cmd(name: str, opt: str = "") -> str:
-    return f"ravine explain {opt + ' ' if opt else ''}--seed-example {name}"
-
+from ..tables import Table, explain
+from .example import SEED_002, Row, SeedExample
+from .example import cmd as _cmd
 
 # ====================================================================== seed 002: E(w1, w2)
 
@@ -215,7 +18,7 @@ _E_LR = 0.3
 
 def error_surface_gd() -> SeedExample:
     """One gradient-descent step on E(w1, w2) from (1.5, 2.0) with η = 0.3; and the minimum."""
-    from .rules import SGD, Newton
+    from ..rules import SGD, Newton
 
     tab = explain(SGD(lr=_E_LR), "seed_error_surface", start=_E_NOW, steps=1)
     r1 = tab.row(1)
@@ -243,8 +46,8 @@ def error_surface_gd() -> SeedExample:
 
 
 def _heavy_ball_step(beta: float, velocity) -> Table:
-    from .rules import Momentum
-    from .rules.sgd import MomentumState
+    from ..rules import Momentum
+    from ..rules.sgd import MomentumState
 
     rule = Momentum(lr=_E_LR, momentum=beta, form="heavy_ball")
     start = np.array(_E_NOW)
@@ -302,8 +105,8 @@ def adam_sigmoid() -> SeedExample:
     The forward pass ŷ = σ(wx + b) is the model, not the optimizer; L and ∇L come from the
     problem ``sigmoid_neuron``; s, r, ŝ, r̂ and the new (w, b) from the rule's record.
     """
-    from .problems import get_problem
-    from .rules import Adam
+    from ..problems import get_problem
+    from ..rules import Adam
 
     x, y, w0, b0 = 3.5, 0.5, -2.0, -2.0
     prob = get_problem("sigmoid_neuron", x=x, y=y)
@@ -374,7 +177,7 @@ def adam_sigmoid() -> SeedExample:
 
 def gd_parabola() -> SeedExample:
     """Seed 002's ``gd(eta, f_grad)`` on f(x) = x² from x = 10, 10 steps, η = 0.05 and η = 1.1."""
-    from .rules import SGD
+    from ..rules import SGD
 
     runs = {eta: explain(SGD(lr=eta), "parabola", start=(10.0,), steps=10) for eta in (0.05, 1.1)}
     xs = {eta: tab.column("x") for eta, tab in runs.items()}
@@ -410,9 +213,9 @@ def ellipse_momentum(steps: int = 20) -> SeedExample:
     SGD(momentum=β, dampening=0), used here. With constant η it is the heavy ball with α = β,
     so :meth:`ravine.analysis.QuadraticRates.heavy_ball_rate` predicts the rate.
     """
-    from .analysis import QuadraticRates
-    from .problems import get_problem
-    from .rules import SGD
+    from ..analysis import QuadraticRates
+    from ..problems import get_problem
+    from ..rules import SGD
 
     prob = get_problem("ellipse")
     H = prob.hessian(np.array(prob.start))
@@ -454,8 +257,8 @@ def ellipse_momentum(steps: int = 20) -> SeedExample:
 
 
 def step_size_slide() -> SeedExample:
-    """The E = 3x² + 2y² + 4z² + 6 slide, from :func:`ravine.analysis.seed_step_size_slide`."""
-    from .analysis import seed_step_size_slide
+    """The E = 3x² + 2y² + 4z² + 6 slide, from :func:`ravine.seeds.seed_step_size_slide`."""
+    from .slides import seed_step_size_slide
 
     s = seed_step_size_slide()
     printed = {"η_x,opt (one-step optimum along x)": "1/6", "η_y,opt (one-step optimum along y)": "1/4",
@@ -467,15 +270,15 @@ def step_size_slide() -> SeedExample:
     return SeedExample(
         "step_size_slide", "Optimal learning rate for E(x, y, z) = 3x² + 2y² + 4z² + 6", SEED_002,
         f"Hessian diag(6, 4, 8), eigenvalues {', '.join(f'{v:g}' for v in s.eigenvalues)}; gradient descent",
-        rows, (), ("Computed by ravine.analysis.seed_step_size_slide() (QuadraticRates).",), (),
+        rows, (), ("Computed by ravine.seeds.seed_step_size_slide() (QuadraticRates).",), (),
         _cmd("step_size_slide"))
 
 
 def critical_point() -> SeedExample:
     """The three-variable example: minimum (−1, −1, −1), Hessian eigenvalues 0.586, 2, 3.414."""
-    from .analysis import seed_critical_point_example
-    from .problems import get_problem
-    from .rules import Newton
+    from .slides import seed_critical_point_example
+    from ..problems import get_problem
+    from ..rules import Newton
 
     cp = seed_critical_point_example()
     prob = get_problem("seed_three_var")
@@ -498,13 +301,13 @@ def critical_point() -> SeedExample:
         "∇f = 0, Hessian [[2, −1, 0], [−1, 2, −1], [0, −1, 2]]",
         rows, (("One Newton step from (1, 1, 1) lands on the minimum:", newton),),
         ("The slide writes 'All Eigen vectors are positive': it means eigenvalues.",
-         "Computed by ravine.analysis.seed_critical_point_example()."),
+         "Computed by ravine.seeds.seed_critical_point_example()."),
         ("newton",), _cmd("critical_point", "newton"))
 
 
 def tanh_vanishing() -> SeedExample:
     """tanh′(4) = 1 − tanh²(4) ≈ 0.001341 (the seed's 0.0013)."""
-    from .problems import get_problem
+    from ..problems import get_problem
 
     prob = get_problem("tanh")
     d = float(prob.grad([4.0])[0])
@@ -515,62 +318,3 @@ def tanh_vanishing() -> SeedExample:
         rows, (), ("The slide prints the derivative as 'f'(x) = 1 tanh2(x)': the minus sign (and the "
                    "square) were lost, as in its 'x² y²' saddle.",), (), _cmd("tanh_vanishing"))
 
-
-# ====================================================================== seed 004: unrolled momentum
-
-
-def momentum_expansion() -> SeedExample:
-    """Seed 004: ν ← 0.9ν − G_t (learning rate 1) unrolled: ν3 = −0.81G1 − 0.9G2 − G3.
-
-    Computed with Momentum(lr=1, momentum=0.9) in 3-D, the gradients G1, G2, G3 being the unit
-    vectors e1, e2, e3, so the coordinates of ν_t are the coefficients of G1, G2, G3.
-    """
-    from .rules import Momentum
-
-    grads = iter(np.eye(3))
-    tab = explain(Momentum(lr=1.0, momentum=0.9), None, start=(0.0, 0.0, 0.0), steps=3,
-                  grad_fn=lambda th: next(grads), f=lambda th: 0.0, variables=("G1", "G2", "G3"))
-    v2 = tab.row(2)
-    v3 = tab.row(3)
-    rows = (
-        Row("ν1: coefficient of G1", "-1", tab.row(1)["v[G1]"], formula="ν1 = −G1"),
-        Row("ν2: coefficient of G1", "-0.9", v2["v[G1]"], formula="0.9·ν1 − G2"),
-        Row("ν2: coefficient of G2", "-1", v2["v[G2]"]),
-        Row("ν3 middle step: '−0.9·(0.9·G1 − G2)' → coefficient of G2", "+0.9", v3["v[G2]"],
-            note="0.9·ν2 = −0.9·(0.9·G1 + G2): the printed '−0.9·(0.9·G1 − G2)' has the wrong sign "
-                 "inside the bracket (it expands to −0.81G1 + 0.9G2); the slide's final line is right"),
-        Row("ν3: coefficient of G1", "-0.81", v3["v[G1]"]),
-        Row("ν3: coefficient of G2", "-0.9", v3["v[G2]"]),
-        Row("ν3: coefficient of G3", "-1", v3["v[G3]"]),
-    )
-    return SeedExample(
-        "momentum_expansion", "Unrolled heavy-ball velocities ν1, ν2, ν3", SEED_004,
-        "ν ← 0.9·ν − G_t, ν0 = 0 (the seed's η = 0.9 is the momentum coefficient, α = 1 the step)",
-        rows, (("Momentum(lr=1, momentum=0.9) with G_t = e_t (coordinates = coefficients):", tab),), (),
-        ("momentum",), _cmd("momentum_expansion", "momentum"))
-
-
-# ====================================================================== registry
-
-EXAMPLES: dict[str, tuple[Callable[[], SeedExample], str]] = {
-    "error_surface_gd": (error_surface_gd, "seed 002: one GD step on E(w1, w2), η = 0.3"),
-    "error_surface_momentum": (error_surface_momentum, "seed 002: one heavy-ball step, β = 0.6 stated / 0.9 used"),
-    "adam_sigmoid": (adam_sigmoid, "seed 002: one Adam step on a sigmoid neuron with BCE"),
-    "gd_parabola": (gd_parabola, "seed 002: gd(eta, f_grad) on x², η = 0.05 and 1.1"),
-    "ellipse_momentum": (ellipse_momentum, "seed 002: ellipse 0.1x1² + 2x2², η = 0.4/0.6, β = 0.5/0.25"),
-    "step_size_slide": (step_size_slide, "seed 002: optimal η for 3x² + 2y² + 4z² + 6"),
-    "critical_point": (critical_point, "seed 002: minimum of the three-variable example"),
-    "tanh_vanishing": (tanh_vanishing, "seed 002: tanh'(4) ≈ 0.0013"),
-    "momentum_expansion": (momentum_expansion, "seed 004: ν3 = −0.81G1 − 0.9G2 − G3"),
-}
-
-
-def list_examples() -> list[str]:
-    return list(EXAMPLES)
-
-
-def get_example(name: str) -> SeedExample:
-    """Compute the worked example ``name`` (see :func:`list_examples`)."""
-    if not isinstance(name, str) or name.strip().lower().replace("-", "_") not in EXAMPLES:
-        raise ValueError(f"seed example: unknown name {name!r}; choose one of: {', '.join(EXAMPLES)}")
-    return EXAMPLES[name.strip().lower().replace("-", "_")][0]()

@@ -1,0 +1,4 @@
+"""``python -m ravine``: the ravine command."""
+from ravine.cli import main
+
+main()

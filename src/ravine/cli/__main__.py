@@ -1,0 +1,4 @@
+"""``python -m ravine.cli``: the ravine command."""
+from ravine.cli import main
+
+main()

@@ -1,0 +1,313 @@
+"""The plot package's shared parts: Agg figures, saving, colours, windows, backgrounds, paths.
+
+Figures are built without pyplot on the Agg canvas (no display, no global backend switch).
+Names here are used by every module of ``ravine.plot``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+#: colours by label order (colour-blind-friendly Tableau/Okabe-Ito mix)
+COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+          "#17becf", "#7f7f7f", "#bcbd22"]
+
+
+# ------------------------------------------------------------------------------- helpers
+
+def _figure(ax=None, figsize=(6.4, 4.8), projection=None):
+    """(fig, ax): a fresh Agg-backed Figure, or ``ax``'s figure."""
+    if ax is not None:
+        return ax.figure, ax
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    if projection == "3d":
+        import mpl_toolkits.mplot3d  # noqa: F401  (registers the projection)
+    ax = fig.add_subplot(projection=projection)
+    return fig, ax
+
+
+def new_figure(nrows=1, ncols=1, figsize=(6.4, 4.8), **kw):
+    """A fresh Agg-backed Figure with a grid of axes (``Figure.subplots``)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
+    return fig, axes
+
+
+def _save(fig, path, dpi=100, quantize=True):
+    if path is not None:
+        path = Path(path)
+        if path.suffix.lower() not in (".png", ".svg", ".pdf", ".jpg", ".jpeg"):
+            raise ValueError(f"path: picture files must end in .png, .svg, .pdf or .jpg, got {path.name!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix.lower() == ".png" and quantize:
+            _save_png(fig, path, dpi)
+        else:
+            fig.savefig(path, dpi=dpi)
+    return fig
+
+
+def _save_png(fig, path, dpi):
+    """PNG on a 256-colour palette (a few times smaller than RGBA; no visible change)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=dpi, format="png")
+    buf.seek(0)
+    with Image.open(buf) as im:
+        im = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT,
+                                        dither=Image.Dither.NONE)
+        im.save(path, optimize=True)
+
+
+def _problem(problem):
+    from ..problems import Problem, get_problem
+
+    if isinstance(problem, str):
+        return get_problem(problem)
+    if not isinstance(problem, Problem):
+        raise ValueError(f"problem: expected a Problem or a problem name, got {problem!r}")
+    return problem
+
+
+def _f_star(problem) -> float | None:
+    return None if problem is None else problem.f_min
+
+
+@dataclass
+class Trace:
+    """One trajectory to draw: θ (R, D) at ``steps`` (R,), its ``loss`` (R,) and ``status``."""
+
+    label: str
+    theta: np.ndarray
+    steps: np.ndarray
+    loss: np.ndarray | None
+    status: str = "unknown"
+    stop_step: int | None = None
+
+
+def traces(runs, problem=None) -> list[Trace]:
+    """Normalize what the plot functions accept into a list of :class:`Trace`.
+
+    ``runs``: a :class:`ravine.RunResult`; a list of them; or a mapping label → RunResult or
+    label → array of points (R, D) (each a trajectory recorded at steps 0..R−1). Records after a
+    trajectory stopped (the runner repeats its frozen last point) are dropped.
+    """
+    from ..runner import STATUS, RunResult
+
+    out: list[Trace] = []
+
+    def add_result(res: RunResult, prefix=None):
+        for i in range(len(res.labels)):
+            stop = int(res.stop_step[i])
+            keep = res.steps <= stop
+            if not keep.any():
+                keep[:1] = True
+            label = res.labels[i] if prefix is None else prefix
+            out.append(Trace(label=str(label), theta=np.asarray(res.theta[keep, i], float),
+                             steps=np.asarray(res.steps[keep]), loss=np.asarray(res.loss[keep, i], float),
+                             status=STATUS[int(res.status[i])], stop_step=stop))
+
+    if isinstance(runs, RunResult):
+        add_result(runs)
+    elif isinstance(runs, Mapping):
+        for label, v in runs.items():
+            if isinstance(v, RunResult):
+                add_result(v, prefix=label if len(set(v.labels)) == 1 else None)
+            else:
+                a = np.asarray(v, dtype=float)
+                if a.ndim == 1:
+                    a = a[:, None]
+                if a.ndim != 2 or a.shape[0] == 0:
+                    raise ValueError(f"runs[{label!r}]: expected an array of points (R, D), got shape {a.shape}")
+                loss = None
+                if problem is not None and a.shape[1] == problem.dim:
+                    with np.errstate(all="ignore"):
+                        loss = np.asarray(problem.f(a), float)
+                out.append(Trace(label=str(label), theta=a, steps=np.arange(a.shape[0]), loss=loss))
+    elif isinstance(runs, (list, tuple)):
+        for r in runs:
+            if not isinstance(r, RunResult):
+                raise ValueError(f"runs: expected RunResults in the list, got {type(r).__name__}")
+            add_result(r)
+    else:
+        raise ValueError("runs: expected a RunResult, a list of RunResults or a mapping "
+                         f"label → RunResult/array, got {type(runs).__name__}")
+    if not out:
+        raise ValueError("runs: nothing to draw")
+    return out
+
+
+def _colors(trs: Sequence[Trace], colors=None) -> dict[str, str]:
+    labels = list(dict.fromkeys(t.label for t in trs))
+    if isinstance(colors, Mapping):
+        return {lab: colors.get(lab, COLORS[i % len(COLORS)]) for i, lab in enumerate(labels)}
+    pal = list(colors) if colors is not None else COLORS
+    return {lab: pal[i % len(pal)] for i, lab in enumerate(labels)}
+
+
+def _window(problem, bounds=None):
+    b = problem.bounds if bounds is None else bounds
+    b = np.asarray(b, dtype=float)
+    if b.shape != (problem.dim, 2) or not np.isfinite(b).all() or (b[:, 0] >= b[:, 1]).any():
+        raise ValueError(f"bounds: expected {problem.dim} (low, high) pairs with low < high, got {bounds!r}")
+    return b
+
+
+def visible_part(xy: np.ndarray, window: np.ndarray):
+    """The drawable part of a path: ``(points, exit_index)``.
+
+    If the path ends outside ``window`` (or becomes non-finite), it is cut where it last
+    leaves the window: the returned points end at the crossing of the window's edge and
+    ``exit_index`` is the index of the first point outside (else ``None``). Points are never
+    moved otherwise; excursions that return stay in (the axes clip them).
+    """
+    xy = np.asarray(xy, dtype=float)
+    finite = np.isfinite(xy).all(-1)
+    if not finite.all():
+        xy_f = xy[:int(np.argmin(finite))]  # up to the first non-finite point
+    else:
+        xy_f = xy
+    lo, hi = window[:, 0], window[:, 1]
+    inside = ((xy_f >= lo) & (xy_f <= hi)).all(-1) if len(xy_f) else np.zeros(0, bool)
+    if len(xy_f) == len(xy) and len(xy) and inside[-1]:
+        return xy, None
+    if not inside.any():  # starts outside and never comes in: draw what there is
+        return xy_f, (len(xy_f) if len(xy_f) < len(xy) else None)
+    k = int(np.nonzero(inside)[0][-1])
+    p = xy_f[k]
+    if k + 1 < len(xy_f):
+        q = xy_f[k + 1]
+        d = q - p
+        s = 1.0
+        with np.errstate(all="ignore"):
+            for j in range(len(p)):
+                if q[j] > hi[j]:
+                    s = min(s, (hi[j] - p[j]) / d[j])
+                elif q[j] < lo[j]:
+                    s = min(s, (lo[j] - p[j]) / d[j])
+        edge = p + max(0.0, s) * d
+    else:  # the next point is non-finite
+        edge = p
+    return np.vstack([xy_f[:k + 1], edge[None]]), k + 1
+
+
+def _grid(problem, window, n=200):
+    xs = np.linspace(window[0, 0], window[0, 1], n)
+    ys = np.linspace(window[1, 0], window[1, 1], n)
+    X, Y = np.meshgrid(xs, ys)
+    with np.errstate(all="ignore"):
+        Z = np.asarray(problem.f(np.stack([X, Y], -1)), float)
+    return X, Y, Z
+
+
+def _levels(Z, log, n, f_star=None):
+    """(shifted Z, levels, norm-kind). Log levels on Z − min (so negative-valued problems work)."""
+    finite = Z[np.isfinite(Z)]
+    if finite.size == 0:
+        raise ValueError("contour: the function is not finite anywhere in the window")
+    if log:
+        zmin = float(finite.min()) if f_star is None else min(float(finite.min()), f_star)
+        zz = Z - zmin
+        pos = zz[np.isfinite(zz) & (zz > 0)]
+        top = float(np.max(pos)) if pos.size else 1.0
+        low = max(float(np.quantile(pos, 0.002)) if pos.size else top * 1e-6, top * 1e-9)
+        return zz, np.geomspace(low, top, n), zmin
+    lo, hi = float(finite.min()), float(np.quantile(finite, 0.98))
+    if hi <= lo:
+        hi = float(finite.max()) if finite.max() > lo else lo + 1.0
+    return Z, np.linspace(lo, hi, n), 0.0
+
+
+def draw_background(ax, problem, window, *, levels=24, log=None, filled=True, cmap="viridis", n=200):
+    """Contour map of ``problem`` over ``window`` into ``ax``; returns (ContourSet, zshift)."""
+    from matplotlib.colors import LogNorm
+
+    log = problem.log_levels if log is None else log
+    X, Y, Z = _grid(problem, window, n)
+    zz, lv, shift = _levels(Z, log, levels, _f_star(problem))
+    norm = LogNorm(vmin=lv[0], vmax=lv[-1]) if log else None
+    cs = None
+    if filled:
+        cs = ax.contourf(X, Y, zz, levels=lv, cmap=cmap, norm=norm, alpha=0.45, extend="both")
+    ax.contour(X, Y, zz, levels=lv, colors="k", linewidths=0.4, alpha=0.35, norm=norm)
+    ax.set_xlim(*window[0])
+    ax.set_ylim(*window[1])
+    ax.set_xlabel(problem.variables[0])
+    ax.set_ylabel(problem.variables[1])
+    return cs, shift
+
+
+def _mark_minima(ax, problem, window, z=None):
+    pts = [m.point for m in problem.minima
+           if all(window[j, 0] <= m.point[j] <= window[j, 1] for j in range(2))]
+    if not pts:
+        return
+    pts = np.asarray(pts)
+    if z is None:
+        ax.plot(pts[:, 0], pts[:, 1], ls="none", marker="*", ms=14, color="white", mec="k", mew=1.0,
+                label="minimum", zorder=6)
+    else:
+        ax.plot(pts[:, 0], pts[:, 1], z(pts), ls="none", marker="*", ms=12, color="white", mec="k",
+                mew=0.8, label="minimum", zorder=6)
+
+
+def _suffix(tr: Trace, exit_index) -> str:
+    if tr.status == "diverged":
+        return f" — diverged at step {tr.stop_step}"
+    if exit_index is not None and exit_index < len(tr.steps):
+        return f" — left the window at step {int(tr.steps[exit_index])}"
+    return ""
+
+
+def _draw_paths(ax, trs, window, colors, *, lw=1.6, z=None, zoff=0.0, markers=None):
+    """Draw each trace (2-D, or on a surface with z = transform(points)) into ``ax``."""
+    seen_label: set = set()
+    starts_drawn: set = set()
+    for tr in trs:
+        pts, ex = visible_part(tr.theta[:, :2], window)
+        if len(pts) == 0:
+            continue
+        c = colors[tr.label]
+        label = tr.label + _suffix(tr, ex)
+        show = label if tr.label not in seen_label else None
+        seen_label.add(tr.label)
+        mk = markers if markers is not None else ("o" if len(pts) <= 60 else None)
+        if z is None:
+            ax.plot(pts[:, 0], pts[:, 1], color=c, lw=lw, marker=mk, ms=2.5, label=show, zorder=4,
+                    gid=f"path:{tr.label}")
+            key = tuple(np.round(pts[0], 12))
+            if key not in starts_drawn:
+                ax.plot(*pts[0], marker="o", ms=7, color="white", mec="k", mew=1.2, zorder=5)
+                starts_drawn.add(key)
+            if ex is not None:
+                ax.plot(*pts[-1], marker="X", ms=10, color=c, mec="k", mew=0.8, zorder=7, gid=f"exit:{tr.label}",
+                        clip_on=False)
+            else:
+                ax.plot(*pts[-1], marker="o", ms=4.5, color=c, mec="k", mew=0.5, zorder=6)
+        else:
+            zz = z(pts) + zoff
+            ax.plot(pts[:, 0], pts[:, 1], zz, color=c, lw=lw, label=show, zorder=10, gid=f"path:{tr.label}")
+            ax.plot([pts[0, 0]], [pts[0, 1]], [zz[0]], marker="o", ms=6, color="white", mec="k", zorder=11)
+            ax.plot([pts[-1, 0]], [pts[-1, 1]], [zz[-1]], marker="X" if ex is not None else "o",
+                    ms=8 if ex is not None else 4, color=c, mec="k", zorder=11)
+
+
+def _short_title(problem):
+    t = problem.title or problem.name
+    return t if len(t) <= 70 else problem.name
+
+
+# ------------------------------------------------------------------------------- contour
