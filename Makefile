@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 TORCH   ?= torch==2.13.0
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test install browser perf perf-explorer clean
+.PHONY: demo test lint format install browser perf perf-explorer clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,15 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+# ruff: lint and format (configured in pyproject.toml); CI runs `make lint` before the tests
+lint: $(STAMP)
+	$(BIN)/ruff check src tests perf scripts
+	$(BIN)/ruff format --check src tests perf scripts
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix src tests perf scripts
+	$(BIN)/ruff format src tests perf scripts
 
 perf: $(STAMP)
 	$(BIN)/python perf/runner.py

@@ -5,6 +5,7 @@
 A model of 200 float32 tensors of mixed sizes; the first step of each rule (tracing,
 compiling, or loading from the cache) and the second (the compiled step) are timed.
 """
+
 import os
 import subprocess
 import sys

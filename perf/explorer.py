@@ -13,17 +13,18 @@ Targets: median < 50 ms, 0 errors, p95 < 150 ms. Kernels are compiled (warm-up) 
     python perf/explorer.py --quick    # 8 s load, 30 requests per phase
     python perf/explorer.py --no-write # print only
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -42,14 +43,26 @@ sys.path.insert(0, str(ROOT / "src"))
 from ravine.explorer.app import Explorer, RunSetup, encode  # noqa: E402
 
 OPTIMIZERS = ["sgd", "momentum", "nag", "adagrad", "rmsprop", "adadelta", "adam", "yogi"]
-HYPER = {"sgd": {"lr": 1e-3}, "momentum": {"lr": 1e-3}, "nag": {"lr": 1e-3}, "adam": {"lr": 0.05},
-         "rmsprop": {"lr": 0.01}, "adagrad": {"lr": 0.5}, "adadelta": {}, "yogi": {"lr": 0.05}}
+HYPER = {
+    "sgd": {"lr": 1e-3},
+    "momentum": {"lr": 1e-3},
+    "nag": {"lr": 1e-3},
+    "adam": {"lr": 0.05},
+    "rmsprop": {"lr": 0.01},
+    "adagrad": {"lr": 0.5},
+    "adadelta": {},
+    "yogi": {"lr": 0.05},
+}
 
 
 def setup_body(i: int = 0) -> dict:
     # vary the start a little so no layer could cache answers
-    return {"problem": "rosenbrock", "start": [-1.2 + 1e-4 * (i % 97), 1.0], "steps": 500,
-            "optimizers": [{"name": n, "hyper": HYPER[n]} for n in OPTIMIZERS]}
+    return {
+        "problem": "rosenbrock",
+        "start": [-1.2 + 1e-4 * (i % 97), 1.0],
+        "steps": 500,
+        "optimizers": [{"name": n, "hyper": HYPER[n]} for n in OPTIMIZERS],
+    }
 
 
 def pct(xs, q):
@@ -72,9 +85,9 @@ def in_process(n: int) -> tuple[dict, str]:
     times, backend = [], ""
     for i in range(n):
         t0 = time.perf_counter()
-        setup = RunSetup(**setup_body(i))                  # validation (as FastAPI does it)
-        out = eng.run(setup)                               # the handler
-        body = encode(out)                                 # its response body
+        setup = RunSetup(**setup_body(i))  # validation (as FastAPI does it)
+        out = eng.run(setup)  # the handler
+        body = encode(out)  # its response body
         times.append(1000 * (time.perf_counter() - t0))
         backend = out["backend"]
     assert len(body) > 1000
@@ -89,9 +102,12 @@ def free_port() -> int:
 
 def start_server(workers: int = 1):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "ravine.cli", "serve", "--no-open", "--port", str(port),
-                             "--workers", str(workers)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ravine.cli", "serve", "--no-open", "--port", str(port), "--workers", str(workers)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -150,7 +166,7 @@ def http_load(url: str, clients: int, seconds: float, max_requests: int) -> dict
                     r = c.post(url + "/api/run", json=setup_body(i))
                     dt = 1000 * (time.perf_counter() - t0)  # the answer is in; checking it is the client's time
                     ok = r.status_code == 200 and len(_loads(r.content)["trajectories"]) == len(OPTIMIZERS)
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     ok = False
                     r = exc
                     dt = 1000 * (time.perf_counter() - t0)
@@ -167,9 +183,17 @@ def http_load(url: str, clients: int, seconds: float, max_requests: int) -> dict
     for t in threads:
         t.join()
     wall = time.monotonic() - t0
-    return {"clients": clients, "seconds": wall, "requests": len(lat), "errors": len(errors),
-            "error_samples": errors[:3], "rps": len(lat) / wall, "median_ms": statistics.median(lat),
-            "p95_ms": pct(lat, 95), "max_ms": max(lat)}
+    return {
+        "clients": clients,
+        "seconds": wall,
+        "requests": len(lat),
+        "errors": len(errors),
+        "error_samples": errors[:3],
+        "rps": len(lat) / wall,
+        "median_ms": statistics.median(lat),
+        "p95_ms": pct(lat, 95),
+        "max_ms": max(lat),
+    }
 
 
 _WRK_LUA = """
@@ -200,23 +224,36 @@ def wrk_load(url: str, clients: int, seconds: float) -> dict:
     script = _WRK_LUA % json.dumps(setup_body())
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(script)
-    out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{int(seconds)}s", "--timeout", "10s", "-s", fh.name,
-                          url + "/api/run"], capture_output=True, text=True, timeout=seconds + 60)
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{clients}", f"-d{int(seconds)}s", "--timeout", "10s", "-s", fh.name, url + "/api/run"],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    )
     os.unlink(fh.name)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RAVINE ")), None)
     if line is None:
         raise RuntimeError("wrk gave no summary: " + (out.stderr or out.stdout)[-300:])
     n, bad, timeouts, dur_us, med, p95, mx, _ = line.split()[1:]
     wall = int(dur_us) / 1e6
-    return {"clients": clients, "seconds": wall, "requests": int(n), "errors": int(bad), "error_samples": [],
-            "rps": int(n) / wall, "median_ms": float(med), "p95_ms": float(p95), "max_ms": float(mx),
-            "client": "wrk"}
+    return {
+        "clients": clients,
+        "seconds": wall,
+        "requests": int(n),
+        "errors": int(bad),
+        "error_samples": [],
+        "rps": int(n) / wall,
+        "median_ms": float(med),
+        "p95_ms": float(p95),
+        "max_ms": float(mx),
+        "client": "wrk",
+    }
 
 
 def write_doc(res: dict, path: Path):
     busy = res["busy"]
     ip, hs, hsrv, ld = res["in_process"], res["http_serial"], res["http_server"], res["load"]
-    ok = lambda cond: "met" if cond else "**missed**"  # noqa: E731
+    ok = lambda cond: "met" if cond else "**missed**"
     lines = [
         "# Explorer performance" + (" (preliminary)" if busy else ""),
         "",
@@ -225,9 +262,12 @@ def write_doc(res: dict, path: Path):
         "",
     ]
     if busy:
-        lines += [f"**Preliminary:** the machine was busy (load average {res['load_before'][0]:.2f} before, "
-                  f"{res['load_after'][0]:.2f} after, on {res['cpus']} CPUs; other test suites were running). "
-                  "Re-run `python perf/explorer.py` on an idle machine for the figures of record.", ""]
+        lines += [
+            f"**Preliminary:** the machine was busy (load average {res['load_before'][0]:.2f} before, "
+            f"{res['load_after'][0]:.2f} after, on {res['cpus']} CPUs; other test suites were running). "
+            "Re-run `python perf/explorer.py` on an idle machine for the figures of record.",
+            "",
+        ]
     lines += [
         "Request: `POST /api/run`, Rosenbrock, 8 optimizers (" + ", ".join(OPTIMIZERS) + ") × 500 steps, "
         "record of every step (θ, loss, ‖g‖, ∇f, optimizer state); response about "
@@ -274,10 +314,18 @@ def main(argv=None):
     ap.add_argument("--requests", type=int, default=None, help="requests per serial phase (>= 30)")
     ap.add_argument("--seconds", type=float, default=None, help="load duration (default 60, quick 8)")
     ap.add_argument("--clients", type=int, default=20)
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                    help="server processes (ravine serve --workers; default: one per core)")
-    ap.add_argument("--client", choices=["auto", "wrk", "threads"], default="auto",
-                    help="load generator: wrk when installed (apt-get install wrk), else Python threads")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="server processes (ravine serve --workers; default: one per core)",
+    )
+    ap.add_argument(
+        "--client",
+        choices=["auto", "wrk", "threads"],
+        default="auto",
+        help="load generator: wrk when installed (apt-get install wrk), else Python threads",
+    )
     ap.add_argument("--no-write", action="store_true", help="do not write docs/performance-explorer.md")
     ap.add_argument("--out", default=str(ROOT / "docs" / "performance-explorer.md"))
     a = ap.parse_args(argv)
@@ -292,25 +340,42 @@ def main(argv=None):
         http_backend = warm_http(url)
         size = len(httpx.post(url + "/api/run", json=setup_body(), timeout=30).content)
         hs, hsrv = http_serial(url, n)
-        print(f"HTTP one client: median {hs['median_ms']:.1f} ms, p95 {hs['p95_ms']:.1f} ms "
-              f"(server {hsrv['median_ms']:.1f} ms; {http_backend})")
+        print(
+            f"HTTP one client: median {hs['median_ms']:.1f} ms, p95 {hs['p95_ms']:.1f} ms "
+            f"(server {hsrv['median_ms']:.1f} ms; {http_backend})"
+        )
         if a.client == "wrk" or (a.client == "auto" and shutil.which("wrk")):
             ld = wrk_load(url, a.clients, seconds)
         else:
             ld = http_load(url, a.clients, seconds, max_requests=200_000)
             ld["client"] = "python threads"
-        print(f"load {a.clients} clients {ld['seconds']:.0f} s: {ld['requests']} requests, {ld['errors']} errors, "
-              f"{ld['rps']:.1f} req/s, median {ld['median_ms']:.0f} ms, p95 {ld['p95_ms']:.0f} ms")
+        print(
+            f"load {a.clients} clients {ld['seconds']:.0f} s: {ld['requests']} requests, {ld['errors']} errors, "
+            f"{ld['rps']:.1f} req/s, median {ld['median_ms']:.0f} ms, p95 {ld['p95_ms']:.0f} ms"
+        )
     finally:
         proc.terminate()
         proc.wait(10)
     after = load_state()
     cpus = before["cpus"] or 1
     busy = max(before["loadavg"][0], after["loadavg"][0]) > 0.5 * cpus + (0 if a.quick else 1)
-    res = {"date": time.strftime("%Y-%m-%d %H:%M"), "quick": a.quick, "machine": platform.machine() + " " +
-           platform.processor(), "cpus": cpus, "python": platform.python_version(), "load_before": before["loadavg"],
-           "load_after": after["loadavg"], "busy": busy or a.quick, "in_process": ip, "http_serial": hs,
-           "http_server": hsrv, "load": ld, "backend": http_backend, "bytes": size, "workers": a.workers}
+    res = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "quick": a.quick,
+        "machine": platform.machine() + " " + platform.processor(),
+        "cpus": cpus,
+        "python": platform.python_version(),
+        "load_before": before["loadavg"],
+        "load_after": after["loadavg"],
+        "busy": busy or a.quick,
+        "in_process": ip,
+        "http_serial": hs,
+        "http_server": hsrv,
+        "load": ld,
+        "backend": http_backend,
+        "bytes": size,
+        "workers": a.workers,
+    }
     if not a.no_write:
         write_doc(res, Path(a.out))
         print(f"wrote {a.out}")

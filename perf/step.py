@@ -16,6 +16,7 @@ default ``nonfinite="raise"``, which reads g once more. The first ravine step
 Compiled code is cached in ``.ravine-cache/inductor`` (TORCHINDUCTOR_CACHE_DIR,
 if not set) so that a second run starts warm.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,16 +39,16 @@ W = 10  # WindowedRMSprop window (its default)
 
 #: method → (ravine kwargs, torch class or None, units of 4 bytes moved per parameter per step)
 METHODS = {
-    "SGD": (dict(lr=1e-3, momentum=0.9), "SGD", 5),            # r p g b, w p b
-    "Momentum": (dict(lr=1e-3), None, 5),                      # r p g v, w p v
-    "Adagrad": (dict(lr=1e-2), "Adagrad", 5),                  # r p g r, w p r
-    "RMSprop": (dict(lr=1e-3), "RMSprop", 5),                  # r p g r, w p r
-    "Adadelta": (dict(lr=1.0), "Adadelta", 7),                 # r p g s u, w p s u
-    "Adam": (dict(lr=1e-3), "Adam", 7),                        # r p g s r, w p s r
+    "SGD": (dict(lr=1e-3, momentum=0.9), "SGD", 5),  # r p g b, w p b
+    "Momentum": (dict(lr=1e-3), None, 5),  # r p g v, w p v
+    "Adagrad": (dict(lr=1e-2), "Adagrad", 5),  # r p g r, w p r
+    "RMSprop": (dict(lr=1e-3), "RMSprop", 5),  # r p g r, w p r
+    "Adadelta": (dict(lr=1.0), "Adadelta", 7),  # r p g s u, w p s u
+    "Adam": (dict(lr=1e-3), "Adam", 7),  # r p g s r, w p s r
     "AdamW": (dict(lr=1e-3), "AdamW", 7),
-    "NAdam": (dict(lr=1e-3), "NAdam", 7),                      # torch: μ-product is a scalar
+    "NAdam": (dict(lr=1e-3), "NAdam", 7),  # torch: μ-product is a scalar
     "Yogi": (dict(lr=1e-2), None, 7),
-    "RMSpropNesterov": (dict(lr=1e-3), None, 7),               # r p g r v, w p r v
+    "RMSpropNesterov": (dict(lr=1e-3), None, 7),  # r p g r v, w p r v
     "WindowedRMSprop": (dict(lr=1e-3, window=W), None, 2 * W + 2),  # r p g w[:W-1], w p w
 }
 #: ravine's own pattern where it differs from torch's
@@ -65,8 +66,10 @@ def machine_info() -> str:
                     break
     except OSError:
         pass
-    return (f"CPU: {cpu}; cores: {os.cpu_count()}; torch threads: {torch.get_num_threads()}; "
-            f"torch {torch.__version__}; python {platform.python_version()}; {platform.platform()}")
+    return (
+        f"CPU: {cpu}; cores: {os.cpu_count()}; torch threads: {torch.get_num_threads()}; "
+        f"torch {torch.__version__}; python {platform.python_version()}; {platform.platform()}"
+    )
 
 
 def layout(n: int, tensors: int) -> list[int]:
@@ -144,11 +147,15 @@ def main(argv=None):
     device = torch.device(a.device)
     t_start = time.perf_counter()
     print(machine_info())
-    print(f"device {device}; float32; median of {a.steps} steps after {a.warmup} warm-up; "
-          f"inductor cache {os.environ['TORCHINDUCTOR_CACHE_DIR']}")
+    print(
+        f"device {device}; float32; median of {a.steps} steps after {a.warmup} warm-up; "
+        f"inductor cache {os.environ['TORCHINDUCTOR_CACHE_DIR']}"
+    )
     rows, firsts = [], []
-    header = ("| params | tensors | method | impl | ms/step | GB/s | × torch best | × fused Adam per byte |\n"
-              "|---:|---:|---|---|---:|---:|---:|---:|")
+    header = (
+        "| params | tensors | method | impl | ms/step | GB/s | × torch best | × fused Adam per byte |\n"
+        "|---:|---:|---|---|---:|---:|---:|---:|"
+    )
     for n in sizes:
         tri = triad(n, a.steps, device)
         print(f"\n== {n:,} parameters: triad {tri:.1f} GB/s")
@@ -160,8 +167,11 @@ def main(argv=None):
                 kw, tname, units = METHODS[m]
                 if tname is None:
                     continue
-                for label, tkw in (("torch for-loop", dict(foreach=False)), ("torch foreach", dict(foreach=True)),
-                                   ("torch fused", dict(fused=True))):
+                for label, tkw in (
+                    ("torch for-loop", dict(foreach=False)),
+                    ("torch foreach", dict(foreach=True)),
+                    ("torch fused", dict(fused=True)),
+                ):
                     ps = make_params(sz, device)
                     try:
                         opt = getattr(torch.optim, tname)(ps, **kw, **tkw)
@@ -187,16 +197,19 @@ def main(argv=None):
             fused_adam = results.get(("Adam", "torch fused"))
             ref_pb = fused_adam[0] / (fused_adam[1] * 4 * n) if fused_adam else None
             for m in methods:
-                tbest = min((v[0] for (mm, lab), v in results.items() if mm == m and lab.startswith("torch")),
-                            default=None)
+                tbest = min(
+                    (v[0] for (mm, lab), v in results.items() if mm == m and lab.startswith("torch")), default=None
+                )
                 for (mm, lab), (med, units) in results.items():
                     if mm != m:
                         continue
                     gbs = units * 4 * n / med / 1e9
                     vs_best = f"{med / tbest:.2f}" if tbest and lab.startswith("ravine") else ""
-                    vs_pb = (f"{med / (units * 4 * n) / ref_pb:.2f}"
-                             if ref_pb and lab.startswith("ravine") and (m, "torch fused") not in results
-                             else "")
+                    vs_pb = (
+                        f"{med / (units * 4 * n) / ref_pb:.2f}"
+                        if ref_pb and lab.startswith("ravine") and (m, "torch fused") not in results
+                        else ""
+                    )
                     row = f"| {n:,} | {nt} | {m} | {lab} | {med * 1e3:.2f} | {gbs:.1f} | {vs_best} | {vs_pb} |"
                     rows.append(row)
                     print(row, flush=True)
@@ -205,7 +218,9 @@ def main(argv=None):
     for r in rows:
         print(r)
     print("\n## first ravine step (compile or cache load), separate from the medians\n")
-    print("| method | variant | params | tensors | warm-up steps s | of which compiling s |\n|---|---|---:|---:|---:|---:|")
+    print(
+        "| method | variant | params | tensors | warm-up steps s | of which compiling s |\n|---|---|---:|---:|---:|---:|"
+    )
     for m, lab, n, nt, first, comp in firsts:
         print(f"| {m} | {lab} | {n:,} | {nt} | {first:.2f} | {comp:.2f} |")
     total = time.perf_counter() - t_start

@@ -261,17 +261,16 @@ def test_heavy_ball_rate_is_spectral_radius_of_2x2():
     lams = np.array([0.5, 2.0, 30.0])
     r = A.QuadraticRates(np.diag(lams))
     for lr, mom in [(0.01, 0.0), (0.05, 0.3), (0.06, 0.9), (0.1, 0.5), (0.02, -0.2)]:
-        radii = [
-            max(abs(np.linalg.eigvals(np.array([[1 + mom - lr * l, -mom], [1.0, 0.0]]))))
-            for l in lams
-        ]
+        radii = [max(abs(np.linalg.eigvals(np.array([[1 + mom - lr * lam, -mom], [1.0, 0.0]])))) for lam in lams]
         assert r.heavy_ball_rate(lr, mom) == pytest.approx(max(radii), rel=1e-7)
     # momentum 0 reduces to GD
     assert r.heavy_ball_rate(0.05, 0.0) == pytest.approx(r.gd_rate(0.05), rel=1e-14)
 
 
 def test_quadratic_rates_requires_positive_definite():
-    with pytest.raises(ValueError, match="QuadraticRates: A must be positive definite, but eigenvalue λ_1 = -2 .* is not positive"):
+    with pytest.raises(
+        ValueError, match="QuadraticRates: A must be positive definite, but eigenvalue λ_1 = -2 .* is not positive"
+    ):
         A.QuadraticRates([[1, 0], [0, -2]])
     with pytest.raises(ValueError, match="λ_1 = 0 .* is not positive"):
         A.QuadraticRates([[1, 0], [0, 0]])
@@ -412,8 +411,11 @@ def test_core_imports_only_numpy_and_stdlib():
     for mod in (ravine.analysis, ravine.schedules):
         import pathlib
 
-        files = ([mod.__file__] if not mod.__file__.endswith("__init__.py")
-                 else sorted(map(str, pathlib.Path(mod.__file__).parent.glob("*.py"))))
+        files = (
+            [mod.__file__]
+            if not mod.__file__.endswith("__init__.py")
+            else sorted(map(str, pathlib.Path(mod.__file__).parent.glob("*.py")))
+        )
         names = set()
         nodes = []
         for path in files:

@@ -1,4 +1,5 @@
 """The core CLI: list, run, analyze; bad input exits 2 with one line."""
+
 import json
 import subprocess
 import sys
@@ -45,7 +46,9 @@ def test_run_text_and_json():
 
 
 def test_run_set_applies_to_every_optimizer_that_has_it():
-    r = invoke("run", "sgd", "adam", "--set", "lr=0.5", "--formula", "x**2", "-s", "1", "--steps", "1", "--format", "json")
+    r = invoke(
+        "run", "sgd", "adam", "--set", "lr=0.5", "--formula", "x**2", "-s", "1", "--steps", "1", "--format", "json"
+    )
     data = json.loads(r.output)
     assert data["optimizers"]["sgd"]["lr"] == 0.5 and data["optimizers"]["adam"]["lr"] == 0.5
 
@@ -62,19 +65,22 @@ def test_analyze_json_saddle():
     assert cp["kind"] == "saddle" and cp["eigenvalues"] == [-2.0, 2.0]
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["run", "adamm"], "optimizer: unknown name 'adamm'"),
-    (["run", "adam(lr=-1)"], "lr must be >= 0"),
-    (["run", "adam(betas=0.9/1.5)"], "beta2 must be in [0, 1)"),
-    (["run", "adam(eps=0)"], "eps must be > 0"),
-    (["run", "windowed_rmsprop(window=0)"], "window"),
-    (["run", "adam", "--problem", "nope"], "problem: unknown name"),
-    (["run", "adam", "--formula", "__import__('os').system('id')"], "formula"),
-    (["run", "adam", "--formula", "().__class__.__bases__"], "formula"),
-    (["run", "adam", "--start", "1,2,3"], "start"),
-    (["run", "adam", "--steps", "-1"], "--steps"),
-    (["analyze", "--formula", "9**9**9"], "formula"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["run", "adamm"], "optimizer: unknown name 'adamm'"),
+        (["run", "adam(lr=-1)"], "lr must be >= 0"),
+        (["run", "adam(betas=0.9/1.5)"], "beta2 must be in [0, 1)"),
+        (["run", "adam(eps=0)"], "eps must be > 0"),
+        (["run", "windowed_rmsprop(window=0)"], "window"),
+        (["run", "adam", "--problem", "nope"], "problem: unknown name"),
+        (["run", "adam", "--formula", "__import__('os').system('id')"], "formula"),
+        (["run", "adam", "--formula", "().__class__.__bases__"], "formula"),
+        (["run", "adam", "--start", "1,2,3"], "start"),
+        (["run", "adam", "--steps", "-1"], "--steps"),
+        (["analyze", "--formula", "9**9**9"], "formula"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(args, needle):
     r = ravine(*args)
     assert r.returncode == 2, (r.returncode, r.stderr)

@@ -6,6 +6,7 @@ gradients over the ranks, which for equal halves is the gradient of the mean los
 whole batch. So after every step both ranks hold the parameters of one process training on
 the whole batch (float64, within 1e-6 after 20 steps).
 """
+
 from __future__ import annotations
 
 import os
@@ -67,8 +68,7 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str, optimizer: str,
             opt.zero_grad(set_to_none=True)
             F.cross_entropy(ddp(x[mine]), y[mine]).backward()  # DDP all-reduces (averages) grads
             opt.step()
-        torch.save([p.detach().clone() for p in model.parameters()],
-                   os.path.join(out_dir, f"rank{rank}.pt"))
+        torch.save([p.detach().clone() for p in model.parameters()], os.path.join(out_dir, f"rank{rank}.pt"))
         del ddp
         # both ranks reach here before either tears gloo down: a rank that destroys the group
         # while the other still talks to it aborts ("terminate called without an active exception")

@@ -1,4 +1,5 @@
 """ravine.explain: step tables through the rules' own apply, their exports and the CLI."""
+
 import csv
 import io
 import json
@@ -10,9 +11,8 @@ from click.testing import CliRunner
 
 from ravine.cli.explain import command
 from ravine.cli.parse import parse_value
-from ravine.tables import Table, build_rule, explain
-from ravine.problems import get_problem
 from ravine.rules import RULES, SGD, Adam, Momentum
+from ravine.tables import Table, build_rule, explain
 
 
 def _problem_for(cls):
@@ -67,7 +67,7 @@ def test_adam_values_written_out_by_hand():
     assert r["ŝ[w]"] == pytest.approx(gw, rel=1e-12)
     assert r["r̂[w]"] == pytest.approx(gw * gw, rel=1e-12)
     assert r["w"] == pytest.approx(-2 - 0.1 * gw / (abs(gw) + 1e-8), rel=1e-12)
-    assert "r_max" not in " ".join(tab.columns)        # placeholder without amsgrad
+    assert "r_max" not in " ".join(tab.columns)  # placeholder without amsgrad
     assert any("r_max" in n for n in tab.notes)
     assert tab.row(0)["f(θ)"] == pytest.approx(0.5 * math.log1p(math.exp(9)) + 0.5 * math.log1p(math.exp(-9)))
 
@@ -75,7 +75,7 @@ def test_adam_values_written_out_by_hand():
 def test_gd_iterates_and_one_dimensional_columns():
     tab = explain(SGD(lr=0.05), "parabola", start=(10.0,), steps=10)
     assert tab.columns == ["t", "x", "g", "Δθ", "f(θ)"]
-    assert tab.column("x") == pytest.approx([10 * 0.9 ** k for k in range(11)], rel=1e-13)
+    assert tab.column("x") == pytest.approx([10 * 0.9**k for k in range(11)], rel=1e-13)
 
 
 def test_lr_number_and_schedule():
@@ -116,7 +116,7 @@ def test_exports_parse_back():
     assert rows[0] == tab.columns
     assert len(rows) == len(tab.rows) + 1
     assert float(rows[3][tab.columns.index("s[x]")]) == tab.row(2)["s[x]"]  # repr: exact round trip
-    assert rows[1][tab.columns.index("g[x]")] == ""                        # blank for row 0
+    assert rows[1][tab.columns.index("g[x]")] == ""  # blank for row 0
     d = json.loads(tab.to_json())
     assert d["columns"] == tab.columns and len(d["rows"]) == 5
     assert d["rows"][2][tab.columns.index("Δθ[y]")] == tab.row(2)["Δθ[y]"]
@@ -168,6 +168,7 @@ def test_build_rule_and_parse_value():
 
 # ------------------------------------------------------------------------------- CLI
 
+
 def _invoke_main(args):
     import contextlib
 
@@ -190,12 +191,14 @@ def test_cli_help():
 
 
 def test_cli_run_text_and_json():
-    res = CliRunner().invoke(command, ["adam", "--problem", "sigmoid_neuron", "--steps", "1", "--lr", "0.1",
-                                       "--set", "betas=0.9,0.99"])
+    res = CliRunner().invoke(
+        command, ["adam", "--problem", "sigmoid_neuron", "--steps", "1", "--lr", "0.1", "--set", "betas=0.9,0.99"]
+    )
     assert res.exit_code == 0, res.output
     assert "ŝ[w]" in res.output and "-1.9" in res.output
-    res = CliRunner().invoke(command, ["momentum", "--formula", "x^2 + 10*y^2", "--start", "1,1", "--steps", "3",
-                                       "--format", "json"])
+    res = CliRunner().invoke(
+        command, ["momentum", "--formula", "x^2 + 10*y^2", "--start", "1,1", "--steps", "3", "--format", "json"]
+    )
     assert res.exit_code == 0, res.output
     d = json.loads(res.output)
     assert d["columns"][:3] == ["t", "x", "y"] and len(d["rows"]) == 4
@@ -203,8 +206,10 @@ def test_cli_run_text_and_json():
 
 def test_cli_output_file_and_csv(tmp_path):
     out = tmp_path / "t.csv"
-    res = CliRunner().invoke(command, ["sgd", "--problem", "parabola", "--steps", "2", "--lr", "0.05",
-                                       "--format", "csv", "--output", str(out)])
+    res = CliRunner().invoke(
+        command,
+        ["sgd", "--problem", "parabola", "--steps", "2", "--lr", "0.05", "--format", "csv", "--output", str(out)],
+    )
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert [float(r["x"]) for r in rows] == pytest.approx([10.0, 9.0, 8.1])
@@ -218,16 +223,19 @@ def test_cli_bad_optimizer_one_line_nonzero():
     assert res.exit_code != 0
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["adam"], "--problem"),
-    (["adam", "--problem", "ellipse", "--formula", "x^2"], "not both"),
-    (["adam", "--problem", "nope"], "unknown name"),
-    (["adam", "--problem", "ellipse", "--set", "eps=-1"], "eps"),
-    (["adam", "--problem", "ellipse", "--set", "oops"], "key=value"),
-    (["adam", "--problem", "ellipse", "--start", "a,b"], "--start"),
-    (["sgd", "--seed-example", "adam_sigmoid"], "uses adam"),
-    (["--seed-example", "nope"], "unknown name"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["adam"], "--problem"),
+        (["adam", "--problem", "ellipse", "--formula", "x^2"], "not both"),
+        (["adam", "--problem", "nope"], "unknown name"),
+        (["adam", "--problem", "ellipse", "--set", "eps=-1"], "eps"),
+        (["adam", "--problem", "ellipse", "--set", "oops"], "key=value"),
+        (["adam", "--problem", "ellipse", "--start", "a,b"], "--start"),
+        (["sgd", "--seed-example", "adam_sigmoid"], "uses adam"),
+        (["--seed-example", "nope"], "unknown name"),
+    ],
+)
 def test_cli_errors_exit_2_one_line(args, needle):
     code, out, err = _invoke_main(["explain", *args])
     assert code == 2, (out, err)

@@ -1,4 +1,5 @@
 """`import ravine` stays light: no torch, matplotlib, web stack, Ray, Numba or SymPy."""
+
 import subprocess
 import sys
 

@@ -1,4 +1,5 @@
 """Pictures: real properties of the files and figures, not golden images."""
+
 import io
 import subprocess
 import sys
@@ -32,8 +33,9 @@ def _valid_image(path, fmt=None):
 
 @pytest.fixture(scope="module")
 def ellipse_runs():
-    return ravine.run({"GD η 0.4": SGD(lr=0.4), "GD η 0.6": SGD(lr=0.6)}, "ellipse",
-                      np.array([-5.0, -2.0]), 20, backend="numpy")
+    return ravine.run(
+        {"GD η 0.4": SGD(lr=0.4), "GD η 0.6": SGD(lr=0.6)}, "ellipse", np.array([-5.0, -2.0]), 20, backend="numpy"
+    )
 
 
 def test_import_ravine_does_not_import_matplotlib():
@@ -128,8 +130,10 @@ def test_seed_bands(tmp_path):
     from ravine import plot
 
     rng = np.random.default_rng(0)
-    hist = {"sgd": [np.exp(-np.arange(50) / 20) * (1 + 0.1 * rng.random(50)) for _ in range(4)],
-            "adam": [np.exp(-np.arange(40) / 10) for _ in range(3)]}
+    hist = {
+        "sgd": [np.exp(-np.arange(50) / 20) * (1 + 0.1 * rng.random(50)) for _ in range(4)],
+        "adam": [np.exp(-np.arange(40) / 10) for _ in range(3)],
+    }
     fig = plot.seed_bands(hist, path=tmp_path / "b.png")
     _valid_image(tmp_path / "b.png", "PNG")
     ax = fig.axes[0]
@@ -146,8 +150,9 @@ def test_heatmap_stability_line_and_diverged_cells(tmp_path):
     from ravine import plot
 
     lrs = np.geomspace(0.05, 1.5, 12)
-    fig = plot.heatmap("sgd", "ellipse", ("lr", lrs), ("weight_decay", [0.0, 0.0001]), steps=200,
-                       path=tmp_path / "h.png")
+    fig = plot.heatmap(
+        "sgd", "ellipse", ("lr", lrs), ("weight_decay", [0.0, 0.0001]), steps=200, path=tmp_path / "h.png"
+    )
     _valid_image(tmp_path / "h.png", "PNG")
     d = fig.ravine_data
     ax = fig.axes[0]
@@ -196,8 +201,9 @@ def test_heatmap_adam_betas_and_errors():
 def test_heatmap_momentum_average_form_scales_bound():
     from ravine import plot
 
-    fig = plot.heatmap(Momentum(momentum=0.5, form="average"), "ellipse", ("lr", [0.1, 1.0, 3.0]),
-                       ("momentum", [0.5]), steps=20)  # 1-row momentum axis: (lr, momentum) contour
+    fig = plot.heatmap(
+        Momentum(momentum=0.5, form="average"), "ellipse", ("lr", [0.1, 1.0, 3.0]), ("momentum", [0.5]), steps=20
+    )  # 1-row momentum axis: (lr, momentum) contour
     assert fig.ravine_data["lr_max"] == pytest.approx(0.5)
 
 
@@ -238,6 +244,7 @@ def test_mp4_without_ffmpeg_is_a_clear_error(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------------------- CLI
 
+
 def test_cli_plot_animate_sweep(tmp_path):
     from click.testing import CliRunner
 
@@ -245,41 +252,95 @@ def test_cli_plot_animate_sweep(tmp_path):
 
     r = CliRunner()
     out = tmp_path / "p.png"
-    res = r.invoke(cli, ["plot", "sgd:lr=0.4", "sgd:lr=0.6,momentum=0.5", "--problem", "ellipse",
-                         "--start", "-5,-2", "--steps", "20", "-o", str(out)])
+    res = r.invoke(
+        cli,
+        [
+            "plot",
+            "sgd:lr=0.4",
+            "sgd:lr=0.6,momentum=0.5",
+            "--problem",
+            "ellipse",
+            "--start",
+            "-5,-2",
+            "--steps",
+            "20",
+            "-o",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     _valid_image(out, "PNG")
     for kind in ("surface", "loss"):
         o = tmp_path / f"{kind}.png"
-        res = r.invoke(cli, ["plot", "adam", "--formula", "x^2 + 3*y^2", "--lr", "0.1", "--steps", "30",
-                             "--kind", kind, "-o", str(o)])
+        res = r.invoke(
+            cli,
+            ["plot", "adam", "--formula", "x^2 + 3*y^2", "--lr", "0.1", "--steps", "30", "--kind", kind, "-o", str(o)],
+        )
         assert res.exit_code == 0, res.output
         _valid_image(o, "PNG")
     g = tmp_path / "a.gif"
-    res = r.invoke(cli, ["animate", "sgd", "nag", "--problem", "booth", "--lr", "0.02", "--steps", "30",
-                         "--frames", "7", "--fps", "5", "-o", str(g)])
+    res = r.invoke(
+        cli,
+        [
+            "animate",
+            "sgd",
+            "nag",
+            "--problem",
+            "booth",
+            "--lr",
+            "0.02",
+            "--steps",
+            "30",
+            "--frames",
+            "7",
+            "--fps",
+            "5",
+            "-o",
+            str(g),
+        ],
+    )
     assert res.exit_code == 0, res.output
     with Image.open(g) as im:
         assert im.n_frames == 7
     s = tmp_path / "s.png"
-    res = r.invoke(cli, ["sweep", "sgd", "--problem", "ellipse", "--x", "lr=0.05:1.5:6:log",
-                         "--y", "momentum=0:0.9:4", "--metric", "steps", "--steps", "100", "-o", str(s)])
+    res = r.invoke(
+        cli,
+        [
+            "sweep",
+            "sgd",
+            "--problem",
+            "ellipse",
+            "--x",
+            "lr=0.05:1.5:6:log",
+            "--y",
+            "momentum=0:0.9:4",
+            "--metric",
+            "steps",
+            "--steps",
+            "100",
+            "-o",
+            str(s),
+        ],
+    )
     assert res.exit_code == 0, res.output
     _valid_image(s, "PNG")
 
 
-@pytest.mark.parametrize("args", [
-    ["plot", "adam", "--problem", "nope", "-o", "x.png"],
-    ["plot", "adam:foo=1", "--problem", "beale", "-o", "x.png"],
-    ["plot", "adam", "--problem", "beale", "--start", "1,2,3", "-o", "x.png"],
-    ["plot", "adam", "--problem", "beale", "-o", "x.txt"],
-    ["plot", "adam", "--problem", "beale", "--formula", "x^2", "-o", "x.png"],
-    ["plot", "sgd", "--problem", "seed_bowl3d", "-o", "x.png"],
-    ["plot", "sgd", "--problem", "beale", "--set", "beta9=1", "-o", "x.png"],
-    ["sweep", "sgd", "--problem", "ellipse", "--x", "lr=1:0:3:log", "--y", "momentum=0:1:2", "-o", "x.png"],
-    ["sweep", "sgd", "--problem", "ellipse", "--x", "lr=0.1:1:3", "--y", "momentum=0:1.5:2", "-o", "x.png"],
-    ["animate", "sgd", "--problem", "beale", "-o", "x.avi"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["plot", "adam", "--problem", "nope", "-o", "x.png"],
+        ["plot", "adam:foo=1", "--problem", "beale", "-o", "x.png"],
+        ["plot", "adam", "--problem", "beale", "--start", "1,2,3", "-o", "x.png"],
+        ["plot", "adam", "--problem", "beale", "-o", "x.txt"],
+        ["plot", "adam", "--problem", "beale", "--formula", "x^2", "-o", "x.png"],
+        ["plot", "sgd", "--problem", "seed_bowl3d", "-o", "x.png"],
+        ["plot", "sgd", "--problem", "beale", "--set", "beta9=1", "-o", "x.png"],
+        ["sweep", "sgd", "--problem", "ellipse", "--x", "lr=1:0:3:log", "--y", "momentum=0:1:2", "-o", "x.png"],
+        ["sweep", "sgd", "--problem", "ellipse", "--x", "lr=0.1:1:3", "--y", "momentum=0:1.5:2", "-o", "x.png"],
+        ["animate", "sgd", "--problem", "beale", "-o", "x.avi"],
+    ],
+)
 def test_cli_bad_input_is_one_line_exit_2(args, tmp_path, monkeypatch, capsys):
     from ravine.cli import main
 
@@ -309,8 +370,14 @@ def test_gallery_quick(tmp_path):
 
     made = gallery.build(tmp_path, quick=True)
     names = {p.name for p, _ in made}
-    assert {"hero.png", "ellipse_momentum.png", "seven_optimizers.gif", "adagrad_vs_rmsprop.png",
-            "adadelta_eps.png", "sweep_momentum.png"} <= names
+    assert {
+        "hero.png",
+        "ellipse_momentum.png",
+        "seven_optimizers.gif",
+        "adagrad_vs_rmsprop.png",
+        "adadelta_eps.png",
+        "sweep_momentum.png",
+    } <= names
     for p, cmd in made:
         assert p.exists() and cmd.startswith("ravine ")
         _valid_image(p)
@@ -318,15 +385,32 @@ def test_gallery_quick(tmp_path):
     assert "hero.png" in md and "ravine plot" in md
 
 
-@pytest.mark.skipif(__import__("shutil").which("ffmpeg") is None or __import__("shutil").which("ffprobe") is None,
-                    reason="ffmpeg is not installed (apt-get install ffmpeg): the MP4 path is checked where it is")
+@pytest.mark.skipif(
+    __import__("shutil").which("ffmpeg") is None or __import__("shutil").which("ffprobe") is None,
+    reason="ffmpeg is not installed (apt-get install ffmpeg): the MP4 path is checked where it is",
+)
 def test_mp4_has_the_frames_asked_for(tmp_path):
     from ravine.plot import animate
 
     res = ravine.run({"adam": Adam(lr=2e-2), "momentum": Momentum(lr=1e-3)}, "rosenbrock", None, 200)
     out = animate("rosenbrock", res, tmp_path / "a.mp4", frames=17, fps=10)
-    probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-                            "stream=nb_read_frames,codec_name", "-of", "csv=p=0", str(out)],
-                           capture_output=True, text=True, check=True).stdout.strip()
+    probe = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames,codec_name",
+            "-of",
+            "csv=p=0",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     codec, frames = probe.split(",")
     assert int(frames) == 17 and codec

@@ -186,9 +186,15 @@ def test_as_schedule():
             lambda: S.piecewise_constant([3], [1, float("nan")]),
             "piecewise_constant: values\\[1\\] must be a finite real number, got nan",
         ),
-        (lambda: S.join([S.constant(1.0), S.constant(2.0)], []), "join: boundaries must have len\\(schedules\\) − 1 = 1 entries, got 0"),
+        (
+            lambda: S.join([S.constant(1.0), S.constant(2.0)], []),
+            "join: boundaries must have len\\(schedules\\) − 1 = 1 entries, got 0",
+        ),
         (lambda: S.join([], []), "join: schedules must contain at least one schedule"),
-        (lambda: S.join([S.constant(1.0), S.constant(2.0)], [2.5]), "join: boundaries must be strictly increasing positive integers, got 2.5"),
+        (
+            lambda: S.join([S.constant(1.0), S.constant(2.0)], [2.5]),
+            "join: boundaries must be strictly increasing positive integers, got 2.5",
+        ),
     ],
 )
 def test_validation_messages(make, message):

@@ -1,4 +1,5 @@
 """ravine.seeds: the seeds' worked examples, checked against numbers written out here by hand."""
+
 import csv
 import io
 import json
@@ -15,6 +16,7 @@ def _c(ex, quantity):
 
 # ----------------------------------------------------------------- E(w1, w2), η = 0.3
 
+
 def _grad_E(w1, w2):
     return (2 * (w1 - 3) / 4 - (w2 - 4) / 6, 2 * (w2 - 4) / 9 - (w1 - 3) / 6)
 
@@ -23,10 +25,10 @@ def test_error_surface_gd():
     ex = get_example("error_surface_gd")
     g1, g2 = _grad_E(1.5, 2.0)
     assert _c(ex, "w1(t+1)") == pytest.approx(1.5 - 0.3 * g1, abs=1e-15)
-    assert _c(ex, "w2(t+1)") == pytest.approx(2 + 0.3 * 7 / 36, abs=1e-15)   # 2.058333…
+    assert _c(ex, "w2(t+1)") == pytest.approx(2 + 0.3 * 7 / 36, abs=1e-15)  # 2.058333…
     assert _c(ex, "w2(t+1)") == pytest.approx(2.0583333333, abs=1e-9)
     assert ex.row("w1(t+1)").agrees is True
-    assert ex.row("w2(t+1)").agrees is False                                  # slide: 2.05
+    assert ex.row("w2(t+1)").agrees is False  # slide: 2.05
     assert (_c(ex, "w1* (minimizer)"), _c(ex, "w2* (minimizer)")) == pytest.approx((3.0, 4.0))
     assert _c(ex, "E(w*) (minimum)") == pytest.approx(0.05)
 
@@ -45,18 +47,21 @@ def test_error_surface_momentum_both_betas():
     assert _c(ex, "w2(t+1), β = 0.6 (as the slide states)") == pytest.approx(2.658333333, abs=1e-9)
     # βΔw1 in w2's line, as printed
     assert _c(ex, "w2(t+1) with βΔw1 as printed (β = 0.9)") == pytest.approx(2 - 0.3 * g2 + 0.9 * 0.5)
-    assert {r.quantity for r in ex.errata} == {"w1(t+1), β = 0.6 (as the slide states)",
-                                               "w2(t+1), β = 0.6 (as the slide states)",
-                                               "w2(t+1) with βΔw1 as printed (β = 0.9)"}
+    assert {r.quantity for r in ex.errata} == {
+        "w1(t+1), β = 0.6 (as the slide states)",
+        "w2(t+1), β = 0.6 (as the slide states)",
+        "w2(t+1) with βΔw1 as printed (β = 0.9)",
+    }
     assert "Δw1" in ex.row("w2(t+1) with βΔw1 as printed (β = 0.9)").note
 
 
 # ----------------------------------------------------------------- Adam on a sigmoid neuron
 
+
 def test_adam_sigmoid_hand_formulas():
     ex = get_example("adam_sigmoid")
     x, y, w, b = 3.5, 0.5, -2.0, -2.0
-    yhat = 1 / (1 + math.exp(9))                         # σ(−9)
+    yhat = 1 / (1 + math.exp(9))  # σ(−9)
     L = -(y * math.log(yhat) + (1 - y) * math.log(1 - yhat))
     gw, gb = (yhat - y) * x, yhat - y
     assert _c(ex, "ŷ = σ(z)") == pytest.approx(yhat, rel=1e-12)
@@ -66,12 +71,12 @@ def test_adam_sigmoid_hand_formulas():
     assert _c(ex, "∇_b L") == pytest.approx(gb, rel=1e-12)
     assert _c(ex, "s_W") == pytest.approx(0.1 * gw, rel=1e-12)
     assert _c(ex, "s_B") == pytest.approx(0.1 * gb, rel=1e-12)
-    assert _c(ex, "r_W") == pytest.approx(0.01 * gw ** 2, rel=1e-12)
-    assert _c(ex, "r_B") == pytest.approx(0.01 * gb ** 2, rel=1e-12)
+    assert _c(ex, "r_W") == pytest.approx(0.01 * gw**2, rel=1e-12)
+    assert _c(ex, "r_B") == pytest.approx(0.01 * gb**2, rel=1e-12)
     assert _c(ex, "ŝ_W") == pytest.approx(gw, rel=1e-12)
     assert _c(ex, "ŝ_B") == pytest.approx(gb, rel=1e-12)
-    assert _c(ex, "r̂_W") == pytest.approx(gw ** 2, rel=1e-12)
-    assert _c(ex, "r̂_B") == pytest.approx(gb ** 2, rel=1e-12)
+    assert _c(ex, "r̂_W") == pytest.approx(gw**2, rel=1e-12)
+    assert _c(ex, "r̂_B") == pytest.approx(gb**2, rel=1e-12)
     assert _c(ex, "w (after one step)") == pytest.approx(w - 0.1 * gw / (abs(gw) + 1e-8), rel=1e-14)
     assert _c(ex, "b (after one step)") == pytest.approx(b - 0.1 * gb / (abs(gb) + 1e-8), rel=1e-14)
     assert _c(ex, "β2 used for r") == 0.99
@@ -80,11 +85,26 @@ def test_adam_sigmoid_hand_formulas():
 def test_adam_sigmoid_slide_values_flagged():
     ex = get_example("adam_sigmoid")
     wrong = {r.quantity for r in ex.errata}
-    for q in ("ŷ = σ(z)", "L (BCE)", "∇_w L", "∇_b L", "s_W", "s_B", "r_W", "r_B", "ŝ_W", "ŝ_B",
-              "r̂_W", "r̂_B", "w (after one step)", "b (after one step)", "β2 used for r"):
+    for q in (
+        "ŷ = σ(z)",
+        "L (BCE)",
+        "∇_w L",
+        "∇_b L",
+        "s_W",
+        "s_B",
+        "r_W",
+        "r_B",
+        "ŝ_W",
+        "ŝ_B",
+        "r̂_W",
+        "r̂_B",
+        "w (after one step)",
+        "b (after one step)",
+        "β2 used for r",
+    ):
         assert q in wrong, q
     assert ex.row("z = wx + b").agrees is True
-    assert ex.row("ŷ = σ(z)").slide == "0.0180"           # kept as printed
+    assert ex.row("ŷ = σ(z)").slide == "0.0180"  # kept as printed
     # the note pins down where 0.0180 comes from: σ(−4)
     assert "σ(−4)" in ex.row("ŷ = σ(z)").note
     assert ex.rules == ("adam",)
@@ -92,10 +112,11 @@ def test_adam_sigmoid_slide_values_flagged():
 
 # ----------------------------------------------------------------- gd on x²
 
+
 def test_gd_parabola_iterates_exact():
     ex = get_example("gd_parabola")
     tab = ex.tables[0][1]
-    assert tab.column("x_k (η=0.05)") == pytest.approx([10 * 0.9 ** k for k in range(11)], rel=1e-14)
+    assert tab.column("x_k (η=0.05)") == pytest.approx([10 * 0.9**k for k in range(11)], rel=1e-14)
     assert tab.column("x_k (η=1.1)") == pytest.approx([10 * (-1.2) ** k for k in range(11)], rel=1e-14)
     assert _c(ex, "x_10 (η = 0.05)") == pytest.approx(3.486784401, rel=1e-9)
     assert _c(ex, "x_10 (η = 1.1)") == pytest.approx(61.917364224, rel=1e-9)
@@ -103,6 +124,7 @@ def test_gd_parabola_iterates_exact():
 
 
 # ----------------------------------------------------------------- ellipse
+
 
 def _hand_heavy_ball(lr, beta, steps=20):
     # d2l: v ← βv + g, x ← x − ηv, with g = (0.2 x1, 4 x2)
@@ -116,20 +138,25 @@ def _hand_heavy_ball(lr, beta, steps=20):
 def test_ellipse_trajectories_and_convergence():
     ex = get_example("ellipse_momentum")
     tab = ex.tables[0][1]
-    for lr, beta, label in ((0.4, 0, "η = 0.4, no momentum"), (0.6, 0, "η = 0.6, no momentum"),
-                            (0.6, 0.5, "η = 0.6, β = 0.5"), (0.6, 0.25, "η = 0.6, β = 0.25")):
+    for lr, beta, label in (
+        (0.4, 0, "η = 0.4, no momentum"),
+        (0.6, 0, "η = 0.6, no momentum"),
+        (0.6, 0.5, "η = 0.6, β = 0.5"),
+        (0.6, 0.25, "η = 0.6, β = 0.25"),
+    ):
         x1, x2 = _hand_heavy_ball(lr, beta)
         assert tab.column(f"x1 ({label})")[-1] == pytest.approx(x1, rel=1e-12)
         assert tab.column(f"x2 ({label})")[-1] == pytest.approx(x2, rel=1e-12)
     assert _c(ex, "η = 0.6, no momentum: slide says 'diverging'") == "diverges"
     assert _c(ex, "η = 0.4, no momentum: predicted rate per step") == pytest.approx(0.92)  # |1 − 0.4·0.2|
-    assert _c(ex, "η = 0.6, no momentum: predicted rate per step") == pytest.approx(1.4)   # |1 − 0.6·4|
+    assert _c(ex, "η = 0.6, no momentum: predicted rate per step") == pytest.approx(1.4)  # |1 − 0.6·4|
     assert _c(ex, "η = 0.6, β = 0.5: predicted rate per step") == pytest.approx(math.sqrt(0.5))
     assert _c(ex, "largest convergent η without momentum (sup)") == pytest.approx(0.5)
     assert not ex.errata
 
 
 # ----------------------------------------------------------------- analysis slides
+
 
 def test_step_size_slide():
     ex = get_example("step_size_slide")
@@ -156,7 +183,7 @@ def test_tanh():
     r = ex.row("f'(4) = 1 − tanh²(4)")
     assert r.correct == pytest.approx(1 - math.tanh(4) ** 2, rel=1e-12)
     assert r.correct == pytest.approx(0.001341, abs=5e-7)
-    assert r.agrees is True                                  # 0.0013 to the printed digits
+    assert r.agrees is True  # 0.0013 to the printed digits
 
 
 def test_momentum_expansion_seed004():
@@ -166,6 +193,7 @@ def test_momentum_expansion_seed004():
 
 
 # ----------------------------------------------------------------- structure and rendering
+
 
 def test_row_tolerance_from_printed_digits():
     assert Row("a", "0.0013", 0.001341).agrees is True
@@ -192,5 +220,13 @@ def test_every_example_renders(name):
 def test_unknown_example():
     with pytest.raises(ValueError, match="unknown name"):
         get_example("nope")
-    assert set(EXAMPLES) >= {"error_surface_gd", "error_surface_momentum", "adam_sigmoid", "gd_parabola",
-                             "ellipse_momentum", "step_size_slide", "critical_point", "tanh_vanishing"}
+    assert set(EXAMPLES) >= {
+        "error_surface_gd",
+        "error_surface_momentum",
+        "adam_sigmoid",
+        "gd_parabola",
+        "ellipse_momentum",
+        "step_size_slide",
+        "critical_point",
+        "tanh_vanishing",
+    }

@@ -1,4 +1,5 @@
 """ravine.train and ravine.train.data: API, records, determinism, batches, splits, errors, CLI."""
+
 from __future__ import annotations
 
 import csv
@@ -19,8 +20,7 @@ from click.testing import CliRunner  # noqa: E402
 
 from ravine import schedules as rs  # noqa: E402
 from ravine.cli.train import command  # noqa: E402
-from ravine.train import (Result, TrainConfig, make_schedule, parse_kwargs,  # noqa: E402
-                          resolve_optimizer, train, validate)
+from ravine.train import Result, TrainConfig, make_schedule, parse_kwargs, resolve_optimizer, train, validate  # noqa: E402
 from ravine.train import data as rdata  # noqa: E402
 
 
@@ -43,8 +43,7 @@ def data_dir(tmp_path_factory):
 
 
 def tiny(**kw) -> TrainConfig:
-    base = dict(problem="digits", model="logreg", optimizer="torch.sgd", lr=0.1, epochs=2,
-                batch_size=32, samples=300)
+    base = dict(problem="digits", model="logreg", optimizer="torch.sgd", lr=0.1, epochs=2, batch_size=32, samples=300)
     base.update(kw)
     return TrainConfig(**base)
 
@@ -57,8 +56,7 @@ def test_train_returns_result_with_per_epoch_metrics():
     assert isinstance(res, Result)
     assert [e["epoch"] for e in res.epochs] == [1, 2, 3]
     for e in res.epochs:
-        assert set(e) >= {"epoch", "steps", "lr", "train_loss", "train_acc", "val_loss", "val_acc",
-                          "time", "elapsed"}
+        assert set(e) >= {"epoch", "steps", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "time", "elapsed"}
         assert math.isfinite(e["train_loss"]) and 0 <= e["val_acc"] <= 1 and e["time"] >= 0
     assert 0 <= res.test_acc <= 1 and res.test_loss > 0
     assert not res.diverged
@@ -126,10 +124,29 @@ def test_json_and_csv_records(tmp_path):
 
     rows = list(csv.DictReader(io.StringIO(pc.read_text())))
     assert len(rows) == 2
-    for col in ("config_hash", "cfg.seed", "cfg.optimizer", "cfg.batch_size", "cfg.schedule",
-                "opt.lr", "opt.betas", "opt.eps", "opt.weight_decay", "opt.amsgrad", "epoch",
-                "train_loss", "val_loss", "val_acc", "time", "test_acc", "ver.torch", "ver.python",
-                "ver.numpy", "ver.ravine", "ver.platform"):
+    for col in (
+        "config_hash",
+        "cfg.seed",
+        "cfg.optimizer",
+        "cfg.batch_size",
+        "cfg.schedule",
+        "opt.lr",
+        "opt.betas",
+        "opt.eps",
+        "opt.weight_decay",
+        "opt.amsgrad",
+        "epoch",
+        "train_loss",
+        "val_loss",
+        "val_acc",
+        "time",
+        "test_acc",
+        "ver.torch",
+        "ver.python",
+        "ver.numpy",
+        "ver.ravine",
+        "ver.platform",
+    ):
         assert col in rows[0], col
     assert rows[0]["test_acc"] == "" and float(rows[1]["test_acc"]) == res.test_acc
     assert json.loads(rows[0]["opt.betas"]) == [0.9, 0.999]
@@ -197,8 +214,7 @@ def test_data_seed_changes_split_not_seed():
 # --------------------------------------------------------------------------- batch sizes
 
 
-@pytest.mark.parametrize("bs, per_epoch", [("full", 1), (210, 1), (500, 1), (32, 7), (7, 30),
-                                           (100, 3)])
+@pytest.mark.parametrize("bs, per_epoch", [("full", 1), (210, 1), (500, 1), (32, 7), (7, 30), (100, 3)])
 def test_steps_per_epoch(bs, per_epoch):
     res = train(tiny(batch_size=bs, epochs=2))  # 210 training samples
     assert res.data["sizes"]["train"] == 210
@@ -287,8 +303,18 @@ def test_mnist1d_is_generated_offline_cached_and_split(data_dir, monkeypatch):
 
 def test_mnist1d_cnn_trains(data_dir):
     pytest.importorskip("mnist1d")
-    res = train(TrainConfig(problem="mnist1d", model="cnn", optimizer="torch.adam", lr=0.01,
-                            samples=500, epochs=2, width=8, data_dir=data_dir))
+    res = train(
+        TrainConfig(
+            problem="mnist1d",
+            model="cnn",
+            optimizer="torch.adam",
+            lr=0.01,
+            samples=500,
+            epochs=2,
+            width=8,
+            data_dir=data_dir,
+        )
+    )
     assert res.data["n_features"] == 40 and math.isfinite(res.epochs[-1]["train_loss"])
 
 
@@ -363,22 +389,31 @@ def test_ravine_schedule_per_step():
 
 
 def test_ravine_schedule_per_epoch_with_arguments():
-    res = train(tiny(optimizer="torch.sgd", lr=0.2, schedule="step:step_size=1,gamma=0.5",
-                     schedule_interval="epoch", epochs=3))
+    res = train(
+        tiny(optimizer="torch.sgd", lr=0.2, schedule="step:step_size=1,gamma=0.5", schedule_interval="epoch", epochs=3)
+    )
     assert res.metric("lr") == [0.2, 0.1, 0.05]
     assert res.schedule["repr"].startswith("Step(")
 
 
 def test_ravine_schedule_object():
-    res = train(tiny(optimizer="torch.sgd", lr=0.1, schedule=rs.exponential(0.3, 0.5),
-                     schedule_interval="epoch", epochs=2))
+    res = train(
+        tiny(optimizer="torch.sgd", lr=0.1, schedule=rs.exponential(0.3, 0.5), schedule_interval="epoch", epochs=2)
+    )
     assert res.metric("lr") == pytest.approx([0.3, 0.3 * math.exp(-0.5)])
     assert res.config["schedule"].startswith("Exponential(")
 
 
 def test_torch_scheduler_by_name():
-    res = train(tiny(optimizer="torch.sgd", lr=0.1, schedule="torch.step:step_size=1,gamma=0.1",
-                     schedule_interval="epoch", epochs=3))
+    res = train(
+        tiny(
+            optimizer="torch.sgd",
+            lr=0.1,
+            schedule="torch.step:step_size=1,gamma=0.1",
+            schedule_interval="epoch",
+            epochs=3,
+        )
+    )
     # torch schedulers step after the epoch: epoch e ran with 0.1 * 0.1**(e-1)
     assert res.metric("lr") == pytest.approx([0.1, 0.01, 0.001])
     assert res.schedule["kind"] == "torch" and "StepLR" in res.schedule["repr"]
@@ -395,7 +430,11 @@ def test_make_schedule_fills_lengths():
 
 def test_parse_kwargs():
     assert parse_kwargs("a=1,betas=(0.9,0.99),nesterov=True,mode=min") == {
-        "a": 1, "betas": (0.9, 0.99), "nesterov": True, "mode": "min"}
+        "a": 1,
+        "betas": (0.9, 0.99),
+        "nesterov": True,
+        "mode": "min",
+    }
     with pytest.raises(ValueError, match="key=value"):
         parse_kwargs("0.9")
 
@@ -403,32 +442,35 @@ def test_parse_kwargs():
 # --------------------------------------------------------------------------- errors
 
 
-@pytest.mark.parametrize("kw, name", [
-    ({"problem": "cifar10"}, "problem"),
-    ({"model": "resnet"}, "model"),
-    ({"optimizer": "bogus"}, "optimizer"),
-    ({"optimizer": "torch.bogus"}, "optimizer"),
-    ({"optimizer": ""}, "optimizer"),
-    ({"batch_size": 0}, "batch_size"),
-    ({"batch_size": -4}, "batch_size"),
-    ({"batch_size": "half"}, "batch_size"),
-    ({"batch_size": 2.5}, "batch_size"),
-    ({"epochs": 0}, "epochs"),
-    ({"lr": -0.1}, "lr"),
-    ({"lr": float("nan")}, "lr"),
-    ({"val_fraction": 0.5, "test_fraction": 0.5}, "val_fraction + test_fraction"),
-    ({"val_fraction": 0.9}, "val_fraction + test_fraction"),
-    ({"val_fraction": -0.1}, "val_fraction"),
-    ({"test_fraction": 1.0}, "test_fraction"),
-    ({"seed": -1}, "seed"),
-    ({"schedule": "bogus"}, "schedule"),
-    ({"schedule": "torch.bogus"}, "schedule"),
-    ({"schedule_interval": "batch"}, "schedule_interval"),
-    ({"dtype": "float16"}, "dtype"),
-    ({"width": 0, "model": "mlp"}, "width"),
-    ({"samples": 3}, "samples"),
-    ({"optimizer_args": {"lr": 0.1}}, "lr"),
-])
+@pytest.mark.parametrize(
+    "kw, name",
+    [
+        ({"problem": "cifar10"}, "problem"),
+        ({"model": "resnet"}, "model"),
+        ({"optimizer": "bogus"}, "optimizer"),
+        ({"optimizer": "torch.bogus"}, "optimizer"),
+        ({"optimizer": ""}, "optimizer"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": -4}, "batch_size"),
+        ({"batch_size": "half"}, "batch_size"),
+        ({"batch_size": 2.5}, "batch_size"),
+        ({"epochs": 0}, "epochs"),
+        ({"lr": -0.1}, "lr"),
+        ({"lr": float("nan")}, "lr"),
+        ({"val_fraction": 0.5, "test_fraction": 0.5}, "val_fraction + test_fraction"),
+        ({"val_fraction": 0.9}, "val_fraction + test_fraction"),
+        ({"val_fraction": -0.1}, "val_fraction"),
+        ({"test_fraction": 1.0}, "test_fraction"),
+        ({"seed": -1}, "seed"),
+        ({"schedule": "bogus"}, "schedule"),
+        ({"schedule": "torch.bogus"}, "schedule"),
+        ({"schedule_interval": "batch"}, "schedule_interval"),
+        ({"dtype": "float16"}, "dtype"),
+        ({"width": 0, "model": "mlp"}, "width"),
+        ({"samples": 3}, "samples"),
+        ({"optimizer_args": {"lr": 0.1}}, "lr"),
+    ],
+)
 def test_bad_input_is_a_one_line_value_error(kw, name):
     with pytest.raises(ValueError) as ei:
         validate(tiny(**kw))
@@ -452,10 +494,35 @@ def test_unknown_config_field():
 
 
 def test_cli_trains_and_writes_records(tmp_path):
-    r = CliRunner().invoke(command, [
-        "--problem", "digits", "--model", "mlp", "--width", "16", "--optimizer", "torch.sgd",
-        "--lr", "0.1", "--opt", "momentum=0.9", "--epochs", "2", "--batch-size", "full",
-        "--samples", "300", "--seed", "3", "--schedule", "cosine", "--out", str(tmp_path)])
+    r = CliRunner().invoke(
+        command,
+        [
+            "--problem",
+            "digits",
+            "--model",
+            "mlp",
+            "--width",
+            "16",
+            "--optimizer",
+            "torch.sgd",
+            "--lr",
+            "0.1",
+            "--opt",
+            "momentum=0.9",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "full",
+            "--samples",
+            "300",
+            "--seed",
+            "3",
+            "--schedule",
+            "cosine",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "test acc" in r.output
     (pj,) = tmp_path.glob("*.json")
@@ -467,23 +534,41 @@ def test_cli_trains_and_writes_records(tmp_path):
 
 
 def test_cli_json_and_no_save(tmp_path):
-    r = CliRunner().invoke(command, ["--optimizer", "torch.adam", "--model", "logreg", "--epochs", "1",
-                                     "--samples", "200", "--json", "--no-save", "--quiet",
-                                     "--out", str(tmp_path)])
+    r = CliRunner().invoke(
+        command,
+        [
+            "--optimizer",
+            "torch.adam",
+            "--model",
+            "logreg",
+            "--epochs",
+            "1",
+            "--samples",
+            "200",
+            "--json",
+            "--no-save",
+            "--quiet",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert r.exit_code == 0, r.output
     rec = json.loads(r.stdout)
     assert rec["schema"] == "ravine.train/1" and not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--batch-size", "0"], "batch-size"),
-    (["--batch-size", "lots"], "batch-size"),
-    (["--problem", "cifar"], "problem"),
-    (["--model", "resnet"], "model"),
-    (["--optimizer", "nope"], "optimizer"),
-    (["--val-fraction", "0.6", "--test-fraction", "0.5"], "val_fraction + test_fraction"),
-    (["--opt", "0.9"], "--opt"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--batch-size", "0"], "batch-size"),
+        (["--batch-size", "lots"], "batch-size"),
+        (["--problem", "cifar"], "problem"),
+        (["--model", "resnet"], "model"),
+        (["--optimizer", "nope"], "optimizer"),
+        (["--val-fraction", "0.6", "--test-fraction", "0.5"], "val_fraction + test_fraction"),
+        (["--opt", "0.9"], "--opt"),
+    ],
+)
 def test_cli_bad_input(args, needle, tmp_path):
     r = CliRunner().invoke(command, args + ["--out", str(tmp_path)])
     assert r.exit_code == 2, r.output

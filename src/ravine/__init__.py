@@ -17,11 +17,11 @@ matplotlib, web stack or Ray): ``ravine.run``, ``ravine.get_rule``, ``ravine.get
 ``ravine.analysis``, ``ravine.optim``, ``ravine.plot``, ``ravine.train``. See
 docs/architecture.md.
 """
+
 from __future__ import annotations
 
-__version__ = "0.2.0"
-
-from .rules import get_rule, list_rules  # noqa: E402  (NumPy only)
+from ._version import __version__
+from .rules import get_rule, list_rules
 
 _LAZY = {
     "run": ("ravine.runner", "run"),

@@ -10,11 +10,13 @@ parameter, what is allowed and the value given::
 Bounds are written in ASCII (``>=``, ``<=``) so that messages can be typed and grepped.
 ``bool`` is never a number here (``True`` is refused where a count or a rate is asked for).
 """
+
 from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 __all__ = ["show", "bounds_text", "real", "integer", "boolean", "choice", "is_integer"]
 
@@ -29,8 +31,7 @@ def show(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else repr(v)
 
 
-def bounds_text(lo: float | None = None, hi: float | None = None, lo_open: bool = False,
-                hi_open: bool = False) -> str:
+def bounds_text(lo: float | None = None, hi: float | None = None, lo_open: bool = False, hi_open: bool = False) -> str:
     """``"in [0, 1)"``, ``">= 0"``, ``"> 0"``, ``"<= 10"`` or ``""``."""
     if lo is not None and hi is not None:
         return f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
@@ -52,8 +53,17 @@ def is_integer(v: Any) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool) and type(v).__name__ != "bool_"
 
 
-def real(where: str, name: str, v: Any, *, lo: float | None = None, hi: float | None = None,
-         lo_open: bool = False, hi_open: bool = False, describe: str | None = None) -> float:
+def real(
+    where: str,
+    name: str,
+    v: Any,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    describe: str | None = None,
+) -> float:
     """A finite real number within the bounds (0-d arrays and tensors count; bools do not)."""
     if hasattr(v, "item") and getattr(v, "ndim", 1) == 0 and not isinstance(v, bool):
         try:
@@ -72,8 +82,7 @@ def real(where: str, name: str, v: Any, *, lo: float | None = None, hi: float | 
     return f
 
 
-def integer(where: str, name: str, v: Any, *, minimum: int | None = None,
-            maximum: int | None = None) -> int:
+def integer(where: str, name: str, v: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """An integer (not a bool) with ``minimum <= v <= maximum``."""
     rng = bounds_text(minimum, maximum)
     what = f"an integer {rng}".rstrip()

@@ -7,12 +7,14 @@ mapping keys become strings, and anything else JSON cannot hold becomes its ``re
 :func:`stable_hash` is the SHA-256 (hex) of that text: the same value gives the same hash in
 every process and on every machine.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

@@ -43,10 +43,10 @@ seed's first learning rate is e^{−0.1} ≈ 0.905, not 1. In ravine's conventio
 
 from __future__ import annotations
 
-import math
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -116,8 +116,7 @@ def _boundaries(where: str, value: Any) -> tuple[int, ...]:
         items = tuple(value)
     except TypeError:
         raise ValueError(
-            f"{where}: boundaries must be a sequence of strictly increasing positive integers, "
-            f"got {_show(value)}"
+            f"{where}: boundaries must be a sequence of strictly increasing positive integers, got {_show(value)}"
         ) from None
     for b in items:
         if not _is_int(b) or int(b) < 1:
@@ -129,8 +128,7 @@ def _boundaries(where: str, value: Any) -> tuple[int, ...]:
     for a, b in zip(out, out[1:]):
         if b <= a:
             raise ValueError(
-                f"{where}: boundaries must be strictly increasing positive integers, "
-                f"got {b} after {a} in {list(out)}"
+                f"{where}: boundaries must be strictly increasing positive integers, got {b} after {a} in {list(out)}"
             )
     return out
 
@@ -207,10 +205,7 @@ class PiecewiseConstant(Schedule):
             ) from None
         vals = tuple(_real(where, f"values[{i}]", v) for i, v in enumerate(vals))
         if len(vals) != len(b) + 1:
-            raise ValueError(
-                f"{where}: values must have len(boundaries) + 1 = {len(b) + 1} entries, "
-                f"got {len(vals)}"
-            )
+            raise ValueError(f"{where}: values must have len(boundaries) + 1 = {len(b) + 1} entries, got {len(vals)}")
         object.__setattr__(self, "boundaries", b)
         object.__setattr__(self, "levels", vals)
 
@@ -228,9 +223,7 @@ class Exponential(Schedule):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "init", _real("exponential", "init", self.init))
-        object.__setattr__(
-            self, "decay_rate", _real("exponential", "decay_rate", self.decay_rate, minimum=0)
-        )
+        object.__setattr__(self, "decay_rate", _real("exponential", "decay_rate", self.decay_rate, minimum=0))
 
     def _eval(self, t: np.ndarray) -> np.ndarray:
         return self.init * np.exp(-self.decay_rate * t.astype(np.float64))
@@ -289,9 +282,7 @@ class Cosine(Schedule):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "init", _real("cosine", "init", self.init))
-        object.__setattr__(
-            self, "total_steps", _int("cosine", "total_steps", self.total_steps, minimum=1)
-        )
+        object.__setattr__(self, "total_steps", _int("cosine", "total_steps", self.total_steps, minimum=1))
         object.__setattr__(self, "final", _real("cosine", "final", self.final))
 
     def _eval(self, t: np.ndarray) -> np.ndarray:
@@ -339,12 +330,8 @@ class Warmup(Schedule):
 
     def __post_init__(self) -> None:
         if not isinstance(self.schedule, Schedule):
-            raise ValueError(
-                f"warmup: schedule must be a ravine schedule, got {type(self.schedule).__name__}"
-            )
-        object.__setattr__(
-            self, "warmup_steps", _int("warmup", "warmup_steps", self.warmup_steps, minimum=1)
-        )
+            raise ValueError(f"warmup: schedule must be a ravine schedule, got {type(self.schedule).__name__}")
+        object.__setattr__(self, "warmup_steps", _int("warmup", "warmup_steps", self.warmup_steps, minimum=1))
         object.__setattr__(self, "start", _real("warmup", "start", self.start, minimum=0))
 
     def _eval(self, t: np.ndarray) -> np.ndarray:
@@ -373,21 +360,17 @@ class Join(Schedule):
             scheds = tuple(self.schedules)
         except TypeError:
             raise ValueError(
-                f"{where}: schedules must be a sequence of ravine schedules, "
-                f"got {type(self.schedules).__name__}"
+                f"{where}: schedules must be a sequence of ravine schedules, got {type(self.schedules).__name__}"
             ) from None
         if not scheds:
             raise ValueError(f"{where}: schedules must contain at least one schedule, got none")
         for i, s in enumerate(scheds):
             if not isinstance(s, Schedule):
-                raise ValueError(
-                    f"{where}: schedules[{i}] must be a ravine schedule, got {type(s).__name__}"
-                )
+                raise ValueError(f"{where}: schedules[{i}] must be a ravine schedule, got {type(s).__name__}")
         b = _boundaries(where, self.boundaries)
         if len(b) != len(scheds) - 1:
             raise ValueError(
-                f"{where}: boundaries must have len(schedules) − 1 = {len(scheds) - 1} entries, "
-                f"got {len(b)}"
+                f"{where}: boundaries must have len(schedules) − 1 = {len(scheds) - 1} entries, got {len(b)}"
             )
         object.__setattr__(self, "schedules", scheds)
         object.__setattr__(self, "boundaries", b)
@@ -472,8 +455,7 @@ def join(schedules: Sequence[Schedule | float], boundaries: Sequence[int]) -> Jo
         items = tuple(schedules)
     except TypeError:
         raise ValueError(
-            f"join: schedules must be a sequence of ravine schedules, "
-            f"got {type(schedules).__name__}"
+            f"join: schedules must be a sequence of ravine schedules, got {type(schedules).__name__}"
         ) from None
     return Join(tuple(as_schedule(s) for s in items), boundaries)
 
@@ -486,6 +468,5 @@ def as_schedule(x: Any) -> Schedule:
     if _is_real(x):
         return Constant(x)
     raise TypeError(
-        f"as_schedule: expected a number or a ravine schedule (constant, exponential, ...), "
-        f"got {type(x).__name__}"
+        f"as_schedule: expected a number or a ravine schedule (constant, exponential, ...), got {type(x).__name__}"
     )

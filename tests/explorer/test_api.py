@@ -3,6 +3,7 @@
 Every hostile request must get a 4xx with a one-line message, execute nothing (os.system,
 subprocess, eval/exec of user text are watched) and leave the server answering good requests.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -17,20 +18,24 @@ import pytest
 pytest.importorskip("fastapi", reason="the explorer needs ravine[serve]")
 pytest.importorskip("httpx", reason="fastapi's TestClient needs httpx")
 
-import warnings  # noqa: E402
+import warnings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient  # noqa: E402
+    from fastapi.testclient import TestClient
 
-import ravine  # noqa: E402
-from ravine.explorer.app import create_app  # noqa: E402
-from ravine.explorer.engine import Explorer  # noqa: E402
-from ravine.explorer.schemas import LIMITS, RunSetup  # noqa: E402
-from ravine.rules import get_rule  # noqa: E402
+import ravine
+from ravine.explorer.app import create_app
+from ravine.explorer.engine import Explorer
+from ravine.explorer.schemas import LIMITS, RunSetup
+from ravine.rules import get_rule
 
-GOOD = {"problem": "rosenbrock", "start": [-1.2, 1.0], "steps": 50,
-        "optimizers": [{"name": "momentum", "hyper": {"lr": 0.001}}, {"name": "adam", "hyper": {"lr": 0.05}}]}
+GOOD = {
+    "problem": "rosenbrock",
+    "start": [-1.2, 1.0],
+    "steps": 50,
+    "optimizers": [{"name": "momentum", "hyper": {"lr": 0.001}}, {"name": "adam", "hyper": {"lr": 0.05}}],
+}
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +54,7 @@ def watched(monkeypatch):
         def f(*a, **k):
             calls.append((name, a[:1]))
             raise AssertionError(f"{name} called")
+
         return f
 
     monkeypatch.setattr(os, "system", rec("os.system"))
@@ -94,6 +100,7 @@ def assert_still_answers(client):
 
 
 # ----------------------------------------------------------------------------- good requests
+
 
 def test_static_and_vendor(client):
     r = client.get("/")
@@ -177,7 +184,9 @@ def test_explain_record(client):
 
 
 def test_explain_lookahead_and_newton(client):
-    setup = dict(GOOD, optimizers=[{"name": "nag", "hyper": {"lr": 0.001}}, {"name": "newton", "hyper": {"damping": 1.0}}])
+    setup = dict(
+        GOOD, optimizers=[{"name": "nag", "hyper": {"lr": 0.001}}, {"name": "newton", "hyper": {"damping": 1.0}}]
+    )
     run = post(client, "/api/run", setup).json()["trajectories"]
     for i in range(2):
         d = post(client, "/api/explain", {"setup": setup, "index": i, "step": 7}).json()
@@ -237,19 +246,23 @@ def test_encoders_agree():
 
 # ----------------------------------------------------------------------------- hostile input
 
-@pytest.mark.parametrize("formula, words", [
-    ("__import__('os').system('id')", "not allowed"),
-    ("().__class__.__bases__", "not allowed"),
-    ("(lambda: 0)()", "not allowed"),
-    ("lambda x: x", "not allowed"),
-    ("9**9**9", "exponent"),
-    ("open('/etc/passwd').read()", "not allowed"),
-    ("x.__globals__", "not allowed"),
-    ("[x for x in ().__class__.__base__.__subclasses__()]", "not allowed"),
-    ("exp(1000) + x", None),
-    ("x +", None),
-    ("x*y*z", "2 variables"),
-])
+
+@pytest.mark.parametrize(
+    "formula, words",
+    [
+        ("__import__('os').system('id')", "not allowed"),
+        ("().__class__.__bases__", "not allowed"),
+        ("(lambda: 0)()", "not allowed"),
+        ("lambda x: x", "not allowed"),
+        ("9**9**9", "exponent"),
+        ("open('/etc/passwd').read()", "not allowed"),
+        ("x.__globals__", "not allowed"),
+        ("[x for x in ().__class__.__base__.__subclasses__()]", "not allowed"),
+        ("exp(1000) + x", None),
+        ("x +", None),
+        ("x*y*z", "2 variables"),
+    ],
+)
 def test_hostile_formulas(client, watched, formula, words):
     for path, body in (("/api/run", dict(GOOD, formula=formula)), ("/api/problem", {"formula": formula})):
         r = post(client, path, body)
@@ -275,37 +288,40 @@ def test_body_limit_without_content_length(client):
         for _ in range(200):
             yield b"x" * 1024
         yield b'"}'
+
     r = client.post("/api/problem", content=chunks(), headers={"content-type": "application/json"})
     assert_rejected(r, 413)
     assert_still_answers(client)
 
 
 def test_bad_content_length(client):
-    r = client.post("/api/run", content=b"{}", headers={"content-type": "application/json",
-                                                      "content-length": "abc"})
+    r = client.post("/api/run", content=b"{}", headers={"content-type": "application/json", "content-length": "abc"})
     assert 400 <= r.status_code < 500
 
 
-@pytest.mark.parametrize("change, where", [
-    ({"steps": 10**9}, "steps"),
-    ({"steps": 10_001}, "steps"),
-    ({"steps": -1}, "steps"),
-    ({"steps": 1.5}, "steps"),
-    ({"optimizers": [{"name": "sgd"}] * 17}, "optimizers"),
-    ({"optimizers": []}, "optimizers"),
-    ({"start": [1e7, 0.0]}, "start"),
-    ({"start": [0.0]}, "start"),
-    ({"start": ["a", 0]}, "start"),
-    ({"optimizers": [{"name": "sgd", "hyper": {"lr": "1; import os"}}]}, "optimizers[0]"),
-    ({"optimizers": [{"name": "sgd", "evil": 1}]}, "optimizers.0.evil"),
-    ({"optimizers": [{"name": "sgd", "hyper": {"lr": 10**400}}]}, "optimizers"),
-    ({"problem": "x" * 41}, "problem"),
-    ({"problem": "nope"}, "unknown name"),
-    ({"problem": "seed_bowl3d"}, "2 variables"),
-    ({"bounds": [[1, 0], [0, 1]]}, "bounds"),
-    ({"tol": -1}, "tol"),
-    ({"grad_noise": 1e9}, "grad_noise"),
-])
+@pytest.mark.parametrize(
+    "change, where",
+    [
+        ({"steps": 10**9}, "steps"),
+        ({"steps": 10_001}, "steps"),
+        ({"steps": -1}, "steps"),
+        ({"steps": 1.5}, "steps"),
+        ({"optimizers": [{"name": "sgd"}] * 17}, "optimizers"),
+        ({"optimizers": []}, "optimizers"),
+        ({"start": [1e7, 0.0]}, "start"),
+        ({"start": [0.0]}, "start"),
+        ({"start": ["a", 0]}, "start"),
+        ({"optimizers": [{"name": "sgd", "hyper": {"lr": "1; import os"}}]}, "optimizers[0]"),
+        ({"optimizers": [{"name": "sgd", "evil": 1}]}, "optimizers.0.evil"),
+        ({"optimizers": [{"name": "sgd", "hyper": {"lr": 10**400}}]}, "optimizers"),
+        ({"problem": "x" * 41}, "problem"),
+        ({"problem": "nope"}, "unknown name"),
+        ({"problem": "seed_bowl3d"}, "2 variables"),
+        ({"bounds": [[1, 0], [0, 1]]}, "bounds"),
+        ({"tol": -1}, "tol"),
+        ({"grad_noise": 1e9}, "grad_noise"),
+    ],
+)
 def test_bad_setups(client, watched, change, where):
     r = post(client, "/api/run", dict(GOOD, **change))
     assert_rejected(r, 422, contains=where)
@@ -319,11 +335,14 @@ def test_work_bound(client):
     assert post(client, "/api/run", body).status_code == 200
 
 
-@pytest.mark.parametrize("raw", [
-    '{"start": [NaN, 0], "optimizers": [{"name": "adam"}]}',
-    '{"start": [Infinity, 0], "optimizers": [{"name": "adam"}]}',
-    '{"start": [0, -Infinity], "optimizers": [{"name": "adam"}]}',
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"start": [NaN, 0], "optimizers": [{"name": "adam"}]}',
+        '{"start": [Infinity, 0], "optimizers": [{"name": "adam"}]}',
+        '{"start": [0, -Infinity], "optimizers": [{"name": "adam"}]}',
+    ],
+)
 def test_nonfinite_start(client, watched, raw):
     r = client.post("/api/run", content=raw, headers={"content-type": "application/json"})
     assert_rejected(r, 422, contains="start")
@@ -350,8 +369,9 @@ def test_hyperparameters_validated_by_rules(client):
     assert_still_answers(client)
 
 
-@pytest.mark.parametrize("raw", ["", "{", "[]", "null", '"x"', "[" * 50_000 + "]" * 50_000,
-                                 '{"start": [0, 0], "optimizers": "adam"}'])
+@pytest.mark.parametrize(
+    "raw", ["", "{", "[]", "null", '"x"', "[" * 50_000 + "]" * 50_000, '{"start": [0, 0], "optimizers": "adam"}']
+)
 def test_malformed_bodies(client, raw):
     r = client.post("/api/run", content=raw.encode(), headers={"content-type": "application/json"})
     assert 400 <= r.status_code < 500, (r.status_code, r.text[:200])
@@ -369,8 +389,12 @@ def test_no_input_echoed(client):
 
 
 def test_server_survives_everything(client):
-    bad = [dict(GOOD, formula="__import__('os').system('id')"), dict(GOOD, steps=10**9),
-           dict(GOOD, optimizers=[{"name": "sgd"}] * 17), dict(GOOD, formula="9**9**9")]
+    bad = [
+        dict(GOOD, formula="__import__('os').system('id')"),
+        dict(GOOD, steps=10**9),
+        dict(GOOD, optimizers=[{"name": "sgd"}] * 17),
+        dict(GOOD, formula="9**9**9"),
+    ]
     for _ in range(3):
         for b in bad:
             assert 400 <= post(client, "/api/run", b).status_code < 500

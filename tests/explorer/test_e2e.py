@@ -9,6 +9,7 @@ Chromium: ``scripts/install-browser.sh`` installs Debian's package when we are r
 skips, saying why, only when /usr/bin/chromium (or $RAVINE_CHROMIUM) is not there or
 Playwright is not installed. We never run ``playwright install`` (it downloads a browser).
 """
+
 from __future__ import annotations
 
 import json
@@ -25,14 +26,25 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("RAVINE_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("RAVINE_ARTIFACTS", ROOT / "artifacts" / "explorer"))
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 pytest.importorskip("fastapi", reason="the explorer needs ravine[serve]")
 if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-    pytest.skip(f"{CHROMIUM} is missing: run scripts/install-browser.sh as root "
-                "(apt-get install chromium); this machine cannot provide it", allow_module_level=True)
+    pytest.skip(
+        f"{CHROMIUM} is missing: run scripts/install-browser.sh as root "
+        "(apt-get install chromium); this machine cannot provide it",
+        allow_module_level=True,
+    )
 
 
 def _free_port() -> int:
@@ -46,9 +58,24 @@ def server():
     port = _free_port()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     # the `ravine` console script's entry point (ravine.cli:main), run by this interpreter
-    proc = subprocess.Popen([sys.executable, "-c", "from ravine.cli import main; main()", "serve", "--no-open",
-                             "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from ravine.cli import main; main()",
+            "serve",
+            "--no-open",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -61,7 +88,7 @@ def server():
         except OSError:
             if time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError("ravine serve did not answer within 60 s")
+                raise RuntimeError("ravine serve did not answer within 60 s") from None
             time.sleep(0.1)  # polling the server's readiness, not waiting for the page
     yield url
     proc.terminate()
@@ -93,12 +120,21 @@ def test_explorer_end_to_end(server, browser):
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     console: list[str] = []  # console.error messages (failed module loads, bad responses …)
-    page.on("console", lambda m: console.append(f"{m.text} ({m.location.get('url')})") if m.type == "error"
+    page.on(
+        "console",
+        lambda m: (
+            console.append(f"{m.text} ({m.location.get('url')})")
+            if m.type == "error"
             # the one refusal this test provokes: the hostile formula's 422 from /api/problem
-            and not (m.location.get("url", "").endswith("/api/problem") and "422" in m.text) else None)
+            and not (m.location.get("url", "").endswith("/api/problem") and "422" in m.text)
+            else None
+        ),
+    )
     external: list[str] = []
-    page.on("request", lambda r: None if r.url.startswith(server) or r.url.startswith(("data:", "blob:"))
-            else external.append(r.url))
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith(server) or r.url.startswith(("data:", "blob:")) else external.append(r.url),
+    )
     page.goto(server + "/")
     page.wait_for_function("() => window.ravineState && window.ravineState.ready && window.ravineState.result")
     assert page.evaluate("() => typeof Plotly") == "object"
@@ -112,7 +148,8 @@ def test_explorer_end_to_end(server, browser):
     page.wait_for_function(
         """(n) => { const s = window.ravineState;
                     return s.requests > n && s.pending === 0 && s.result.trajectories.map(t => t.name).join() === 'nag,rmsprop'; }""",
-        arg=n0)
+        arg=n0,
+    )
     names = page.evaluate("() => window.ravineState.result.trajectories.map(t => t.name)")
     assert names == ["nag", "rmsprop"]
 
@@ -155,12 +192,17 @@ def test_explorer_end_to_end(server, browser):
     page.locator("#selected").select_option("1")
     for _ in range(5):
         page.locator("#fwd").click()
-    page.wait_for_function("() => window.ravineState.step === 5 && window.ravineState.explain "
-                           "&& window.ravineState.explain.data.step === 5 && window.ravineState.explain.data.index === 1")
+    page.wait_for_function(
+        "() => window.ravineState.step === 5 && window.ravineState.explain "
+        "&& window.ravineState.explain.data.step === 5 && window.ravineState.explain.data.index === 1"
+    )
     table = page.locator("#state-table").inner_text()
     assert "√r+ε" in table or "r" in table
-    assert page.locator(".annotation").count() + page.evaluate(
-        "() => document.getElementById('contour').layout.annotations.length") >= 2
+    assert (
+        page.locator(".annotation").count()
+        + page.evaluate("() => document.getElementById('contour').layout.annotations.length")
+        >= 2
+    )
 
     # -- play, then pause
     page.locator("#play").click()
@@ -171,7 +213,9 @@ def test_explorer_end_to_end(server, browser):
     step_now = page.evaluate("() => window.ravineState.step")
 
     shot = ARTIFACTS / "explorer.png"
-    page.wait_for_function("() => window.ravineState.explain && window.ravineState.explain.data.step === window.ravineState.step")
+    page.wait_for_function(
+        "() => window.ravineState.explain && window.ravineState.explain.data.step === window.ravineState.step"
+    )
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
 

@@ -5,6 +5,7 @@ Minibatches that cycle through a fixed data set keep the gradients O(0.1) for al
 minimum (where an adaptive step g/√r divides noise by noise, see
 tests/rules/test_torch_parity.py).
 """
+
 import torch
 
 
@@ -25,7 +26,7 @@ def make_data(dtype=None, n=512):
 
 def batch(X, Y, s, size=64):
     i = (s % (X.shape[0] // size)) * size
-    return X[i:i + size], Y[i:i + size]
+    return X[i : i + size], Y[i : i + size]
 
 
 def loss_step(model, opt, X, Y, s):

@@ -1,6 +1,7 @@
 """ravine.optim behaviour: non-finite policy, argument validation, lr tensors,
 schedulers (torch's and ravine's), param groups, zero_grad, closures, bfloat16,
 and the compiled path (same rule code, no recompiles under schedulers)."""
+
 import math
 import subprocess
 import sys
@@ -9,10 +10,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from optim_helpers import OPT_KW, flat_params, loss_step, make_data, make_model, train  # noqa: E402
+
 import ravine.optim as ro  # noqa: E402
 from ravine import schedules  # noqa: E402
 from ravine.rules import NonFiniteGradientError  # noqa: E402
-from optim_helpers import OPT_KW, flat_params, loss_step, make_data, make_model, train  # noqa: E402
 
 NAMES = list(ro.OPTIMIZERS)
 TORCH_HAS = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "NAdam"]
@@ -28,6 +30,7 @@ def test_import_ravine_does_not_import_torch():
 
 
 # ---------------------------------------------------------------- non-finite gradients
+
 
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
@@ -85,21 +88,38 @@ def test_nonfinite_skip_is_per_group():
 
 # ---------------------------------------------------------------- arguments
 
-@pytest.mark.parametrize("name,kw,arg", [
-    ("SGD", dict(lr=-1.0), "lr"), ("SGD", dict(momentum=1.5), "momentum"),
-    ("SGD", dict(lr=0.1, nesterov=True), "nesterov"), ("SGD", dict(weight_decay=-1.0), "weight_decay"),
-    ("Adagrad", dict(lr_decay=-1.0), "lr_decay"), ("Adagrad", dict(eps=0.0), "eps"),
-    ("Adagrad", dict(initial_accumulator_value=-1.0), "initial_accumulator_value"),
-    ("RMSprop", dict(alpha=1.0), "alpha"), ("RMSprop", dict(momentum=-0.1), "momentum"),
-    ("Adadelta", dict(rho=1.0), "rho"), ("Adam", dict(betas=(0.9, 1.0)), "beta2"),
-    ("Adam", dict(betas=(-0.1, 0.99)), "beta1"), ("Adam", dict(eps=-1e-8), "eps"), ("Adam", dict(betas=0.9), "betas"),
-    ("AdamW", dict(weight_decay=-0.1), "weight_decay"), ("NAdam", dict(momentum_decay=-1.0), "momentum_decay"),
-    ("Yogi", dict(eps=0.0), "eps"), ("WindowedRMSprop", dict(window=0), "window"),
-    ("Momentum", dict(form="nope"), "form"), ("Adam", dict(lr=float("nan")), "lr"),
-    ("Adam", dict(nonfinite="sometimes"), "nonfinite"), ("Adam", dict(impl="fast"), "impl"),
-    ("Adam", dict(maximize=1), "maximize"), ("Adam", dict(convention="mine"), "convention"),
-    ("Adam", dict(lr=torch.tensor([0.1, 0.2])), "lr"), ("Adam", dict(capturable=True), "capturable"),
-])
+
+@pytest.mark.parametrize(
+    "name,kw,arg",
+    [
+        ("SGD", dict(lr=-1.0), "lr"),
+        ("SGD", dict(momentum=1.5), "momentum"),
+        ("SGD", dict(lr=0.1, nesterov=True), "nesterov"),
+        ("SGD", dict(weight_decay=-1.0), "weight_decay"),
+        ("Adagrad", dict(lr_decay=-1.0), "lr_decay"),
+        ("Adagrad", dict(eps=0.0), "eps"),
+        ("Adagrad", dict(initial_accumulator_value=-1.0), "initial_accumulator_value"),
+        ("RMSprop", dict(alpha=1.0), "alpha"),
+        ("RMSprop", dict(momentum=-0.1), "momentum"),
+        ("Adadelta", dict(rho=1.0), "rho"),
+        ("Adam", dict(betas=(0.9, 1.0)), "beta2"),
+        ("Adam", dict(betas=(-0.1, 0.99)), "beta1"),
+        ("Adam", dict(eps=-1e-8), "eps"),
+        ("Adam", dict(betas=0.9), "betas"),
+        ("AdamW", dict(weight_decay=-0.1), "weight_decay"),
+        ("NAdam", dict(momentum_decay=-1.0), "momentum_decay"),
+        ("Yogi", dict(eps=0.0), "eps"),
+        ("WindowedRMSprop", dict(window=0), "window"),
+        ("Momentum", dict(form="nope"), "form"),
+        ("Adam", dict(lr=float("nan")), "lr"),
+        ("Adam", dict(nonfinite="sometimes"), "nonfinite"),
+        ("Adam", dict(impl="fast"), "impl"),
+        ("Adam", dict(maximize=1), "maximize"),
+        ("Adam", dict(convention="mine"), "convention"),
+        ("Adam", dict(lr=torch.tensor([0.1, 0.2])), "lr"),
+        ("Adam", dict(capturable=True), "capturable"),
+    ],
+)
 def test_invalid_arguments_raise_value_error_naming_them(name, kw, arg):
     with pytest.raises(ValueError, match=arg):
         getattr(ro, name)(make_model().parameters(), **kw)
@@ -127,6 +147,7 @@ def test_defaults_and_conventions():
 
 # ---------------------------------------------------------------- lr as a tensor, schedulers
 
+
 def test_lr_tensor_matches_float():
     X, Y = make_data()
     a, b = make_model(), make_model()
@@ -143,8 +164,15 @@ SCHEDULERS = {
     "OneCycleLR": lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.01, total_steps=40),
     "LambdaLR": lambda o: torch.optim.lr_scheduler.LambdaLR(o, lambda e: 1.0 / (1 + e)),
 }
-SCHED_KW = {"SGD": dict(lr=0.01, momentum=0.9), "Adagrad": dict(lr=0.01), "RMSprop": dict(lr=1e-3, momentum=0.9),
-            "Adadelta": dict(lr=1.0), "Adam": dict(lr=1e-3), "AdamW": dict(lr=1e-3), "NAdam": dict(lr=1e-3)}
+SCHED_KW = {
+    "SGD": dict(lr=0.01, momentum=0.9),
+    "Adagrad": dict(lr=0.01),
+    "RMSprop": dict(lr=1e-3, momentum=0.9),
+    "Adadelta": dict(lr=1.0),
+    "Adam": dict(lr=1e-3),
+    "AdamW": dict(lr=1e-3),
+    "NAdam": dict(lr=1e-3),
+}
 
 
 @pytest.fixture
@@ -202,10 +230,11 @@ def test_schedule_lr_with_ravine_schedules():
 
 # ---------------------------------------------------------------- groups, grads, closure
 
+
 def test_param_groups_and_add_param_group_match_torch(float64_default):
     X, Y = make_data()
     a, b = make_model(), make_model()
-    mk = lambda mod, m, **kw: mod.Adam([{"params": list(m.parameters())[:2], "lr": 1e-2}], lr=1e-3, **kw)  # noqa: E731
+    mk = lambda mod, m, **kw: mod.Adam([{"params": list(m.parameters())[:2], "lr": 1e-2}], lr=1e-3, **kw)
     oa, ob = mk(torch.optim, a, foreach=False), mk(ro, b, impl="eager")
     train(a, oa, X, Y, 5)
     train(b, ob, X, Y, 5)
@@ -275,13 +304,14 @@ def test_mixed_dtypes_in_one_group(float64_default):
     a0, b0 = a.detach().clone(), b.detach().clone()
     for _ in range(3):
         opt.zero_grad()
-        ((a ** 2).sum() + (b ** 2).sum()).backward()
+        ((a**2).sum() + (b**2).sum()).backward()
         opt.step()
     assert (a.detach().abs() < a0.abs()).all() and (b.detach().abs() < b0.abs()).all()
     assert len(opt._buckets[0]) == 2
 
 
 # ---------------------------------------------------------------- the compiled path
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)

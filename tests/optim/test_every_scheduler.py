@@ -4,6 +4,7 @@ The schedulers write group['lr'] (and CyclicLR/OneCycleLR group['momentum'] or
 group['betas']); ravine reads its hyperparameters from the group at every step, so the
 parameters after 40 steps must equal torch's (float64, 1e-12 relative).
 """
+
 import inspect
 
 import pytest
@@ -23,12 +24,14 @@ FACTORIES = {
     "ConstantLR": lambda o: LS.ConstantLR(o, factor=0.5, total_iters=10),
     "LinearLR": lambda o: LS.LinearLR(o, start_factor=0.2, total_iters=15),
     "ExponentialLR": lambda o: LS.ExponentialLR(o, gamma=0.95),
-    "SequentialLR": lambda o: LS.SequentialLR(o, [LS.ConstantLR(o, factor=0.5, total_iters=5),
-                                                  LS.ExponentialLR(o, gamma=0.9)], milestones=[5]),
+    "SequentialLR": lambda o: LS.SequentialLR(
+        o, [LS.ConstantLR(o, factor=0.5, total_iters=5), LS.ExponentialLR(o, gamma=0.9)], milestones=[5]
+    ),
     "PolynomialLR": lambda o: LS.PolynomialLR(o, total_iters=30, power=2.0),
     "CosineAnnealingLR": lambda o: LS.CosineAnnealingLR(o, T_max=25),
-    "ChainedScheduler": lambda o: LS.ChainedScheduler([LS.ConstantLR(o, factor=0.5, total_iters=5),
-                                                       LS.ExponentialLR(o, gamma=0.95)]),
+    "ChainedScheduler": lambda o: LS.ChainedScheduler(
+        [LS.ConstantLR(o, factor=0.5, total_iters=5), LS.ExponentialLR(o, gamma=0.95)]
+    ),
     "ReduceLROnPlateau": lambda o: LS.ReduceLROnPlateau(o, factor=0.5, patience=1),
     "CyclicLR": lambda o: LS.CyclicLR(o, base_lr=0.001, max_lr=0.01, step_size_up=5),
     "CosineAnnealingWarmRestarts": lambda o: LS.CosineAnnealingWarmRestarts(o, T_0=8, T_mult=2),
@@ -37,9 +40,14 @@ FACTORIES = {
 
 
 def test_every_scheduler_class_is_covered():
-    classes = {n for n, c in vars(LS).items()
-               if inspect.isclass(c) and issubclass(c, (LS.LRScheduler, LS.ReduceLROnPlateau))
-               and c not in (LS.LRScheduler, getattr(LS, "_LRScheduler", None)) and not n.startswith("_")}
+    classes = {
+        n
+        for n, c in vars(LS).items()
+        if inspect.isclass(c)
+        and issubclass(c, (LS.LRScheduler, LS.ReduceLROnPlateau))
+        and c not in (LS.LRScheduler, getattr(LS, "_LRScheduler", None))
+        and not n.startswith("_")
+    }
     assert classes <= set(FACTORIES), f"not covered: {sorted(classes - set(FACTORIES))}"
 
 
@@ -64,8 +72,10 @@ def _run(opt_cls, sched_name, kw):
 
 
 @pytest.mark.parametrize("sched_name", list(FACTORIES))
-@pytest.mark.parametrize("name, kw", [("SGD", dict(lr=0.01, momentum=0.9)), ("Adam", dict(lr=0.01)),
-                                      ("RMSprop", dict(lr=0.01, momentum=0.5))])
+@pytest.mark.parametrize(
+    "name, kw",
+    [("SGD", dict(lr=0.01, momentum=0.9)), ("Adam", dict(lr=0.01)), ("RMSprop", dict(lr=0.01, momentum=0.5))],
+)
 def test_scheduler_drives_ravine_like_torch(sched_name, name, kw):
     ref, ref_lr = _run(getattr(torch.optim, name), sched_name, dict(kw, foreach=False))
     got, got_lr = _run(getattr(ro, name), sched_name, kw)

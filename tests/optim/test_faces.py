@@ -6,6 +6,7 @@ and take the same steps (float64, 8 steps of a fixed gradient field, 1e-12 relat
 two faces run the same function on NumPy arrays and on torch tensors, so only the order of
 rounding in NumPy vs torch kernels can differ).
 """
+
 import inspect
 
 import numpy as np

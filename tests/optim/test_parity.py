@@ -16,19 +16,20 @@ marked slow. The fused / foreach implementations of torch are compared in
 ``test_torch_implementations_agree`` (they differ from the single-tensor one at
 round-off level only).
 """
+
 import itertools
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
-import ravine.optim as ro  # noqa: E402
-
 from optim_helpers import flat_params, make_data, make_model  # noqa: E402
 
+import ravine.optim as ro  # noqa: E402
+
 STEPS = 500
-LR = 2.0 ** -10
-WD = 2.0 ** -4
+LR = 2.0**-10
+WD = 2.0**-4
 
 
 def combos(**grid):
@@ -41,16 +42,16 @@ CASES = []
 for kw in combos(momentum=[0.0, 0.9], dampening=[0.0, 0.5], nesterov=[False, True], weight_decay=[0.0, WD]):
     if kw["nesterov"] and (kw["momentum"] == 0 or kw["dampening"] != 0):
         continue
-    CASES.append(("SGD", dict(lr=2.0 ** -5, **kw)))
+    CASES.append(("SGD", dict(lr=2.0**-5, **kw)))
 for kw in combos(lr_decay=[0.0, 0.01], initial_accumulator_value=[0.0, 0.1], weight_decay=[0.0, WD]):
-    CASES.append(("Adagrad", dict(lr=2.0 ** -5, **kw)))
+    CASES.append(("Adagrad", dict(lr=2.0**-5, **kw)))
 for kw in combos(centered=[False, True], momentum=[0.0, 0.9], weight_decay=[0.0, WD]):
     CASES.append(("RMSprop", dict(lr=LR if kw["momentum"] == 0 else LR / 4, **kw)))
 for kw in combos(rho=[0.9, 0.95], weight_decay=[0.0, WD]):
     CASES.append(("Adadelta", dict(lr=1.0, **kw)))
 for kw in combos(amsgrad=[False, True], weight_decay=[0.0, WD]):
     CASES.append(("Adam", dict(lr=LR, **kw)))
-for kw in combos(amsgrad=[False, True], weight_decay=[2.0 ** -7, WD]):
+for kw in combos(amsgrad=[False, True], weight_decay=[2.0**-7, WD]):
     CASES.append(("AdamW", dict(lr=LR, **kw)))
 for kw in combos(weight_decay=[0.0, WD], decoupled_weight_decay=[False, True]):
     if kw["decoupled_weight_decay"] and kw["weight_decay"] == 0:
@@ -73,8 +74,9 @@ for _i, (_n, _kw) in enumerate(CASES):
 
 def _id(case):
     name, kw = case
-    return name + "-" + ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                                 for k, v in kw.items() if k != "lr")
+    return (
+        name + "-" + ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in kw.items() if k != "lr")
+    )
 
 
 def run_pair(name, kw, dtype, impl="eager", steps=STEPS, torch_kw=None):
@@ -85,7 +87,7 @@ def run_pair(name, kw, dtype, impl="eager", steps=STEPS, torch_kw=None):
     ob = getattr(ro, name)(b.parameters(), impl=impl, **kw)
     for s in range(steps):
         for m, o in ((a, oa), (b, ob)):
-            x, y = X[(s % 8) * 64:(s % 8) * 64 + 64], Y[(s % 8) * 64:(s % 8) * 64 + 64]
+            x, y = X[(s % 8) * 64 : (s % 8) * 64 + 64], Y[(s % 8) * 64 : (s % 8) * 64 + 64]
             o.zero_grad()
             (sign * ((m(x) - y) ** 2).mean()).backward()
             o.step()
@@ -104,8 +106,11 @@ def float64_default():
     torch.set_default_dtype(old)
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, marks=() if i in _DEFAULT64 else pytest.mark.slow)
-                                  for i, c in enumerate(CASES)], ids=[_id(c) for c in CASES])
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, marks=() if i in _DEFAULT64 else pytest.mark.slow) for i, c in enumerate(CASES)],
+    ids=[_id(c) for c in CASES],
+)
 def test_float64_matches_torch(case, float64_default):
     name, kw = case
     rel2, relmax, moved = run_pair(name, kw, torch.float64)
@@ -113,8 +118,11 @@ def test_float64_matches_torch(case, float64_default):
     assert moved > 1e-2  # the run must have moved
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, marks=() if i in _DEFAULT32 else pytest.mark.slow)
-                                  for i, c in enumerate(CASES)], ids=[_id(c) for c in CASES])
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, marks=() if i in _DEFAULT32 else pytest.mark.slow) for i, c in enumerate(CASES)],
+    ids=[_id(c) for c in CASES],
+)
 def test_float32_matches_torch(case):
     name, kw = case
     rel2, relmax, moved = run_pair(name, kw, torch.float32)
@@ -126,8 +134,15 @@ def test_float32_matches_torch(case):
     assert moved > 1e-2
 
 
-@pytest.mark.parametrize("name,kw", [("Adam", dict(lr=LR, weight_decay=WD)), ("AdamW", dict(lr=LR, weight_decay=2.0 ** -7)),
-                                     ("SGD", dict(lr=2.0 ** -5, momentum=0.9)), ("Adagrad", dict(lr=2.0 ** -5))])
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("Adam", dict(lr=LR, weight_decay=WD)),
+        ("AdamW", dict(lr=LR, weight_decay=2.0**-7)),
+        ("SGD", dict(lr=2.0**-5, momentum=0.9)),
+        ("Adagrad", dict(lr=2.0**-5)),
+    ],
+)
 def test_torch_implementations_agree(name, kw):
     """ravine against torch's foreach and fused implementations (float32): the same
     tolerance as against the single-tensor one."""

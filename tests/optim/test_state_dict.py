@@ -1,5 +1,6 @@
 """state_dict round trip through a file and a NEW PROCESS: 100 steps, save, load in
 a fresh python, 100 more steps → bit-identical to 200 uninterrupted steps."""
+
 import os
 import subprocess
 import sys
@@ -8,8 +9,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import ravine.optim as ro  # noqa: E402
 from optim_helpers import OPT_KW, flat_params, make_data, make_model, train  # noqa: E402
+
+import ravine.optim as ro  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -14,9 +14,24 @@ from ravine.problems.catalog import SEED_002
 
 NAMES = list_problems()
 REQUIRED = {
-    "seed_error_surface", "ellipse", "seed_bowl3d", "seed_three_var", "parabola", "saddle",
-    "tanh", "sigmoid_neuron", "rosenbrock", "beale", "himmelblau", "rastrigin", "booth",
-    "goldstein_price", "six_hump_camel", "matyas", "ackley", "monkey_saddle",
+    "seed_error_surface",
+    "ellipse",
+    "seed_bowl3d",
+    "seed_three_var",
+    "parabola",
+    "saddle",
+    "tanh",
+    "sigmoid_neuron",
+    "rosenbrock",
+    "beale",
+    "himmelblau",
+    "rastrigin",
+    "booth",
+    "goldstein_price",
+    "six_hump_camel",
+    "matyas",
+    "ackley",
+    "monkey_saddle",
 }
 
 

@@ -159,8 +159,7 @@ def test_random_quadratic_options():
 
 @pytest.mark.parametrize(
     "args, fragment",
-    [((0, 10.0), "dim"), ((2.5, 10.0), "dim"), ((3, 0.5), "cond"), ((3, np.inf), "cond"),
-     ((1, 10.0), "cond")],
+    [((0, 10.0), "dim"), ((2.5, 10.0), "dim"), ((3, 0.5), "cond"), ((3, np.inf), "cond"), ((1, 10.0), "cond")],
 )
 def test_random_quadratic_validation(args, fragment):
     with pytest.raises(ValueError, match=fragment):

@@ -2,7 +2,10 @@
 
 Nothing here computes an expectation: each test writes its equations out itself.
 """
+
 import numpy as np
+
+from support.problems import make_problem as _make_problem
 
 STEPS = 150
 DIM = 6
@@ -11,16 +14,7 @@ RTOL = 1e-12
 
 def make_problem(seed=0, dim=DIM):
     """θ0 and ∇f for f(θ) = ½θᵀAθ − bᵀθ + Σ log cosh θ (A SPD, L ≲ 8)."""
-    r = np.random.default_rng(seed)
-    Q = r.normal(size=(dim, dim))
-    A = Q @ Q.T / dim + 0.5 * np.eye(dim)
-    b = r.normal(size=dim)
-    theta0 = r.normal(size=dim)
-
-    def grad(theta):
-        return A @ theta - b + np.tanh(theta)
-
-    return theta0, grad
+    return _make_problem(seed, dim, ridge=0.5)
 
 
 def grad_sequence(seed, steps=STEPS, dim=DIM):

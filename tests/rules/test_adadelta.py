@@ -7,17 +7,22 @@
 
 Tolerance: RTOL = 1e-12 relative to the scale of the expected array.
 """
+
 import math
 
 import numpy as np
 import pytest
+from rule_reference import DIM, RTOL, STEPS, assert_rel, grad_sequence, make_problem, run_rule
 
 from ravine.rules import Adadelta
 
-from rule_reference import DIM, RTOL, STEPS, assert_rel, grad_sequence, make_problem, run_rule  # noqa: F401
-
-CASES = [dict(lr=lr, rho=rho, eps=eps, weight_decay=lam)
-         for lr in (1.0, 0.5) for rho in (0.9, 0.95) for eps in (1e-6, 1e-5) for lam in (0.0, 0.1)]
+CASES = [
+    dict(lr=lr, rho=rho, eps=eps, weight_decay=lam)
+    for lr in (1.0, 0.5)
+    for rho in (0.9, 0.95)
+    for eps in (1e-6, 1e-5)
+    for lam in (0.0, 0.1)
+]
 
 
 @pytest.mark.parametrize("kw", CASES, ids=[",".join(f"{k}={v}" for k, v in c.items()) for c in CASES])
@@ -31,22 +36,21 @@ def test_adadelta_zeiler_algorithm_1(kw, closed_loop):
     traj = run_rule(Adadelta(**kw), theta0, grads)
 
     x = theta0.copy()
-    Eg2 = np.zeros(DIM)   # E[g²]
+    Eg2 = np.zeros(DIM)  # E[g²]
     Edx2 = np.zeros(DIM)  # E[Δx²]
     for t in range(1, STEPS + 1):
         g = grads(x) if closed_loop else grads[t - 1]
-        g = g + lam * x   # torch's L2 weight decay (not in the paper)
-        Eg2 = rho * Eg2 + (1 - rho) * g ** 2
+        g = g + lam * x  # torch's L2 weight decay (not in the paper)
+        Eg2 = rho * Eg2 + (1 - rho) * g**2
         dx = -np.sqrt(Edx2 + eps) / np.sqrt(Eg2 + eps) * g
-        Edx2 = rho * Edx2 + (1 - rho) * dx ** 2
+        Edx2 = rho * Edx2 + (1 - rho) * dx**2
         x = x + lr * dx
         rule_x, st, rec = traj[t - 1]
         assert_rel(rule_x, x, what=f"x step {t}")
         assert_rel(st.state.s, Eg2, what=f"E[g²] step {t}")
         assert_rel(st.state.u, Edx2, what=f"E[Δx²] step {t}")
         # Δ = (x_{t+1} − x_t)/lr: its round-off is that of x, so compare it on the scale of x
-        np.testing.assert_allclose(rec.step, -dx, rtol=RTOL, atol=RTOL * np.max(np.abs(x)),
-                                   err_msg=f"Δ step {t}")
+        np.testing.assert_allclose(rec.step, -dx, rtol=RTOL, atol=RTOL * np.max(np.abs(x)), err_msg=f"Δ step {t}")
 
 
 @pytest.mark.parametrize("rho,eps", [(0.9, 1e-6), (0.95, 1e-6), (0.9, 1e-4)])

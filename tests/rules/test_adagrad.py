@@ -7,20 +7,21 @@
 
 Tolerance: RTOL = 1e-12 relative to the scale of the expected array.
 """
+
 import numpy as np
 import pytest
+from rule_reference import DIM, RTOL, STEPS, assert_rel, grad_sequence, make_problem, run_rule  # noqa: F401
 
 from ravine.rules import Adagrad
-
-from rule_reference import DIM, RTOL, STEPS, assert_rel, grad_sequence, make_problem, run_rule  # noqa: F401
 
 CASES = []
 for eps_inside in (False, True):
     for lr_decay in (0.0, 0.05):
         for r0 in (0.0, 0.1):
             for lam in (0.0, 0.1):
-                CASES.append(dict(eps_inside=eps_inside, lr_decay=lr_decay,
-                                  initial_accumulator_value=r0, weight_decay=lam))
+                CASES.append(
+                    dict(eps_inside=eps_inside, lr_decay=lr_decay, initial_accumulator_value=r0, weight_decay=lam)
+                )
 
 
 @pytest.mark.parametrize("kw", CASES, ids=[",".join(f"{k}={v}" for k, v in c.items()) for c in CASES])
@@ -54,7 +55,7 @@ def test_adagrad_accumulator_is_a_sum():
     r0 = 0.3
     traj = run_rule(Adagrad(lr=0.01, initial_accumulator_value=r0), np.zeros(DIM), grads)
     for t in range(STEPS):
-        expected = r0 + sum(gi ** 2 for gi in grads[: t + 1])
+        expected = r0 + sum(gi**2 for gi in grads[: t + 1])
         assert_rel(traj[t][1].state.r, expected, what=f"step {t + 1}")
 
 

@@ -5,14 +5,15 @@ Tolerance: RTOL = 1e-12 relative to the scale of the expected array. Closed-loop
 runs use η = 1e-3 so that 150 steps stay away from the minimum, where an
 adaptive step ŝ/√r̂ divides round-off by round-off (see test_torch_parity.py).
 """
+
 import math
 
 import numpy as np
 import pytest
+from rule_reference import DIM, RTOL, STEPS, assert_rel, grad_sequence, make_problem, run_rule  # noqa: F401
 
 from ravine.rules import Adam, AdamW, NAdam, OptState, Yogi
 
-from rule_reference import DIM, RTOL, STEPS, assert_rel, grad_sequence, make_problem, run_rule  # noqa: F401
 
 def source(closed_loop, seed):
     theta0, grad = make_problem(seed)
@@ -38,25 +39,25 @@ def adam_reference(theta0, grads, eta, b1, b2, eps, eps_mode, amsgrad, weight_de
     for t in range(1, steps + 1):
         g = grads(theta) if callable(grads) else grads[t - 1]
         if weight_decay and not decoupled:
-            g = g + weight_decay * theta                 # L2 (coupled)
-        s = b1 * s + (1 - b1) * g                        # first moment
-        r = b2 * r + (1 - b2) * g * g                    # second moment
+            g = g + weight_decay * theta  # L2 (coupled)
+        s = b1 * s + (1 - b1) * g  # first moment
+        r = b2 * r + (1 - b2) * g * g  # second moment
         if amsgrad:
-            r_max = np.maximum(r_max, r)                 # torch: max over the uncorrected r
+            r_max = np.maximum(r_max, r)  # torch: max over the uncorrected r
             r_use = r_max
         else:
             r_use = r
-        s_hat = s / (1 - b1 ** t)
-        r_hat = r_use / (1 - b2 ** t)
+        s_hat = s / (1 - b1**t)
+        r_hat = r_use / (1 - b2**t)
         if eps_mode == "outside":
             step = eta * s_hat / (np.sqrt(r_hat) + eps)
         elif eps_mode == "inside":
             step = eta * s_hat / np.sqrt(r_hat + eps)
         else:  # Keras / Kingma & Ba §2: lr_t = lr·√(1−β2^t)/(1−β1^t); θ ← θ − lr_t·s/(√r + ε)
-            lr_t = eta * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+            lr_t = eta * math.sqrt(1 - b2**t) / (1 - b1**t)
             step = lr_t * s / (np.sqrt(r_use) + eps)
         if weight_decay and decoupled:
-            theta = theta - eta * weight_decay * theta   # AdamW: θ ← θ − ηλθ
+            theta = theta - eta * weight_decay * theta  # AdamW: θ ← θ − ηλθ
         theta = theta - step
         out.append(dict(theta=theta, s=s, r=r, r_max=r_max))
     return out
@@ -68,8 +69,9 @@ def test_adam_reference(kw, closed_loop):
     theta0, grads, eta = source(closed_loop, 50)
     b1, b2, eps = 0.9, 0.99, 1e-6
     traj = run_rule(Adam(lr=eta, betas=(b1, b2), eps=eps, **kw), theta0, grads)
-    ref = adam_reference(theta0, grads, eta, b1, b2, eps, kw["eps_mode"], kw["amsgrad"],
-                         kw["weight_decay"], kw["decoupled_weight_decay"])
+    ref = adam_reference(
+        theta0, grads, eta, b1, b2, eps, kw["eps_mode"], kw["amsgrad"], kw["weight_decay"], kw["decoupled_weight_decay"]
+    )
     for t, (got, exp) in enumerate(zip(traj, ref), 1):
         theta, st, _ = got
         assert_rel(theta, exp["theta"], what=f"θ step {t}")
@@ -108,8 +110,8 @@ def test_amsgrad_takes_the_max_of_the_uncorrected_r():
     r1 = (1 - b2) * 100.0
     assert traj[1][1].state.r_max[0] == pytest.approx(r1, rel=1e-15)
     s2 = b1 * (1 - b1) * 10.0 + (1 - b1) * 0.01
-    expected2 = -eta * (s2 / (1 - b1 ** 2)) / (math.sqrt(r1 / (1 - b2 ** 2)) + eps)
-    corrected_max = -eta * (s2 / (1 - b1 ** 2)) / (math.sqrt(r1 / (1 - b2)) + eps)
+    expected2 = -eta * (s2 / (1 - b1**2)) / (math.sqrt(r1 / (1 - b2**2)) + eps)
+    corrected_max = -eta * (s2 / (1 - b1**2)) / (math.sqrt(r1 / (1 - b2)) + eps)
     assert traj[1][2].delta[0] == pytest.approx(expected2, rel=1e-12)
     assert abs(expected2 - corrected_max) > 0.1 * abs(expected2)
 
@@ -133,6 +135,7 @@ def test_adam_conventions_eps_mode():
 
 
 # ----------------------------------------------------------------- AdamW
+
 
 @pytest.mark.parametrize("ams", [False, True])
 @pytest.mark.parametrize("mode", ["outside", "inside", "hat"])
@@ -158,10 +161,12 @@ def test_adamw_defaults_and_difference_from_l2():
 
 # ----------------------------------------------------------------- NAdam
 
-NADAM_CASES = [dict(weight_decay=0.0, decoupled_weight_decay=False, momentum_decay=4e-3),
-               dict(weight_decay=0.0, decoupled_weight_decay=False, momentum_decay=0.1),
-               dict(weight_decay=0.1, decoupled_weight_decay=False, momentum_decay=4e-3),
-               dict(weight_decay=0.1, decoupled_weight_decay=True, momentum_decay=4e-3)]
+NADAM_CASES = [
+    dict(weight_decay=0.0, decoupled_weight_decay=False, momentum_decay=4e-3),
+    dict(weight_decay=0.0, decoupled_weight_decay=False, momentum_decay=0.1),
+    dict(weight_decay=0.1, decoupled_weight_decay=False, momentum_decay=4e-3),
+    dict(weight_decay=0.1, decoupled_weight_decay=True, momentum_decay=4e-3),
+]
 
 
 @pytest.mark.parametrize("kw", NADAM_CASES, ids=[",".join(f"{k}={v}" for k, v in c.items()) for c in NADAM_CASES])
@@ -188,11 +193,10 @@ def test_nadam_reference(kw, closed_loop):
         prod_next = prod * mu_next
         s = b1 * s + (1 - b1) * g
         r = b2 * r + (1 - b2) * g * g
-        denom = np.sqrt(r / (1 - b2 ** t)) + eps
+        denom = np.sqrt(r / (1 - b2**t)) + eps
         if lam and dec:
             theta = theta - eta * lam * theta
-        theta = (theta - eta * (1 - mu_t) / (1 - prod) * g / denom
-                 - eta * mu_next / (1 - prod_next) * s / denom)
+        theta = theta - eta * (1 - mu_t) / (1 - prod) * g / denom - eta * mu_next / (1 - prod_next) * s / denom
         rule_theta, st, _ = traj[t - 1]
         assert_rel(rule_theta, theta, what=f"θ step {t}")
         assert_rel(st.state.s, s, what=f"s step {t}")
@@ -206,10 +210,11 @@ def test_nadam_momentum_schedule_terms():
         k = NAdam.terms(h, t)
         assert k.mu == pytest.approx(0.9 * (1 - 0.5 * 0.96 ** (t * 0.004)), rel=1e-15)
         assert k.mu_next == pytest.approx(0.9 * (1 - 0.5 * 0.96 ** ((t + 1) * 0.004)), rel=1e-15)
-        assert k.bc2 == pytest.approx(1 - 0.999 ** t, rel=1e-15)
+        assert k.bc2 == pytest.approx(1 - 0.999**t, rel=1e-15)
 
 
 # ------------------------------------------------------------------ Yogi
+
 
 @pytest.mark.parametrize("closed_loop", [True, False], ids=["problem", "sequence"])
 @pytest.mark.parametrize("eps", [1e-3, 1e-6])
@@ -249,9 +254,9 @@ def test_yogi_optax_convention(closed_loop):
     for t in range(1, STEPS + 1):
         g = grads(theta) if closed_loop else grads[t - 1]
         mu = (1 - 0.9) * g + 0.9 * mu
-        nu = nu - (1 - 0.999) * np.sign(nu - g ** 2) * g ** 2
-        mu_hat = mu / (1 - 0.9 ** t)
-        nu_hat = nu / (1 - 0.999 ** t)
+        nu = nu - (1 - 0.999) * np.sign(nu - g**2) * g**2
+        mu_hat = mu / (1 - 0.9**t)
+        nu_hat = nu / (1 - 0.999**t)
         theta = theta - eta * (mu_hat / (np.sqrt(nu_hat) + 1e-3))
         rule_theta, st, _ = traj[t - 1]
         assert_rel(rule_theta, theta, what=f"θ step {t}")

@@ -17,11 +17,24 @@ equations there were checked numerically against the real packages):
 The comparison is on the displacement θ_T − θ_0 (float64), relative 1e-12, so that a
 wrong ε, β or initial state shows even when η is small.
 """
+
 import numpy as np
 import pytest
 
-from ravine.rules import (NAG, SGD, Adadelta, Adagrad, Adam, AdamW, Momentum, NAdam, RMSprop,
-                          RMSpropNesterov, WindowedRMSprop, Yogi)
+from ravine.rules import (
+    NAG,
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    AdamW,
+    Momentum,
+    NAdam,
+    RMSprop,
+    RMSpropNesterov,
+    WindowedRMSprop,
+    Yogi,
+)
 
 torch = pytest.importorskip("torch")
 
@@ -42,6 +55,7 @@ Z = np.zeros_like(THETA0)
 
 
 # ------------------------------------------------------------------ drivers
+
 
 def run_rule(rule, steps=STEPS):
     theta = THETA0.copy()
@@ -89,8 +103,17 @@ def covers(cls, conv):
 
 # ===================================================================== SGD
 
-@pytest.mark.parametrize("kw", [dict(), dict(momentum=0.9), dict(momentum=0.9, dampening=0.5),
-                                dict(momentum=0.9, nesterov=True), dict(momentum=0.5, weight_decay=0.1)])
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(),
+        dict(momentum=0.9),
+        dict(momentum=0.9, dampening=0.5),
+        dict(momentum=0.9, nesterov=True),
+        dict(momentum=0.5, weight_decay=0.1),
+    ],
+)
 def test_sgd_torch(kw):
     # torch sgd.py L322-379: buffer = g at t=1, then μb + (1−τ)g; lr default 1e-3 (L32)
     covers(SGD, "torch")
@@ -104,6 +127,7 @@ def keras_sgd(lr, mu, nesterov):
         g = grad(theta)
         b = mu * b - lr * g
         return (theta + mu * b - lr * g if nesterov else theta + b), b
+
     return step
 
 
@@ -122,6 +146,7 @@ def optax_sgd(lr, mu, nesterov):
         s = g + mu * s
         d = g + mu * s if nesterov else s
         return theta - lr * d, s
+
     return step
 
 
@@ -135,9 +160,11 @@ def test_sgd_optax(mu, nesterov):
 def test_sgd_paper():
     # Sutskever et al. 2013, classical momentum with the gradient at θ: v ← μv − η g; θ ← θ + v; v₀ = 0
     covers(SGD, "paper")
+
     def step(theta, t, v):
         v = 0.9 * v - 1e-3 * grad(theta)
         return theta + v, v
+
     same(run_rule(SGD(convention="paper", momentum=0.9)), run_ref(step, Z))
 
 
@@ -152,14 +179,17 @@ def test_sgd_first_buffer_shows_only_with_dampening():
 
 # ------------------------------------------------------------------ Momentum, NAG
 
+
 @pytest.mark.parametrize("conv", ["torch", "seed003", "seed004"])
 def test_momentum_heavy_ball(conv):
     # seeds 003/004: v ← αv − ηg; θ ← θ + v (v₀ = 0); η = 1e-2, α = 0.9.
     # "torch": torch.optim.SGD(momentum=α) is the same heavy ball (v = −η·buf)
     covers(Momentum, conv)
+
     def step(theta, t, v):
         v = 0.9 * v - 1e-2 * grad(theta)
         return theta + v, v
+
     same(run_rule(Momentum(convention=conv)), run_ref(step, Z))
     if conv == "torch":
         same(run_rule(Momentum(convention=conv)), run_torch(torch.optim.SGD, lr=1e-2, momentum=0.9))
@@ -169,9 +199,11 @@ def test_momentum_heavy_ball(conv):
 def test_momentum_average(conv):
     # seed 001, seed 002 algorithm 4: v ← βv + (1−β)g; θ ← θ − ηv (v₀ = 0)
     covers(Momentum, conv)
+
     def step(theta, t, v):
         v = 0.9 * v + 0.1 * grad(theta)
         return theta - 1e-2 * v, v
+
     same(run_rule(Momentum(convention=conv)), run_ref(step, Z))
 
 
@@ -179,16 +211,20 @@ def test_momentum_average(conv):
 def test_nag(conv):
     # seeds 000/003 (Nesterov 1983, Sutskever 2013): θ̃ = θ + αv; v ← αv − η∇L(θ̃); θ ← θ + v
     covers(NAG, conv)
+
     def step(theta, t, v):
         v = 0.9 * v - 1e-2 * grad(theta + 0.9 * v)
         return theta + v, v
+
     same(run_rule(NAG(convention=conv)), run_ref(step, Z))
 
 
 # ===================================================================== Adagrad
 
-@pytest.mark.parametrize("kw", [dict(), dict(lr_decay=0.01), dict(weight_decay=0.1),
-                                dict(initial_accumulator_value=0.1)])
+
+@pytest.mark.parametrize(
+    "kw", [dict(), dict(lr_decay=0.01), dict(weight_decay=0.1), dict(initial_accumulator_value=0.1)]
+)
 def test_adagrad_torch(kw):
     # torch adagrad.py L364-427: r = r + g²; θ ← θ − η/(1+(t−1)d) · g/(√r + ε); ε 1e-10, r₀ 0
     covers(Adagrad, "torch")
@@ -200,6 +236,7 @@ def adagrad_in_root(lr, eps):
         g = grad(theta)
         r = r + g * g
         return theta - lr * g / np.sqrt(r + eps), r
+
     return step
 
 
@@ -219,10 +256,12 @@ def test_adagrad_optax():
 def test_adagrad_paper():
     # Duchi, Hazan & Singer 2011 (diagonal): θ ← θ − η g/(δ + √Σg²), G₀ = 0; δ = ravine's 1e-10
     covers(Adagrad, "paper")
+
     def step(theta, t, r):
         g = grad(theta)
         r = r + g * g
         return theta - 1e-2 * g / (1e-10 + np.sqrt(r)), r
+
     same(run_rule(Adagrad(convention="paper")), run_ref(step, Z))
 
 
@@ -263,6 +302,7 @@ def rms_lr_in_buffer(lr, rho, eps, centered, mu):
             b = mu * b + inc
             return theta - b, (r, m, b)
         return theta - inc, (r, m, b)
+
     return step
 
 
@@ -270,16 +310,20 @@ def rms_lr_in_buffer(lr, rho, eps, centered, mu):
 def test_rmsprop_keras(kw):
     # defaults: learning_rate 1e-3, rho 0.9, epsilon 1e-7 (keras rmsprop.py L55-59)
     covers(RMSprop, "keras")
-    same(run_rule(RMSprop(convention="keras", **kw)),
-         run_ref(rms_lr_in_buffer(1e-3, 0.9, 1e-7, kw["centered"], kw["momentum"]), (Z, Z, Z)))
+    same(
+        run_rule(RMSprop(convention="keras", **kw)),
+        run_ref(rms_lr_in_buffer(1e-3, 0.9, 1e-7, kw["centered"], kw["momentum"]), (Z, Z, Z)),
+    )
 
 
 @pytest.mark.parametrize("kw", GRID)
 def test_rmsprop_optax(kw):
     # defaults: decay 0.9, eps 1e-8, eps_in_sqrt True, initial_scale 0 (alias.py L1935-1945); lr required
     covers(RMSprop, "optax")
-    same(run_rule(RMSprop(convention="optax", **kw)),
-         run_ref(rms_lr_in_buffer(1e-2, 0.9, 1e-8, kw["centered"], kw["momentum"]), (Z, Z, Z)))
+    same(
+        run_rule(RMSprop(convention="optax", **kw)),
+        run_ref(rms_lr_in_buffer(1e-2, 0.9, 1e-8, kw["centered"], kw["momentum"]), (Z, Z, Z)),
+    )
 
 
 @pytest.mark.parametrize("conv,lr,eps", [("paper", 1e-3, 1e-8), ("seed000", 1e-2, 1e-6), ("seed002", 1e-2, 1e-6)])
@@ -300,16 +344,20 @@ def rms_nesterov_lookahead(lr, beta, mu, eps, inside):
         den = np.sqrt(eps + r) if inside else np.sqrt(r) + eps
         v = mu * v - lr * g / den
         return theta + v, (r, v)
+
     return step
 
 
-@pytest.mark.parametrize("conv,lr,beta,eps,inside", [("torch", 1e-2, 0.99, 1e-8, False),
-                                                     ("seed000", 1e-2, 0.9, 1e-6, True),
-                                                     ("paper", 1e-3, 0.9, 1e-6, True)])
+@pytest.mark.parametrize(
+    "conv,lr,beta,eps,inside",
+    [("torch", 1e-2, 0.99, 1e-8, False), ("seed000", 1e-2, 0.9, 1e-6, True), ("paper", 1e-3, 0.9, 1e-6, True)],
+)
 def test_rmsprop_nesterov(conv, lr, beta, eps, inside):
     covers(RMSpropNesterov, conv)
-    same(run_rule(RMSpropNesterov(convention=conv, lookahead=True)),
-         run_ref(rms_nesterov_lookahead(lr, beta, 0.9, eps, inside), (Z, Z)))
+    same(
+        run_rule(RMSpropNesterov(convention=conv, lookahead=True)),
+        run_ref(rms_nesterov_lookahead(lr, beta, 0.9, eps, inside), (Z, Z)),
+    )
 
 
 @pytest.mark.parametrize("conv,eps,inside", [("torch", 1e-8, False), ("seed000", 1e-6, True)])
@@ -318,16 +366,19 @@ def test_windowed_rmsprop(conv, eps, inside):
     # θ ← θ − η/√(ε + r_t) ∘ g ("torch": ε outside the root)
     covers(WindowedRMSprop, conv)
     hist = []
+
     def step(theta, t, _):
         g = grad(theta)
         hist.append(g * g)
         r = np.mean(hist[-10:], axis=0)
         den = np.sqrt(eps + r) if inside else np.sqrt(r) + eps
         return theta - 1e-2 * g / den, None
+
     same(run_rule(WindowedRMSprop(convention=conv), steps=12), run_ref(step, None, steps=12))
 
 
 # ===================================================================== Adadelta
+
 
 @pytest.mark.parametrize("kw", [dict(), dict(weight_decay=0.1)])
 def test_adadelta_torch(kw):
@@ -345,6 +396,7 @@ def adadelta_ref(lr, rho, eps, wd=0.0):
         d = np.sqrt(u + eps) / np.sqrt(r + eps) * g
         u = rho * u + (1 - rho) * d * d
         return theta - lr * d, (r, u)
+
     return step
 
 
@@ -359,14 +411,16 @@ def test_adadelta_optax():
     # before: coupled); learning_rate must be passed as 1.0 (None climbs: transform.py L1000-1001)
     covers(Adadelta, "optax")
     same(run_rule(Adadelta(convention="optax")), run_ref(adadelta_ref(1.0, 0.9, 1e-6), (Z, Z)))
-    same(run_rule(Adadelta(convention="optax", weight_decay=0.1)),
-         run_ref(adadelta_ref(1.0, 0.9, 1e-6, wd=0.1), (Z, Z)))
+    same(
+        run_rule(Adadelta(convention="optax", weight_decay=0.1)), run_ref(adadelta_ref(1.0, 0.9, 1e-6, wd=0.1), (Z, Z))
+    )
 
 
 @pytest.mark.parametrize("conv,rho", [("paper", 0.95), ("seed001", 0.9)])
 def test_adadelta_paper_and_seed(conv, rho):
     # Zeiler 2012 Alg. 1: x += −RMS[Δx]_{t−1}/RMS[g]_t · g, no η; seed 001 L132 (ρ 0.9, ε 1e-6)
     covers(Adadelta, conv)
+
     def step(theta, t, state):
         r, u = state
         g = grad(theta)
@@ -374,13 +428,16 @@ def test_adadelta_paper_and_seed(conv, rho):
         dx = -np.sqrt(u + 1e-6) / np.sqrt(r + 1e-6) * g
         u = rho * u + (1 - rho) * dx * dx
         return theta + dx, (r, u)
+
     same(run_rule(Adadelta(convention=conv)), run_ref(step, (Z, Z)))
 
 
 # ===================================================================== Adam
 
-@pytest.mark.parametrize("kw", [dict(), dict(amsgrad=True), dict(weight_decay=0.1),
-                                dict(weight_decay=0.1, decoupled_weight_decay=True)])
+
+@pytest.mark.parametrize(
+    "kw", [dict(), dict(amsgrad=True), dict(weight_decay=0.1), dict(weight_decay=0.1, decoupled_weight_decay=True)]
+)
 def test_adam_torch(kw):
     # torch adam.py L396-546: θ ← θ − (η/bc1)·s/(√r/√bc2 + ε); amsgrad max over raw r (L539)
     covers(Adam, "torch")
@@ -396,7 +453,7 @@ def adam_alg1(lr, b1, b2, eps, amsgrad=None, wd_decoupled=0.0, inside=False):
         g = grad(theta)
         s = b1 * s + (1 - b1) * g
         r = b2 * r + (1 - b2) * g * g
-        bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+        bc1, bc2 = 1 - b1**t, 1 - b2**t
         if amsgrad == "r_hat":
             rmax = np.maximum(rmax, r / bc2)
             r_hat = rmax
@@ -404,6 +461,7 @@ def adam_alg1(lr, b1, b2, eps, amsgrad=None, wd_decoupled=0.0, inside=False):
             r_hat = r / bc2
         den = np.sqrt(r_hat + eps) if inside else np.sqrt(r_hat) + eps
         return theta - lr * wd_decoupled * theta - lr * (s / bc1) / den, (s, r, rmax)
+
     return step
 
 
@@ -416,13 +474,14 @@ def keras_adam(lr, b1, b2, eps, amsgrad=False, wd=0.0):
         s, r, vmax = state
         g = grad(theta)
         theta = theta - theta * wd * lr
-        alpha = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        alpha = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
         s = s + (g - s) * (1 - b1)
         r = r + (g * g - r) * (1 - b2)
         if amsgrad:
             vmax = np.maximum(vmax, r)
             return theta - alpha * s / (np.sqrt(vmax) + eps), (s, r, vmax)
         return theta - alpha * s / (np.sqrt(r) + eps), (s, r, vmax)
+
     return step
 
 
@@ -466,6 +525,7 @@ def test_adam_seeds(conv, eps):
 
 # ------------------------------------------------------------------ AdamW
 
+
 @pytest.mark.parametrize("kw", [dict(), dict(amsgrad=True), dict(weight_decay=0.3)])
 def test_adamw_torch(kw):
     # torch adamw.py L19-48 = Adam(decoupled_weight_decay=True): θ ← θ(1 − ηλ) first; λ 1e-2
@@ -491,13 +551,15 @@ def test_adamw_paper():
     # multiplier (1 here): the decay is not scaled by α, so ravine takes weight_decay = λ/α
     covers(AdamW, "paper")
     lam, alpha = 0.05, 1e-3
+
     def step(theta, t, state):
         s, r = state
         g = grad(theta)
         s = 0.9 * s + 0.1 * g
         r = 0.999 * r + 0.001 * g * g
-        m_hat, v_hat = s / (1 - 0.9 ** t), r / (1 - 0.999 ** t)
+        m_hat, v_hat = s / (1 - 0.9**t), r / (1 - 0.999**t)
         return theta - (alpha * m_hat / (np.sqrt(v_hat) + 1e-8) + lam * theta), (s, r)
+
     same(run_rule(AdamW(convention="paper", weight_decay=lam / alpha)), run_ref(step, (Z, Z)))
     assert AdamW(convention="paper").h.weight_decay == 1e-2
 
@@ -506,8 +568,10 @@ def test_adamw_paper():
 def test_adamw_seeds(conv, eps):
     # the seeds have no AdamW: their Adam form (ε inside) with torch's decoupled λ = 1e-2
     covers(AdamW, conv)
-    same(run_rule(AdamW(convention=conv)),
-         run_ref(adam_alg1(1e-3, 0.9, 0.999, eps, inside=True, wd_decoupled=1e-2), (Z, Z, Z)))
+    same(
+        run_rule(AdamW(convention=conv)),
+        run_ref(adam_alg1(1e-3, 0.9, 0.999, eps, inside=True, wd_decoupled=1e-2), (Z, Z, Z)),
+    )
 
 
 @pytest.mark.parametrize("conv,wd", [("torch", 1e-2), ("keras", 4e-3), ("optax", 1e-4)])
@@ -518,6 +582,7 @@ def test_adamw_weight_decay_default_comes_from_the_convention(conv, wd):
 
 
 # ------------------------------------------------------------------ NAdam
+
 
 @pytest.mark.parametrize("kw", [dict(), dict(weight_decay=0.1), dict(weight_decay=0.1, decoupled_weight_decay=True)])
 def test_nadam_torch(kw):
@@ -540,7 +605,8 @@ def nadam_schedule(lr, b1, b2, eps, psi, wd_decoupled=0.0):
         s = s + (g - s) * (1 - b1)
         r = r + (g * g - r) * (1 - b2)
         m_hat = mu1 * s / (1 - prod * mu1) + (1 - mu) * g / (1 - prod)
-        return theta - lr * m_hat / (np.sqrt(r / (1 - b2 ** t)) + eps), (s, r, prod)
+        return theta - lr * m_hat / (np.sqrt(r / (1 - b2**t)) + eps), (s, r, prod)
+
     return step
 
 
@@ -548,21 +614,25 @@ def nadam_schedule(lr, b1, b2, eps, psi, wd_decoupled=0.0):
 def test_nadam_keras(wd):
     # keras nadam.py: learning_rate 0.001, epsilon 1e-7 (L41-44); weight decay decoupled, η-scaled
     covers(NAdam, "keras")
-    same(run_rule(NAdam(convention="keras", weight_decay=wd)),
-         run_ref(nadam_schedule(1e-3, 0.9, 0.999, 1e-7, 1.0, wd_decoupled=wd), (Z, Z, 1.0)))
+    same(
+        run_rule(NAdam(convention="keras", weight_decay=wd)),
+        run_ref(nadam_schedule(1e-3, 0.9, 0.999, 1e-7, 1.0, wd_decoupled=wd), (Z, Z, 1.0)),
+    )
 
 
 def test_nadam_optax():
     # optax.nadam = adam(nesterov=True) (alias L532), scale_by_adam L286-293: constant μ = β1:
     # m̂ = β1 s/(1 − β1^{t+1}) + (1 − β1) g/(1 − β1^t); θ ← θ − η m̂/(√r̂ + ε); eps 1e-8, lr required
     covers(NAdam, "optax")
+
     def step(theta, t, state):
         s, r = state
         g = grad(theta)
         s = 0.9 * s + 0.1 * g
         r = 0.999 * r + 0.001 * g * g
-        m_hat = 0.9 * s / (1 - 0.9 ** (t + 1)) + 0.1 * g / (1 - 0.9 ** t)
-        return theta - 1e-3 * m_hat / (np.sqrt(r / (1 - 0.999 ** t)) + 1e-8), (s, r)
+        m_hat = 0.9 * s / (1 - 0.9 ** (t + 1)) + 0.1 * g / (1 - 0.9**t)
+        return theta - 1e-3 * m_hat / (np.sqrt(r / (1 - 0.999**t)) + 1e-8), (s, r)
+
     rule = NAdam(convention="optax")
     same(run_rule(rule, steps=40), run_ref(step, (Z, Z), steps=40))
     k = rule.terms(rule.h, 1)
@@ -578,6 +648,7 @@ def test_nadam_paper():
 
 # ------------------------------------------------------------------ Yogi
 
+
 def yogi_ref(lr, b1, b2, eps, init, bias_correction):
     # r = r − (1−β2)·sign(r − g²)·g²; optax scale_by_yogi L757-810 (L795): both moments start at
     # 1e-6 and are bias-corrected; the paper (Alg. 2): s₀ = r₀ = 0, no bias correction
@@ -587,10 +658,11 @@ def yogi_ref(lr, b1, b2, eps, init, bias_correction):
         s = b1 * s + (1 - b1) * g
         r = r - (1 - b2) * np.sign(r - g * g) * g * g
         if bias_correction:
-            s_hat, r_hat = s / (1 - b1 ** t), r / (1 - b2 ** t)
+            s_hat, r_hat = s / (1 - b1**t), r / (1 - b2**t)
         else:
             s_hat, r_hat = s, r
         return theta - lr * s_hat / (np.sqrt(r_hat) + eps), (s, r)
+
     return step
 
 
@@ -607,6 +679,7 @@ def test_yogi_optax():
 
 
 # ===================================================================== overrides
+
 
 def test_explicit_keywords_override_convention_defaults():
     r = Adam(convention="keras", eps=1e-3, lr=0.05)
@@ -631,8 +704,10 @@ def test_overridden_rule_runs_the_overridden_equations():
     # Keras NAdam with torch's ψ: torch.optim.NAdam with Keras's lr and ε
     same(run_rule(NAdam(convention="keras", momentum_decay=4e-3)), run_torch(torch.optim.NAdam, lr=1e-3, eps=1e-7))
     # Keras Adam with the weight decay made coupled again
-    same(run_rule(Adam(convention="torch", weight_decay=0.1, eps=1e-7, decoupled_weight_decay=False)),
-         run_torch(torch.optim.Adam, weight_decay=0.1, eps=1e-7))
+    same(
+        run_rule(Adam(convention="torch", weight_decay=0.1, eps=1e-7, decoupled_weight_decay=False)),
+        run_torch(torch.optim.Adam, weight_decay=0.1, eps=1e-7),
+    )
 
 
 def test_keras_adam_hat_form_differs_from_torch_with_equal_eps():
@@ -643,12 +718,28 @@ def test_keras_adam_hat_form_differs_from_torch_with_equal_eps():
 
 # ===================================================================== coverage
 
+
 def test_every_convention_is_checked_against_its_source():
     """Runs last in this file: each (rule, convention) pair must have a test above."""
-    missing = [(cls.__name__, conv)
-               for cls in (SGD, Momentum, NAG, Adagrad, RMSprop, RMSpropNesterov, WindowedRMSprop, Adadelta,
-                           Adam, AdamW, NAdam, Yogi)
-               for conv in cls.conventions if (cls.__name__, conv) not in COVERED]
+    missing = [
+        (cls.__name__, conv)
+        for cls in (
+            SGD,
+            Momentum,
+            NAG,
+            Adagrad,
+            RMSprop,
+            RMSpropNesterov,
+            WindowedRMSprop,
+            Adadelta,
+            Adam,
+            AdamW,
+            NAdam,
+            Yogi,
+        )
+        for conv in cls.conventions
+        if (cls.__name__, conv) not in COVERED
+    ]
     if len(COVERED) == 0:
         pytest.skip("run the whole file")
     assert not missing, missing

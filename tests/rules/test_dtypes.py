@@ -6,10 +6,12 @@
   for every rule (Newton/ExactStep batched). The gradient (and Hessian) are computed in NumPy
   for both sides, as in test_torch_parity.py, so only the rule's arithmetic is compared.
 """
+
 import numpy as np
 import pytest
 
 from ravine.rules import RULES
+from support.problems import BatchProblem
 
 torch = pytest.importorskip("torch")
 
@@ -18,8 +20,11 @@ BATCH = 3
 
 # every rule, with a default-like and a non-default configuration; learning rates tame
 CONFIGS = {
-    "sgd": [dict(lr=0.02), dict(lr=0.02, momentum=0.9, nesterov=True, weight_decay=0.01),
-            dict(lr=0.02, momentum=0.9, dampening=0.5, first_buffer="zero")],
+    "sgd": [
+        dict(lr=0.02),
+        dict(lr=0.02, momentum=0.9, nesterov=True, weight_decay=0.01),
+        dict(lr=0.02, momentum=0.9, dampening=0.5, first_buffer="zero"),
+    ],
     "momentum": [dict(lr=0.02), dict(lr=0.02, form="average")],
     "nag": [dict(lr=0.02)],
     "adagrad": [dict(lr=0.05), dict(lr=0.05, lr_decay=0.1, initial_accumulator_value=0.1, eps_inside=True)],
@@ -27,8 +32,11 @@ CONFIGS = {
     "rmsprop_nesterov": [dict(lr=1e-3), dict(lr=1e-3, lookahead=True, eps_inside=True)],
     "windowed_rmsprop": [dict(lr=1e-3), dict(lr=1e-3, window=3, eps_inside=True)],
     "adadelta": [dict(), dict(rho=0.95, weight_decay=0.01)],
-    "adam": [dict(lr=1e-3), dict(lr=1e-3, amsgrad=True, eps_mode="hat", weight_decay=0.01),
-             dict(lr=1e-3, eps_mode="inside")],
+    "adam": [
+        dict(lr=1e-3),
+        dict(lr=1e-3, amsgrad=True, eps_mode="hat", weight_decay=0.01),
+        dict(lr=1e-3, eps_mode="inside"),
+    ],
     "adamw": [dict(lr=1e-3)],
     "nadam": [dict(lr=1e-3), dict(lr=1e-3, weight_decay=0.01, decoupled_weight_decay=True)],
     "yogi": [dict(lr=1e-3), dict(lr=1e-3, convention="optax")],
@@ -42,29 +50,11 @@ def test_every_rule_is_covered():
     assert set(CONFIGS) == set(RULES)
 
 
-class Problem:
+class Problem(BatchProblem):
     """f(θ) = ½θᵀAθ − bᵀθ + Σ log cosh θ in NumPy float64 (batched for second-order rules)."""
 
     def __init__(self, rule, seed=0):
-        self.second = "hessian" in rule.needs
-        self.look = "lookahead" in rule.needs
-        r = np.random.default_rng(seed)
-        if self.second:
-            Q = r.normal(size=(BATCH, DIM, DIM))
-            self.A = Q @ np.swapaxes(Q, -1, -2) / DIM + np.eye(DIM)
-            self.b = r.normal(size=(BATCH, DIM))
-            self.theta0 = r.normal(size=(BATCH, DIM))
-        else:
-            Q = r.normal(size=(DIM, DIM))
-            self.A = Q @ Q.T / DIM + 0.5 * np.eye(DIM)
-            self.b = r.normal(size=DIM)
-            self.theta0 = r.normal(size=DIM)
-
-    def grad(self, theta):
-        return (self.A @ theta[..., None])[..., 0] - self.b + np.tanh(theta)
-
-    def hess(self, theta):
-        return self.A + np.eye(DIM) * (1 - np.tanh(theta) ** 2)[..., None, :]
+        super().__init__(rule, seed=seed, dim=DIM, batch=BATCH)
 
 
 def run(rule, prob, steps, to_array, from_array):
@@ -99,6 +89,7 @@ def state_arrays(st):
 
 # ------------------------------------------------------------------ float32
 
+
 @pytest.mark.parametrize("name,kw", CASES)
 def test_float32_in_float32_out(name, kw):
     rule = RULES[name](**kw)
@@ -124,6 +115,7 @@ def test_float32_follows_float64(name, kw):
 
 # -------------------------------------------------------------------- torch
 
+
 def t64(x):
     return torch.as_tensor(np.asarray(x, dtype=np.float64))
 
@@ -147,8 +139,9 @@ def test_torch_tensors_give_the_numpy_numbers(name, kw):
         for (field, x), (_, y) in zip(state_arrays(sa), state_arrays(sb)):
             assert isinstance(x, torch.Tensor) and x.dtype == torch.float64, field
             y_scale = max(np.max(np.abs(y)), 1e-300)
-            np.testing.assert_allclose(t2np(x), y, rtol=1e-12, atol=1e-12 * y_scale,
-                                       err_msg=f"state {field} step {step}")
+            np.testing.assert_allclose(
+                t2np(x), y, rtol=1e-12, atol=1e-12 * y_scale, err_msg=f"state {field} step {step}"
+            )
 
 
 @pytest.mark.parametrize("name,kw", CASES)
@@ -159,7 +152,7 @@ def test_torch_float32_stays_float32(name, kw):
     def t32(x):
         return torch.as_tensor(np.asarray(x, dtype=np.float32))
 
-    for theta, st, rec in run(rule, prob, 5, t32, t2np):
+    for theta, st, _rec in run(rule, prob, 5, t32, t2np):
         assert theta.dtype == torch.float32
         for field, arr in state_arrays(st):
             assert arr.dtype == torch.float32, f"state {field} is {arr.dtype}"

@@ -8,6 +8,7 @@ inner products as Python sums, independently of the rule's ``solve``/``dot``.
 Tolerance: RTOL = 1e-12 relative to the scale of the expected array; the
 matrices are well conditioned (κ ≲ 20), so inv vs. LU solve differ by ~κ·1e-16.
 """
+
 import numpy as np
 import pytest
 
@@ -43,6 +44,7 @@ def dot(u, v):
 
 
 # ----------------------------------------------------------------- Newton
+
 
 def test_newton_one_step_to_the_minimum_of_an_spd_quadratic():
     A, b, theta0 = spd_batch(60)
@@ -96,16 +98,19 @@ def test_newton_fallback_at_a_saddle_per_batch_entry():
     those entries take −η_fb g; the PD entries in the same batch take the Newton step."""
     fb = 0.05
     rule = Newton(lr=1.0, damping=0.0, fallback_lr=fb)
-    H = np.stack([np.diag([2.0, -2.0]), np.diag([2.0, 2.0]), np.diag([-1.0, -3.0]),
-                  np.array([[2.0, 0.5], [0.5, 1.0]])])
+    H = np.stack([np.diag([2.0, -2.0]), np.diag([2.0, 2.0]), np.diag([-1.0, -3.0]), np.array([[2.0, 0.5], [0.5, 1.0]])])
     theta = np.array([[1.0, 0.5], [1.0, 0.5], [0.3, -0.2], [-1.0, 2.0]])
     g = np.stack([H[i] @ theta[i] for i in range(4)])  # gradients of ½θᵀHθ
     th, _, rec = rule.apply(theta, g, rule.init(theta), hessian=H)
     np.testing.assert_array_equal(rec.newton_ok, [False, True, False, True])
-    expected = np.stack([theta[0] - fb * g[0],
-                         theta[1] - np.linalg.inv(H[1]) @ g[1],
-                         theta[2] - fb * g[2],
-                         theta[3] - np.linalg.inv(H[3]) @ g[3]])
+    expected = np.stack(
+        [
+            theta[0] - fb * g[0],
+            theta[1] - np.linalg.inv(H[1]) @ g[1],
+            theta[2] - fb * g[2],
+            theta[3] - np.linalg.inv(H[3]) @ g[3],
+        ]
+    )
     assert_rel(th, expected)
     assert_rel(th[1], [0.0, 0.0])
     np.testing.assert_allclose(th[3], 0.0, atol=1e-15)
@@ -145,6 +150,7 @@ def test_newton_fallback_trajectory_on_the_saddle():
 
 
 # -------------------------------------------------------------- ExactStep
+
 
 def test_exact_step_reference_on_quadratics():
     """Steepest descent with ε* = gᵀg/gᵀHg on SPD quadratics, STEPS steps per batch entry."""

@@ -8,6 +8,7 @@
 Second-order rules get ``hessian=``; look-ahead rules get a ``grad_fn`` that returns the
 poisoned gradient.
 """
+
 import copy
 import math
 
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 
 from ravine.rules import RULES, NonFiniteGradientError
+from support.problems import BatchProblem
 
 DIM = 4
 BATCH = 3
@@ -44,30 +46,12 @@ def test_every_rule_is_covered():
     assert set(CONFIGS) == set(RULES)
 
 
-class Harness:
+class Harness(BatchProblem):
     """A small problem for one rule: θ0, ∇f (and H for second-order rules)."""
 
     def __init__(self, name, kw, seed=0):
         self.rule = RULES[name](**kw)
-        self.second = "hessian" in self.rule.needs
-        self.look = "lookahead" in self.rule.needs
-        r = np.random.default_rng(seed)
-        if self.second:
-            Q = r.normal(size=(BATCH, DIM, DIM))
-            self.A = Q @ np.swapaxes(Q, -1, -2) / DIM + np.eye(DIM)
-            self.b = r.normal(size=(BATCH, DIM))
-            self.theta0 = r.normal(size=(BATCH, DIM))
-        else:
-            Q = r.normal(size=(DIM, DIM))
-            self.A = Q @ Q.T / DIM + 0.5 * np.eye(DIM)
-            self.b = r.normal(size=DIM)
-            self.theta0 = r.normal(size=DIM)
-
-    def grad(self, theta):
-        return (self.A @ theta[..., None])[..., 0] - self.b + np.tanh(theta)
-
-    def hess(self, theta):
-        return self.A + np.eye(DIM) * (1 - np.tanh(theta) ** 2)[..., None, :]
+        super().__init__(self.rule, seed=seed, dim=DIM, batch=BATCH)
 
     @staticmethod
     def poison(g, bad):

@@ -6,14 +6,14 @@ look-ahead/parameter-form equivalence evaluates the same method in two
 algebraically equal but differently rounded ways; on this convex problem with
 a small step the difference stays at a few ulps.
 """
+
 from collections import deque
 
 import numpy as np
 import pytest
+from rule_reference import DIM, RTOL, STEPS, assert_rel, grad_sequence, make_problem, run_rule
 
 from ravine.rules import ALIASES, RMSprop, RMSpropNesterov, WindowedRMSprop, get_rule
-
-from rule_reference import DIM, RTOL, STEPS, assert_rel, grad_sequence, make_problem, run_rule  # noqa: F401
 
 # --------------------------------------------------------------- RMSprop
 
@@ -79,6 +79,7 @@ def test_rmsprop_slide_form_seed000():
 
 # ------------------------------------------------------ RMSprop Nesterov
 
+
 @pytest.mark.parametrize("eps_inside", [False, True])
 @pytest.mark.parametrize("alpha", [0.0, 0.5, 0.9])
 def test_rmsprop_nesterov_slide_form(eps_inside, alpha):
@@ -129,8 +130,9 @@ def test_rmsprop_nesterov_parameter_form_equals_lookahead(eps_inside, alpha):
         assert_rel(phi, th + alpha * st_a.state.v, what=f"φ step {t + 1}")
         assert_rel(st_b.state.r, st_a.state.r, what=f"r step {t + 1}")
         # v is a difference of iterates: its round-off is measured against |θ|
-        np.testing.assert_allclose(st_b.state.v, st_a.state.v, rtol=RTOL,
-                                   atol=RTOL * np.max(np.abs(th)), err_msg=f"v step {t + 1}")
+        np.testing.assert_allclose(
+            st_b.state.v, st_a.state.v, rtol=RTOL, atol=RTOL * np.max(np.abs(th)), err_msg=f"v step {t + 1}"
+        )
 
 
 def test_rmsprop_nesterov_lookahead_needs_oracle():
@@ -155,6 +157,7 @@ def test_rmsprop_nesterov_with_hyper_updates_needs():
 
 
 # ------------------------------------------------------ windowed RMSprop
+
 
 @pytest.mark.parametrize("eps_inside", [False, True])
 @pytest.mark.parametrize("W", [1, 3, 10, STEPS + 50])

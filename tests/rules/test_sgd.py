@@ -10,14 +10,15 @@ Where the rule and the reference evaluate the same equation with a different
 order of floating-point operations (the equivalence tests) the difference is a
 few ulps per step; on this convex problem with η < 2/L it does not grow.
 """
+
 import numpy as np
 import pytest
+from rule_reference import DIM, RTOL, STEPS, assert_rel, grad_sequence, make_problem, run_rule
 
 from ravine.rules import NAG, SGD, Momentum
 
-from rule_reference import DIM, RTOL, STEPS, assert_rel, grad_sequence, make_problem, run_rule  # noqa: F401
-
 # -------------------------------------------------------------- plain GD
+
 
 @pytest.mark.parametrize("closed_loop", [True, False], ids=["problem", "sequence"])
 def test_plain_gradient_descent(closed_loop):
@@ -83,8 +84,9 @@ for mu in (0.5, 0.9):
                 for first in ("g", "zero"):
                     if nesterov and tau != 0:
                         continue
-                    SGD_CASES.append(dict(momentum=mu, dampening=tau, nesterov=nesterov,
-                                          weight_decay=lam, first_buffer=first))
+                    SGD_CASES.append(
+                        dict(momentum=mu, dampening=tau, nesterov=nesterov, weight_decay=lam, first_buffer=first)
+                    )
 
 
 def _sgd_id(kw):
@@ -163,6 +165,7 @@ def test_sgd_keras_convention_trajectory():
 
 # ------------------------------------------------------------ Momentum
 
+
 @pytest.mark.parametrize("alpha", [0.0, 0.5, 0.9])
 @pytest.mark.parametrize("closed_loop", [True, False], ids=["problem", "sequence"])
 def test_heavy_ball_reference(alpha, closed_loop):
@@ -234,8 +237,8 @@ def test_average_momentum_vs_torch_dampened_sgd():
     for t in range(STEPS):
         assert_rel(avg[t][0], zero[t][0], what=f"step {t + 1}")
     g1 = grad(theta0)
-    assert_rel(torch_like[0][0], theta0 - eta * g1)           # buf₁ = g
-    assert_rel(avg[0][0], theta0 - eta * (1 - beta) * g1)      # v₁ = (1−β)g
+    assert_rel(torch_like[0][0], theta0 - eta * g1)  # buf₁ = g
+    assert_rel(avg[0][0], theta0 - eta * (1 - beta) * g1)  # v₁ = (1−β)g
     assert not np.allclose(torch_like[0][0], avg[0][0])
 
 
@@ -279,6 +282,7 @@ def test_lr_override_per_step():
 
 
 # ------------------------------------------------------------------- NAG
+
 
 @pytest.mark.parametrize("alpha", [0.0, 0.5, 0.9])
 def test_nag_lookahead_reference(alpha):
@@ -325,8 +329,9 @@ def test_nag_equals_sgd_nesterov_in_lookahead_variable(alpha):
         # v = θ_t − θ_{t−1} is a difference of iterates, so its round-off is that of θ
         # (a few ulps of |θ| ≈ 1); near the minimum v itself is ~1e-5 and a relative
         # test on v alone would measure ulps of θ. Tolerance: 1e-12 of the scale of θ.
-        np.testing.assert_allclose(-eta * st_s.state.b, v, rtol=RTOL,
-                                   atol=RTOL * np.max(np.abs(th)), err_msg=f"v step {t + 1}")
+        np.testing.assert_allclose(
+            -eta * st_s.state.b, v, rtol=RTOL, atol=RTOL * np.max(np.abs(th)), err_msg=f"v step {t + 1}"
+        )
 
 
 def test_nag_needs_a_gradient_oracle():

@@ -9,6 +9,7 @@ steps), which would test the problem rather than the rule.
 Only the rule differs between the two sides: the gradient is computed once in
 NumPy and handed to torch as ``p.grad``, so the comparison isolates the update.
 """
+
 import itertools
 
 import numpy as np
@@ -17,6 +18,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from ravine.rules import SGD, Adadelta, Adagrad, Adam, AdamW, NAdam, RMSprop  # noqa: E402
+from support.problems import make_problem as _make_problem  # noqa: E402
 
 STEPS = 200
 DIM = 12
@@ -25,16 +27,7 @@ RTOL = 1e-10
 
 def make_problem(seed=0):
     """f(θ) = ½θᵀAθ − bᵀθ + Σ log cosh θ: smooth, non-quadratic, well conditioned."""
-    r = np.random.default_rng(seed)
-    Q = r.normal(size=(DIM, DIM))
-    A = Q @ Q.T / DIM + 0.1 * np.eye(DIM)
-    b = r.normal(size=DIM)
-    theta0 = r.normal(size=DIM)
-
-    def grad(theta):
-        return A @ theta - b + np.tanh(theta)
-
-    return theta0, grad
+    return _make_problem(seed, DIM, ridge=0.1)
 
 
 def combos(**grid):

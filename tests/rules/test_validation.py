@@ -3,6 +3,7 @@
 Every bad value must raise ValueError with a ONE-line message that names the class,
 the parameter and the bad value (the rules' messages read "<Class>: <param> … , got <value>").
 """
+
 import inspect
 import math
 import re
@@ -17,10 +18,8 @@ from ravine.rules import RULES, get_rule
 UNIT = {"momentum", "dampening", "alpha", "rho", "beta1", "beta2"}
 LR = {"lr", "fallback_lr"}
 POSITIVE = {"eps"}
-NONNEG = {"weight_decay", "lr_decay", "initial_accumulator_value", "damping", "momentum_decay",
-          "initial_first_moment"}
-BOOL = {"nesterov", "centered", "eps_inside", "lookahead", "amsgrad", "decoupled_weight_decay",
-        "bias_correction"}
+NONNEG = {"weight_decay", "lr_decay", "initial_accumulator_value", "damping", "momentum_decay", "initial_first_moment"}
+BOOL = {"nesterov", "centered", "eps_inside", "lookahead", "amsgrad", "decoupled_weight_decay", "bias_correction"}
 INT = {"window"}
 CHOICE = {"first_buffer", "form", "eps_mode", "amsgrad_max"}
 KINDS = UNIT | LR | POSITIVE | NONNEG | BOOL | INT | CHOICE

@@ -23,12 +23,44 @@ that use them live in ``ravine.seeds``.
 
 from __future__ import annotations
 
-from .critical import (KINDS, Classification, CriticalPointReport, QuadraticCriticalPoint, classify,
-                       critical_point_at, find_critical_points, quadratic_critical_point)
-from .rates import (HeavyBallForm, HeavyBallOptimum, QuadraticRates, RateComparison, compare_rates,
-                    heavy_ball_bound, heavy_ball_form, measured_rate, constant_hessian)
+from .critical import (
+    KINDS,
+    Classification,
+    CriticalPointReport,
+    QuadraticCriticalPoint,
+    classify,
+    critical_point_at,
+    find_critical_points,
+    quadratic_critical_point,
+)
+from .rates import (
+    HeavyBallForm,
+    HeavyBallOptimum,
+    QuadraticRates,
+    RateComparison,
+    compare_rates,
+    constant_hessian,
+    heavy_ball_bound,
+    heavy_ball_form,
+    measured_rate,
+)
 
-__all__ = ["KINDS", "Classification", "classify", "CriticalPointReport", "critical_point_at",
-           "find_critical_points", "QuadraticCriticalPoint", "quadratic_critical_point", "HeavyBallOptimum",
-           "QuadraticRates", "measured_rate", "RateComparison", "compare_rates", "heavy_ball_bound",
-           "heavy_ball_form", "HeavyBallForm", "constant_hessian"]
+__all__ = [
+    "KINDS",
+    "Classification",
+    "classify",
+    "CriticalPointReport",
+    "critical_point_at",
+    "find_critical_points",
+    "QuadraticCriticalPoint",
+    "quadratic_critical_point",
+    "HeavyBallOptimum",
+    "QuadraticRates",
+    "measured_rate",
+    "RateComparison",
+    "compare_rates",
+    "heavy_ball_bound",
+    "heavy_ball_form",
+    "HeavyBallForm",
+    "constant_hessian",
+]

@@ -1,4 +1,5 @@
 """Array arguments of the analysis functions: finite matrices and vectors, one message style."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,8 +28,7 @@ def matrix(where: str, name: str, a: Any, *, symmetric: bool = True) -> np.ndarr
         allowed = 1e-8 * max(1.0, float(np.max(np.abs(m))))
         if asym > allowed:
             raise ValueError(
-                f"{where}: {name} must be symmetric, max |{name} − {name}ᵀ| = {asym:.3g} "
-                f"(allowed {allowed:.1g})"
+                f"{where}: {name} must be symmetric, max |{name} − {name}ᵀ| = {asym:.3g} (allowed {allowed:.1g})"
             )
         m = 0.5 * (m + m.T)
     return m
@@ -48,7 +48,6 @@ def vector(where: str, name: str, v: Any, dim: int | None = None) -> np.ndarray:
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{where}: {name} must be finite, it contains NaN or inf")
     return x
-
 
 
 def positive(where: str, name: str, value: Any) -> float:

@@ -5,23 +5,32 @@ all negative: maximum, some of each: saddle. Where an eigenvalue is zero the sec
 test says nothing: the seed's "f''(x) = 0 means saddle point" is wrong in general (x⁴ has
 f''(0) = 0 at a minimum, −x⁴ at a maximum, x³ at a stationary inflection).
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
 from .._checks import real
 from ._arrays import count, matrix, positive, vector
 
-__all__ = ["KINDS", "Classification", "classify", "CriticalPointReport", "critical_point_at",
-           "find_critical_points", "QuadraticCriticalPoint", "quadratic_critical_point"]
+__all__ = [
+    "KINDS",
+    "Classification",
+    "classify",
+    "CriticalPointReport",
+    "critical_point_at",
+    "find_critical_points",
+    "QuadraticCriticalPoint",
+    "quadratic_critical_point",
+]
 
 
 KINDS = ("minimum", "maximum", "saddle", "inconclusive")
-
 
 
 # --------------------------------------------------------------------------- classification
@@ -120,8 +129,7 @@ def _grad_hess(where: str, problem: Any, x: np.ndarray) -> tuple[np.ndarray, np.
         h = h.reshape(1, 1)
     if g.shape != x.shape or h.shape != (x.size, x.size):
         raise ValueError(
-            f"{where}: problem.grad/hessian returned shapes {g.shape}, {h.shape} "
-            f"for a point of shape {x.shape}"
+            f"{where}: problem.grad/hessian returned shapes {g.shape}, {h.shape} for a point of shape {x.shape}"
         )
     return g, h
 
@@ -153,9 +161,7 @@ def _grad_threshold(gtol: float, f: float | None) -> float:
     return gtol * max(1.0, abs(f)) if f is not None and math.isfinite(f) else gtol
 
 
-def critical_point_at(
-    problem: Any, point: Any, gtol: float = 1e-8, tol: float | None = None
-) -> CriticalPointReport:
+def critical_point_at(problem: Any, point: Any, gtol: float = 1e-8, tol: float | None = None) -> CriticalPointReport:
     """Check and classify a candidate critical point.
 
     ``problem`` is any object with ``grad(x)`` and ``hessian(x)`` (x of shape (dim,)); if it also
@@ -268,9 +274,7 @@ def find_critical_points(
                 iterations=q["it"],
             )
         )
-    reports.sort(
-        key=lambda r: (r.value if r.value is not None else 0.0, tuple(np.round(r.point, 12)))
-    )
+    reports.sort(key=lambda r: (r.value if r.value is not None else 0.0, tuple(np.round(r.point, 12))))
     return reports
 
 
@@ -401,4 +405,3 @@ def quadratic_critical_point(A: Any, b: Any, c: float = 0.0) -> QuadraticCritica
         f"no unique critical point: A is singular ({cls.n_zero} zero eigenvalue(s)) and b is "
         f"not in its range, so Ax = b has no solution (∇f never vanishes; ‖Ax − b‖ ≥ {resid:.3g})",
     )
-

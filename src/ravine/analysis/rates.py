@@ -9,6 +9,7 @@ On f(θ) = ½θᵀAθ − bᵀθ + c with eigenvalues 0 < λ_min ≤ ... ≤ λ_
 This module is the one home of these facts: the plots, the explorer and the seeds read them
 from here (``heavy_ball_bound``, ``heavy_ball_form``).
 """
+
 from __future__ import annotations
 
 import math
@@ -20,8 +21,17 @@ import numpy as np
 from .._checks import real
 from ._arrays import count, matrix, positive, vector
 
-__all__ = ["HeavyBallOptimum", "QuadraticRates", "measured_rate", "RateComparison", "compare_rates",
-           "heavy_ball_bound", "heavy_ball_form", "HeavyBallForm", "constant_hessian"]
+__all__ = [
+    "HeavyBallOptimum",
+    "QuadraticRates",
+    "measured_rate",
+    "RateComparison",
+    "compare_rates",
+    "heavy_ball_bound",
+    "heavy_ball_form",
+    "HeavyBallForm",
+    "constant_hessian",
+]
 
 
 # --------------------------------------------------------------------------- rates on quadratics
@@ -242,7 +252,6 @@ def compare_rates(
     return RateComparison(lr, alpha, predicted, measured, xs, traj_arr)
 
 
-
 # --------------------------------------------------------------------------- which rules are a heavy ball
 
 
@@ -307,7 +316,7 @@ def constant_hessian(problem) -> np.ndarray | None:
     try:
         with np.errstate(all="ignore"):
             H = np.asarray(problem.hessian(pts), float)
-    except Exception:  # noqa: BLE001  (a problem without a Hessian: no theory lines)
+    except Exception:
         return None
     if not np.isfinite(H).all() or not np.allclose(H, H[0], rtol=1e-9, atol=1e-12):
         return None

@@ -8,6 +8,7 @@ This package is the only importer of click.
 
 Bad input exits with status 2 and one line on stderr: ``ravine: error: …``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -47,12 +48,16 @@ class LazyGroup(click.Group):
         except ImportError as exc:  # an optional dependency is missing
             missing = getattr(exc, "name", None) or str(exc)
 
-            @click.command(name=name, help=COMMANDS[name][2],
-                           context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+            @click.command(
+                name=name,
+                help=COMMANDS[name][2],
+                context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+            )
             def unavailable():
                 raise click.ClickException(
-                    f"'ravine {name}' needs {missing!s}, which is not installed "
-                    f"(pip install 'ravine[all]')")
+                    f"'ravine {name}' needs {missing!s}, which is not installed (pip install 'ravine[all]')"
+                )
+
             return unavailable
         return getattr(mod, attr)
 

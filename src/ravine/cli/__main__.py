@@ -1,4 +1,5 @@
 """``python -m ravine.cli``: the ravine command."""
+
 from ravine.cli import main
 
 main()

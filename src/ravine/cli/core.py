@@ -1,4 +1,5 @@
 """The core subcommands: ``list``, ``run``, ``analyze``, ``demo``."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,12 @@ __all__ = ["list_cmd", "run_cmd", "analyze_cmd", "demo_cmd"]
 
 
 @click.command("list")
-@click.argument("what", required=False, default="all",
-                type=click.Choice(["all", "optimizers", "problems", "conventions", "schedules"]))
+@click.argument(
+    "what",
+    required=False,
+    default="all",
+    type=click.Choice(["all", "optimizers", "problems", "conventions", "schedules"]),
+)
 def list_cmd(what):
     """List optimizers, problems, conventions or schedules."""
     from ..rules import RULES
@@ -33,8 +38,10 @@ def list_cmd(what):
             p = get_problem(name)
             click.echo(f"  {name:18s} {p.dim}-D  {p.title}")
     if what in ("all", "schedules"):
-        click.echo("Schedules (ravine.schedules): constant, piecewise_constant, exponential, polynomial, "
-                   "step, cosine, linear, momentum_anneal, warmup, join")
+        click.echo(
+            "Schedules (ravine.schedules): constant, piecewise_constant, exponential, polynomial, "
+            "step, cosine, linear, momentum_anneal, warmup, join"
+        )
 
 
 @click.command("run")
@@ -75,8 +82,16 @@ def run_cmd(optimizers, problem, formula, starts, steps, sets, convention, tol, 
             n += 1
         opts[label] = rule
     pts = np.array([parse_point(s, prob.dim) for s in starts]) if starts else None
-    res = run(opts, prob, pts, steps, tol=tol, grad_noise=noise, seed=seed,
-              record="all" if output or fmt != "text" else "final")
+    res = run(
+        opts,
+        prob,
+        pts,
+        steps,
+        tol=tol,
+        grad_noise=noise,
+        seed=seed,
+        record="all" if output or fmt != "text" else "final",
+    )
     if output:
         (res.to_csv if output.endswith(".csv") else res.to_json)(output)
     if fmt == "json":
@@ -91,8 +106,10 @@ def run_cmd(optimizers, problem, formula, starts, steps, sets, convention, tol, 
     click.echo("-" * len(head))
     for i, lab in enumerate(res.labels):
         th = ", ".join(f"{v:.6g}" for v in res.final_theta[i])
-        click.echo(f"{lab[:34]:34s} {STATUS[res.status[i]]:10s} {res.stop_step[i]:7d}  {th[:28]:28s} "
-                   f"{res.final_loss[i]:12.6g} {res.grad_norm[-1, i]:10.3g}")
+        click.echo(
+            f"{lab[:34]:34s} {STATUS[res.status[i]]:10s} {res.stop_step[i]:7d}  {th[:28]:28s} "
+            f"{res.final_loss[i]:12.6g} {res.grad_norm[-1, i]:10.3g}"
+        )
     if prob.minima:
         click.echo("published minima: " + "; ".join(f"{tuple(m.point)} → {m.value:g}" for m in prob.minima))
 
@@ -101,8 +118,12 @@ def run_cmd(optimizers, problem, formula, starts, steps, sets, convention, tol, 
 @click.argument("problem", required=False, default=None)
 @click.option("--formula", "-f", default=None, help="A formula instead of a problem name.")
 @click.option("--point", "points", multiple=True, help="Classify the point 'x,y' (repeatable).")
-@click.option("--search/--no-search", default=True, show_default=True,
-              help="Look for critical points by Newton's method from a grid of starts.")
+@click.option(
+    "--search/--no-search",
+    default=True,
+    show_default=True,
+    help="Look for critical points by Newton's method from a grid of starts.",
+)
 @click.option("--format", "fmt", default="text", type=click.Choice(["text", "json"]), show_default=True)
 def analyze_cmd(problem, formula, points, search, fmt):
     """Critical points and their kind; on quadratics, step-size bounds and rates.
@@ -129,21 +150,32 @@ def analyze_cmd(problem, formula, points, search, fmt):
         reports += analysis.find_critical_points(prob, starts)
     for r in reports:
         c = r.classification
-        out["critical_points"].append({
-            "point": [float(v) for v in r.point], "f": float(r.value) if r.value is not None else None,
-            "grad_norm": float(r.grad_norm), "critical": bool(r.critical),
-            "kind": c.kind if c is not None else None,
-            "eigenvalues": [float(v) for v in c.eigenvalues] if c is not None else None})
+        out["critical_points"].append(
+            {
+                "point": [float(v) for v in r.point],
+                "f": float(r.value) if r.value is not None else None,
+                "grad_norm": float(r.grad_norm),
+                "critical": bool(r.critical),
+                "kind": c.kind if c is not None else None,
+                "eigenvalues": [float(v) for v in c.eigenvalues] if c is not None else None,
+            }
+        )
     # a quadratic: constant Hessian → step sizes and rates
     H = analysis.constant_hessian(prob)
     quad = None
     if H is not None and np.all(np.linalg.eigvalsh(H) > 0):
         q = analysis.QuadraticRates(H)
         hb = q.heavy_ball_optimal()
-        quad = {"eigenvalues": [float(v) for v in np.linalg.eigvalsh(H)], "lr_max (2/λmax)": q.lr_max,
-                "lr_per_direction (1/λi)": [float(v) for v in q.lr_per_direction],
-                "lr_best (2/(λmin+λmax))": q.lr_best, "rate_best": q.rate_best,
-                "heavy_ball_lr": hb.lr, "heavy_ball_momentum": hb.momentum, "heavy_ball_rate": hb.rate}
+        quad = {
+            "eigenvalues": [float(v) for v in np.linalg.eigvalsh(H)],
+            "lr_max (2/λmax)": q.lr_max,
+            "lr_per_direction (1/λi)": [float(v) for v in q.lr_per_direction],
+            "lr_best (2/(λmin+λmax))": q.lr_best,
+            "rate_best": q.rate_best,
+            "heavy_ball_lr": hb.lr,
+            "heavy_ball_momentum": hb.momentum,
+            "heavy_ball_rate": hb.rate,
+        }
         out["quadratic"] = quad
     if fmt == "json":
         click.echo(json.dumps(out, indent=2))
@@ -171,8 +203,9 @@ def analyze_cmd(problem, formula, points, search, fmt):
 
 
 @click.command("demo")
-@click.option("--out", default="out/demo", show_default=True, type=click.Path(file_okay=False),
-              help="Where the pictures go.")
+@click.option(
+    "--out", default="out/demo", show_default=True, type=click.Path(file_okay=False), help="Where the pictures go."
+)
 @click.option("--quick", is_flag=True, help="Fewer, smaller pictures.")
 def demo_cmd(out, quick):
     """The main demo: the seed's ravine story on Rosenbrock, then the gallery of pictures."""
@@ -184,14 +217,20 @@ def demo_cmd(out, quick):
     from ..runner import STATUS, run
 
     Path(out).mkdir(parents=True, exist_ok=True)
-    opts = {"SGD (lr 1e-3)": SGD(lr=1e-3), "momentum (lr 1e-3, α 0.9)": Momentum(lr=1e-3, momentum=0.9),
-            "RMSProp (lr 1e-2, α 0.9)": RMSprop(lr=1e-2, alpha=0.9), "Adam (lr 2e-2)": Adam(lr=2e-2)}
+    opts = {
+        "SGD (lr 1e-3)": SGD(lr=1e-3),
+        "momentum (lr 1e-3, α 0.9)": Momentum(lr=1e-3, momentum=0.9),
+        "RMSProp (lr 1e-2, α 0.9)": RMSprop(lr=1e-2, alpha=0.9),
+        "Adam (lr 2e-2)": Adam(lr=2e-2),
+    }
     res = run(opts, "rosenbrock", np.array([[-1.5, 2.0]]), 2000, tol=1e-6, backend="numpy")
     click.echo("The ravine of Rosenbrock's function, from (-1.5, 2), 2000 steps (seed 004's story):")
     for i, lab in enumerate(res.labels):
         th = ", ".join(f"{v:.4f}" for v in res.final_theta[i])
-        click.echo(f"  {lab:28s} {STATUS[res.status[i]]:10s} step {res.stop_step[i]:5d}  θ = ({th})  "
-                   f"f = {res.final_loss[i]:.3g}")
+        click.echo(
+            f"  {lab:28s} {STATUS[res.status[i]]:10s} step {res.stop_step[i]:5d}  θ = ({th})  "
+            f"f = {res.final_loss[i]:.3g}"
+        )
     try:
         from .. import gallery
     except ImportError as exc:

@@ -1,4 +1,5 @@
 """``ravine explain``: the step-by-step table of a rule, and the lectures' worked examples."""
+
 from __future__ import annotations
 
 import click
@@ -9,29 +10,50 @@ from .parse import parse_assignments, parse_point, parse_problem
 __all__ = ["command"]
 
 
-
-
 @click.command(name="explain", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("optimizer", required=False)
 @click.option("--problem", "problem", metavar="NAME", help="Catalog problem (ravine list problems).")
 @click.option("--formula", metavar="TEXT", help="A formula instead, e.g. '(1-x)^2 + 100*(y-x^2)^2'.")
 @click.option("--variables", metavar="x,y", help="Variable order for --formula.")
-@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="Problem parameter, e.g. --param x=3.5 (repeatable).")
+@click.option(
+    "--param", "params", multiple=True, metavar="KEY=VALUE", help="Problem parameter, e.g. --param x=3.5 (repeatable)."
+)
 @click.option("--start", metavar="x,y", help="Start point θ_0 (default: the problem's).")
 @click.option("--steps", type=int, default=10, show_default=True, help="Number of steps.")
 @click.option("--lr", type=float, default=None, help="Learning rate η (default: the convention's).")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Hyperparameter, e.g. --set betas=0.9,0.99 --set eps=1e-8 (repeatable).")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Hyperparameter, e.g. --set betas=0.9,0.99 --set eps=1e-8 (repeatable).",
+)
 @click.option("--convention", metavar="NAME", help="Convention of the optimizer (torch, keras, seed002 …).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--digits", type=int, default=6, show_default=True, help="Significant digits (text, markdown).")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write to FILE instead of stdout.")
-@click.option("--seed-example", "seed_example", metavar="NAME",
-              help="Print a worked example of the seeds, slide beside correct values ('list' lists them, "
-                   "'all' prints all).")
-def command(optimizer, problem, formula, variables, params, start, steps, lr, sets, convention, fmt, digits,
-            output, seed_example):
+@click.option(
+    "--seed-example",
+    "seed_example",
+    metavar="NAME",
+    help="Print a worked example of the seeds, slide beside correct values ('list' lists them, 'all' prints all).",
+)
+def command(
+    optimizer,
+    problem,
+    formula,
+    variables,
+    params,
+    start,
+    steps,
+    lr,
+    sets,
+    convention,
+    fmt,
+    digits,
+    output,
+    seed_example,
+):
     """Step-by-step table of every quantity of OPTIMIZER on a problem.
 
     \b
@@ -52,8 +74,15 @@ def command(optimizer, problem, formula, variables, params, start, steps, lr, se
         prob = parse_problem(problem, formula, variables=variables, params=params)
         from ..tables import explain
 
-        tab = explain(optimizer, prob, start=parse_point(start, prob.dim) if start else None, steps=steps,
-                      lr=lr, hyper=parse_assignments(list(sets), "--set"), convention=convention)
+        tab = explain(
+            optimizer,
+            prob,
+            start=parse_point(start, prob.dim) if start else None,
+            steps=steps,
+            lr=lr,
+            hyper=parse_assignments(list(sets), "--set"),
+            convention=convention,
+        )
         text = tab.render(fmt, digits)
     if output:
         with open(output, "w", encoding="utf-8") as fh:
@@ -65,8 +94,11 @@ def command(optimizer, problem, formula, variables, params, start, steps, lr, se
 def _seed_example_output(optimizer, name, fmt, digits, problem, formula, sets, lr, start) -> str:
     from .. import seeds
 
-    extra = [o for o, v in (("--problem", problem), ("--formula", formula), ("--set", sets), ("--lr", lr),
-                            ("--start", start)) if v]
+    extra = [
+        o
+        for o, v in (("--problem", problem), ("--formula", formula), ("--set", sets), ("--lr", lr), ("--start", start))
+        if v
+    ]
     if extra:
         raise click.UsageError(f"--seed-example fixes its own setup; drop {extra[0]}")
     if name == "list":

@@ -17,16 +17,30 @@ axis                      ``lr=1e-3:1:20:log``, ``momentum=0:0.99:20``, ``window
 Every error is a :class:`click.BadParameter`-style one-liner that names the flag the user
 typed, the value, and what is allowed; ``ravine``'s ``main`` prints it as ``ravine: error: …``.
 """
+
 from __future__ import annotations
 
 import math
 import re
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import click
 
-__all__ = ["ParseError", "optimizer_class", "spec_name", "parse_value", "parse_assignments", "parse_optimizer", "parse_optimizers",
-           "optimizer_kwargs", "parse_point", "parse_problem", "parse_axis", "unknown_keys"]
+__all__ = [
+    "ParseError",
+    "optimizer_class",
+    "spec_name",
+    "parse_value",
+    "parse_assignments",
+    "parse_optimizer",
+    "parse_optimizers",
+    "optimizer_kwargs",
+    "parse_point",
+    "parse_problem",
+    "parse_axis",
+    "unknown_keys",
+]
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_\-]*)\s*(?:\((.*)\))?\s*$", re.S)
@@ -86,8 +100,9 @@ def optimizer_class(name: str, flag: str):
 
     key = normalize_name(name)
     if key not in RULES:
-        raise ParseError(f"{flag}: unknown name {name!r}; choose one of: {', '.join(RULES)}"
-                         + _did_you_mean(name, RULES))
+        raise ParseError(
+            f"{flag}: unknown name {name!r}; choose one of: {', '.join(RULES)}" + _did_you_mean(name, RULES)
+        )
     return RULES[key]
 
 
@@ -121,8 +136,10 @@ def optimizer_kwargs(rule_cls, kw: Mapping[str, Any], flag: str) -> dict:
         elif k in fields:
             out[k] = _as_float_if_real(fields[k], v)
         else:
-            raise ParseError(f"{flag}: {rule_cls.name} has no hyperparameter {k!r}; it has {', '.join(keys)}"
-                             + _did_you_mean(k, keys))
+            raise ParseError(
+                f"{flag}: {rule_cls.name} has no hyperparameter {k!r}; it has {', '.join(keys)}"
+                + _did_you_mean(k, keys)
+            )
     return out
 
 
@@ -139,8 +156,9 @@ def spec_name(spec: str) -> str:
     return head.strip()
 
 
-def parse_optimizer(spec: str, flag: str = "optimizer", common: Mapping[str, Any] | None = None,
-                    convention: str | None = None):
+def parse_optimizer(
+    spec: str, flag: str = "optimizer", common: Mapping[str, Any] | None = None, convention: str | None = None
+):
     """``"adam"``, ``"adam(lr=0.01, amsgrad=true)"`` or ``"adam:lr=0.01"`` → ``(label, rule)``.
 
     ``common`` values (``--set``, ``--lr``) apply to the optimizers that have them; the
@@ -177,8 +195,14 @@ def _show(v) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def parse_optimizers(specs: Sequence[str], *, lr: float | None = None, sets: Iterable[str] = (),
-                     convention: str | None = None, flag: str = "optimizer") -> dict:
+def parse_optimizers(
+    specs: Sequence[str],
+    *,
+    lr: float | None = None,
+    sets: Iterable[str] = (),
+    convention: str | None = None,
+    flag: str = "optimizer",
+) -> dict:
     """Several optimizer specs and the shared ``--lr``/``--set`` → ``{label: rule}`` (labels unique)."""
     if not specs:
         raise ParseError(f"{flag}: give at least one optimizer, e.g. 'sgd' or 'adam:lr=0.01'")
@@ -211,13 +235,22 @@ def parse_point(text: str, dim: int | None, flag: str = "--start"):
     if not vals or not all(math.isfinite(v) for v in vals):
         raise ParseError(f"{flag}: expected finite numbers separated by commas, got {text!r}")
     if dim is not None and len(vals) != dim:
-        raise ParseError(f"{flag}: the problem has {dim} variable{'s' * (dim != 1)}, got {len(vals)} "
-                         f"number{'s' * (len(vals) != 1)} in {text!r}")
+        raise ParseError(
+            f"{flag}: the problem has {dim} variable{'s' * (dim != 1)}, got {len(vals)} "
+            f"number{'s' * (len(vals) != 1)} in {text!r}"
+        )
     return np.array(vals, dtype=float)
 
 
-def parse_problem(problem: str | None, formula: str | None = None, *, variables: str | None = None,
-                  params: Iterable[str] = (), default: str | None = None, flag: str = "--problem"):
+def parse_problem(
+    problem: str | None,
+    formula: str | None = None,
+    *,
+    variables: str | None = None,
+    params: Iterable[str] = (),
+    default: str | None = None,
+    flag: str = "--problem",
+):
     """``--problem NAME[:key=value,...]`` (and repeated ``--param key=value``) or ``--formula TEXT``."""
     from ..problems import from_formula, get_problem
 

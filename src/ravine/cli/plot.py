@@ -9,6 +9,7 @@ optimizer's own ``:key=value`` wins). Bad input is a one-line usage error (exit 
   ravine animate sgd nag adam --problem beale --start 1,1.5 --lr 1e-3 --frames 60 -o beale.gif
   ravine sweep sgd --problem ellipse --x lr=1e-2:2:24:log --y momentum=0:0.95:20 --metric steps -o s.png
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -59,9 +60,12 @@ def _run_options(f):
         click.option("--start", "-s", multiple=True, help="Start point x,y (repeatable; default the problem's)."),
         click.option("--steps", default=500, show_default=True, type=click.IntRange(0, 1_000_000)),
         click.option("--lr", type=float, help="Learning rate for every optimizer."),
-        click.option("--set", "sets", multiple=True, metavar="K=V", help="Hyperparameter for every optimizer that has it."),
-        click.option("--noise", default=0.0, show_default=True, type=float,
-                     help="σ of Gaussian gradient noise (SGD emulation)."),
+        click.option(
+            "--set", "sets", multiple=True, metavar="K=V", help="Hyperparameter for every optimizer that has it."
+        ),
+        click.option(
+            "--noise", default=0.0, show_default=True, type=float, help="σ of Gaussian gradient noise (SGD emulation)."
+        ),
         click.option("--seed", default=0, show_default=True, type=int, help="Seed of the gradient noise."),
         click.option("--tol", type=float, help="Stop a trajectory when ‖∇f‖ ≤ tol."),
         click.option("--window", help="Plotting window x0,x1,y0,y1 (default the problem's bounds)."),
@@ -83,6 +87,7 @@ def _do_run(optimizers, problem, formula, start, steps, lr, sets, noise, seed, t
 
 
 # ------------------------------------------------------------------------------- commands
+
 
 @click.command("plot")
 @click.argument("optimizers", nargs=-1, required=True)
@@ -114,16 +119,16 @@ def plot_cmd(optimizers, problem, formula, start, steps, lr, sets, noise, seed, 
 @click.option("--fps", default=15, show_default=True, type=click.IntRange(1, 120))
 @click.option("--3d", "three_d", is_flag=True, help="Move on the 3-D surface instead of the contour map.")
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="out.gif or out.mp4 (needs ffmpeg).")
-def animate_cmd(optimizers, problem, formula, start, steps, lr, sets, noise, seed, tol, window, title,
-                frames, fps, three_d, out):
+def animate_cmd(
+    optimizers, problem, formula, start, steps, lr, sets, noise, seed, tol, window, title, frames, fps, three_d, out
+):
     """Animate OPTIMIZERS moving together on a 2-D problem (GIF, or MP4 with ffmpeg)."""
     with _usage_errors():
         from ..plot.animation import _check_out, animate
 
         _check_out(out)  # wrong suffix or missing ffmpeg: fail before running anything
         prob, res = _do_run(optimizers, problem, formula, start, steps, lr, sets, noise, seed, tol)
-        animate(prob, res, out, frames=frames, fps=fps, three_d=three_d, bounds=_window(prob, window),
-                title=title)
+        animate(prob, res, out, frames=frames, fps=fps, three_d=three_d, bounds=_window(prob, window), title=title)
     click.echo(f"wrote {out}")
 
 
@@ -146,13 +151,25 @@ def sweep_cmd(optimizer, problem, formula, x_axis, y_axis, metric, steps, tol, s
         if Path(out).suffix.lower() not in (".png", ".svg", ".pdf", ".jpg", ".jpeg"):
             raise ValueError(f"-o: picture files end in .png, .svg, .pdf or .jpg, got {Path(out).name!r}")
         prob = parse_problem(problem, formula)
-        (_, rule), = parse_optimizers([optimizer], sets=sets).items()
+        ((_, rule),) = parse_optimizers([optimizer], sets=sets).items()
         xn, xv, xs = parse_axis(x_axis, "--x")
         yn, yv, ys = parse_axis(y_axis, "--y")
         if xv.size * yv.size > 40_000:
             raise ValueError(f"sweep: {xv.size} × {yv.size} cells is too many (at most 40000)")
         from .. import plot
 
-        plot.heatmap(rule, prob, (xn, xv), (yn, yv), metric=metric, steps=steps, tol=tol,
-                     starts=_starts(prob, start), path=out, title=title, xscale=xs, yscale=ys)
+        plot.heatmap(
+            rule,
+            prob,
+            (xn, xv),
+            (yn, yv),
+            metric=metric,
+            steps=steps,
+            tol=tol,
+            starts=_starts(prob, start),
+            path=out,
+            title=title,
+            xscale=xs,
+            yscale=ys,
+        )
     click.echo(f"wrote {out}")

@@ -3,6 +3,7 @@
 The app itself is :func:`ravine.explorer.app.create_app`; this module only reads the options,
 warns when binding beyond loopback, and opens the browser once the server listens.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,25 +20,42 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 @click.command(name="serve", help="Start the interactive explorer in the browser (a local web app).")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Interface to bind; the default serves this machine only.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Interface to bind; the default serves this machine only."
+)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
-@click.option("--open/--no-open", "open_browser", default=True, show_default=True,
-              help="Open the page in the default web browser.")
+@click.option(
+    "--open/--no-open",
+    "open_browser",
+    default=True,
+    show_default=True,
+    help="Open the page in the default web browser.",
+)
 @click.option("--no-numba", is_flag=True, default=False, help="Run everything on the NumPy path.")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Server processes (one per core serves many users; each keeps its own kernels).")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes (one per core serves many users; each keeps its own kernels).",
+)
 def command(host: str, port: int, open_browser: bool, no_numba: bool, workers: int):
     import uvicorn
 
     if host not in _LOOPBACK:
-        click.echo(f"ravine serve: warning: binding {host}; anyone who can reach it can use the explorer",
-                   err=True)
+        click.echo(f"ravine serve: warning: binding {host}; anyone who can reach it can use the explorer", err=True)
     if workers > 1:  # uvicorn starts the processes; each builds its app with ravine.explorer.app._factory
         os.environ["RAVINE_EXPLORER_NUMBA"] = "0" if no_numba else "1"
         click.echo(f"ravine explorer: http://{host}:{port}/  ({workers} workers; Ctrl+C to stop)")
-        uvicorn.run("ravine.explorer.app:_factory", factory=True, host=host, port=port, workers=workers,
-                    log_level="warning", access_log=False)
+        uvicorn.run(
+            "ravine.explorer.app:_factory",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
         return
     app = create_app(numba=not no_numba)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
@@ -52,7 +70,7 @@ def command(host: str, port: int, open_browser: bool, no_numba: bool, workers: i
         real = port
         try:
             real = server.servers[0].sockets[0].getsockname()[1]
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         url = f"http://{shown}:{real}/"
         click.echo(f"ravine explorer: {url}  (Ctrl+C to stop)")

@@ -6,6 +6,7 @@ Its flags become a :class:`ravine.train.TrainConfig` (validated by
 per-epoch progress bar (``_progress``: rich on a terminal, a plain line every few epochs
 otherwise) and its record is written with :meth:`ravine.train.Result.save`.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -59,58 +60,135 @@ def _progress(quiet: bool, epochs: int, label: str):
         def cb(r):
             if r["epoch"] % every == 0 or r["epoch"] == epochs or r["train_loss"] is None:
                 click.echo(f"epoch {r['epoch']:>4}/{epochs}  {fmt(r)}  ({r['elapsed']:.1f} s)", err=True)
+
         return cb, contextlib.nullcontext()
 
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("epochs"), TimeElapsedColumn(), TimeRemainingColumn(),
-                    TextColumn("{task.fields[info]}"), console=console)
+    prog = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("epochs"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        console=console,
+    )
     task = prog.add_task(label, total=epochs, info="")
 
     def cb(r):
         prog.update(task, advance=1, info=fmt(r))
+
     return cb, prog
 
 
 @click.command(name="train", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--problem", default="digits", show_default=True,
-              help=f"Data set: {', '.join(PROBLEMS)}.")
+@click.option("--problem", default="digits", show_default=True, help=f"Data set: {', '.join(PROBLEMS)}.")
 @click.option("--model", default="mlp", show_default=True, help=f"Model: {', '.join(MODELS)}.")
-@click.option("--optimizer", "-o", default="adam", show_default=True,
-              help="ravine.optim name (adam, sgd, yogi, …) or torch.<name> (torch.adam).")
+@click.option(
+    "--optimizer",
+    "-o",
+    default="adam",
+    show_default=True,
+    help="ravine.optim name (adam, sgd, yogi, …) or torch.<name> (torch.adam).",
+)
 @click.option("--lr", type=float, default=None, help="Learning rate [default: the optimizer's].")
-@click.option("--opt", "opt_args", multiple=True, metavar="KEY=VALUE",
-              help="Optimizer keyword, repeatable: --opt betas=(0.9,0.99) --opt weight_decay=1e-4.")
-@click.option("--schedule", default=None,
-              help="LR schedule: cosine, step:step_size=10,gamma=0.5, warmup_cosine, … or torch.<name>.")
-@click.option("--schedule-interval", type=click.Choice(["step", "epoch"]), default="step",
-              show_default=True, help="Apply the schedule per update step or per epoch.")
+@click.option(
+    "--opt",
+    "opt_args",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Optimizer keyword, repeatable: --opt betas=(0.9,0.99) --opt weight_decay=1e-4.",
+)
+@click.option(
+    "--schedule",
+    default=None,
+    help="LR schedule: cosine, step:step_size=10,gamma=0.5, warmup_cosine, … or torch.<name>.",
+)
+@click.option(
+    "--schedule-interval",
+    type=click.Choice(["step", "epoch"]),
+    default="step",
+    show_default=True,
+    help="Apply the schedule per update step or per epoch.",
+)
 @click.option("--epochs", type=int, default=None, help="Epochs [default: per problem/model].")
-@click.option("--batch-size", "-b", type=_BatchSize(), default=None,
-              help="Minibatch size, 1 (SGD) … or 'full' (GD) [default: per problem/model].")
+@click.option(
+    "--batch-size",
+    "-b",
+    type=_BatchSize(),
+    default=None,
+    help="Minibatch size, 1 (SGD) … or 'full' (GD) [default: per problem/model].",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Initialisation and shuffling seed.")
 @click.option("--data-seed", type=int, default=0, show_default=True, help="Train/val/test split seed.")
 @click.option("--val-fraction", type=float, default=0.1, show_default=True)
-@click.option("--test-fraction", type=float, default=None,
-              help="[default: digits 0.2 stratified; mnist1d the package's 1000-sample test split]")
+@click.option(
+    "--test-fraction",
+    type=float,
+    default=None,
+    help="[default: digits 0.2 stratified; mnist1d the package's 1000-sample test split]",
+)
 @click.option("--samples", type=int, default=None, help="Use a smaller data set of this many samples.")
 @click.option("--width", type=int, default=None, help="Hidden units (mlp) / channels (cnn).")
 @click.option("--depth", type=int, default=1, show_default=True, help="Hidden layers of the MLP.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
-@click.option("--threads", type=int, default=1, show_default=True,
-              help="torch CPU threads for this run (these models are fastest on one).")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Data cache [default: $RAVINE_DATA_DIR or ~/.cache/ravine/data].")
-@click.option("--out", type=click.Path(file_okay=False), default="out/train", show_default=True,
-              help="Where <run_id>.json and <run_id>.csv are written.")
+@click.option(
+    "--threads",
+    type=int,
+    default=1,
+    show_default=True,
+    help="torch CPU threads for this run (these models are fastest on one).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Data cache [default: $RAVINE_DATA_DIR or ~/.cache/ravine/data].",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="out/train",
+    show_default=True,
+    help="Where <run_id>.json and <run_id>.csv are written.",
+)
 @click.option("--no-save", is_flag=True, help="Write no record.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-def command(problem, model, optimizer, lr, opt_args, schedule, schedule_interval, epochs, batch_size,
-            seed, data_seed, val_fraction, test_fraction, samples, width, depth, dtype, threads,
-            data_dir, out, no_save, as_json, quiet):
+def command(
+    problem,
+    model,
+    optimizer,
+    lr,
+    opt_args,
+    schedule,
+    schedule_interval,
+    epochs,
+    batch_size,
+    seed,
+    data_seed,
+    val_fraction,
+    test_fraction,
+    samples,
+    width,
+    depth,
+    dtype,
+    threads,
+    data_dir,
+    out,
+    no_save,
+    as_json,
+    quiet,
+):
     """Train a model on real data with any ravine or torch optimizer.
 
     \b
@@ -122,11 +200,27 @@ def command(problem, model, optimizer, lr, opt_args, schedule, schedule_interval
     """
     try:
         kw: dict[str, Any] = parse_assignments(list(opt_args), "--opt")
-        cfg = TrainConfig(problem=problem, model=model, optimizer=optimizer, lr=lr,
-                          optimizer_args=kw, schedule=schedule, schedule_interval=schedule_interval,
-                          epochs=epochs, batch_size=batch_size, seed=seed, data_seed=data_seed,
-                          val_fraction=val_fraction, test_fraction=test_fraction, samples=samples,
-                          width=width, depth=depth, dtype=dtype, threads=threads, data_dir=data_dir)
+        cfg = TrainConfig(
+            problem=problem,
+            model=model,
+            optimizer=optimizer,
+            lr=lr,
+            optimizer_args=kw,
+            schedule=schedule,
+            schedule_interval=schedule_interval,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            data_seed=data_seed,
+            val_fraction=val_fraction,
+            test_fraction=test_fraction,
+            samples=samples,
+            width=width,
+            depth=depth,
+            dtype=dtype,
+            threads=threads,
+            data_dir=data_dir,
+        )
         resolved = validate(cfg)
     except ValueError as exc:
         raise click.UsageError(str(exc).splitlines()[0]) from None
@@ -141,11 +235,13 @@ def command(problem, model, optimizer, lr, opt_args, schedule, schedule_interval
     if as_json:
         click.echo(res.to_json())
     f = res.final
-    pct = (lambda v: "n/a" if v is None else f"{100 * v:.2f}%")
-    msg = (f"{label}: test acc {pct(res.test_acc)}"
-           + (f" (loss {res.test_loss:.4f})" if res.test_loss is not None else "")
-           + f", best val acc {pct(f['best_val_acc'])}, {f['epochs_run']} epochs, "
-           f"{f['steps']} steps, {res.wall_time:.1f} s" + (" — DIVERGED" if res.diverged else ""))
+    pct = lambda v: "n/a" if v is None else f"{100 * v:.2f}%"
+    msg = (
+        f"{label}: test acc {pct(res.test_acc)}"
+        + (f" (loss {res.test_loss:.4f})" if res.test_loss is not None else "")
+        + f", best val acc {pct(f['best_val_acc'])}, {f['epochs_run']} epochs, "
+        f"{f['steps']} steps, {res.wall_time:.1f} s" + (" — DIVERGED" if res.diverged else "")
+    )
     click.echo(msg, err=as_json)
     if paths:
         click.echo(f"record: {paths[0]}  {paths[1]}", err=as_json)

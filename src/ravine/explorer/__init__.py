@@ -6,6 +6,7 @@ validates requests, ``encode.py`` writes JSON. The CLI entry is ``ravine.cli.ser
 Importing this package imports nothing heavy; ``ravine.explorer.app`` needs the ``serve``
 extra (fastapi, uvicorn, plotly, pydantic).
 """
+
 from __future__ import annotations
 
 __all__ = ["create_app"]

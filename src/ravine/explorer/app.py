@@ -24,6 +24,7 @@ never evaluated).
 The computations are in ``engine.py`` (:class:`Explorer`), the request models in
 ``schemas.py``, the JSON encoder in ``encode.py``; ``ravine serve`` is ``ravine.cli.serve``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -37,8 +38,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-import ravine
-
+from .._version import __version__
 from .encode import encode
 from .engine import Explorer, one_line
 from .schemas import LIMITS, ExplainRequest, ProblemSpec, RunSetup
@@ -68,10 +68,14 @@ class BodyLimit:
                 except ValueError:
                     return await _send_json(send, 400, {"detail": "invalid Content-Length header"})
                 if n > self.limit:
-                    return await _send_json(send, 413, {"detail": f"request body too large: {n} bytes "
-                                                                  f"(limit {self.limit})"})
-        if not any(name == b"content-length" for name, _ in scope.get("headers", ())) \
-                and scope.get("method") in ("POST", "PUT", "PATCH"):
+                    return await _send_json(
+                        send, 413, {"detail": f"request body too large: {n} bytes (limit {self.limit})"}
+                    )
+        if not any(name == b"content-length" for name, _ in scope.get("headers", ())) and scope.get("method") in (
+            "POST",
+            "PUT",
+            "PATCH",
+        ):
             # no length given (chunked): read the body here, up to the limit, then replay it
             chunks, seen = [], 0
             while True:
@@ -81,8 +85,7 @@ class BodyLimit:
                 body = msg.get("body", b"")
                 seen += len(body)
                 if seen > self.limit:
-                    return await _send_json(send, 413, {"detail": f"request body too large "
-                                                                  f"(limit {self.limit} bytes)"})
+                    return await _send_json(send, 413, {"detail": f"request body too large (limit {self.limit} bytes)"})
                 chunks.append(body)
                 if not msg.get("more_body", False):
                     break
@@ -102,8 +105,13 @@ class BodyLimit:
 
 async def _send_json(send, status: int, body: dict):
     data = encode(body)
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": data})
 
 
@@ -130,13 +138,20 @@ def create_app(*, numba: bool = True, background: bool = True) -> FastAPI:
     """The explorer app. ``numba=False`` keeps every run on the NumPy path; ``background=False``
     compiles kernels in the request that first needs them (tests)."""
     engine = Explorer(numba=numba, background=background)
+
     @contextlib.asynccontextmanager
     async def lifespan(app):
         yield
         engine.close()
 
-    app = FastAPI(title="ravine explorer", version=getattr(ravine, "__version__", "0"),
-                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json", lifespan=lifespan)
+    app = FastAPI(
+        title="ravine explorer",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
     app.state.engine = engine
     app.add_middleware(BodyLimit, limit=LIMITS["max_body"])
 
@@ -151,8 +166,7 @@ def create_app(*, numba: bool = True, background: bool = True) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     def index():
-        return FileResponse(STATIC / "index.html", media_type="text/html",
-                            headers={"Cache-Control": "no-cache"})
+        return FileResponse(STATIC / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
 
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str):
@@ -172,8 +186,7 @@ def create_app(*, numba: bool = True, background: bool = True) -> FastAPI:
         import plotly
 
         path = Path(plotly.__file__).with_name("package_data") / "plotly.min.js"
-        return FileResponse(path, media_type="text/javascript",
-                            headers={"Cache-Control": "public, max-age=86400"})
+        return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
 
     @app.get("/api/health")
     def health():
@@ -199,11 +212,17 @@ def create_app(*, numba: bool = True, background: bool = True) -> FastAPI:
     def export(setup: RunSetup, format: Literal["csv", "json"] = "csv"):
         res = engine.combined(setup)
         if format == "csv":
-            return Response(res.to_csv(), media_type="text/csv",
-                            headers={"Content-Disposition": 'attachment; filename="ravine-trajectories.csv"'})
+            return Response(
+                res.to_csv(),
+                media_type="text/csv",
+                headers={"Content-Disposition": 'attachment; filename="ravine-trajectories.csv"'},
+            )
         data = res.to_dict()
         data["setup"] = setup.model_dump()
-        return Response(json.dumps(data), media_type="application/json",
-                        headers={"Content-Disposition": 'attachment; filename="ravine-trajectories.json"'})
+        return Response(
+            json.dumps(data),
+            media_type="application/json",
+            headers={"Content-Disposition": 'attachment; filename="ravine-trajectories.json"'},
+        )
 
     return app

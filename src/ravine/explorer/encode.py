@@ -6,6 +6,7 @@ NumPy arrays encoded directly, NaN/±inf → null), else :mod:`json` over
 shape arrays before they are encoded; :func:`nested` is an array as lists, for the few small
 values built by hand (the explain table).
 """
+
 from __future__ import annotations
 
 import json

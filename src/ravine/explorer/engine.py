@@ -10,23 +10,23 @@ it has been compiled; until then the NumPy path answers and the kernel is compil
 background thread, so no request waits for a compiler. A combination that fails to compile
 stays on NumPy.
 """
+
 from __future__ import annotations
 
 import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from typing import Optional
 
 import numpy as np
 
-import ravine
 from ravine._json import jsonable
 from ravine.problems import from_formula, get_problem, list_problems
 from ravine.rules import RULES, get_rule
 from ravine.rules.hyper import NO_DEFAULT, describe
-from ravine.runner import STATUS, RunResult
+from ravine.runner import STATUS, RunResult, run
 
+from .._version import __version__
 from .encode import encode, f32, f64, nested
 from .schemas import LIMITS, ExplainRequest, OptimizerSpec, ProblemSpec, RunSetup
 
@@ -47,8 +47,9 @@ def rule_meta(name: str, cls) -> dict:
     """A rule as ``/api/meta`` describes it: every field from :func:`describe` (kind, type,
     range, lo/hi, scale, choices, pair, defaults per convention, symbol), the resolved defaults
     of each convention, its State/Record fields and the state field θ moves with."""
-    defaults = {conv: {k: jsonable(v) for k, v in cls(convention=conv).hyperparameters().items()}
-                for conv in cls.conventions}
+    defaults = {
+        conv: {k: jsonable(v) for k, v in cls(convention=conv).hyperparameters().items()} for conv in cls.conventions
+    }
     fields = []
     for d in describe(cls):
         d["defaults"] = {c: None if v is NO_DEFAULT else jsonable(v) for c, v in d["defaults"].items()}
@@ -83,7 +84,7 @@ class _Entry:
         self.warm: set = set()
         self.broken: set = set()
         self.pending: set = set()
-        self.contour: Optional[dict] = None
+        self.contour: dict | None = None
         self.lock = threading.Lock()
 
 
@@ -96,9 +97,12 @@ class Explorer:
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ravine-compile") \
-            if self.numba and background else None
-        self._meta: Optional[bytes] = None
+        self._pool = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="ravine-compile")
+            if self.numba and background
+            else None
+        )
+        self._meta: bytes | None = None
 
     def close(self):
         if self._pool is not None:
@@ -120,8 +124,10 @@ class Explorer:
             else:
                 problem = get_problem(spec.problem)
             if problem.dim != 2:
-                raise BadRequest(f"problem: the explorer draws functions of 2 variables; "
-                                 f"{problem.name!r} has {problem.dim} ({', '.join(problem.variables)})")
+                raise BadRequest(
+                    f"problem: the explorer draws functions of 2 variables; "
+                    f"{problem.name!r} has {problem.dim} ({', '.join(problem.variables)})"
+                )
             e = _Entry(problem, key)
             with self._lock:
                 e = self._cache.setdefault(key, e)
@@ -150,10 +156,16 @@ class Explorer:
         typical = float(np.median(fin - zmin)) if fin.size else 0.0
         log = bool(p.log_levels or (spread > 0 and typical > 0 and spread / typical > 50))
         return {
-            "name": p.name, "title": p.title, "variables": list(p.variables),
+            "name": p.name,
+            "title": p.title,
+            "variables": list(p.variables),
             "formula": getattr(p, "formula", None) if e.key[0] == "formula" else None,
-            "source": p.source, "notes": p.notes, "bounds": bounds, "default_bounds": [list(b) for b in p.bounds],
-            "start": list(p.start), "log_levels": log,
+            "source": p.source,
+            "notes": p.notes,
+            "bounds": bounds,
+            "default_bounds": [list(b) for b in p.bounds],
+            "start": list(p.start),
+            "log_levels": log,
             "minima": [{"point": list(m.point), "value": m.value} for m in p.minima],
             "critical_points": [list(c) for c in p.critical_points],
             "contour": {"x": f64(xs), "y": f64(ys), "z": f64(Z), "zmin": zmin, "zmax": zmax},
@@ -178,8 +190,10 @@ class Explorer:
     def _check(self, setup: RunSetup):
         work = setup.steps * len(setup.optimizers)
         if work > LIMITS["max_work"]:
-            raise BadRequest(f"steps × optimizers must be <= {LIMITS['max_work']}, got "
-                             f"{setup.steps} × {len(setup.optimizers)} = {work}")
+            raise BadRequest(
+                f"steps × optimizers must be <= {LIMITS['max_work']}, got "
+                f"{setup.steps} × {len(setup.optimizers)} = {work}"
+            )
         rules = []
         for i, spec in enumerate(setup.optimizers):
             try:
@@ -189,20 +203,26 @@ class Explorer:
         return rules
 
     def _run_one(self, rule, e: _Entry, setup: RunSetup) -> RunResult:
-        kw = dict(starts=[setup.start], steps=setup.steps, record="all", tol=setup.tol,
-                  grad_noise=setup.grad_noise, seed=setup.seed)
+        kw = dict(
+            starts=[setup.start],
+            steps=setup.steps,
+            record="all",
+            tol=setup.tol,
+            grad_noise=setup.grad_noise,
+            seed=setup.seed,
+        )
         p = e.problem
         key = (type(rule), _literals(rule.h), setup.grad_noise > 0)
         eligible = self.numba and rule.elementwise and p.scalar_functions() is not None
         if eligible and key in e.warm:
             try:
-                return ravine.run([rule], p, backend="numba", **kw)
+                return run([rule], p, backend="numba", **kw)
             except ValueError:
                 raise
             except Exception:  # a compiler problem: NumPy from now on
                 e.warm.discard(key)
                 e.broken.add(key)
-        out = ravine.run([rule], p, backend="numpy", **kw)
+        out = run([rule], p, backend="numpy", **kw)
         if eligible and key not in e.broken:
             with e.lock:
                 todo = key not in e.pending and key not in e.warm
@@ -218,10 +238,9 @@ class Explorer:
     @staticmethod
     def _compile(rule, e: _Entry, key, start, grad_noise):
         try:
-            ravine.run([rule], e.problem, starts=[start], steps=2, record="all", backend="numba",
-                       grad_noise=grad_noise)
+            run([rule], e.problem, starts=[start], steps=2, record="all", backend="numba", grad_noise=grad_noise)
             e.warm.add(key)
-        except Exception:  # noqa: BLE001 - any compiler failure: stay on NumPy
+        except Exception:
             e.broken.add(key)
         finally:
             e.pending.discard(key)
@@ -249,21 +268,35 @@ class Explorer:
             with np.errstate(all="ignore"):
                 g = np.asarray(p.grad(theta), dtype=float)
             backends.add(res.backend)
-            trajs.append({
-                "index": i, "label": labels[i], "name": rule.name, "convention": rule.convention,
-                "hyper": {k: jsonable(v) for k, v in rule.hyperparameters().items()},
-                "status": STATUS[res.status[0]], "stop_step": int(res.stop_step[0]),
-                "x": f32(theta[:, 0]), "y": f32(theta[:, 1]),
-                "loss": f32(res.loss[:, 0]), "grad_norm": f32(res.grad_norm[:, 0]),
-                "gx": f32(g[:, 0]), "gy": f32(g[:, 1]),
-                # each state field as [coordinate 1 over steps, coordinate 2 over steps]
-                "state": {k: f32(v[:, 0].T) for k, v in res.state.items()},
-                "symbols": dict(rule.symbols),
-                "momentum": rule.movement(),
-            })
-        return {"problem": p.name, "title": p.title, "steps": int(setup.steps),
-                "trajectories": trajs, "backend": "+".join(sorted(backends)),
-                "server_ms": round(1000 * (time.perf_counter() - t0), 3)}
+            trajs.append(
+                {
+                    "index": i,
+                    "label": labels[i],
+                    "name": rule.name,
+                    "convention": rule.convention,
+                    "hyper": {k: jsonable(v) for k, v in rule.hyperparameters().items()},
+                    "status": STATUS[res.status[0]],
+                    "stop_step": int(res.stop_step[0]),
+                    "x": f32(theta[:, 0]),
+                    "y": f32(theta[:, 1]),
+                    "loss": f32(res.loss[:, 0]),
+                    "grad_norm": f32(res.grad_norm[:, 0]),
+                    "gx": f32(g[:, 0]),
+                    "gy": f32(g[:, 1]),
+                    # each state field as [coordinate 1 over steps, coordinate 2 over steps]
+                    "state": {k: f32(v[:, 0].T) for k, v in res.state.items()},
+                    "symbols": dict(rule.symbols),
+                    "momentum": rule.movement(),
+                }
+            )
+        return {
+            "problem": p.name,
+            "title": p.title,
+            "steps": int(setup.steps),
+            "trajectories": trajs,
+            "backend": "+".join(sorted(backends)),
+            "server_ms": round(1000 * (time.perf_counter() - t0), 3),
+        }
 
     def combined(self, setup: RunSetup) -> RunResult:
         """All trajectories as one RunResult (for the canonical CSV/JSON export)."""
@@ -272,14 +305,18 @@ class Explorer:
         n = len(results)
         return RunResult(
             problem=e.problem.name if e.key[0] == "catalog" else f"formula: {setup.formula}",
-            labels=labels, optimizers=dict(zip(labels, rules)),
-            group=np.arange(n), start=np.zeros(n, dtype=int), steps=results[0].steps,
+            labels=labels,
+            optimizers=dict(zip(labels, rules)),
+            group=np.arange(n),
+            start=np.zeros(n, dtype=int),
+            steps=results[0].steps,
             theta=np.concatenate([r.theta for r in results], axis=1),
             loss=np.concatenate([r.loss for r in results], axis=1),
             grad_norm=np.concatenate([r.grad_norm for r in results], axis=1),
             status=np.concatenate([r.status for r in results]),
             stop_step=np.concatenate([r.stop_step for r in results]),
-            backend="+".join(sorted({r.backend for r in results})))
+            backend="+".join(sorted({r.backend for r in results})),
+        )
 
     def explain(self, req: ExplainRequest) -> dict:
         """The rule's Record at step ``req.step`` of optimizer ``req.index`` (replayed with
@@ -303,9 +340,11 @@ class Explorer:
         rec = None
         with np.errstate(all="ignore"):
             for t in range(1, t_end + 1):
+
                 def grad_fn(x, t=t):
                     g = p.grad(x)
                     return g + noise[t - 1] if noise is not None else g
+
                 kw = {"nonfinite": "ignore"}
                 if "hessian" in rule.needs:
                     kw["hessian"] = p.hessian(theta)
@@ -325,8 +364,13 @@ class Explorer:
             rows.append({"field": "g", "symbol": "g", "value": nested(g0[0])})
             for f in rule.State._fields:
                 v = getattr(st.state, f)
-                rows.append({"field": f, "symbol": rule.symbols.get(f, f),
-                             "value": nested(np.asarray(v, dtype=float)[..., 0, :] if np.ndim(v) >= 2 else v)})
+                rows.append(
+                    {
+                        "field": f,
+                        "symbol": rule.symbols.get(f, f),
+                        "value": nested(np.asarray(v, dtype=float)[..., 0, :] if np.ndim(v) >= 2 else v),
+                    }
+                )
             theta_before, theta_after = theta[0], theta[0]
         else:
             for f in rule.Record._fields:
@@ -339,12 +383,21 @@ class Explorer:
                     val = nested(v) if np.ndim(v) else jsonable(float(v))
                 rows.append({"field": f, "symbol": rule.symbols.get(f, f), "value": val})
             theta_before, theta_after = theta[0], theta_next[0]
-        return {"index": req.index, "label": self.labels(rules)[req.index], "name": rule.name,
-                "title": rule.title, "source": rule.source, "step": t_end, "requested_step": req.step,
-                "status": STATUS[res.status[0]], "stop_step": stop,
-                "theta_before": nested(theta_before), "theta_after": nested(theta_after),
-                "hyper": {k: jsonable(v) for k, v in rule.hyperparameters().items()},
-                "rows": rows}
+        return {
+            "index": req.index,
+            "label": self.labels(rules)[req.index],
+            "name": rule.name,
+            "title": rule.title,
+            "source": rule.source,
+            "step": t_end,
+            "requested_step": req.step,
+            "status": STATUS[res.status[0]],
+            "stop_step": stop,
+            "theta_before": nested(theta_before),
+            "theta_after": nested(theta_after),
+            "hyper": {k: jsonable(v) for k, v in rule.hyperparameters().items()},
+            "rows": rows,
+        }
 
     def meta(self) -> bytes:
         if self._meta is None:
@@ -352,13 +405,23 @@ class Explorer:
             for name in list_problems():
                 p = get_problem(name)
                 if p.dim == 2:
-                    problems.append({"name": name, "title": p.title, "bounds": [list(b) for b in p.bounds],
-                                     "start": list(p.start), "log_levels": p.log_levels})
-            self._meta = encode({
-                "version": getattr(ravine, "__version__", ""),
-                "optimizers": [rule_meta(n, c) for n, c in RULES.items()],
-                "problems": problems, "limits": LIMITS,
-            })
+                    problems.append(
+                        {
+                            "name": name,
+                            "title": p.title,
+                            "bounds": [list(b) for b in p.bounds],
+                            "start": list(p.start),
+                            "log_levels": p.log_levels,
+                        }
+                    )
+            self._meta = encode(
+                {
+                    "version": __version__,
+                    "optimizers": [rule_meta(n, c) for n, c in RULES.items()],
+                    "problems": problems,
+                    "limits": LIMITS,
+                }
+            )
         return self._meta
 
 

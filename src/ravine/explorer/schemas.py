@@ -4,9 +4,10 @@ Every request body is validated here before anything runs; unknown fields are re
 Hyperparameter *values* are only shaped here (booleans, bounded integers, finite floats,
 short strings): the rules validate them (``ravine.rules.hyper``).
 """
+
 from __future__ import annotations
 
-from typing import Annotated, Optional, Union
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, field_validator
 
@@ -15,18 +16,17 @@ __all__ = ["LIMITS", "OptimizerSpec", "ProblemSpec", "RunSetup", "ExplainRequest
 LIMITS = {
     "max_steps": 10_000,
     "max_optimizers": 16,
-    "max_work": 40_000,          # steps × optimizers per request
+    "max_work": 40_000,  # steps × optimizers per request
     "max_formula": 2000,
     "max_coordinate": 1e6,
-    "max_body": 64 * 1024,       # bytes
+    "max_body": 64 * 1024,  # bytes
     "contour_points": 121,
 }
 
-Coordinate = Annotated[float, Field(allow_inf_nan=False, ge=-LIMITS["max_coordinate"],
-                                    le=LIMITS["max_coordinate"])]
-SmallInt = Annotated[int, Field(strict=True, ge=-10**9, le=10**9)]
+Coordinate = Annotated[float, Field(allow_inf_nan=False, ge=-LIMITS["max_coordinate"], le=LIMITS["max_coordinate"])]
+SmallInt = Annotated[int, Field(strict=True, ge=-(10**9), le=10**9)]
 ShortStr = Annotated[str, Field(max_length=40)]
-HyperValue = Union[StrictBool, SmallInt, StrictFloat, ShortStr]
+HyperValue = StrictBool | SmallInt | StrictFloat | ShortStr
 
 
 class OptimizerSpec(BaseModel):
@@ -43,9 +43,13 @@ class ProblemSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     problem: Annotated[str, Field(min_length=1, max_length=40)] = "rosenbrock"
-    formula: Optional[Annotated[str, Field(max_length=LIMITS["max_formula"])]] = None
-    bounds: Optional[Annotated[list[Annotated[list[Coordinate], Field(min_length=2, max_length=2)]],
-                               Field(min_length=2, max_length=2)]] = None
+    formula: Annotated[str, Field(max_length=LIMITS["max_formula"])] | None = None
+    bounds: (
+        Annotated[
+            list[Annotated[list[Coordinate], Field(min_length=2, max_length=2)]], Field(min_length=2, max_length=2)
+        ]
+        | None
+    ) = None
 
     @field_validator("bounds")
     @classmethod
@@ -63,7 +67,7 @@ class RunSetup(ProblemSpec):
     start: Annotated[list[Coordinate], Field(min_length=2, max_length=2)]
     steps: Annotated[int, Field(ge=0, le=LIMITS["max_steps"])] = 500
     optimizers: Annotated[list[OptimizerSpec], Field(min_length=1, max_length=LIMITS["max_optimizers"])]
-    tol: Optional[Annotated[float, Field(allow_inf_nan=False, ge=0)]] = None
+    tol: Annotated[float, Field(allow_inf_nan=False, ge=0)] | None = None
     grad_noise: Annotated[float, Field(allow_inf_nan=False, ge=0, le=1e3)] = 0.0
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
 

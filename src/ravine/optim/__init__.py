@@ -11,6 +11,7 @@ No equation is written here: every step calls the rule's ``update`` (see
 ``_base.py`` for the flat-buffer design and docs/optim.md). Importing this
 module imports torch; ``import ravine`` does not.
 """
+
 from __future__ import annotations
 
 from .. import rules as _r
@@ -18,9 +19,25 @@ from ..rules.base import DEFAULT, NonFiniteGradientError
 from ._base import IMPLS, RuleOptimizer, compile_stats
 from ._schedule import ScheduleLR
 
-__all__ = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "NAdam", "Yogi", "RMSpropNesterov",
-           "WindowedRMSprop", "Momentum", "ScheduleLR", "RuleOptimizer", "NonFiniteGradientError", "IMPLS",
-           "compile_stats", "OPTIMIZERS"]
+__all__ = [
+    "SGD",
+    "Adagrad",
+    "RMSprop",
+    "Adadelta",
+    "Adam",
+    "AdamW",
+    "NAdam",
+    "Yogi",
+    "RMSpropNesterov",
+    "WindowedRMSprop",
+    "Momentum",
+    "ScheduleLR",
+    "RuleOptimizer",
+    "NonFiniteGradientError",
+    "IMPLS",
+    "compile_stats",
+    "OPTIMIZERS",
+]
 
 _COMMON = dict(nonfinite="raise", impl="auto")
 
@@ -31,13 +48,42 @@ class SGD(RuleOptimizer):
     _rule = _r.SGD
     _state_names = {"b": "momentum_buffer"}
 
-    def __init__(self, params, lr=DEFAULT, momentum=DEFAULT, dampening=DEFAULT, weight_decay=DEFAULT, nesterov=DEFAULT, *,
-                 maximize=False, foreach=None, differentiable=False, fused=None, first_buffer=DEFAULT,
-                 convention="torch", nonfinite="raise", impl="auto"):
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                                      nesterov=nesterov, first_buffer=first_buffer),
-                         convention=convention, maximize=maximize, foreach=foreach, fused=fused,
-                         differentiable=differentiable, nonfinite=nonfinite, impl=impl)
+    def __init__(
+        self,
+        params,
+        lr=DEFAULT,
+        momentum=DEFAULT,
+        dampening=DEFAULT,
+        weight_decay=DEFAULT,
+        nesterov=DEFAULT,
+        *,
+        maximize=False,
+        foreach=None,
+        differentiable=False,
+        fused=None,
+        first_buffer=DEFAULT,
+        convention="torch",
+        nonfinite="raise",
+        impl="auto",
+    ):
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                momentum=momentum,
+                dampening=dampening,
+                weight_decay=weight_decay,
+                nesterov=nesterov,
+                first_buffer=first_buffer,
+            ),
+            convention=convention,
+            maximize=maximize,
+            foreach=foreach,
+            fused=fused,
+            differentiable=differentiable,
+            nonfinite=nonfinite,
+            impl=impl,
+        )
 
 
 class Adagrad(RuleOptimizer):
@@ -46,14 +92,42 @@ class Adagrad(RuleOptimizer):
     _rule = _r.Adagrad
     _state_names = {"r": "sum"}
 
-    def __init__(self, params, lr=DEFAULT, lr_decay=DEFAULT, weight_decay=DEFAULT, initial_accumulator_value=DEFAULT,
-                 eps=DEFAULT, foreach=None, *, maximize=False, differentiable=False, fused=None,
-                 eps_inside=DEFAULT, convention="torch", nonfinite="raise", impl="auto"):
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value, eps=eps,
-                                      eps_inside=eps_inside),
-                         convention=convention, maximize=maximize, foreach=foreach, fused=fused,
-                         differentiable=differentiable, nonfinite=nonfinite, impl=impl)
+    def __init__(
+        self,
+        params,
+        lr=DEFAULT,
+        lr_decay=DEFAULT,
+        weight_decay=DEFAULT,
+        initial_accumulator_value=DEFAULT,
+        eps=DEFAULT,
+        foreach=None,
+        *,
+        maximize=False,
+        differentiable=False,
+        fused=None,
+        eps_inside=DEFAULT,
+        convention="torch",
+        nonfinite="raise",
+        impl="auto",
+    ):
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                lr_decay=lr_decay,
+                weight_decay=weight_decay,
+                initial_accumulator_value=initial_accumulator_value,
+                eps=eps,
+                eps_inside=eps_inside,
+            ),
+            convention=convention,
+            maximize=maximize,
+            foreach=foreach,
+            fused=fused,
+            differentiable=differentiable,
+            nonfinite=nonfinite,
+            impl=impl,
+        )
 
 
 class RMSprop(RuleOptimizer):
@@ -62,13 +136,44 @@ class RMSprop(RuleOptimizer):
     _rule = _r.RMSprop
     _state_names = {"r": "square_avg", "m": "grad_avg", "b": "momentum_buffer"}
 
-    def __init__(self, params, lr=DEFAULT, alpha=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, momentum=DEFAULT,
-                 centered=DEFAULT, capturable=False, foreach=None, maximize=False, differentiable=False, *,
-                 eps_inside=DEFAULT, convention="torch", nonfinite="raise", impl="auto"):
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered, eps_inside=eps_inside),
-                         convention=convention, maximize=maximize, foreach=foreach, capturable=capturable,
-                         differentiable=differentiable, nonfinite=nonfinite, impl=impl)
+    def __init__(
+        self,
+        params,
+        lr=DEFAULT,
+        alpha=DEFAULT,
+        eps=DEFAULT,
+        weight_decay=DEFAULT,
+        momentum=DEFAULT,
+        centered=DEFAULT,
+        capturable=False,
+        foreach=None,
+        maximize=False,
+        differentiable=False,
+        *,
+        eps_inside=DEFAULT,
+        convention="torch",
+        nonfinite="raise",
+        impl="auto",
+    ):
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                alpha=alpha,
+                eps=eps,
+                weight_decay=weight_decay,
+                momentum=momentum,
+                centered=centered,
+                eps_inside=eps_inside,
+            ),
+            convention=convention,
+            maximize=maximize,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
+            nonfinite=nonfinite,
+            impl=impl,
+        )
 
 
 class Adadelta(RuleOptimizer):
@@ -77,12 +182,33 @@ class Adadelta(RuleOptimizer):
     _rule = _r.Adadelta
     _state_names = {"s": "square_avg", "u": "acc_delta"}
 
-    def __init__(self, params, lr=DEFAULT, rho=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, foreach=None, *,
-                 capturable=False, maximize=False, differentiable=False,
-                 convention="torch", nonfinite="raise", impl="auto"):
-        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay),
-                         convention=convention, maximize=maximize, foreach=foreach, capturable=capturable,
-                         differentiable=differentiable, nonfinite=nonfinite, impl=impl)
+    def __init__(
+        self,
+        params,
+        lr=DEFAULT,
+        rho=DEFAULT,
+        eps=DEFAULT,
+        weight_decay=DEFAULT,
+        foreach=None,
+        *,
+        capturable=False,
+        maximize=False,
+        differentiable=False,
+        convention="torch",
+        nonfinite="raise",
+        impl="auto",
+    ):
+        super().__init__(
+            params,
+            dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay),
+            convention=convention,
+            maximize=maximize,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
+            nonfinite=nonfinite,
+            impl=impl,
+        )
 
 
 class Adam(RuleOptimizer):
@@ -91,15 +217,48 @@ class Adam(RuleOptimizer):
     _rule = _r.Adam
     _state_names = {"s": "exp_avg", "r": "exp_avg_sq", "r_max": "max_exp_avg_sq"}
 
-    def __init__(self, params, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, amsgrad=DEFAULT, *,
-                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
-                 decoupled_weight_decay=DEFAULT, eps_mode=DEFAULT, amsgrad_max=DEFAULT, convention="torch",
-                 nonfinite="raise", impl="auto"):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                                      decoupled_weight_decay=decoupled_weight_decay, eps_mode=eps_mode,
-                                      amsgrad_max=amsgrad_max),
-                         convention=convention, maximize=maximize, foreach=foreach, fused=fused,
-                         capturable=capturable, differentiable=differentiable, nonfinite=nonfinite, impl=impl)
+    def __init__(
+        self,
+        params,
+        lr=DEFAULT,
+        betas=DEFAULT,
+        eps=DEFAULT,
+        weight_decay=DEFAULT,
+        amsgrad=DEFAULT,
+        *,
+        foreach=None,
+        maximize=False,
+        capturable=False,
+        differentiable=False,
+        fused=None,
+        decoupled_weight_decay=DEFAULT,
+        eps_mode=DEFAULT,
+        amsgrad_max=DEFAULT,
+        convention="torch",
+        nonfinite="raise",
+        impl="auto",
+    ):
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=betas,
+                eps=eps,
+                weight_decay=weight_decay,
+                amsgrad=amsgrad,
+                decoupled_weight_decay=decoupled_weight_decay,
+                eps_mode=eps_mode,
+                amsgrad_max=amsgrad_max,
+            ),
+            convention=convention,
+            maximize=maximize,
+            foreach=foreach,
+            fused=fused,
+            capturable=capturable,
+            differentiable=differentiable,
+            nonfinite=nonfinite,
+            impl=impl,
+        )
 
 
 class AdamW(RuleOptimizer):
@@ -108,13 +267,46 @@ class AdamW(RuleOptimizer):
     _rule = _r.AdamW
     _state_names = Adam._state_names
 
-    def __init__(self, params, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, amsgrad=DEFAULT, *,
-                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None,
-                 eps_mode=DEFAULT, amsgrad_max=DEFAULT, convention="torch", nonfinite="raise", impl="auto"):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                                      eps_mode=eps_mode, amsgrad_max=amsgrad_max),
-                         convention=convention, maximize=maximize, foreach=foreach, fused=fused,
-                         capturable=capturable, differentiable=differentiable, nonfinite=nonfinite, impl=impl)
+    def __init__(
+        self,
+        params,
+        lr=DEFAULT,
+        betas=DEFAULT,
+        eps=DEFAULT,
+        weight_decay=DEFAULT,
+        amsgrad=DEFAULT,
+        *,
+        maximize=False,
+        foreach=None,
+        capturable=False,
+        differentiable=False,
+        fused=None,
+        eps_mode=DEFAULT,
+        amsgrad_max=DEFAULT,
+        convention="torch",
+        nonfinite="raise",
+        impl="auto",
+    ):
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=betas,
+                eps=eps,
+                weight_decay=weight_decay,
+                amsgrad=amsgrad,
+                eps_mode=eps_mode,
+                amsgrad_max=amsgrad_max,
+            ),
+            convention=convention,
+            maximize=maximize,
+            foreach=foreach,
+            fused=fused,
+            capturable=capturable,
+            differentiable=differentiable,
+            nonfinite=nonfinite,
+            impl=impl,
+        )
 
 
 class NAdam(RuleOptimizer):
@@ -123,13 +315,42 @@ class NAdam(RuleOptimizer):
     _rule = _r.NAdam
     _state_names = {"s": "exp_avg", "r": "exp_avg_sq", "mu_product": "mu_product"}
 
-    def __init__(self, params, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, momentum_decay=DEFAULT,
-                 decoupled_weight_decay=DEFAULT, *, foreach=None, maximize=False, capturable=False,
-                 differentiable=False, convention="torch", nonfinite="raise", impl="auto"):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay),
-                         convention=convention, maximize=maximize, foreach=foreach, capturable=capturable,
-                         differentiable=differentiable, nonfinite=nonfinite, impl=impl)
+    def __init__(
+        self,
+        params,
+        lr=DEFAULT,
+        betas=DEFAULT,
+        eps=DEFAULT,
+        weight_decay=DEFAULT,
+        momentum_decay=DEFAULT,
+        decoupled_weight_decay=DEFAULT,
+        *,
+        foreach=None,
+        maximize=False,
+        capturable=False,
+        differentiable=False,
+        convention="torch",
+        nonfinite="raise",
+        impl="auto",
+    ):
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=betas,
+                eps=eps,
+                weight_decay=weight_decay,
+                momentum_decay=momentum_decay,
+                decoupled_weight_decay=decoupled_weight_decay,
+            ),
+            convention=convention,
+            maximize=maximize,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
+            nonfinite=nonfinite,
+            impl=impl,
+        )
 
 
 class Yogi(RuleOptimizer):
@@ -137,12 +358,38 @@ class Yogi(RuleOptimizer):
 
     _rule = _r.Yogi
 
-    def __init__(self, params, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, initial_accumulator_value=DEFAULT, *,
-                 initial_first_moment=DEFAULT, bias_correction=DEFAULT, maximize=False, foreach=None,
-                 convention="torch", nonfinite="raise", impl="auto"):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, initial_accumulator_value=initial_accumulator_value,
-                                      initial_first_moment=initial_first_moment, bias_correction=bias_correction),
-                         convention=convention, maximize=maximize, foreach=foreach, nonfinite=nonfinite, impl=impl)
+    def __init__(
+        self,
+        params,
+        lr=DEFAULT,
+        betas=DEFAULT,
+        eps=DEFAULT,
+        initial_accumulator_value=DEFAULT,
+        *,
+        initial_first_moment=DEFAULT,
+        bias_correction=DEFAULT,
+        maximize=False,
+        foreach=None,
+        convention="torch",
+        nonfinite="raise",
+        impl="auto",
+    ):
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=betas,
+                eps=eps,
+                initial_accumulator_value=initial_accumulator_value,
+                initial_first_moment=initial_first_moment,
+                bias_correction=bias_correction,
+            ),
+            convention=convention,
+            maximize=maximize,
+            foreach=foreach,
+            nonfinite=nonfinite,
+            impl=impl,
+        )
 
 
 class RMSpropNesterov(RuleOptimizer):
@@ -153,10 +400,30 @@ class RMSpropNesterov(RuleOptimizer):
     _rule = _r.RMSpropNesterov
     _fixed = {"lookahead": False}
 
-    def __init__(self, params, lr=DEFAULT, alpha=DEFAULT, momentum=DEFAULT, eps=DEFAULT, *, eps_inside=DEFAULT,
-                 maximize=False, foreach=None, convention="torch", nonfinite="raise", impl="auto"):
-        super().__init__(params, dict(lr=lr, alpha=alpha, momentum=momentum, eps=eps, eps_inside=eps_inside),
-                         convention=convention, maximize=maximize, foreach=foreach, nonfinite=nonfinite, impl=impl)
+    def __init__(
+        self,
+        params,
+        lr=DEFAULT,
+        alpha=DEFAULT,
+        momentum=DEFAULT,
+        eps=DEFAULT,
+        *,
+        eps_inside=DEFAULT,
+        maximize=False,
+        foreach=None,
+        convention="torch",
+        nonfinite="raise",
+        impl="auto",
+    ):
+        super().__init__(
+            params,
+            dict(lr=lr, alpha=alpha, momentum=momentum, eps=eps, eps_inside=eps_inside),
+            convention=convention,
+            maximize=maximize,
+            foreach=foreach,
+            nonfinite=nonfinite,
+            impl=impl,
+        )
 
 
 class WindowedRMSprop(RuleOptimizer):
@@ -165,10 +432,29 @@ class WindowedRMSprop(RuleOptimizer):
 
     _rule = _r.WindowedRMSprop
 
-    def __init__(self, params, lr=DEFAULT, window=DEFAULT, eps=DEFAULT, *, eps_inside=DEFAULT, maximize=False,
-                 foreach=None, convention="torch", nonfinite="raise", impl="auto"):
-        super().__init__(params, dict(lr=lr, window=window, eps=eps, eps_inside=eps_inside),
-                         convention=convention, maximize=maximize, foreach=foreach, nonfinite=nonfinite, impl=impl)
+    def __init__(
+        self,
+        params,
+        lr=DEFAULT,
+        window=DEFAULT,
+        eps=DEFAULT,
+        *,
+        eps_inside=DEFAULT,
+        maximize=False,
+        foreach=None,
+        convention="torch",
+        nonfinite="raise",
+        impl="auto",
+    ):
+        super().__init__(
+            params,
+            dict(lr=lr, window=window, eps=eps, eps_inside=eps_inside),
+            convention=convention,
+            maximize=maximize,
+            foreach=foreach,
+            nonfinite=nonfinite,
+            impl=impl,
+        )
 
 
 class Momentum(RuleOptimizer):
@@ -177,12 +463,32 @@ class Momentum(RuleOptimizer):
 
     _rule = _r.Momentum
 
-    def __init__(self, params, lr=DEFAULT, momentum=DEFAULT, *, form=DEFAULT, maximize=False, foreach=None,
-                 convention="torch", nonfinite="raise", impl="auto"):
-        super().__init__(params, dict(lr=lr, momentum=momentum, form=form),
-                         convention=convention, maximize=maximize, foreach=foreach, nonfinite=nonfinite, impl=impl)
+    def __init__(
+        self,
+        params,
+        lr=DEFAULT,
+        momentum=DEFAULT,
+        *,
+        form=DEFAULT,
+        maximize=False,
+        foreach=None,
+        convention="torch",
+        nonfinite="raise",
+        impl="auto",
+    ):
+        super().__init__(
+            params,
+            dict(lr=lr, momentum=momentum, form=form),
+            convention=convention,
+            maximize=maximize,
+            foreach=foreach,
+            nonfinite=nonfinite,
+            impl=impl,
+        )
 
 
 #: every optimizer of this module by class name
-OPTIMIZERS = {c.__name__: c for c in (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, NAdam, Yogi,
-                                      RMSpropNesterov, WindowedRMSprop, Momentum)}
+OPTIMIZERS = {
+    c.__name__: c
+    for c in (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, NAdam, Yogi, RMSpropNesterov, WindowedRMSprop, Momentum)
+}

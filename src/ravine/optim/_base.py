@@ -25,12 +25,11 @@ Compiled path
     lr, betas or momentum (schedulers) does not recompile (see _compiled_step);
     a hyperparameter becoming 0 or leaving 0 selects another variant.
 """
+
 from __future__ import annotations
 
 import inspect
-import math
 import threading
-import types
 import warnings
 from typing import Any
 
@@ -38,9 +37,8 @@ import torch
 from torch.optim import Optimizer
 
 from ..rules import hyper as hp
+from ..rules.base import NONFINITE_POLICIES, NonFiniteGradientError, check_bool, check_choice, next_theta
 from ..rules.specialize import attributes_used, folded_tree
-from ..rules.base import (DEFAULT, NONFINITE_POLICIES, NonFiniteGradientError, check_bool,
-                          check_choice, next_theta)
 
 __all__ = ["RuleOptimizer", "IMPLS", "compile_stats"]
 
@@ -130,8 +128,9 @@ def _compiled_step(rule_cls, static, maximize, check, name):
         return v if isinstance(v, bool) else torch.tensor(float(v), dtype=f64)
 
     def call(num, k, state, g, theta):
-        return compiled({f: number(num[f]) for f in used_h}, {f: number(getattr(k, f)) for f in used_k},
-                        state, g, theta)
+        return compiled(
+            {f: number(num[f]) for f in used_h}, {f: number(getattr(k, f)) for f in used_k}, state, g, theta
+        )
 
     return call
 
@@ -158,8 +157,11 @@ def _get_step(rule_cls, static, maximize, check, compiled, dtype, device_type):
             fn = _STEPS.get(key)
             if fn is None:
                 name = f"ravine_{rule_cls.name}_step_{len(_STEPS)}"
-                fn = (_compiled_step(rule_cls, static, maximize, check, name) if compiled
-                      else _make_step(rule_cls, static, maximize, check, name))
+                fn = (
+                    _compiled_step(rule_cls, static, maximize, check, name)
+                    if compiled
+                    else _make_step(rule_cls, static, maximize, check, name)
+                )
                 if compiled:
                     fn = _Compiled(fn, key)
                 _STEPS[key] = fn
@@ -211,9 +213,9 @@ class _Bucket:
             self.flat_g = torch.zeros_like(self.flat_p)
             self.gviews = []
             for p, off, n in zip(params, self.offsets, self.numels):
-                self.flat_p[off:off + n].copy_(p.detach().reshape(-1))
-                p.data = self.flat_p[off:off + n].view(p.shape)
-                gv = self.flat_g[off:off + n].view(p.shape)
+                self.flat_p[off : off + n].copy_(p.detach().reshape(-1))
+                p.data = self.flat_p[off : off + n].view(p.shape)
+                gv = self.flat_g[off : off + n].view(p.shape)
                 self.gviews.append(gv)
                 if p.grad is not None:
                     gv.copy_(p.grad)
@@ -224,7 +226,7 @@ class _Bucket:
 
     def slot(self, buf, i):
         off, n = self.offsets[i], self.numels[i]
-        return buf[..., off:off + n]
+        return buf[..., off : off + n]
 
     def view(self, buf, i):
         p = self.params[i]
@@ -268,9 +270,20 @@ class RuleOptimizer(Optimizer):
     _fixed: dict = {}
     _state_names: dict = {}
 
-    def __init__(self, params, hyper: dict, *, convention: str = "torch", maximize: bool = False,
-                 nonfinite: str = "raise", impl: str = "auto", foreach=None, fused=None,
-                 capturable: bool = False, differentiable: bool = False):
+    def __init__(
+        self,
+        params,
+        hyper: dict,
+        *,
+        convention: str = "torch",
+        maximize: bool = False,
+        nonfinite: str = "raise",
+        impl: str = "auto",
+        foreach=None,
+        fused=None,
+        capturable: bool = False,
+        differentiable: bool = False,
+    ):
         owner = type(self).__name__
         check_bool(owner, "maximize", maximize)
         check_choice(owner, "nonfinite", nonfinite, NONFINITE_POLICIES)
@@ -285,8 +298,15 @@ class RuleOptimizer(Optimizer):
         self._buckets: list[list[_Bucket]] = []
         self._rule_cache: dict = {}
         defaults = self._group_from_hyper(rule.h)
-        defaults.update(maximize=maximize, nonfinite=nonfinite, skipped=0, foreach=foreach, fused=fused,
-                        capturable=False, differentiable=False)
+        defaults.update(
+            maximize=maximize,
+            nonfinite=nonfinite,
+            skipped=0,
+            foreach=foreach,
+            fused=fused,
+            capturable=False,
+            differentiable=False,
+        )
         super().__init__(params, defaults)
 
     # -- hyperparameters ------------------------------------------------------
@@ -417,7 +437,8 @@ class RuleOptimizer(Optimizer):
                 fresh = list(rule.init_state(rule.h, b.flat_p))
                 for j, name in enumerate(names):
                     if not isinstance(fresh[j], torch.Tensor) and any(
-                            st and isinstance(st.get(name), torch.Tensor) for st in loaded):
+                        st and isinstance(st.get(name), torch.Tensor) for st in loaded
+                    ):
                         fresh[j] = torch.zeros_like(b.flat_p)
                 with torch.no_grad():
                     for i, st in enumerate(loaded):
@@ -463,7 +484,7 @@ class RuleOptimizer(Optimizer):
             work.append((b, missing))
         if not work:
             return
-        fast_one = (len(work) == 1 and not work[0][1] and len(set(work[0][0].steps)) == 1)
+        fast_one = len(work) == 1 and not work[0][1] and len(set(work[0][0].steps)) == 1
         if policy != "ignore" and not fast_one:
             # check every gradient of the group before anything changes
             finite = all(bool(torch.isfinite(self._present_grads(b, miss)).all()) for b, miss in work)
@@ -488,7 +509,8 @@ class RuleOptimizer(Optimizer):
         if policy == "raise":
             raise NonFiniteGradientError(
                 f"{owner}: gradient has non-finite values at step {t} "
-                "(nonfinite='raise'; use 'skip' to skip such steps)")
+                "(nonfinite='raise'; use 'skip' to skip such steps)"
+            )
         group["skipped"] = group.get("skipped", 0) + 1
 
     def _split_hyper(self, h):
@@ -523,18 +545,25 @@ class RuleOptimizer(Optimizer):
             check = False
         state = b.state
         if compiled:
-            kk = type(k)(*(float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in k)) \
-                if isinstance(k, tuple) and hasattr(k, "_fields") else k
+            kk = (
+                type(k)(*(float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in k))
+                if isinstance(k, tuple) and hasattr(k, "_fields")
+                else k
+            )
             fn = _get_step(rule_cls, static, maximize, check, True, *key_dt)
             try:
                 ok, rest = fn(num, kk, state, b.flat_g, b.flat_p)
-            except Exception as e:  # noqa: BLE001 - torch.compile unavailable or failing here
+            except Exception as e:
                 if self._impl == "compiled":
                     raise
                 _FAILED.add(fn.key)
                 _STATS["fallbacks"] += 1
-                warnings.warn(f"{owner}: torch.compile failed ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
-                              "running the rule eagerly (impl='eager')", RuntimeWarning, stacklevel=4)
+                warnings.warn(
+                    f"{owner}: torch.compile failed ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+                    "running the rule eagerly (impl='eager')",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
                 return self._step_flat(b, rule, h, group, maximize, policy, owner)
             if check and not bool(ok):
                 self._nonfinite(group, policy, owner, t)

@@ -1,8 +1,10 @@
 """``ScheduleLR``: ravine schedules (``sched(t)``) driving any group hyperparameter,
 behind torch's LRScheduler protocol (``step()``, ``get_last_lr()``, ``state_dict()``)."""
+
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from torch.optim.lr_scheduler import LRScheduler
 
@@ -32,8 +34,9 @@ class ScheduleLR(LRScheduler):
         for name, s in schedules.items():
             per = list(s) if isinstance(s, (list, tuple)) else [s] * n
             if len(per) != n:
-                raise ValueError(f"ScheduleLR: schedules[{name!r}] must give {n} schedules (one per param group), "
-                                 f"got {len(per)}")
+                raise ValueError(
+                    f"ScheduleLR: schedules[{name!r}] must give {n} schedules (one per param group), got {len(per)}"
+                )
             for f in per:
                 if not callable(f):
                     raise ValueError(f"ScheduleLR: schedules[{name!r}] must be callable sched(t), got {f!r}")
@@ -50,7 +53,7 @@ class ScheduleLR(LRScheduler):
             return [float(f(t)) for f in self.schedules["lr"]]
         return [g["lr"] for g in self.optimizer.param_groups]
 
-    def step(self, epoch=None):  # noqa: D102 - torch's protocol
+    def step(self, epoch=None):
         if epoch is not None:
             raise ValueError("ScheduleLR: step(epoch) is not supported; call step() once per optimizer step")
         self._step_count = getattr(self, "_step_count", 0) + 1

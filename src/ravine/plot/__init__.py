@@ -20,15 +20,31 @@ drawn up to the point where it crosses the window's edge, and that point is mark
 step and, when the runner marked it diverged, the step of divergence. Excursions that come back
 are drawn and clipped to the axes by matplotlib.
 """
+
 from __future__ import annotations
 
 from ._figure import COLORS, Trace, _save, draw_background, new_figure, traces, visible_part
-from .heatmap import heatmap
 from .animation import FFmpegNotFoundError, animate, frame_steps
+from .heatmap import heatmap
 from .static import contour, loss_curves, seed_bands, step_sizes, surface3d
 
-__all__ = ["contour", "surface3d", "loss_curves", "seed_bands", "heatmap", "step_sizes",
-           "Trace", "traces", "COLORS", "new_figure", "draw_background", "visible_part", "save", "animate",
-           "frame_steps", "FFmpegNotFoundError"]
+__all__ = [
+    "contour",
+    "surface3d",
+    "loss_curves",
+    "seed_bands",
+    "heatmap",
+    "step_sizes",
+    "Trace",
+    "traces",
+    "COLORS",
+    "new_figure",
+    "draw_background",
+    "visible_part",
+    "save",
+    "animate",
+    "frame_steps",
+    "FFmpegNotFoundError",
+]
 
 save = _save

@@ -3,20 +3,21 @@
 Figures are built without pyplot on the Agg canvas (no display, no global backend switch).
 Names here are used by every module of ``ravine.plot``.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 
 #: colours by label order (colour-blind-friendly Tableau/Okabe-Ito mix)
-COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-          "#17becf", "#7f7f7f", "#bcbd22"]
+COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
 
 # ------------------------------------------------------------------------------- helpers
+
 
 def _figure(ax=None, figsize=(6.4, 4.8), projection=None):
     """(fig, ax): a fresh Agg-backed Figure, or ``ax``'s figure."""
@@ -67,8 +68,7 @@ def _save_png(fig, path, dpi):
     fig.savefig(buf, dpi=dpi, format="png")
     buf.seek(0)
     with Image.open(buf) as im:
-        im = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT,
-                                        dither=Image.Dither.NONE)
+        im = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
         im.save(path, optimize=True)
 
 
@@ -116,9 +116,16 @@ def traces(runs, problem=None) -> list[Trace]:
             if not keep.any():
                 keep[:1] = True
             label = res.labels[i] if prefix is None else prefix
-            out.append(Trace(label=str(label), theta=np.asarray(res.theta[keep, i], float),
-                             steps=np.asarray(res.steps[keep]), loss=np.asarray(res.loss[keep, i], float),
-                             status=STATUS[int(res.status[i])], stop_step=stop))
+            out.append(
+                Trace(
+                    label=str(label),
+                    theta=np.asarray(res.theta[keep, i], float),
+                    steps=np.asarray(res.steps[keep]),
+                    loss=np.asarray(res.loss[keep, i], float),
+                    status=STATUS[int(res.status[i])],
+                    stop_step=stop,
+                )
+            )
 
     if isinstance(runs, RunResult):
         add_result(runs)
@@ -143,8 +150,10 @@ def traces(runs, problem=None) -> list[Trace]:
                 raise ValueError(f"runs: expected RunResults in the list, got {type(r).__name__}")
             add_result(r)
     else:
-        raise ValueError("runs: expected a RunResult, a list of RunResults or a mapping "
-                         f"label → RunResult/array, got {type(runs).__name__}")
+        raise ValueError(
+            "runs: expected a RunResult, a list of RunResults or a mapping "
+            f"label → RunResult/array, got {type(runs).__name__}"
+        )
     if not out:
         raise ValueError("runs: nothing to draw")
     return out
@@ -177,7 +186,7 @@ def visible_part(xy: np.ndarray, window: np.ndarray):
     xy = np.asarray(xy, dtype=float)
     finite = np.isfinite(xy).all(-1)
     if not finite.all():
-        xy_f = xy[:int(np.argmin(finite))]  # up to the first non-finite point
+        xy_f = xy[: int(np.argmin(finite))]  # up to the first non-finite point
     else:
         xy_f = xy
     lo, hi = window[:, 0], window[:, 1]
@@ -201,7 +210,7 @@ def visible_part(xy: np.ndarray, window: np.ndarray):
         edge = p + max(0.0, s) * d
     else:  # the next point is non-finite
         edge = p
-    return np.vstack([xy_f[:k + 1], edge[None]]), k + 1
+    return np.vstack([xy_f[: k + 1], edge[None]]), k + 1
 
 
 def _grid(problem, window, n=200):
@@ -251,17 +260,37 @@ def draw_background(ax, problem, window, *, levels=24, log=None, filled=True, cm
 
 
 def _mark_minima(ax, problem, window, z=None):
-    pts = [m.point for m in problem.minima
-           if all(window[j, 0] <= m.point[j] <= window[j, 1] for j in range(2))]
+    pts = [m.point for m in problem.minima if all(window[j, 0] <= m.point[j] <= window[j, 1] for j in range(2))]
     if not pts:
         return
     pts = np.asarray(pts)
     if z is None:
-        ax.plot(pts[:, 0], pts[:, 1], ls="none", marker="*", ms=14, color="white", mec="k", mew=1.0,
-                label="minimum", zorder=6)
+        ax.plot(
+            pts[:, 0],
+            pts[:, 1],
+            ls="none",
+            marker="*",
+            ms=14,
+            color="white",
+            mec="k",
+            mew=1.0,
+            label="minimum",
+            zorder=6,
+        )
     else:
-        ax.plot(pts[:, 0], pts[:, 1], z(pts), ls="none", marker="*", ms=12, color="white", mec="k",
-                mew=0.8, label="minimum", zorder=6)
+        ax.plot(
+            pts[:, 0],
+            pts[:, 1],
+            z(pts),
+            ls="none",
+            marker="*",
+            ms=12,
+            color="white",
+            mec="k",
+            mew=0.8,
+            label="minimum",
+            zorder=6,
+        )
 
 
 def _suffix(tr: Trace, exit_index) -> str:
@@ -286,23 +315,41 @@ def _draw_paths(ax, trs, window, colors, *, lw=1.6, z=None, zoff=0.0, markers=No
         seen_label.add(tr.label)
         mk = markers if markers is not None else ("o" if len(pts) <= 60 else None)
         if z is None:
-            ax.plot(pts[:, 0], pts[:, 1], color=c, lw=lw, marker=mk, ms=2.5, label=show, zorder=4,
-                    gid=f"path:{tr.label}")
+            ax.plot(
+                pts[:, 0], pts[:, 1], color=c, lw=lw, marker=mk, ms=2.5, label=show, zorder=4, gid=f"path:{tr.label}"
+            )
             key = tuple(np.round(pts[0], 12))
             if key not in starts_drawn:
                 ax.plot(*pts[0], marker="o", ms=7, color="white", mec="k", mew=1.2, zorder=5)
                 starts_drawn.add(key)
             if ex is not None:
-                ax.plot(*pts[-1], marker="X", ms=10, color=c, mec="k", mew=0.8, zorder=7, gid=f"exit:{tr.label}",
-                        clip_on=False)
+                ax.plot(
+                    *pts[-1],
+                    marker="X",
+                    ms=10,
+                    color=c,
+                    mec="k",
+                    mew=0.8,
+                    zorder=7,
+                    gid=f"exit:{tr.label}",
+                    clip_on=False,
+                )
             else:
                 ax.plot(*pts[-1], marker="o", ms=4.5, color=c, mec="k", mew=0.5, zorder=6)
         else:
             zz = z(pts) + zoff
             ax.plot(pts[:, 0], pts[:, 1], zz, color=c, lw=lw, label=show, zorder=10, gid=f"path:{tr.label}")
             ax.plot([pts[0, 0]], [pts[0, 1]], [zz[0]], marker="o", ms=6, color="white", mec="k", zorder=11)
-            ax.plot([pts[-1, 0]], [pts[-1, 1]], [zz[-1]], marker="X" if ex is not None else "o",
-                    ms=8 if ex is not None else 4, color=c, mec="k", zorder=11)
+            ax.plot(
+                [pts[-1, 0]],
+                [pts[-1, 1]],
+                [zz[-1]],
+                marker="X" if ex is not None else "o",
+                ms=8 if ex is not None else 4,
+                color=c,
+                mec="k",
+                zorder=11,
+            )
 
 
 def _short_title(problem):

@@ -8,6 +8,7 @@ every path up to that step, its current point, and the step number.
 
 matplotlib is imported only inside this module (Agg canvas, no pyplot).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -15,8 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ._figure import (_colors, _figure, _mark_minima, _problem, _short_title, _window, draw_background,
-                   traces, visible_part)
+from ._figure import (
+    _colors,
+    _figure,
+    _mark_minima,
+    _problem,
+    _short_title,
+    _window,
+    draw_background,
+    traces,
+    visible_part,
+)
 
 __all__ = ["animate", "frame_steps", "FFmpegNotFoundError"]
 
@@ -25,9 +35,11 @@ class FFmpegNotFoundError(RuntimeError):
     """MP4 output was asked for but the ffmpeg program is not on PATH."""
 
 
-FFMPEG_HELP = ("MP4 output needs the ffmpeg program, which was not found on PATH; install it "
-               "(Debian/Ubuntu: sudo apt-get install ffmpeg; macOS: brew install ffmpeg; conda: "
-               "conda install -c conda-forge ffmpeg) or write a .gif instead")
+FFMPEG_HELP = (
+    "MP4 output needs the ffmpeg program, which was not found on PATH; install it "
+    "(Debian/Ubuntu: sudo apt-get install ffmpeg; macOS: brew install ffmpeg; conda: "
+    "conda install -c conda-forge ffmpeg) or write a .gif instead"
+)
 
 
 def frame_steps(steps: np.ndarray, frames: int) -> np.ndarray:
@@ -51,9 +63,27 @@ def _check_out(path):
     return path, ext
 
 
-def animate(problem, runs, path, *, frames: int = 60, fps: int = 15, three_d: bool = False,
-            bounds=None, title=None, colors=None, levels=24, log=None, figsize=None, dpi=80,
-            tail: int | None = None, elev=40, azim=-60, rotate: float = 0.0, legend_loc=None):
+def animate(
+    problem,
+    runs,
+    path,
+    *,
+    frames: int = 60,
+    fps: int = 15,
+    three_d: bool = False,
+    bounds=None,
+    title=None,
+    colors=None,
+    levels=24,
+    log=None,
+    figsize=None,
+    dpi=80,
+    tail: int | None = None,
+    elev=40,
+    azim=-60,
+    rotate: float = 0.0,
+    legend_loc=None,
+):
     """Write an animation of the trajectories in ``runs`` on ``problem``; returns the path.
 
     Parameters
@@ -90,8 +120,7 @@ def animate(problem, runs, path, *, frames: int = 60, fps: int = 15, three_d: bo
     for tr in trs:
         pts, ex = visible_part(tr.theta[:, :2], window)
         n_at = np.searchsorted(tr.steps, fsteps, side="right")  # records with step <= frame step
-        n_at = np.minimum(n_at, len(pts)) if ex is None else np.where(
-            n_at >= ex + 1, len(pts), np.minimum(n_at, ex))
+        n_at = np.minimum(n_at, len(pts)) if ex is None else np.where(n_at >= ex + 1, len(pts), np.minimum(n_at, ex))
         parts.append((tr, pts, ex, n_at))
 
     if three_d:
@@ -112,8 +141,7 @@ def animate(problem, runs, path, *, frames: int = 60, fps: int = 15, three_d: bo
         if not log:
             top = float(np.quantile(finite, 0.98)) if finite.size else 1.0
             ZT = np.where(ZT > top, np.nan, ZT)
-        ax.plot_surface(X, Y, ZT, cmap="viridis", alpha=0.5, linewidth=0, antialiased=False,
-                        rstride=2, cstride=2)
+        ax.plot_surface(X, Y, ZT, cmap="viridis", alpha=0.5, linewidth=0, antialiased=False, rstride=2, cstride=2)
         zoff = 0.01 * (float(np.nanmax(ZT) - np.nanmin(ZT)) or 1.0)
         ax.set_xlim(*window[0])
         ax.set_ylim(*window[1])
@@ -122,7 +150,7 @@ def animate(problem, runs, path, *, frames: int = 60, fps: int = 15, three_d: bo
         ax.set_zlabel("log₁₀(1 + f − f_min)" if log else "f")
         ax.view_init(elev=elev, azim=azim)
         zs = []
-        for tr, pts, ex, n_at in parts:
+        for _tr, pts, _ex, _n in parts:
             with np.errstate(all="ignore"):
                 zs.append(tz(problem.f(pts)) + zoff if len(pts) else np.zeros(0))
     else:
@@ -133,7 +161,7 @@ def animate(problem, runs, path, *, frames: int = 60, fps: int = 15, three_d: bo
 
     lines, heads = [], []
     seen = set()
-    for (tr, pts, ex, n_at), zz in zip(parts, zs):
+    for (tr, pts, _ex, _n), _zz in zip(parts, zs):
         c = cols[tr.label]
         label = tr.label if tr.label not in seen else None
         seen.add(tr.label)
@@ -152,7 +180,7 @@ def animate(problem, runs, path, *, frames: int = 60, fps: int = 15, three_d: bo
     ttl = ax.set_title(f"{head_title}\nstep {int(fsteps[0])}", fontsize=9)
 
     def draw(k):
-        for (tr, pts, ex, n_at), zz, ln, hd in zip(parts, zs, lines, heads):
+        for (_tr, pts, ex, n_at), zz, ln, hd in zip(parts, zs, lines, heads):
             n = int(n_at[k])
             lo = 0 if tail is None else max(0, n - int(tail))
             seg = pts[lo:n]
@@ -210,5 +238,4 @@ def _write_gif(fig, moving, draw, n, fps, path, blit=True):
     palette = images[-1].quantize(colors=255, method=Image.Quantize.FASTOCTREE)
     frames = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in images]
     duration = max(int(round(1000.0 / fps)), 20)
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration, loop=0,
-                   optimize=False, disposal=1)
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration, loop=0, optimize=False, disposal=1)

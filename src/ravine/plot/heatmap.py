@@ -1,10 +1,12 @@
 """Hyperparameter heatmaps: a :func:`ravine.runner.sweep` drawn, with the stability bounds of
 :mod:`ravine.analysis` over it on quadratics."""
+
 from __future__ import annotations
 
 import numpy as np
 
 from ._figure import _figure, _problem, _save
+
 
 def _edges(v, log):
     v = np.asarray(v, float)
@@ -27,9 +29,29 @@ def _is_log(v):
     return bool(np.allclose(dl, dl[0], rtol=1e-3)) and not bool(np.allclose(dd, dd[0], rtol=1e-3))
 
 
-def heatmap(rule, problem, x, y, *, metric="loss", steps=200, starts=None, tol=None,
-            divergence=None, ax=None, path=None, title=None, theory=True, cmap="viridis_r",
-            figsize=(6.4, 4.8), dpi=100, backend="numpy", xscale=None, yscale=None, annotate=True):
+def heatmap(
+    rule,
+    problem,
+    x,
+    y,
+    *,
+    metric="loss",
+    steps=200,
+    starts=None,
+    tol=None,
+    divergence=None,
+    ax=None,
+    path=None,
+    title=None,
+    theory=True,
+    cmap="viridis_r",
+    figsize=(6.4, 4.8),
+    dpi=100,
+    backend="numpy",
+    xscale=None,
+    yscale=None,
+    annotate=True,
+):
     """Final loss or steps-to-tolerance over a grid of two hyperparameters.
 
     Parameters
@@ -55,8 +77,9 @@ def heatmap(rule, problem, x, y, *, metric="loss", steps=200, starts=None, tol=N
     from ..runner import sweep
 
     problem = _problem(problem)
-    sw = sweep(rule, problem, x, y, metric=metric, steps=steps, starts=starts, tol=tol,
-               divergence=divergence, backend=backend)
+    sw = sweep(
+        rule, problem, x, y, metric=metric, steps=steps, starts=starts, tol=tol, divergence=divergence, backend=backend
+    )
     base, (xn, xv), (yn, yv) = sw.rule, (sw.x_name, sw.x), (sw.y_name, sw.y)
     vals, diverged, not_conv, tol = sw.values, sw.diverged, sw.not_converged, sw.tol
     f_star = sw.f_star
@@ -81,17 +104,36 @@ def heatmap(rule, problem, x, y, *, metric="loss", steps=200, starts=None, tol=N
         drawn = shown
     mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(drawn.T), cmap=cm, norm=norm, shading="flat")
     cb = fig.colorbar(mesh, ax=ax)
-    cb.set_label(("final f − f*" if f_star is not None else "final f") if metric == "loss"
-                 else f"steps until ‖∇f‖ ≤ {tol:g}")
+    cb.set_label(
+        ("final f − f*" if f_star is not None else "final f") if metric == "loss" else f"steps until ‖∇f‖ ≤ {tol:g}"
+    )
     XC, YC = np.meshgrid(xv, yv, indexing="ij")
     ms = max(3.0, min(9.0, 120.0 / max(xv.size, yv.size)))
     if diverged.any():
-        ax.scatter(XC[diverged], YC[diverged], marker="x", s=ms ** 2, c="#8b0000", lw=1.0,
-                   label="diverged", gid="diverged", zorder=5)
+        ax.scatter(
+            XC[diverged],
+            YC[diverged],
+            marker="x",
+            s=ms**2,
+            c="#8b0000",
+            lw=1.0,
+            label="diverged",
+            gid="diverged",
+            zorder=5,
+        )
     if not_conv.any():
-        ax.scatter(XC[not_conv], YC[not_conv], marker="o", s=(ms * 0.6) ** 2, facecolors="none",
-                   edgecolors="#444444", lw=0.7, label=f"not converged in {steps} steps",
-                   gid="not_converged", zorder=5)
+        ax.scatter(
+            XC[not_conv],
+            YC[not_conv],
+            marker="o",
+            s=(ms * 0.6) ** 2,
+            facecolors="none",
+            edgecolors="#444444",
+            lw=0.7,
+            label=f"not converged in {steps} steps",
+            gid="not_converged",
+            zorder=5,
+        )
     if xlog:
         ax.set_xscale("log")
     if ylog:
@@ -100,17 +142,34 @@ def heatmap(rule, problem, x, y, *, metric="loss", steps=200, starts=None, tol=N
     ax.set_ylim(ye[0], ye[-1])
     ax.set_xlabel(xn)
     ax.set_ylabel(yn)
-    data = dict(x=xv, y=yv, x_name=xn, y_name=yn, values=vals, status=sw.status, diverged=diverged,
-                not_converged=not_conv, metric=metric, lr_max=None, result=sw.result)
+    data = dict(
+        x=xv,
+        y=yv,
+        x_name=xn,
+        y_name=yn,
+        values=vals,
+        status=sw.status,
+        diverged=diverged,
+        not_converged=not_conv,
+        metric=metric,
+        lr_max=None,
+        result=sw.result,
+    )
 
     if theory:
         _theory(ax, base, problem, xn, xv, xe, yn, yv, ye, xlog, ylog, data)
     if title is None:
-        fixed = ", ".join(f"{k}={getattr(base.h, k):g}" for k in base.h._fields
-                          if k not in (xn, yn) and isinstance(getattr(base.h, k), float)
-                          and k in ("lr", "momentum", "beta1", "beta2", "alpha", "rho", "eps"))
-        title = (f"{base.name} on {problem.name}: {'final loss' if metric == 'loss' else 'steps to tol'}"
-                 f" after {steps} steps" + (f" ({fixed})" if fixed else ""))
+        fixed = ", ".join(
+            f"{k}={getattr(base.h, k):g}"
+            for k in base.h._fields
+            if k not in (xn, yn)
+            and isinstance(getattr(base.h, k), float)
+            and k in ("lr", "momentum", "beta1", "beta2", "alpha", "rho", "eps")
+        )
+        title = (
+            f"{base.name} on {problem.name}: {'final loss' if metric == 'loss' else 'steps to tol'}"
+            f" after {steps} steps" + (f" ({fixed})" if fixed else "")
+        )
     ax.set_title(title, fontsize=10)
     if annotate and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="upper left", framealpha=0.85)
@@ -138,8 +197,7 @@ def _theory(ax, rule, problem, xn, xv, xe, yn, yv, ye, xlog, ylog, data):
         lr_edges = xe if xn == "lr" else ye
         mom_edges = ye if xn == "lr" else xe
         lr_log = xlog if xn == "lr" else ylog
-        L = (np.geomspace(lr_edges[0], lr_edges[-1], 160) if lr_log
-             else np.linspace(lr_edges[0], lr_edges[-1], 160))
+        L = np.geomspace(lr_edges[0], lr_edges[-1], 160) if lr_log else np.linspace(lr_edges[0], lr_edges[-1], 160)
         Mo = np.linspace(max(mom_edges[0], 0.0), min(mom_edges[-1], 0.999999), 160)
         R = np.array([[q.heavy_ball_rate(max(eff(a, b), 0.0), b) for b in Mo] for a in L])
         if xn == "lr":
@@ -154,19 +212,27 @@ def _theory(ax, rule, problem, xn, xv, xe, yn, yv, ye, xlog, ylog, data):
         lr_max = hb.lr_of(heavy_ball_bound(q.lambda_max), 0.0)
         data["lr_max"] = lr_max
         line = ax.axvline if xn == "lr" else ax.axhline
-        line(lr_max, color="#b00000", ls=":", lw=1.4, gid="lr_max",
-             label=f"GD edge η = 2/λmax = {lr_max:.3g} (β = 0)")
+        line(lr_max, color="#b00000", ls=":", lw=1.4, gid="lr_max", label=f"GD edge η = 2/λmax = {lr_max:.3g} (β = 0)")
         opt = q.heavy_ball_optimal()
         o_lr = hb.lr_of(opt.lr, opt.momentum)
         px, py = (o_lr, opt.momentum) if xn == "lr" else (opt.momentum, o_lr)
         if xe[0] <= px <= xe[-1] and ye[0] <= py <= ye[-1]:
-            ax.plot(px, py, marker="*", ms=13, color="gold", mec="k", ls="none",
-                    label=f"Polyak optimum (η {o_lr:.3g}, β {opt.momentum:.3g})", zorder=6)
+            ax.plot(
+                px,
+                py,
+                marker="*",
+                ms=13,
+                color="gold",
+                mec="k",
+                ls="none",
+                label=f"Polyak optimum (η {o_lr:.3g}, β {opt.momentum:.3g})",
+                zorder=6,
+            )
         data["polyak"] = (o_lr, opt.momentum)
     elif "lr" in names:
         mom = getattr(h, "momentum", 0.0)
         lr_max = hb.lr_of(heavy_ball_bound(q.lambda_max, mom), mom)
         data["lr_max"] = lr_max
         line = ax.axvline if xn == "lr" else ax.axhline
-        lab = (f"η = 2/λmax = {lr_max:.3g}" if mom == 0 else f"η = 2(1+β)/λmax = {lr_max:.3g}")
+        lab = f"η = 2/λmax = {lr_max:.3g}" if mom == 0 else f"η = 2(1+β)/λmax = {lr_max:.3g}"
         line(lr_max, color="#b00000", ls="--", lw=1.6, gid="lr_max", label=lab)

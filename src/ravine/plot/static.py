@@ -1,16 +1,46 @@
 """Static pictures of runs: contour maps, 3-D surfaces, loss curves, seed bands, step sizes."""
+
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ._figure import (Trace, _colors, _draw_paths, _f_star, _figure, _grid, _mark_minima,
-                      _problem, _save, _short_title, _window, draw_background, traces)
+from ._figure import (
+    Trace,
+    _colors,
+    _draw_paths,
+    _f_star,
+    _figure,
+    _grid,
+    _mark_minima,
+    _problem,
+    _save,
+    _short_title,
+    _window,
+    draw_background,
+    traces,
+)
 
-def contour(problem, runs=None, *, ax=None, path=None, bounds=None, levels=24, log=None,
-            title=None, colors=None, legend=True, filled=True, figsize=(6.4, 4.8), dpi=100,
-            legend_loc="best", markers=None):
+
+def contour(
+    problem,
+    runs=None,
+    *,
+    ax=None,
+    path=None,
+    bounds=None,
+    levels=24,
+    log=None,
+    title=None,
+    colors=None,
+    legend=True,
+    filled=True,
+    figsize=(6.4, 4.8),
+    dpi=100,
+    legend_loc="best",
+    markers=None,
+):
     """Contour map of a 2-D problem with the trajectories in ``runs``.
 
     Parameters
@@ -43,9 +73,25 @@ def contour(problem, runs=None, *, ax=None, path=None, bounds=None, levels=24, l
 
 # ------------------------------------------------------------------------------- surface
 
-def surface3d(problem, runs=None, *, ax=None, path=None, bounds=None, log=None, title=None,
-              colors=None, legend=True, elev=40, azim=-60, n=70, figsize=(6.4, 5.0), dpi=100,
-              cmap="viridis"):
+
+def surface3d(
+    problem,
+    runs=None,
+    *,
+    ax=None,
+    path=None,
+    bounds=None,
+    log=None,
+    title=None,
+    colors=None,
+    legend=True,
+    elev=40,
+    azim=-60,
+    n=70,
+    figsize=(6.4, 5.0),
+    dpi=100,
+    cmap="viridis",
+):
     """The surface z = f(x, y) of a 2-D problem with the trajectories drawn on it.
 
     ``log`` (default ``problem.log_levels``) plots log₁₀(1 + f − f_min) so that valleys stay
@@ -80,12 +126,21 @@ def surface3d(problem, runs=None, *, ax=None, path=None, bounds=None, log=None, 
     ax.plot_surface(X, Y, ZT, cmap=cmap, alpha=0.55, linewidth=0, antialiased=False, rstride=2, cstride=2)
     ax.contour(X, Y, ZT, levels=15, zdir="z", offset=np.nanmin(ZT), cmap=cmap, linewidths=0.6, alpha=0.6)
     zspan = float(np.nanmax(ZT) - np.nanmin(ZT)) or 1.0
-    pts_min = [m.point for m in problem.minima
-               if all(window[j, 0] <= m.point[j] <= window[j, 1] for j in range(2))]
+    pts_min = [m.point for m in problem.minima if all(window[j, 0] <= m.point[j] <= window[j, 1] for j in range(2))]
     if pts_min:
         pm = np.asarray(pts_min)
-        ax.plot(pm[:, 0], pm[:, 1], zf(pm) + 0.01 * zspan, ls="none", marker="*", ms=12, color="white",
-                mec="k", label="minimum", zorder=12)
+        ax.plot(
+            pm[:, 0],
+            pm[:, 1],
+            zf(pm) + 0.01 * zspan,
+            ls="none",
+            marker="*",
+            ms=12,
+            color="white",
+            mec="k",
+            label="minimum",
+            zorder=12,
+        )
     if runs is not None:
         trs = traces(runs, problem)
         _draw_paths(ax, trs, window, _colors(trs, colors), z=zf, zoff=0.01 * zspan)
@@ -103,8 +158,21 @@ def surface3d(problem, runs=None, *, ax=None, path=None, bounds=None, log=None, 
 
 # ------------------------------------------------------------------------------- loss curves
 
-def loss_curves(runs, *, problem=None, ax=None, path=None, relative=None, title=None, colors=None,
-                legend=True, figsize=(6.4, 4.0), dpi=100, ylabel=None):
+
+def loss_curves(
+    runs,
+    *,
+    problem=None,
+    ax=None,
+    path=None,
+    relative=None,
+    title=None,
+    colors=None,
+    legend=True,
+    figsize=(6.4, 4.0),
+    dpi=100,
+    ylabel=None,
+):
     """Loss against step for every trajectory, on a log axis.
 
     ``relative``: plot f − f* (None: only when some loss is ≤ 0 and the minima are known).
@@ -115,8 +183,7 @@ def loss_curves(runs, *, problem=None, ax=None, path=None, relative=None, title=
     if problem is None:
         from ..runner import RunResult
 
-        first = runs if isinstance(runs, RunResult) else (
-            runs[0] if isinstance(runs, (list, tuple)) and runs else None)
+        first = runs if isinstance(runs, RunResult) else (runs[0] if isinstance(runs, (list, tuple)) and runs else None)
         if isinstance(first, RunResult):
             try:
                 problem = _problem(first.problem)
@@ -165,9 +232,22 @@ def loss_curves(runs, *, problem=None, ax=None, path=None, relative=None, title=
 
 # ------------------------------------------------------------------------------- seed bands
 
-def seed_bands(histories: Mapping[str, Sequence], *, x=None, ax=None, path=None, log=None,
-               xlabel="step", ylabel="loss", title=None, colors=None, legend=True,
-               figsize=(6.4, 4.0), dpi=100):
+
+def seed_bands(
+    histories: Mapping[str, Sequence],
+    *,
+    x=None,
+    ax=None,
+    path=None,
+    log=None,
+    xlabel="step",
+    ylabel="loss",
+    title=None,
+    colors=None,
+    legend=True,
+    figsize=(6.4, 4.0),
+    dpi=100,
+):
     """Training curves: mean ± one standard deviation over seeds, one band per label.
 
     ``histories``: label → list of per-seed metric arrays (1-D; different lengths are
@@ -180,14 +260,16 @@ def seed_bands(histories: Mapping[str, Sequence], *, x=None, ax=None, path=None,
         raise ValueError("seed_bands: histories must be a non-empty mapping label → list of per-seed arrays")
     stats = {}
     for label, runs in histories.items():
-        arrs = [np.asarray(r, dtype=float).ravel() for r in (runs if not isinstance(runs, np.ndarray) or runs.ndim > 1
-                                                             else [runs])]
+        arrs = [
+            np.asarray(r, dtype=float).ravel()
+            for r in (runs if not isinstance(runs, np.ndarray) or runs.ndim > 1 else [runs])
+        ]
         if not arrs or any(a.size == 0 for a in arrs):
             raise ValueError(f"seed_bands: {label!r} needs at least one non-empty array")
         L = max(a.size for a in arrs)
         M = np.full((len(arrs), L), np.nan)
         for i, a in enumerate(arrs):
-            M[i, :a.size] = a
+            M[i, : a.size] = a
         with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
             __import__("warnings").simplefilter("ignore", RuntimeWarning)
             mean = np.nanmean(M, 0)
@@ -200,7 +282,7 @@ def seed_bands(histories: Mapping[str, Sequence], *, x=None, ax=None, path=None,
     fig, ax = _figure(ax, figsize)
     pal = _colors([Trace(k, np.zeros((1, 1)), np.zeros(1), None) for k in stats], colors)
     for label, (mean, std, n) in stats.items():
-        xs = np.arange(mean.size) if x is None else np.asarray(x, float)[:mean.size]
+        xs = np.arange(mean.size) if x is None else np.asarray(x, float)[: mean.size]
         if xs.size != mean.size:
             raise ValueError(f"seed_bands: x has {xs.size} values but {label!r} has {mean.size}")
         lo, hi = mean - std, mean + std
@@ -224,8 +306,10 @@ def seed_bands(histories: Mapping[str, Sequence], *, x=None, ax=None, path=None,
 
 # ------------------------------------------------------------------------------- step sizes
 
-def step_sizes(runs, *, ax=None, path=None, title=None, colors=None, reference=None, legend=True,
-               figsize=(6.4, 4.0), dpi=100):
+
+def step_sizes(
+    runs, *, ax=None, path=None, title=None, colors=None, reference=None, legend=True, figsize=(6.4, 4.0), dpi=100
+):
     """‖Δθ_t‖₂ = ‖θ_t − θ_{t−1}‖ against t on log–log axes (from the recorded θ).
 
     ``reference``: optional mapping label → callable t ↦ value drawn dashed (e.g.

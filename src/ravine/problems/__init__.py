@@ -8,7 +8,8 @@
 * :func:`get_problem` / :func:`list_problems`: the catalog (the lecture's seed examples and
   the classic 2-D test functions), see :mod:`ravine.problems.catalog`.
 * :func:`from_formula` / :func:`parse_formula`: user formulas, parsed safely (never
-  evaluated), see :mod:`ravine.problems.formula`.
+  evaluated), see :mod:`ravine.problems.formula` (the parser) and
+  :mod:`ravine.problems.symbolic` (the problem built from it).
 * :class:`Quadratic` / :func:`random_quadratic`: N-dimensional quadratics.
 
 Importing this package does not import sympy; it is loaded on first use of a symbolic problem.
@@ -16,9 +17,9 @@ Importing this package does not import sympy; it is loaded on first use of a sym
 
 from .base import Minimum, Problem
 from .catalog import CATALOG, CatalogEntry, get_problem, list_problems
-from .formula import FormulaError, from_formula, parse_formula
+from .formula import FormulaError, parse_formula
 from .quadratic import Quadratic, random_quadratic
-from .symbolic import SymbolicProblem
+from .symbolic import SymbolicProblem, from_formula
 
 __all__ = [
     "CATALOG",

@@ -18,7 +18,8 @@ This module imports only NumPy: sympy is loaded lazily by the symbolic problems.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -44,14 +45,11 @@ def as_points(x: Any, dim: int, name: str) -> np.ndarray:
         raise ValueError(f"problem '{name}': x must be real, got complex dtype {arr.dtype}")
     if arr.dtype.kind != "f":
         if arr.dtype.kind not in "biu":
-            raise ValueError(
-                f"problem '{name}': x must be numeric, got dtype {arr.dtype} with shape {arr.shape}"
-            )
+            raise ValueError(f"problem '{name}': x must be numeric, got dtype {arr.dtype} with shape {arr.shape}")
         arr = arr.astype(np.float64)
     if arr.ndim == 0 or arr.shape[-1] != dim:
         raise ValueError(
-            f"problem '{name}': x must have shape (..., {dim}) (last axis = dim = {dim}), "
-            f"got shape {arr.shape}"
+            f"problem '{name}': x must have shape (..., {dim}) (last axis = dim = {dim}), got shape {arr.shape}"
         )
     return arr
 
@@ -119,17 +117,11 @@ class Problem:
         self.dim: int = len(variables)
         self.title: str = title or name
         self.source: str = source
-        self.minima: tuple[Minimum, ...] = tuple(
-            Minimum(_as_float_tuple(p), float(v)) for p, v in minima
-        )
-        self.critical_points: tuple[tuple[float, ...], ...] = tuple(
-            _as_float_tuple(p) for p in critical_points
-        )
+        self.minima: tuple[Minimum, ...] = tuple(Minimum(_as_float_tuple(p), float(v)) for p, v in minima)
+        self.critical_points: tuple[tuple[float, ...], ...] = tuple(_as_float_tuple(p) for p in critical_points)
         if bounds is None:
             bounds = ((-3.0, 3.0),) * self.dim
-        self.bounds: tuple[tuple[float, float], ...] = tuple(
-            (float(lo), float(hi)) for lo, hi in bounds
-        )
+        self.bounds: tuple[tuple[float, float], ...] = tuple((float(lo), float(hi)) for lo, hi in bounds)
         if start is None:
             start = tuple(0.5 * (lo + hi) for lo, hi in self.bounds)
         self.start: tuple[float, ...] = _as_float_tuple(start)

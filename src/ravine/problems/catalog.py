@@ -22,22 +22,21 @@ Sources
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .base import Minimum
 
 __all__ = ["CatalogEntry", "CATALOG", "get_problem", "list_problems", "SEED_002", "VLSE"]
 
 SEED_002 = "002_a32fa2ef93e90666.txt"
-VLSE = (
-    "Surjanovic & Bingham, Virtual Library of Simulation Experiments "
-    "(https://www.sfu.ca/~ssurjano/)"
-)
+VLSE = "Surjanovic & Bingham, Virtual Library of Simulation Experiments (https://www.sfu.ca/~ssurjano/)"
 JAMIL_YANG = (
     "Jamil & Yang (2013), A literature survey of benchmark functions for global optimization "
     "problems; optimum digits from Gavana's benchmarks (SciPy go_benchmark_functions)"
 )
+
 
 @dataclass(frozen=True)
 class CatalogEntry:
@@ -245,8 +244,7 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
         start=(0.0, 0.0),
         log_levels=True,
         digits=6,
-        notes="Four global minima with value 0; a local maximum f ≈ 181.617 at "
-        "(−0.270845, −0.923039).",
+        notes="Four global minima with value 0; a local maximum f ≈ 181.617 at (−0.270845, −0.923039).",
     ),
     CatalogEntry(
         name="rastrigin",
@@ -317,8 +315,7 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
         name="ackley",
         variables=("x", "y"),
         formula="-a*exp(-b*sqrt((x^2 + y^2)/2)) - exp((cos(2*pi*x) + cos(2*pi*y))/2) + a + e",
-        title="Ackley f(x, y) = −a·exp(−b·√((x² + y²)/2)) − exp((cos 2πx + cos 2πy)/2) + a + e "
-        "with a = {a}, b = {b}",
+        title="Ackley f(x, y) = −a·exp(−b·√((x² + y²)/2)) − exp((cos 2πx + cos 2πy)/2) + a + e with a = {a}, b = {b}",
         source=VLSE,
         minima=(((0.0, 0.0), 0.0),),
         bounds=((-5.0, 5.0), (-5.0, 5.0)),
@@ -376,22 +373,16 @@ def get_problem(name: str, **params: Any):
     unknown = sorted(set(params) - set(entry.parameters))
     if unknown:
         allowed = ", ".join(entry.parameters) if entry.parameters else "none"
-        raise ValueError(
-            f"problem '{key}': unknown parameter {unknown[0]!r}; its parameters are: {allowed}"
-        )
+        raise ValueError(f"problem '{key}': unknown parameter {unknown[0]!r}; its parameters are: {allowed}")
     values: dict[str, float] = dict(entry.parameters)
     for k, v in params.items():
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             try:
                 v = float(v)
             except (TypeError, ValueError):
-                raise ValueError(
-                    f"problem '{key}': parameter {k} must be a real number, got {v!r}"
-                ) from None
+                raise ValueError(f"problem '{key}': parameter {k} must be a real number, got {v!r}") from None
         if not (math.isfinite(v) and abs(v) <= 1e12):
-            raise ValueError(
-                f"problem '{key}': parameter {k} must be finite with |{k}| <= 1e12, got {v!r}"
-            )
+            raise ValueError(f"problem '{key}': parameter {k} must be finite with |{k}| <= 1e12, got {v!r}")
         values[k] = v
     if entry.check is not None:
         message = entry.check(values)

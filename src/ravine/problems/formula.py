@@ -41,17 +41,15 @@ import keyword
 import math
 import re
 import unicodedata
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:  # pragma: no cover
     import sympy
 
-    from .symbolic import SymbolicProblem
-
 __all__ = [
     "FormulaError",
     "parse_formula",
-    "from_formula",
     "FUNCTIONS",
     "CONSTANTS",
     "MAX_LENGTH",
@@ -205,9 +203,7 @@ class _Source:
         return self.char_index(getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
 
     def end(self, node: ast.AST) -> int:
-        return self.char_index(
-            getattr(node, "end_lineno", 1) or 1, getattr(node, "end_col_offset", 0) or 0
-        )
+        return self.char_index(getattr(node, "end_lineno", 1) or 1, getattr(node, "end_col_offset", 0) or 0)
 
     def segment(self, node: ast.AST) -> str:
         return self.original[self.start(node) : self.end(node)]
@@ -460,9 +456,7 @@ def _check_name(name: Any, param: str, reserved: Iterable[str] = ()) -> str:
     return normal
 
 
-def normalize_variables(
-    variables: str | Sequence[str] | None, reserved: Iterable[str] = ()
-) -> tuple[str, ...] | None:
+def normalize_variables(variables: str | Sequence[str] | None, reserved: Iterable[str] = ()) -> tuple[str, ...] | None:
     """Validate an explicit variable list (a sequence of names or ``"x, y"``)."""
     if variables is None:
         return None
@@ -472,9 +466,7 @@ def normalize_variables(
         try:
             items = list(variables)
         except TypeError:
-            raise _err(
-                "variables", f"expected a sequence of names, got {type(variables).__name__}"
-            ) from None
+            raise _err("variables", f"expected a sequence of names, got {type(variables).__name__}") from None
     if not items:
         raise _err("variables", "needs at least one variable name")
     if len(items) > MAX_VARIABLES:
@@ -679,8 +671,7 @@ def parse(
         if len(names) > MAX_VARIABLES:
             raise _err(
                 "formula",
-                f"uses {len(names)} variables ({', '.join(names)}); "
-                f"at most {MAX_VARIABLES} are allowed",
+                f"uses {len(names)} variables ({', '.join(names)}); at most {MAX_VARIABLES} are allowed",
             )
 
     # 5. build the sympy expression with constant-folding guards
@@ -701,7 +692,7 @@ def parse(
     return ParsedFormula(expr, names, symbols)
 
 
-def parse_formula(text: str, variables: str | Sequence[str] | None = None) -> "sympy.Expr":
+def parse_formula(text: str, variables: str | Sequence[str] | None = None) -> sympy.Expr:
     """Parse a formula safely into a sympy expression (see the module docstring for the grammar).
 
     ``variables`` is a sequence of names (or a string ``"x, y"``); when ``None`` the free names
@@ -712,52 +703,3 @@ def parse_formula(text: str, variables: str | Sequence[str] | None = None) -> "s
     x**2 - y**2
     """
     return parse(text, variables).expr
-
-
-def _default_start(problem: "SymbolicProblem") -> tuple[float, ...]:
-    """A start point where f and its gradient are finite, preferring (1, ..., 1)."""
-    import numpy as np
-
-    n = problem.dim
-    candidates = [1.0, 0.5, 2.0, -1.0, 0.1, 0.0]
-    with np.errstate(all="ignore"):
-        for c in candidates:
-            point = np.full(n, c)
-            try:
-                value = problem.f(point)
-                grad = problem.grad(point)
-            except (ArithmeticError, ValueError):  # pragma: no cover - defensive
-                continue
-            if np.isfinite(value) and np.all(np.isfinite(grad)):
-                return tuple(point.tolist())
-    return (1.0,) * n
-
-
-def from_formula(
-    text: str, variables: str | Sequence[str] | None = None, name: str | None = None
-) -> "SymbolicProblem":
-    """Build a :class:`~ravine.problems.Problem` from a user formula (parsed safely).
-
-    The problem gets the window (-3, 3) per variable, a start point where f and its gradient
-    are finite (``(1, ..., 1)`` when possible) and no published minima.
-
-    >>> p = from_formula("(1-x)^2 + 100*(y-x^2)^2")
-    >>> float(p.f([1.0, 1.0]))
-    0.0
-    """
-    from .symbolic import SymbolicProblem
-
-    parsed = parse(text, variables)
-    label = " ".join(text.split())
-    problem = SymbolicProblem(
-        formula=text,
-        variables=parsed.variables,
-        name=name or "formula",
-        title=f"f({', '.join(parsed.variables)}) = {label}",
-        source="user formula",
-        bounds=((-3.0, 3.0),) * len(parsed.variables),
-        start=(0.0,) * len(parsed.variables),
-        parsed=parsed,
-    )
-    problem.start = _default_start(problem)
-    return problem

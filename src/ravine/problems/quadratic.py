@@ -12,7 +12,8 @@ condition number, for tests and benchmarks of step-size rules (gradient descent 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -66,16 +67,12 @@ class Quadratic(Problem):
     ) -> None:
         A = _finite_array(A, "A", name)
         if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] == 0:
-            raise ValueError(
-                f"A: quadratic '{name}' needs a square (N, N) matrix, got shape {A.shape}"
-            )
+            raise ValueError(f"A: quadratic '{name}' needs a square (N, N) matrix, got shape {A.shape}")
         n = A.shape[0]
         scale = max(1.0, float(np.max(np.abs(A))))
         asym = float(np.max(np.abs(A - A.T)))
         if asym > 1e-10 * scale:
-            raise ValueError(
-                f"A: quadratic '{name}' needs a symmetric matrix; max |A - A.T| = {asym:.3g}"
-            )
+            raise ValueError(f"A: quadratic '{name}' needs a symmetric matrix; max |A - A.T| = {asym:.3g}")
         A = 0.5 * (A + A.T)
         if b is None:
             b = np.zeros(n)
@@ -158,9 +155,7 @@ class Quadratic(Problem):
 
         xs = sympy.symbols(self.variables, real=True)
         n = self.dim
-        quad = sum(
-            sympy.Float(self.A[i, j]) * xs[i] * xs[j] for i in range(n) for j in range(n)
-        )
+        quad = sum(sympy.Float(self.A[i, j]) * xs[i] * xs[j] for i in range(n) for j in range(n))
         lin = sum(sympy.Float(self.b[i]) * xs[i] for i in range(n))
         return sympy.Rational(1, 2) * quad - lin + sympy.Float(self.c)
 
@@ -216,6 +211,5 @@ def random_quadratic(
         0.0,
         name=label,
         title=f"Random SPD quadratic in {dim}-D, κ = {cond:g} (seed {seed})",
-        source="ravine.problems.random_quadratic: A = Q diag(λ) Qᵀ, "
-        "λ geometric in [λmax/κ, λmax]",
+        source="ravine.problems.random_quadratic: A = Q diag(λ) Qᵀ, λ geometric in [λmax/κ, λmax]",
     )

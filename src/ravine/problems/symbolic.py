@@ -13,14 +13,15 @@ so not even variable names appear in the generated code); user text is never eva
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from .base import Problem
 from .formula import ParsedFormula, parse
 
-__all__ = ["SymbolicProblem"]
+__all__ = ["SymbolicProblem", "from_formula"]
 
 
 class _Core:
@@ -53,9 +54,7 @@ class _Core:
     def grad_exprs(self) -> tuple:
         import sympy
 
-        return self._cached(
-            "grad", lambda: tuple(sympy.diff(self.expr, s) for s in self.parsed.symbols)
-        )
+        return self._cached("grad", lambda: tuple(sympy.diff(self.expr, s) for s in self.parsed.symbols))
 
     @property
     def hessian_exprs(self) -> tuple:
@@ -96,9 +95,7 @@ class _Core:
 
     @property
     def np_hessian(self) -> Callable[..., Any]:
-        return self._cached(
-            "np_hessian", lambda: self._lambdify(list(self.hessian_exprs), "numpy")
-        )
+        return self._cached("np_hessian", lambda: self._lambdify(list(self.hessian_exprs), "numpy"))
 
     def scalar_functions(self) -> tuple[Callable[..., float], Callable[..., tuple]]:
         import sympy
@@ -218,3 +215,48 @@ class SymbolicProblem(Problem):
         ``numba.njit(f_scalar)`` and ``numba.njit(grad_scalar)`` compile.
         """
         return self._core.scalar_functions()
+
+
+def _default_start(problem: SymbolicProblem) -> tuple[float, ...]:
+    """A start point where f and its gradient are finite, preferring (1, ..., 1)."""
+    import numpy as np
+
+    n = problem.dim
+    candidates = [1.0, 0.5, 2.0, -1.0, 0.1, 0.0]
+    with np.errstate(all="ignore"):
+        for c in candidates:
+            point = np.full(n, c)
+            try:
+                value = problem.f(point)
+                grad = problem.grad(point)
+            except (ArithmeticError, ValueError):  # pragma: no cover - defensive
+                continue
+            if np.isfinite(value) and np.all(np.isfinite(grad)):
+                return tuple(point.tolist())
+    return (1.0,) * n
+
+
+def from_formula(text: str, variables: str | Sequence[str] | None = None, name: str | None = None) -> SymbolicProblem:
+    """Build a :class:`~ravine.problems.Problem` from a user formula (parsed safely).
+
+    The problem gets the window (-3, 3) per variable, a start point where f and its gradient
+    are finite (``(1, ..., 1)`` when possible) and no published minima.
+
+    >>> p = from_formula("(1-x)^2 + 100*(y-x^2)^2")
+    >>> float(p.f([1.0, 1.0]))
+    0.0
+    """
+    parsed = parse(text, variables)
+    label = " ".join(text.split())
+    problem = SymbolicProblem(
+        formula=text,
+        variables=parsed.variables,
+        name=name or "formula",
+        title=f"f({', '.join(parsed.variables)}) = {label}",
+        source="user formula",
+        bounds=((-3.0, 3.0),) * len(parsed.variables),
+        start=(0.0,) * len(parsed.variables),
+        parsed=parsed,
+    )
+    problem.start = _default_start(problem)
+    return problem

@@ -19,6 +19,7 @@ newton                 :class:`Newton` (damped, fallback)           newton.py
 exact_step             :class:`ExactStep` (gᵀg/gᵀHg)                newton.py
 =====================  ==========================================  ===========
 """
+
 from __future__ import annotations
 
 from .adadelta import Adadelta
@@ -29,13 +30,35 @@ from .newton import ExactStep, Newton
 from .rmsprop import RMSprop, RMSpropNesterov, WindowedRMSprop
 from .sgd import NAG, SGD, Momentum
 
-RULES: dict[str, type[Rule]] = {cls.name: cls for cls in (
-    SGD, Momentum, NAG, Adagrad, RMSprop, RMSpropNesterov, WindowedRMSprop, Adadelta,
-    Adam, AdamW, NAdam, Yogi, Newton, ExactStep)}
+RULES: dict[str, type[Rule]] = {
+    cls.name: cls
+    for cls in (
+        SGD,
+        Momentum,
+        NAG,
+        Adagrad,
+        RMSprop,
+        RMSpropNesterov,
+        WindowedRMSprop,
+        Adadelta,
+        Adam,
+        AdamW,
+        NAdam,
+        Yogi,
+        Newton,
+        ExactStep,
+    )
+}
 
 #: aliases users type
-ALIASES = {"gd": "sgd", "heavy_ball": "momentum", "nesterov": "nag", "rmsprop_window": "windowed_rmsprop",
-           "adadelta_lecture45": "windowed_rmsprop", "exact": "exact_step"}
+ALIASES = {
+    "gd": "sgd",
+    "heavy_ball": "momentum",
+    "nesterov": "nag",
+    "rmsprop_window": "windowed_rmsprop",
+    "adadelta_lecture45": "windowed_rmsprop",
+    "exact": "exact_step",
+}
 
 
 def list_rules() -> list[str]:
@@ -60,5 +83,15 @@ def get_rule(name: str, **hyper) -> Rule:
     return RULES[key].build(**hyper)
 
 
-__all__ = ["Rule", "OptState", "NonFiniteGradientError", "NONFINITE_POLICIES", "DEFAULT", "RULES",
-           "list_rules", "get_rule", "normalize_name", *(c.__name__ for c in RULES.values())]
+__all__ = [
+    "Rule",
+    "OptState",
+    "NonFiniteGradientError",
+    "NONFINITE_POLICIES",
+    "DEFAULT",
+    "RULES",
+    "list_rules",
+    "get_rule",
+    "normalize_name",
+    *(c.__name__ for c in RULES.values()),
+]

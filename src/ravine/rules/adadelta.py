@@ -1,4 +1,5 @@
 """AdaDelta (Zeiler 2012): RMSProp's denominator with a unit-correcting numerator."""
+
 from __future__ import annotations
 
 from typing import Any, NamedTuple
@@ -6,6 +7,8 @@ from typing import Any, NamedTuple
 from .base import DEFAULT, Rule
 from .hyper import LR, NONNEG, POSITIVE, UNIT
 from .ops import sqrt, zeros_like
+
+
 class AdadeltaHyper(NamedTuple):
     lr: float
     rho: float
@@ -21,7 +24,7 @@ class AdadeltaState(NamedTuple):
 class AdadeltaRecord(NamedTuple):
     g: Any
     s: Any
-    step: Any   # Δ = √(u + ε)/√(s + ε) ⊙ g
+    step: Any  # Δ = √(u + ε)/√(s + ε) ⊙ g
     u: Any
     delta: Any
 
@@ -56,9 +59,9 @@ class Adadelta(Rule):
     title = "AdaDelta (Zeiler 2012)"
     source = "seed 001_248cd834d8512756.txt; Zeiler 2012 (arXiv:1212.5701) Algorithm 1; torch.optim.Adadelta"
     conventions = {
-        "torch": dict(lr=1.0, rho=0.9, eps=1e-6),    # torch adadelta.py L32-35
+        "torch": dict(lr=1.0, rho=0.9, eps=1e-6),  # torch adadelta.py L32-35
         "keras": dict(lr=1e-3, rho=0.95, eps=1e-7),  # keras adadelta.py L42-44
-        "optax": dict(lr=1.0, rho=0.9, eps=1e-6),    # optax alias.adadelta L144-147 (pass lr=1.0)
+        "optax": dict(lr=1.0, rho=0.9, eps=1e-6),  # optax alias.adadelta L144-147 (pass lr=1.0)
         "paper": dict(lr=1.0, rho=0.95, eps=1e-6),
         "seed001": dict(lr=1.0, rho=0.9, eps=1e-6),
     }

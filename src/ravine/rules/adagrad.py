@@ -1,4 +1,5 @@
 """Adagrad: a per-coordinate step scaled by the root of the summed squared gradients."""
+
 from __future__ import annotations
 
 from typing import Any, NamedTuple
@@ -6,6 +7,8 @@ from typing import Any, NamedTuple
 from .base import DEFAULT, Rule
 from .hyper import BOOL, LR, NONNEG, POSITIVE
 from .ops import full_like, sqrt
+
+
 class AdagradHyper(NamedTuple):
     lr: float
     lr_decay: float
@@ -53,8 +56,10 @@ class Adagrad(Rule):
 
     name = "adagrad"
     title = "Adagrad"
-    source = ("seed 000_ab20cd003144fc09.txt, 002_a32fa2ef93e90666.txt, 003_be78d6bd17366415.txt; "
-              "Duchi et al. 2011; torch.optim.Adagrad")
+    source = (
+        "seed 000_ab20cd003144fc09.txt, 002_a32fa2ef93e90666.txt, 003_be78d6bd17366415.txt; "
+        "Duchi et al. 2011; torch.optim.Adagrad"
+    )
     conventions = {
         # torch adagrad.py L32-36, L402-427
         "torch": dict(lr=1e-2, eps=1e-10, initial_accumulator_value=0.0, eps_inside=False),
@@ -68,13 +73,35 @@ class Adagrad(Rule):
     symbols = {"g": "g", "r": "r", "eta_t": "η_t", "delta": "Δθ"}
     Hyper, State, Record, Terms = AdagradHyper, AdagradState, AdagradRecord, AdagradTerms
 
-    fields = (LR("lr"), NONNEG("lr_decay", default=0.0), NONNEG("weight_decay", default=0.0),
-              NONNEG("initial_accumulator_value"), POSITIVE("eps"), BOOL("eps_inside"))
+    fields = (
+        LR("lr"),
+        NONNEG("lr_decay", default=0.0),
+        NONNEG("weight_decay", default=0.0),
+        NONNEG("initial_accumulator_value"),
+        POSITIVE("eps"),
+        BOOL("eps_inside"),
+    )
 
-    def __init__(self, lr=DEFAULT, lr_decay=DEFAULT, weight_decay=DEFAULT, initial_accumulator_value=DEFAULT,
-                 eps=DEFAULT, *, eps_inside=DEFAULT, convention="torch"):
-        super().__init__(convention, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                         initial_accumulator_value=initial_accumulator_value, eps=eps, eps_inside=eps_inside)
+    def __init__(
+        self,
+        lr=DEFAULT,
+        lr_decay=DEFAULT,
+        weight_decay=DEFAULT,
+        initial_accumulator_value=DEFAULT,
+        eps=DEFAULT,
+        *,
+        eps_inside=DEFAULT,
+        convention="torch",
+    ):
+        super().__init__(
+            convention,
+            lr=lr,
+            lr_decay=lr_decay,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=eps,
+            eps_inside=eps_inside,
+        )
 
     @staticmethod
     def init_state(h, theta):

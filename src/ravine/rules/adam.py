@@ -1,4 +1,5 @@
 """Adam and its family: AMSGrad, AdamW, NAdam, Yogi."""
+
 from __future__ import annotations
 
 from typing import Any, NamedTuple
@@ -33,8 +34,8 @@ class AdamHyper(NamedTuple):
 
 
 class AdamState(NamedTuple):
-    s: Any      # first moment (torch: exp_avg)
-    r: Any      # second moment (torch: exp_avg_sq)
+    s: Any  # first moment (torch: exp_avg)
+    r: Any  # second moment (torch: exp_avg_sq)
     r_max: Any  # running max of r (amsgrad only, else 0.0)
 
 
@@ -87,8 +88,10 @@ class Adam(Rule):
 
     name = "adam"
     title = "Adam (AMSGrad, weight decay)"
-    source = ("Kingma & Ba 2015 (arXiv:1412.6980) Algorithm 1; Reddi et al. 2018 (AMSGrad); "
-              "seeds 000_ab20cd003144fc09.txt, 001_248cd834d8512756.txt, 002_a32fa2ef93e90666.txt; torch.optim.Adam")
+    source = (
+        "Kingma & Ba 2015 (arXiv:1412.6980) Algorithm 1; Reddi et al. 2018 (AMSGrad); "
+        "seeds 000_ab20cd003144fc09.txt, 001_248cd834d8512756.txt, 002_a32fa2ef93e90666.txt; torch.optim.Adam"
+    )
     conventions = {
         # torch.optim.Adam (adam.py L38-49); decay coupled unless decoupled_weight_decay=True
         "torch": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside", decoupled_weight_decay=False),
@@ -96,8 +99,9 @@ class Adam(Rule):
         # and η-scaled (base_optimizer.py L952-959)
         "keras": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-7, eps_mode="hat", decoupled_weight_decay=True),
         # optax.adam (lr required; ε_root = 0)
-        "optax": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside", decoupled_weight_decay=False,
-                      amsgrad_max="r_hat"),
+        "optax": dict(
+            lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside", decoupled_weight_decay=False, amsgrad_max="r_hat"
+        ),
         "paper": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside", decoupled_weight_decay=False),
         "seed000": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="inside", decoupled_weight_decay=False),
         "seed002": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-7, eps_mode="inside", decoupled_weight_decay=False),
@@ -105,27 +109,52 @@ class Adam(Rule):
     symbols = {"g": "g", "s": "s", "r": "r", "r_max": "r_max", "s_hat": "ŝ", "r_hat": "r̂", "delta": "Δθ"}
     Hyper, State, Record, Terms = AdamHyper, AdamState, AdamRecord, AdamTerms
 
-    fields = (LR("lr"), UNIT("beta1", pair="betas"), UNIT("beta2", pair="betas"), POSITIVE("eps"),
-              NONNEG("weight_decay", default=0.0), BOOL("amsgrad", default=False),
-              BOOL("decoupled_weight_decay"), CHOICE("eps_mode", EPS_MODES),
-              CHOICE("amsgrad_max", ("r", "r_hat"), default="r"))
+    fields = (
+        LR("lr"),
+        UNIT("beta1", pair="betas"),
+        UNIT("beta2", pair="betas"),
+        POSITIVE("eps"),
+        NONNEG("weight_decay", default=0.0),
+        BOOL("amsgrad", default=False),
+        BOOL("decoupled_weight_decay"),
+        CHOICE("eps_mode", EPS_MODES),
+        CHOICE("amsgrad_max", ("r", "r_hat"), default="r"),
+    )
     moves = ("s", "gradient")
     _nullable = frozenset({"decoupled_weight_decay"})
 
-    def __init__(self, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, amsgrad=DEFAULT, *,
-                 decoupled_weight_decay=None, eps_mode=DEFAULT, amsgrad_max=DEFAULT, convention="torch"):
-        super().__init__(convention, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                         decoupled_weight_decay=decoupled_weight_decay, eps_mode=eps_mode,
-                         amsgrad_max=amsgrad_max)
+    def __init__(
+        self,
+        lr=DEFAULT,
+        betas=DEFAULT,
+        eps=DEFAULT,
+        weight_decay=DEFAULT,
+        amsgrad=DEFAULT,
+        *,
+        decoupled_weight_decay=None,
+        eps_mode=DEFAULT,
+        amsgrad_max=DEFAULT,
+        convention="torch",
+    ):
+        super().__init__(
+            convention,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            decoupled_weight_decay=decoupled_weight_decay,
+            eps_mode=eps_mode,
+            amsgrad_max=amsgrad_max,
+        )
 
     @staticmethod
     def init_state(h, theta):
-        return AdamState(s=zeros_like(theta), r=zeros_like(theta),
-                         r_max=zeros_like(theta) if h.amsgrad else 0.0)
+        return AdamState(s=zeros_like(theta), r=zeros_like(theta), r_max=zeros_like(theta) if h.amsgrad else 0.0)
 
     @staticmethod
     def terms(h, t):
-        return AdamTerms(bc1=1 - h.beta1 ** t, bc2=1 - h.beta2 ** t)
+        return AdamTerms(bc1=1 - h.beta1**t, bc2=1 - h.beta2**t)
 
     @staticmethod
     def update(h, state, g, theta, k):
@@ -144,7 +173,7 @@ class Adam(Rule):
             r_max = maximum(r_max, r / k.bc2)
             r_hat = r_max
         else:
-            if h.amsgrad:                            # torch, Keras: the max of the raw r
+            if h.amsgrad:  # torch, Keras: the max of the raw r
                 r_max = maximum(r_max, r)
                 r_used = r_max
             r_hat = r_used / k.bc2
@@ -157,8 +186,9 @@ class Adam(Rule):
         delta = -h.lr * step
         if h.weight_decay != 0 and h.decoupled_weight_decay:
             delta = delta - h.lr * h.weight_decay * theta
-        return AdamRecord(g=g, s=s, r=r, r_max=r_max, s_hat=s_hat, r_hat=r_hat,
-                          delta=delta, theta=theta_d - h.lr * step)
+        return AdamRecord(
+            g=g, s=s, r=r, r_max=r_max, s_hat=s_hat, r_hat=r_hat, delta=delta, theta=theta_d - h.lr * step
+        )
 
 
 class AdamW(Adam):
@@ -183,26 +213,57 @@ class AdamW(Adam):
     source = "Loshchilov & Hutter 2019 (arXiv:1711.05101); torch.optim.AdamW"
     conventions = {
         # torch.optim.AdamW (adamw.py L23-27)
-        "torch": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside", weight_decay=1e-2,
-                      decoupled_weight_decay=True),
+        "torch": dict(
+            lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside", weight_decay=1e-2, decoupled_weight_decay=True
+        ),
         # keras.optimizers.AdamW (adamw.py L53-95): Keras Adam + θ ← θ − ηλθ
-        "keras": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-7, eps_mode="hat", weight_decay=4e-3,
-                      decoupled_weight_decay=True),
+        "keras": dict(
+            lr=1e-3, betas=(0.9, 0.999), eps=1e-7, eps_mode="hat", weight_decay=4e-3, decoupled_weight_decay=True
+        ),
         # optax.adamw (alias.py L598-727, weight_decay=1e-4 at L605)
-        "optax": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside", weight_decay=1e-4, amsgrad_max="r_hat",
-                      decoupled_weight_decay=True),
-        "paper": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside", weight_decay=1e-2,
-                      decoupled_weight_decay=True),
-        "seed000": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="inside", weight_decay=1e-2,
-                        decoupled_weight_decay=True),
-        "seed002": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-7, eps_mode="inside", weight_decay=1e-2,
-                        decoupled_weight_decay=True),
+        "optax": dict(
+            lr=1e-3,
+            betas=(0.9, 0.999),
+            eps=1e-8,
+            eps_mode="outside",
+            weight_decay=1e-4,
+            amsgrad_max="r_hat",
+            decoupled_weight_decay=True,
+        ),
+        "paper": dict(
+            lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside", weight_decay=1e-2, decoupled_weight_decay=True
+        ),
+        "seed000": dict(
+            lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="inside", weight_decay=1e-2, decoupled_weight_decay=True
+        ),
+        "seed002": dict(
+            lr=1e-3, betas=(0.9, 0.999), eps=1e-7, eps_mode="inside", weight_decay=1e-2, decoupled_weight_decay=True
+        ),
     }
 
-    def __init__(self, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, amsgrad=DEFAULT, *,
-                 eps_mode=DEFAULT, amsgrad_max=DEFAULT, convention="torch"):
-        Rule.__init__(self, convention, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                      amsgrad=amsgrad, eps_mode=eps_mode, amsgrad_max=amsgrad_max)
+    def __init__(
+        self,
+        lr=DEFAULT,
+        betas=DEFAULT,
+        eps=DEFAULT,
+        weight_decay=DEFAULT,
+        amsgrad=DEFAULT,
+        *,
+        eps_mode=DEFAULT,
+        amsgrad_max=DEFAULT,
+        convention="torch",
+    ):
+        Rule.__init__(
+            self,
+            convention,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            eps_mode=eps_mode,
+            amsgrad_max=amsgrad_max,
+        )
 
 
 class NAdamHyper(NamedTuple):
@@ -232,8 +293,8 @@ class NAdamRecord(NamedTuple):
 
 
 class NAdamTerms(NamedTuple):
-    bc2: float      # 1 − β2^t
-    mu: float       # μ_t = β1 (1 − ½·0.96^{tψ})
+    bc2: float  # 1 − β2^t
+    mu: float  # μ_t = β1 (1 − ½·0.96^{tψ})
     mu_next: float  # μ_{t+1}
 
 
@@ -271,15 +332,38 @@ class NAdam(Rule):
     symbols = {"g": "g", "s": "s", "r": "r", "mu_product": "Πμ", "r_hat": "r̂", "delta": "Δθ"}
     Hyper, State, Record, Terms = NAdamHyper, NAdamState, NAdamRecord, NAdamTerms
 
-    fields = (LR("lr"), UNIT("beta1", pair="betas"), UNIT("beta2", pair="betas"), POSITIVE("eps"),
-              NONNEG("weight_decay", default=0.0), NONNEG("momentum_decay"), BOOL("decoupled_weight_decay"))
+    fields = (
+        LR("lr"),
+        UNIT("beta1", pair="betas"),
+        UNIT("beta2", pair="betas"),
+        POSITIVE("eps"),
+        NONNEG("weight_decay", default=0.0),
+        NONNEG("momentum_decay"),
+        BOOL("decoupled_weight_decay"),
+    )
     moves = ("s", "gradient")
     _nullable = frozenset({"decoupled_weight_decay"})
 
-    def __init__(self, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, momentum_decay=DEFAULT,
-                 decoupled_weight_decay=None, *, convention="torch"):
-        super().__init__(convention, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay)
+    def __init__(
+        self,
+        lr=DEFAULT,
+        betas=DEFAULT,
+        eps=DEFAULT,
+        weight_decay=DEFAULT,
+        momentum_decay=DEFAULT,
+        decoupled_weight_decay=None,
+        *,
+        convention="torch",
+    ):
+        super().__init__(
+            convention,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum_decay=momentum_decay,
+            decoupled_weight_decay=decoupled_weight_decay,
+        )
 
     @staticmethod
     def init_state(h, theta):
@@ -287,9 +371,11 @@ class NAdam(Rule):
 
     @staticmethod
     def terms(h, t):
-        return NAdamTerms(bc2=1 - h.beta2 ** t,
-                          mu=h.beta1 * (1.0 - 0.5 * 0.96 ** (t * h.momentum_decay)),
-                          mu_next=h.beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * h.momentum_decay)))
+        return NAdamTerms(
+            bc2=1 - h.beta2**t,
+            mu=h.beta1 * (1.0 - 0.5 * 0.96 ** (t * h.momentum_decay)),
+            mu_next=h.beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * h.momentum_decay)),
+        )
 
     @staticmethod
     def update(h, state, g, theta, k):
@@ -310,8 +396,9 @@ class NAdam(Rule):
         delta = -step_g - step_s
         if h.weight_decay != 0 and h.decoupled_weight_decay:
             delta = delta - h.lr * h.weight_decay * theta
-        return NAdamRecord(g=g, s=s, r=r, mu_product=mu_product, r_hat=r_hat,
-                           delta=delta, theta=theta_d - step_g - step_s)
+        return NAdamRecord(
+            g=g, s=s, r=r, mu_product=mu_product, r_hat=r_hat, delta=delta, theta=theta_d - step_g - step_s
+        )
 
 
 class YogiHyper(NamedTuple):
@@ -364,25 +451,65 @@ class Yogi(Rule):
     title = "Yogi"
     source = "Zaheer et al. 2018 (NeurIPS) Algorithm 2; seed 002_a32fa2ef93e90666.txt; optax.scale_by_yogi"
     conventions = {
-        "torch": dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-3, initial_accumulator_value=0.0,
-                      initial_first_moment=0.0, bias_correction=False),
-        "paper": dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-3, initial_accumulator_value=0.0,
-                      initial_first_moment=0.0, bias_correction=False),
-        "optax": dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-3, initial_accumulator_value=1e-6,
-                      initial_first_moment=1e-6, bias_correction=True),
+        "torch": dict(
+            lr=1e-2,
+            betas=(0.9, 0.999),
+            eps=1e-3,
+            initial_accumulator_value=0.0,
+            initial_first_moment=0.0,
+            bias_correction=False,
+        ),
+        "paper": dict(
+            lr=1e-2,
+            betas=(0.9, 0.999),
+            eps=1e-3,
+            initial_accumulator_value=0.0,
+            initial_first_moment=0.0,
+            bias_correction=False,
+        ),
+        "optax": dict(
+            lr=1e-2,
+            betas=(0.9, 0.999),
+            eps=1e-3,
+            initial_accumulator_value=1e-6,
+            initial_first_moment=1e-6,
+            bias_correction=True,
+        ),
     }
     symbols = {"g": "g", "s": "s", "r": "r", "s_hat": "ŝ", "r_hat": "r̂", "delta": "Δθ"}
     Hyper, State, Record, Terms = YogiHyper, YogiState, YogiRecord, AdamTerms
 
-    fields = (LR("lr"), UNIT("beta1", pair="betas"), UNIT("beta2", pair="betas"), POSITIVE("eps"),
-              NONNEG("initial_accumulator_value"), NONNEG("initial_first_moment"), BOOL("bias_correction"))
+    fields = (
+        LR("lr"),
+        UNIT("beta1", pair="betas"),
+        UNIT("beta2", pair="betas"),
+        POSITIVE("eps"),
+        NONNEG("initial_accumulator_value"),
+        NONNEG("initial_first_moment"),
+        BOOL("bias_correction"),
+    )
     moves = ("s", "gradient")
 
-    def __init__(self, lr=DEFAULT, betas=DEFAULT, eps=DEFAULT, initial_accumulator_value=DEFAULT, *,
-                 initial_first_moment=DEFAULT, bias_correction=DEFAULT, convention="torch"):
-        super().__init__(convention, lr=lr, betas=betas, eps=eps,
-                         initial_accumulator_value=initial_accumulator_value,
-                         initial_first_moment=initial_first_moment, bias_correction=bias_correction)
+    def __init__(
+        self,
+        lr=DEFAULT,
+        betas=DEFAULT,
+        eps=DEFAULT,
+        initial_accumulator_value=DEFAULT,
+        *,
+        initial_first_moment=DEFAULT,
+        bias_correction=DEFAULT,
+        convention="torch",
+    ):
+        super().__init__(
+            convention,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            initial_accumulator_value=initial_accumulator_value,
+            initial_first_moment=initial_first_moment,
+            bias_correction=bias_correction,
+        )
 
     @staticmethod
     def init_state(h, theta):
@@ -390,7 +517,7 @@ class Yogi(Rule):
 
     @staticmethod
     def terms(h, t):
-        return AdamTerms(bc1=1 - h.beta1 ** t, bc2=1 - h.beta2 ** t)
+        return AdamTerms(bc1=1 - h.beta1**t, bc2=1 - h.beta2**t)
 
     @staticmethod
     def update(h, state, g, theta, k):

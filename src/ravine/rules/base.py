@@ -30,18 +30,30 @@ Non-finite gradients (one policy, everywhere):
     non-finite gradient as divergence of that one trajectory (see
     ``ravine.run``).
 """
+
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import Any, ClassVar, NamedTuple
 
 from .. import _checks
 from . import hyper as hp
 from .ops import isfinite_all
 
 __all__ = [
-    "Rule", "OptState", "next_theta", "NonFiniteGradientError", "NONFINITE_POLICIES", "DEFAULT",
-    "check_lr", "check_unit", "check_positive", "check_nonnegative", "check_bool",
-    "check_int", "check_choice",
+    "Rule",
+    "OptState",
+    "next_theta",
+    "NonFiniteGradientError",
+    "NONFINITE_POLICIES",
+    "DEFAULT",
+    "check_lr",
+    "check_unit",
+    "check_positive",
+    "check_nonnegative",
+    "check_bool",
+    "check_int",
+    "check_choice",
 ]
 
 NONFINITE_POLICIES = ("raise", "skip", "ignore")
@@ -71,6 +83,7 @@ class OptState(NamedTuple):
 
 # ---------------------------------------------------------------- validation
 # The checks below are the kinds of ``hyper.py`` under the names other modules call.
+
 
 def check_lr(owner: str, v, name: str = "lr") -> float:
     """A learning rate: a finite number ≥ 0."""
@@ -105,6 +118,7 @@ def check_choice(owner: str, name: str, v, choices) -> str:
 
 
 # ---------------------------------------------------------------------- Rule
+
 
 def next_theta(rec, theta):
     """θ_{t+1} from a step's record: ``rec.theta`` where the rule gives it, else θ + Δθ."""
@@ -157,20 +171,19 @@ class Rule:
         owner = type(self).__name__
         if convention not in self.conventions:
             raise ValueError(
-                f"{owner}: convention must be one of {', '.join(map(repr, self.conventions))}, got {convention!r}")
-        given = {k: v for k, v in given.items()
-                 if v is not DEFAULT and not (v is None and k in self._nullable)}
+                f"{owner}: convention must be one of {', '.join(map(repr, self.conventions))}, got {convention!r}"
+            )
+        given = {k: v for k, v in given.items() if v is not DEFAULT and not (v is None and k in self._nullable)}
         given = hp.split_pairs(owner, self.fields, given)
         names = {f.name for f in self.fields}
         unknown = [k for k in given if k not in names]
         if unknown:
-            raise ValueError(f"{owner}: unknown hyperparameter {unknown[0]!r}; it has "
-                             f"{', '.join(self.keywords())}")
+            raise ValueError(f"{owner}: unknown hyperparameter {unknown[0]!r}; it has {', '.join(self.keywords())}")
         self.convention = convention
         self.h = self._hyper({**self.resolved_defaults(convention), **given, **self.fixed})
 
     @classmethod
-    def build(cls, convention: str = "torch", **hyper) -> "Rule":
+    def build(cls, convention: str = "torch", **hyper) -> Rule:
         """The rule from any of its :meth:`keywords`: ``betas=(0.9, 0.99)`` or ``beta1=0.9`` alike.
 
         Unknown keywords and bad values raise one-line ``ValueError``s; this is what every
@@ -243,12 +256,13 @@ class Rule:
         """The hyperparameters as a plain dict (every default written out)."""
         return self.h._asdict()
 
-    def with_hyper(self, **changes) -> "Rule":
+    def with_hyper(self, **changes) -> Rule:
         """A copy with some hyperparameters changed (validated again)."""
         bad = [k for k in changes if k not in self.h._fields]
         if bad:
-            raise ValueError(f"{type(self).__name__}: unknown hyperparameter {bad[0]!r}; "
-                             f"it has {', '.join(self.h._fields)}")
+            raise ValueError(
+                f"{type(self).__name__}: unknown hyperparameter {bad[0]!r}; it has {', '.join(self.h._fields)}"
+            )
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new.h = new._hyper(self.h._replace(**changes)._asdict())
@@ -258,8 +272,7 @@ class Rule:
         """State for parameters ``theta`` (step count 0)."""
         return OptState(0, self.init_state(self.h, theta), 0)
 
-    def apply(self, theta, g, opt_state: OptState, *, nonfinite: str = "raise",
-              lr=None, hessian=None, grad_fn=None):
+    def apply(self, theta, g, opt_state: OptState, *, nonfinite: str = "raise", lr=None, hessian=None, grad_fn=None):
         """One step on arrays: returns ``(θ_new, opt_state_new, record)``.
 
         ``lr`` overrides the learning rate for this step (schedules).
@@ -278,7 +291,8 @@ class Rule:
             if nonfinite == "raise":
                 raise NonFiniteGradientError(
                     f"{type(self).__name__}: gradient has non-finite values at step {opt_state.t + 1} "
-                    "(nonfinite='raise'; use 'skip' to skip such steps)")
+                    "(nonfinite='raise'; use 'skip' to skip such steps)"
+                )
             return theta, opt_state._replace(skipped=opt_state.skipped + 1), None
         t = opt_state.t + 1
         k = self.terms(h, t)

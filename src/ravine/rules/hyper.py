@@ -20,16 +20,36 @@ Everything else that needs to know a hyperparameter's kind reads it from here:
 A field's default is the rule's convention's value where the convention gives one, else
 ``Field.default``; a field with neither must be given (none such today).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .. import _checks
 
-__all__ = ["Kind", "Field", "LR", "UNIT", "POSITIVE", "NONNEG", "BOOL", "INT", "CHOICE", "KINDS",
-           "fmt", "check_number", "join_pairs", "split_pairs", "pair_names", "joined_names", "describe", "field_map",
-           "NO_DEFAULT"]
+__all__ = [
+    "Kind",
+    "Field",
+    "LR",
+    "UNIT",
+    "POSITIVE",
+    "NONNEG",
+    "BOOL",
+    "INT",
+    "CHOICE",
+    "KINDS",
+    "fmt",
+    "check_number",
+    "join_pairs",
+    "split_pairs",
+    "pair_names",
+    "joined_names",
+    "describe",
+    "field_map",
+    "NO_DEFAULT",
+]
 
 
 class _NoDefault:
@@ -84,7 +104,7 @@ class Kind:
             return _checks.integer(owner, name, v, minimum=self.lo, maximum=self.hi)
         return _checks.real(owner, name, v, lo=self.lo, hi=self.hi, lo_open=self.lo_open, hi_open=self.hi_open)
 
-    def with_bounds(self, **changes) -> "Kind":
+    def with_bounds(self, **changes) -> Kind:
         return Kind(**{**self.__dict__, **changes})
 
 
@@ -128,8 +148,13 @@ class Field:
         return self.kind.check(owner, self.name, v, self.choices)
 
     def describe(self) -> dict:
-        d: dict[str, Any] = {"name": self.name, "kind": self.kind.name, "type": self.kind.type,
-                             "range": self.kind.range_text(), "scale": self.kind.scale}
+        d: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind.name,
+            "type": self.kind.type,
+            "range": self.kind.range_text(),
+            "scale": self.kind.scale,
+        }
         if self.kind.lo is not None:
             d["lo"], d["lo_open"] = self.kind.lo, self.kind.lo_open
         if self.kind.hi is not None:
@@ -144,12 +169,20 @@ class Field:
 
 
 def _maker(kind: Kind):
-    def make(name: str, *, default: Any = NO_DEFAULT, pair: str | None = None, doc: str = "",
-             lo: float | None = None, hi: float | None = None) -> Field:
+    def make(
+        name: str,
+        *,
+        default: Any = NO_DEFAULT,
+        pair: str | None = None,
+        doc: str = "",
+        lo: float | None = None,
+        hi: float | None = None,
+    ) -> Field:
         k = kind
         if lo is not None or hi is not None:
             k = kind.with_bounds(**({"lo": lo} if lo is not None else {}), **({"hi": hi} if hi is not None else {}))
         return Field(name, k, default=default, pair=pair, doc=doc)
+
     make.__name__ = kind.name.upper()
     make.__doc__ = f"A {kind.meaning} field ({kind.range_text()})."
     return make
@@ -169,6 +202,7 @@ def CHOICE(name: str, choices: Iterable[str], *, default: Any = NO_DEFAULT, doc:
 
 
 # ------------------------------------------------------------------ pairs (betas ↔ beta1, beta2)
+
 
 def pair_names(fields: Iterable[Field]) -> dict[str, tuple[str, ...]]:
     """``{"betas": ("beta1", "beta2")}`` for the pairs among ``fields``."""

@@ -1,6 +1,7 @@
 """Second-order steps (seed 004): damped Newton and the exact step along the
 gradient on a quadratic. They need the Hessian, so they run on analytic
 problems (the runner passes H); they are not elementwise."""
+
 from __future__ import annotations
 
 from typing import Any, NamedTuple
@@ -8,9 +9,11 @@ from typing import Any, NamedTuple
 from .base import DEFAULT, Rule
 from .hyper import LR, NONNEG
 from .ops import dot, identity_like, is_positive_definite, matvec, solve, where
+
+
 class NewtonHyper(NamedTuple):
-    lr: float           # step scale on the Newton direction (1 = the full step)
-    damping: float      # λ in (H + λI)
+    lr: float  # step scale on the Newton direction (1 = the full step)
+    damping: float  # λ in (H + λI)
     fallback_lr: float  # gradient step where H + λI is not positive definite
 
 

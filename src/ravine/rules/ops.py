@@ -12,14 +12,32 @@ Dispatch is by duck typing: anything with a ``.sqrt`` method (a torch tensor)
 uses its own methods; everything else goes through NumPy. Nothing here imports
 torch.
 """
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-__all__ = ["add_scaled", "zeros_like", "zeros_stack", "full_like", "sqrt", "sign", "maximum", "where", "square", "isfinite_all", "push", "window_sum",
-           "solve", "dot", "matvec", "identity_like", "is_positive_definite"]
+__all__ = [
+    "add_scaled",
+    "zeros_like",
+    "zeros_stack",
+    "full_like",
+    "sqrt",
+    "sign",
+    "maximum",
+    "where",
+    "square",
+    "isfinite_all",
+    "push",
+    "window_sum",
+    "solve",
+    "dot",
+    "matvec",
+    "identity_like",
+    "is_positive_definite",
+]
 
 
 def _is_tensor(x) -> bool:
@@ -129,6 +147,7 @@ def window_sum(window):
 
 
 # --- linear algebra for the second-order rules (batched over leading axes) ---
+
 
 def dot(a, b):
     """Inner product over the last axis: Σ_i a_i b_i, keeping leading (batch) axes."""

@@ -1,6 +1,7 @@
 """RMSProp and its relatives: centered/momentum RMSProp (torch), RMSProp with
 Nesterov momentum (seed 000), and the moving-window RMSProp that lecture 45
 calls AdaDelta."""
+
 from __future__ import annotations
 
 from typing import Any, NamedTuple
@@ -63,12 +64,14 @@ class RMSprop(Rule):
 
     name = "rmsprop"
     title = "RMSProp (centered, momentum)"
-    source = ("seed 000_ab20cd003144fc09.txt, 001_248cd834d8512756.txt, 002_a32fa2ef93e90666.txt, "
-              "004_e3e25ab036bd9f9f.txt; Tieleman & Hinton 2012; Graves 2013 (centered); torch.optim.RMSprop")
+    source = (
+        "seed 000_ab20cd003144fc09.txt, 001_248cd834d8512756.txt, 002_a32fa2ef93e90666.txt, "
+        "004_e3e25ab036bd9f9f.txt; Tieleman & Hinton 2012; Graves 2013 (centered); torch.optim.RMSprop"
+    )
     conventions = {
         "torch": dict(lr=1e-2, alpha=0.99, eps=1e-8, eps_inside=False),  # torch rmsprop.py L34-39, L316-339
-        "keras": dict(lr=1e-3, alpha=0.9, eps=1e-7, eps_inside=True),    # keras rmsprop.py L55-59, L109-154
-        "optax": dict(lr=1e-2, alpha=0.9, eps=1e-8, eps_inside=True),    # optax alias.rmsprop L1935-1945
+        "keras": dict(lr=1e-3, alpha=0.9, eps=1e-7, eps_inside=True),  # keras rmsprop.py L55-59, L109-154
+        "optax": dict(lr=1e-2, alpha=0.9, eps=1e-8, eps_inside=True),  # optax alias.rmsprop L1935-1945
         "paper": dict(lr=1e-3, alpha=0.9, eps=1e-8, eps_inside=True),
         "seed000": dict(lr=1e-2, alpha=0.9, eps=1e-6, eps_inside=True),
         "seed002": dict(lr=1e-2, alpha=0.9, eps=1e-6, eps_inside=True),
@@ -76,20 +79,47 @@ class RMSprop(Rule):
     symbols = {"g": "g", "r": "r", "m": "m", "denom": "√r+ε", "b": "b", "delta": "Δθ"}
     Hyper, State, Record = RMSpropHyper, RMSpropState, RMSpropRecord
 
-    fields = (LR("lr"), UNIT("alpha"), POSITIVE("eps"), NONNEG("weight_decay", default=0.0),
-              UNIT("momentum", default=0.0), BOOL("centered", default=False), BOOL("eps_inside"))
+    fields = (
+        LR("lr"),
+        UNIT("alpha"),
+        POSITIVE("eps"),
+        NONNEG("weight_decay", default=0.0),
+        UNIT("momentum", default=0.0),
+        BOOL("centered", default=False),
+        BOOL("eps_inside"),
+    )
     moves = ("b", "gradient")
 
-    def __init__(self, lr=DEFAULT, alpha=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, momentum=DEFAULT,
-                 centered=DEFAULT, *, eps_inside=DEFAULT, convention="torch"):
-        super().__init__(convention, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                         momentum=momentum, centered=centered, eps_inside=eps_inside)
+    def __init__(
+        self,
+        lr=DEFAULT,
+        alpha=DEFAULT,
+        eps=DEFAULT,
+        weight_decay=DEFAULT,
+        momentum=DEFAULT,
+        centered=DEFAULT,
+        *,
+        eps_inside=DEFAULT,
+        convention="torch",
+    ):
+        super().__init__(
+            convention,
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
+            eps_inside=eps_inside,
+        )
 
     @staticmethod
     def init_state(h, theta):
-        return RMSpropState(r=zeros_like(theta),
-                            m=zeros_like(theta) if h.centered else 0.0,
-                            b=zeros_like(theta) if h.momentum != 0 else 0.0)
+        return RMSpropState(
+            r=zeros_like(theta),
+            m=zeros_like(theta) if h.centered else 0.0,
+            b=zeros_like(theta) if h.momentum != 0 else 0.0,
+        )
 
     @staticmethod
     def update(h, state, g, theta, k):
@@ -172,14 +202,30 @@ class RMSpropNesterov(Rule):
     symbols = {"g": "g(θ̃)", "r": "r", "v": "v", "delta": "Δθ"}
     Hyper, State, Record = RMSpropNesterovHyper, RMSpropNesterovState, RMSpropNesterovRecord
 
-    fields = (LR("lr"), UNIT("alpha"), UNIT("momentum"), POSITIVE("eps"), BOOL("eps_inside"),
-              BOOL("lookahead", default=False))
+    fields = (
+        LR("lr"),
+        UNIT("alpha"),
+        UNIT("momentum"),
+        POSITIVE("eps"),
+        BOOL("eps_inside"),
+        BOOL("lookahead", default=False),
+    )
     moves = ("v", "displacement")
 
-    def __init__(self, lr=DEFAULT, alpha=DEFAULT, momentum=DEFAULT, eps=DEFAULT, *,
-                 eps_inside=DEFAULT, lookahead=DEFAULT, convention="torch"):
-        super().__init__(convention, lr=lr, alpha=alpha, momentum=momentum, eps=eps,
-                         eps_inside=eps_inside, lookahead=lookahead)
+    def __init__(
+        self,
+        lr=DEFAULT,
+        alpha=DEFAULT,
+        momentum=DEFAULT,
+        eps=DEFAULT,
+        *,
+        eps_inside=DEFAULT,
+        lookahead=DEFAULT,
+        convention="torch",
+    ):
+        super().__init__(
+            convention, lr=lr, alpha=alpha, momentum=momentum, eps=eps, eps_inside=eps_inside, lookahead=lookahead
+        )
 
     needs = _LookaheadNeeds()
 
@@ -198,9 +244,9 @@ class RMSpropNesterov(Rule):
         denom = sqrt(h.eps + r) if h.eps_inside else sqrt(r) + h.eps
         v = h.momentum * state.v - h.lr * g / denom
         if h.lookahead:
-            delta = v                                             # θ ← θ + v
+            delta = v  # θ ← θ + v
         else:
-            delta = (1 + h.momentum) * v - h.momentum * state.v   # φ ← φ − αv_old + (1+α)v
+            delta = (1 + h.momentum) * v - h.momentum * state.v  # φ ← φ − αv_old + (1+α)v
         return RMSpropNesterovRecord(g=g, r=r, v=v, delta=delta)
 
 
@@ -249,8 +295,12 @@ class WindowedRMSprop(Rule):
     }
     elementwise = False
     symbols = {"g": "g", "r": "r (window mean)", "delta": "Δθ"}
-    Hyper, State, Record, Terms = (WindowedRMSpropHyper, WindowedRMSpropState,
-                                   WindowedRMSpropRecord, WindowedRMSpropTerms)
+    Hyper, State, Record, Terms = (
+        WindowedRMSpropHyper,
+        WindowedRMSpropState,
+        WindowedRMSpropRecord,
+        WindowedRMSpropTerms,
+    )
 
     fields = (LR("lr"), INT("window"), POSITIVE("eps"), BOOL("eps_inside"))
 

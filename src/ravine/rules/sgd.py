@@ -7,6 +7,7 @@ belongs to the training loop (seed 002_a32fa2ef93e90666.txt, algorithms 1–3).
 On analytic functions the runner emulates SGD by adding Gaussian noise to the
 gradient (seed 002's ``sgd`` snippet), see ``ravine.run(grad_noise=...)``.
 """
+
 from __future__ import annotations
 
 from typing import Any, NamedTuple
@@ -24,14 +25,17 @@ class SGDHyper(NamedTuple):
     nesterov: bool
     first_buffer: str
 
+
 class SGDState(NamedTuple):
     b: Any  # momentum buffer (0.0 when momentum = 0)
+
 
 class SGDRecord(NamedTuple):
     g: Any
     b: Any
     delta: Any
     theta: Any  # θ_{t+1} = θ − η d
+
 
 class SGDTerms(NamedTuple):
     first: bool  # t == 1
@@ -67,10 +71,10 @@ class SGD(Rule):
     title = "SGD (momentum, dampening, Nesterov)"
     source = "seed 002_a32fa2ef93e90666.txt (GD, SGD, minibatch); torch.optim.SGD; Sutskever et al. 2013"
     conventions = {
-        "torch": dict(lr=1e-3, first_buffer="g"),      # torch sgd.py L32, L358-364
-        "keras": dict(lr=1e-2, first_buffer="zero"),   # keras sgd.py L45-47, b₀ = 0
-        "optax": dict(lr=1e-3, first_buffer="zero"),   # optax trace: s₀ = 0 (lr required)
-        "paper": dict(lr=1e-3, first_buffer="zero"),   # Sutskever et al. 2013: v₀ = 0
+        "torch": dict(lr=1e-3, first_buffer="g"),  # torch sgd.py L32, L358-364
+        "keras": dict(lr=1e-2, first_buffer="zero"),  # keras sgd.py L45-47, b₀ = 0
+        "optax": dict(lr=1e-3, first_buffer="zero"),  # optax trace: s₀ = 0 (lr required)
+        "paper": dict(lr=1e-3, first_buffer="zero"),  # Sutskever et al. 2013: v₀ = 0
     }
     symbols = {"g": "g", "b": "b", "delta": "Δθ"}
 
@@ -79,21 +83,44 @@ class SGD(Rule):
     Record = SGDRecord
     Terms = SGDTerms
 
-    fields = (LR("lr"), UNIT("momentum", default=0.0), UNIT("dampening", default=0.0),
-              NONNEG("weight_decay", default=0.0), BOOL("nesterov", default=False),
-              CHOICE("first_buffer", ("g", "zero")))
+    fields = (
+        LR("lr"),
+        UNIT("momentum", default=0.0),
+        UNIT("dampening", default=0.0),
+        NONNEG("weight_decay", default=0.0),
+        BOOL("nesterov", default=False),
+        CHOICE("first_buffer", ("g", "zero")),
+    )
     moves = ("b", "gradient")
 
     @classmethod
     def check(cls, h):
         if h.nesterov and (h.momentum <= 0 or h.dampening != 0):
-            raise ValueError(f"{cls.__name__}: nesterov=True requires momentum > 0 and dampening = 0, "
-                             f"got momentum={h.momentum:g}, dampening={h.dampening:g}")
+            raise ValueError(
+                f"{cls.__name__}: nesterov=True requires momentum > 0 and dampening = 0, "
+                f"got momentum={h.momentum:g}, dampening={h.dampening:g}"
+            )
 
-    def __init__(self, lr=DEFAULT, momentum=DEFAULT, dampening=DEFAULT, weight_decay=DEFAULT,
-                 nesterov=DEFAULT, *, first_buffer=DEFAULT, convention="torch"):
-        super().__init__(convention, lr=lr, momentum=momentum, dampening=dampening,
-                         weight_decay=weight_decay, nesterov=nesterov, first_buffer=first_buffer)
+    def __init__(
+        self,
+        lr=DEFAULT,
+        momentum=DEFAULT,
+        dampening=DEFAULT,
+        weight_decay=DEFAULT,
+        nesterov=DEFAULT,
+        *,
+        first_buffer=DEFAULT,
+        convention="torch",
+    ):
+        super().__init__(
+            convention,
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            first_buffer=first_buffer,
+        )
 
     @staticmethod
     def init_state(h, theta):
@@ -124,8 +151,10 @@ class MomentumHyper(NamedTuple):
     momentum: float
     form: str
 
+
 class MomentumState(NamedTuple):
     v: Any
+
 
 class MomentumRecord(NamedTuple):
     g: Any
@@ -153,8 +182,10 @@ class Momentum(Rule):
 
     name = "momentum"
     title = "Momentum (heavy ball or exponential average)"
-    source = ("seed 003_be78d6bd17366415.txt, 004_e3e25ab036bd9f9f.txt (heavy ball); "
-              "001_248cd834d8512756.txt, 002_a32fa2ef93e90666.txt algorithm 4 (average)")
+    source = (
+        "seed 003_be78d6bd17366415.txt, 004_e3e25ab036bd9f9f.txt (heavy ball); "
+        "001_248cd834d8512756.txt, 002_a32fa2ef93e90666.txt algorithm 4 (average)"
+    )
     conventions = {
         "torch": dict(lr=1e-2, momentum=0.9, form="heavy_ball"),
         "seed003": dict(lr=1e-2, momentum=0.9, form="heavy_ball"),
@@ -196,8 +227,10 @@ class NAGHyper(NamedTuple):
     lr: float
     momentum: float
 
+
 class NAGState(NamedTuple):
     v: Any
+
 
 class NAGRecord(NamedTuple):
     g: Any

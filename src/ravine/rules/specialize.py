@@ -6,13 +6,14 @@ constant; the equations themselves are untouched, only dead branches go. The Num
 runner compiles the result; ``ravine.optim`` uses :func:`attributes_used` to pass the
 compiled torch step only the hyperparameters and terms a variant really reads.
 """
+
 from __future__ import annotations
 
 import ast
 import inspect
 import textwrap
 
-__all__ = ["fold", "folded_tree", "attributes_used"]
+__all__ = ["fold", "folded_tree", "specialized_source", "attributes_used"]
 
 
 def fold(tree: ast.AST, literals: dict, nonzero=frozenset()) -> ast.AST:
@@ -29,17 +30,28 @@ def fold(tree: ast.AST, literals: dict, nonzero=frozenset()) -> ast.AST:
 
         def visit_Compare(self, node):
             self.generic_visit(node)
-            if (len(node.ops) == 1 and isinstance(node.ops[0], (ast.Eq, ast.NotEq))
-                    and isinstance(node.left, ast.Attribute) and isinstance(node.left.value, ast.Name)
-                    and node.left.value.id == "h" and node.left.attr in nonzero
-                    and isinstance(node.comparators[0], ast.Constant) and node.comparators[0].value == 0):
+            if (
+                len(node.ops) == 1
+                and isinstance(node.ops[0], (ast.Eq, ast.NotEq))
+                and isinstance(node.left, ast.Attribute)
+                and isinstance(node.left.value, ast.Name)
+                and node.left.value.id == "h"
+                and node.left.attr in nonzero
+                and isinstance(node.comparators[0], ast.Constant)
+                and node.comparators[0].value == 0
+            ):
                 # a hyperparameter known not to be 0 (``h.x != 0`` → True)
                 return ast.copy_location(ast.Constant(isinstance(node.ops[0], ast.NotEq)), node)
             parts = [node.left, *node.comparators]
             if all(isinstance(x, ast.Constant) for x in parts) and len(node.ops) == 1:
-                ops = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b,
-                       ast.Lt: lambda a, b: a < b, ast.Gt: lambda a, b: a > b,
-                       ast.LtE: lambda a, b: a <= b, ast.GtE: lambda a, b: a >= b}
+                ops = {
+                    ast.Eq: lambda a, b: a == b,
+                    ast.NotEq: lambda a, b: a != b,
+                    ast.Lt: lambda a, b: a < b,
+                    ast.Gt: lambda a, b: a > b,
+                    ast.LtE: lambda a, b: a <= b,
+                    ast.GtE: lambda a, b: a >= b,
+                }
                 op = ops.get(type(node.ops[0]))
                 if op is not None:
                     return ast.copy_location(ast.Constant(op(parts[0].value, parts[1].value)), node)
@@ -55,8 +67,7 @@ def fold(tree: ast.AST, literals: dict, nonzero=frozenset()) -> ast.AST:
             self.generic_visit(node)
             if all(isinstance(v, ast.Constant) for v in node.values):
                 vals = [v.value for v in node.values]
-                return ast.copy_location(ast.Constant(all(vals) if isinstance(node.op, ast.And) else any(vals)),
-                                         node)
+                return ast.copy_location(ast.Constant(all(vals) if isinstance(node.op, ast.And) else any(vals)), node)
             return node
 
         def visit_IfExp(self, node):
@@ -83,7 +94,18 @@ def folded_tree(fn, literals: dict, nonzero=frozenset()) -> ast.AST:
     return fold(tree, literals, nonzero)
 
 
+def specialized_source(fn, literals: dict, new_name: str) -> str:
+    """The source of ``fn`` with ``literals`` folded in, renamed ``new_name`` (what the
+    compiled runner's generated kernels contain)."""
+    tree = folded_tree(fn, literals)
+    tree.body[0].name = new_name
+    return ast.unparse(tree)
+
+
 def attributes_used(tree: ast.AST, name: str) -> set:
     """The attributes read from the variable ``name`` in ``tree`` (e.g. {"lr", "beta1"} for h)."""
-    return {n.attr for n in ast.walk(tree)
-            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == name}
+    return {
+        n.attr
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == name
+    }

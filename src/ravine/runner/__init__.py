@@ -23,11 +23,23 @@ Modules: ``driver`` (run, grid: picks the backend per group), ``numpy_backend``,
 ``numba_backend`` (compiled), ``result`` (RunResult, status codes), ``sweep`` (2-D
 hyperparameter grids).
 """
+
 from __future__ import annotations
 
 from .driver import grid, run
 from .result import CONVERGED, DIVERGED, MAX_STEPS, RUNNING, STATUS, RunResult
 from .sweep import METRICS, SweepResult, sweep
 
-__all__ = ["run", "grid", "sweep", "SweepResult", "METRICS", "RunResult", "STATUS", "RUNNING", "MAX_STEPS",
-           "CONVERGED", "DIVERGED"]
+__all__ = [
+    "run",
+    "grid",
+    "sweep",
+    "SweepResult",
+    "METRICS",
+    "RunResult",
+    "STATUS",
+    "RUNNING",
+    "MAX_STEPS",
+    "CONVERGED",
+    "DIVERGED",
+]

@@ -1,8 +1,10 @@
 """``run`` and ``grid``: the runner's driver (see the package docstring)."""
+
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,8 +28,12 @@ def grid(rule: Rule | str, **values: Sequence) -> dict[str, Rule]:
     out = {}
     for combo in itertools.product(*(values[k] for k in keys)):
         changes = dict(zip(keys, combo))
-        label = base.name + "(" + ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                                            for k, v in changes.items()) + ")"
+        label = (
+            base.name
+            + "("
+            + ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in changes.items())
+            + ")"
+        )
         out[label] = base.with_hyper(**changes)
     return out
 
@@ -68,8 +74,9 @@ def _schedule_values(schedules, rule: Rule, steps: int) -> dict[str, np.ndarray]
     vals = {}
     for name, sched in schedules.items():
         if name not in rule.h._fields:
-            raise ValueError(f"schedules: {type(rule).__name__} has no hyperparameter {name!r}; "
-                             f"it has {', '.join(rule.h._fields)}")
+            raise ValueError(
+                f"schedules: {type(rule).__name__} has no hyperparameter {name!r}; it has {', '.join(rule.h._fields)}"
+            )
         s = as_schedule(sched)
         v = np.asarray(s.values(steps), dtype=float)
         # validate every scheduled value through the rule's own checks (first, min, max)
@@ -79,10 +86,23 @@ def _schedule_values(schedules, rule: Rule, steps: int) -> dict[str, np.ndarray]
     return vals
 
 
-def run(optimizers, problem, starts=None, steps: int = 1000, *, tol: float | None = None,
-        divergence: float = 1e8, record: str | int = "all", grad_noise: float = 0.0,
-        seed: int | None = 0, schedules: Mapping[str, Any] | None = None, maximize: bool = False,
-        nonfinite: str = "stop", backend: str = "auto", dtype=np.float64) -> RunResult:
+def run(
+    optimizers,
+    problem,
+    starts=None,
+    steps: int = 1000,
+    *,
+    tol: float | None = None,
+    divergence: float = 1e8,
+    record: str | int = "all",
+    grad_noise: float = 0.0,
+    seed: int | None = 0,
+    schedules: Mapping[str, Any] | None = None,
+    maximize: bool = False,
+    nonfinite: str = "stop",
+    backend: str = "auto",
+    dtype=np.float64,
+) -> RunResult:
     """Run every optimizer from every start point on ``problem``.
 
     Parameters
@@ -147,7 +167,7 @@ def run(optimizers, problem, starts=None, steps: int = 1000, *, tol: float | Non
     noise_rng = np.random.default_rng(seed) if grad_noise > 0 else None
     results = []
     used = set()
-    for gi, (label, rule) in enumerate(opts.items()):
+    for _gi, (label, rule) in enumerate(opts.items()):
         sched = _schedule_values(schedules, rule, steps)
         noise = None
         if noise_rng is not None:
@@ -155,35 +175,71 @@ def run(optimizers, problem, starts=None, steps: int = 1000, *, tol: float | Non
                 raise ValueError("grad_noise: steps × starts × dim must stay below 5e7 for noisy runs")
             noise = (grad_noise * noise_rng.standard_normal((steps, S, D))).astype(dtype)
         if backend == "numba" and not _numba_ok(rule, problem):
-            raise ValueError(f"backend: 'numba' needs an elementwise rule and a problem with scalar functions "
-                             f"({type(rule).__name__} on {problem.name} runs on backend='numpy'; 'auto' picks it)")
+            raise ValueError(
+                f"backend: 'numba' needs an elementwise rule and a problem with scalar functions "
+                f"({type(rule).__name__} on {problem.name} runs on backend='numpy'; 'auto' picks it)"
+            )
         use_numba = backend == "numba" or (backend == "auto" and _numba_ok(rule, problem))
         if use_numba:
             from .numba_backend import run_group_numba
 
-            out = run_group_numba(rule, problem, starts, steps, tol, divergence, rec_steps, record == "all",
-                                  noise, sched, maximize, nonfinite)
+            out = run_group_numba(
+                rule,
+                problem,
+                starts,
+                steps,
+                tol,
+                divergence,
+                rec_steps,
+                record == "all",
+                noise,
+                sched,
+                maximize,
+                nonfinite,
+            )
             used.add("numba")
         else:
-            out = _run_group_numpy(rule, problem, starts, steps, tol, divergence, rec_steps, record == "all",
-                                   noise, sched, maximize, nonfinite)
+            out = _run_group_numpy(
+                rule,
+                problem,
+                starts,
+                steps,
+                tol,
+                divergence,
+                rec_steps,
+                record == "all",
+                noise,
+                sched,
+                maximize,
+                nonfinite,
+            )
             used.add("numpy")
         results.append((label, out))
 
     labels = [lab for lab, _ in results for _ in range(S)]
-    cat = lambda key, axis: np.concatenate([o[key] for _, o in results], axis=axis)  # noqa: E731
+    cat = lambda key, axis: np.concatenate([o[key] for _, o in results], axis=axis)
     state = {}
     if record == "all":
-        for lab, o in results:
+        for _lab, o in results:
             for k, v in o["state"].items():
                 state.setdefault(f"{k}", []).append(v)
         # state fields may differ across rules: keep only fields every group has
         state = {k: np.concatenate(v, axis=1) for k, v in state.items() if len(v) == len(results)}
-    return RunResult(problem=problem.name, labels=labels, optimizers=opts,
-                     group=np.repeat(np.arange(len(results)), S), start=np.tile(np.arange(S), len(results)),
-                     steps=rec_steps, theta=cat("theta", 1), loss=cat("loss", 1), grad_norm=cat("grad_norm", 1),
-                     status=cat("status", 0), stop_step=cat("stop_step", 0), state=state,
-                     backend="+".join(sorted(used)))
+    return RunResult(
+        problem=problem.name,
+        labels=labels,
+        optimizers=opts,
+        group=np.repeat(np.arange(len(results)), S),
+        start=np.tile(np.arange(S), len(results)),
+        steps=rec_steps,
+        theta=cat("theta", 1),
+        loss=cat("loss", 1),
+        grad_norm=cat("grad_norm", 1),
+        status=cat("status", 0),
+        stop_step=cat("stop_step", 0),
+        state=state,
+        backend="+".join(sorted(used)),
+    )
 
 
 def _record_every(record, steps):

@@ -1,4 +1,5 @@
 """The NumPy backend: a rule's ``update`` on the whole ``(starts, dim)`` array at once."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,8 +9,9 @@ from ..rules.base import next_theta
 from .result import CONVERGED, DIVERGED, MAX_STEPS, RUNNING
 
 
-def _run_group_numpy(rule: Rule, problem, starts, steps, tol, divergence, rec_steps, keep_state,
-                     noise, sched, maximize, nonfinite):
+def _run_group_numpy(
+    rule: Rule, problem, starts, steps, tol, divergence, rec_steps, keep_state, noise, sched, maximize, nonfinite
+):
     """The reference path: the rule on (S, D) arrays, one step at a time."""
     S, D = starts.shape
     dtype = starts.dtype
@@ -22,8 +24,11 @@ def _run_group_numpy(rule: Rule, problem, starts, steps, tol, divergence, rec_st
     out_theta = np.empty((R, S, D), dtype=dtype)
     out_loss = np.empty((R, S), dtype=dtype)
     out_gn = np.empty((R, S), dtype=dtype)
-    out_state = {f: np.empty((R, S, D), dtype=dtype) for f in rule.State._fields
-                 if keep_state and np.shape(getattr(state, f)) == (S, D)}
+    out_state = {
+        f: np.empty((R, S, D), dtype=dtype)
+        for f in rule.State._fields
+        if keep_state and np.shape(getattr(state, f)) == (S, D)
+    }
     sign = -1.0 if maximize else 1.0
     needs_h = "hessian" in rule.needs
     lookahead = "lookahead" in rule.needs
@@ -92,8 +97,7 @@ def _run_group_numpy(rule: Rule, problem, starts, steps, tol, divergence, rec_st
             if t in rec_pos:
                 record(rec_pos[t], theta, g_new)
     status[status == RUNNING] = MAX_STEPS
-    return dict(theta=out_theta, loss=out_loss, grad_norm=out_gn, status=status, stop_step=stop_step,
-                state=out_state)
+    return dict(theta=out_theta, loss=out_loss, grad_norm=out_gn, status=status, stop_step=stop_step, state=out_state)
 
 
 def _masked(ok, new, old):

@@ -1,4 +1,5 @@
 """What a run returns: :class:`RunResult` and the status codes of a trajectory."""
+
 from __future__ import annotations
 
 import json
@@ -6,7 +7,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-
 
 __all__ = ["RunResult", "STATUS", "RUNNING", "MAX_STEPS", "CONVERGED", "DIVERGED"]
 
@@ -70,11 +70,18 @@ class RunResult:
             "problem": self.problem,
             "optimizers": {k: {"name": r.name, **_jsonable(r.hyperparameters())} for k, r in self.optimizers.items()},
             "trajectories": [
-                {"label": self.labels[i], "start_index": int(self.start[i]), "status": STATUS[self.status[i]],
-                 "stop_step": int(self.stop_step[i]), "steps": self.steps.tolist(),
-                 "theta": _clean(self.theta[:, i]), "loss": _clean(self.loss[:, i]),
-                 "grad_norm": _clean(self.grad_norm[:, i])}
-                for i in range(len(self.labels))],
+                {
+                    "label": self.labels[i],
+                    "start_index": int(self.start[i]),
+                    "status": STATUS[self.status[i]],
+                    "stop_step": int(self.stop_step[i]),
+                    "steps": self.steps.tolist(),
+                    "theta": _clean(self.theta[:, i]),
+                    "loss": _clean(self.loss[:, i]),
+                    "grad_norm": _clean(self.grad_norm[:, i]),
+                }
+                for i in range(len(self.labels))
+            ],
         }
 
     def to_json(self, path=None, **kw) -> str:
@@ -91,9 +98,15 @@ class RunResult:
         lines = [",".join(head)]
         for i, lab in enumerate(self.labels):
             for r, st in enumerate(self.steps):
-                vals = [f'"{lab}"', str(self.start[i]), str(int(st)),
-                        *[repr(float(v)) for v in self.theta[r, i]],
-                        repr(float(self.loss[r, i])), repr(float(self.grad_norm[r, i])), STATUS[self.status[i]]]
+                vals = [
+                    f'"{lab}"',
+                    str(self.start[i]),
+                    str(int(st)),
+                    *[repr(float(v)) for v in self.theta[r, i]],
+                    repr(float(self.loss[r, i])),
+                    repr(float(self.grad_norm[r, i])),
+                    STATUS[self.status[i]],
+                ]
                 lines.append(",".join(vals))
         text = "\n".join(lines) + "\n"
         if path is not None:
@@ -103,10 +116,13 @@ class RunResult:
 
 
 def _clean(a):
-    return [[None if not math.isfinite(v) else v for v in row] if np.ndim(row) else
-            (None if not math.isfinite(row) else row) for row in np.asarray(a, dtype=float).tolist()]
+    return [
+        [None if not math.isfinite(v) else v for v in row]
+        if np.ndim(row)
+        else (None if not math.isfinite(row) else row)
+        for row in np.asarray(a, dtype=float).tolist()
+    ]
 
 
 def _jsonable(d):
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
-

@@ -5,10 +5,12 @@ cell of the (x, y) grid is one rule of :func:`ravine.runner.grid`, and the whole
 one vectorized :func:`ravine.run` (compiled where the rule and problem allow it). The result
 holds plain arrays, so it can be drawn, exported (CSV/JSON) or searched.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -49,10 +51,15 @@ class SweepResult:
         for i, xv in enumerate(self.x):
             for j, yv in enumerate(self.y):
                 v = float(self.values[i, j])
-                st = ("diverged" if self.diverged[i, j] else "not_converged" if self.not_converged[i, j]
-                      else "ok")
-                out.append({self.x_name: float(xv), self.y_name: float(yv),
-                            self.metric: v if np.isfinite(v) else None, "status": st})
+                st = "diverged" if self.diverged[i, j] else "not_converged" if self.not_converged[i, j] else "ok"
+                out.append(
+                    {
+                        self.x_name: float(xv),
+                        self.y_name: float(yv),
+                        self.metric: v if np.isfinite(v) else None,
+                        "status": st,
+                    }
+                )
         return out
 
 
@@ -64,14 +71,25 @@ def _axis(which: str, spec: Any, base: Rule) -> tuple[str, np.ndarray]:
     if vals.size == 0 or not np.isfinite(vals).all():
         raise ValueError(f"{which}: {name} needs at least one finite value")
     if name not in base.h._fields:
-        raise ValueError(f"{which}: {type(base).__name__} has no hyperparameter {name!r}; "
-                         f"it has {', '.join(base.h._fields)}")
+        raise ValueError(
+            f"{which}: {type(base).__name__} has no hyperparameter {name!r}; it has {', '.join(base.h._fields)}"
+        )
     return name, vals
 
 
-def sweep(rule: Rule | str, problem, x: tuple[str, Sequence[float]], y: tuple[str, Sequence[float]], *,
-          metric: str = "loss", steps: int = 200, starts=None, tol: float | None = None,
-          divergence: float | None = None, backend: str = "auto") -> SweepResult:
+def sweep(
+    rule: Rule | str,
+    problem,
+    x: tuple[str, Sequence[float]],
+    y: tuple[str, Sequence[float]],
+    *,
+    metric: str = "loss",
+    steps: int = 200,
+    starts=None,
+    tol: float | None = None,
+    divergence: float | None = None,
+    backend: str = "auto",
+) -> SweepResult:
     """Run ``rule`` over the grid of hyperparameters ``x`` × ``y`` on ``problem``.
 
     ``x``, ``y``: (hyperparameter name, values). ``metric``: ``"loss"`` (final f − f* when
@@ -116,6 +134,6 @@ def sweep(rule: Rule | str, problem, x: tuple[str, Sequence[float]], y: tuple[st
         vals = st.mean(-1)
     diverged = (status == DIVERGED).any(-1)
     not_conv = (~diverged) & ~np.isfinite(vals)
-    return SweepResult(base, problem.name, xn, xv, yn, yv, metric, steps, tol, vals, status, diverged,
-                       not_conv, f_star, res)
-
+    return SweepResult(
+        base, problem.name, xn, xv, yn, yv, metric, steps, tol, vals, status, diverged, not_conv, f_star, res
+    )

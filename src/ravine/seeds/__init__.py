@@ -23,19 +23,41 @@ Examples (``list_examples()``; ``ravine explain --seed-example NAME``):
 * ``tanh_vanishing``: seed 002's tanh′(4) ≈ 0.0013.
 * ``momentum_expansion``: seed 004's unrolled heavy-ball velocities ν1, ν2, ν3.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .example import SEED_000, SEED_001, SEED_002, SEED_003, SEED_004, Row, SeedExample
-from .seed002 import (adam_sigmoid, critical_point, ellipse_momentum, error_surface_gd, error_surface_momentum,
-                      gd_parabola, step_size_slide, tanh_vanishing)
+from .seed002 import (
+    adam_sigmoid,
+    critical_point,
+    ellipse_momentum,
+    error_surface_gd,
+    error_surface_momentum,
+    gd_parabola,
+    step_size_slide,
+    tanh_vanishing,
+)
 from .seed004 import momentum_expansion
 from .slides import SlideRow, StepSizeSlide, seed_critical_point_example, seed_step_size_slide
 
-__all__ = ["Row", "SeedExample", "EXAMPLES", "list_examples", "get_example", "SEED_000", "SEED_001",
-           "SEED_002", "SEED_003", "SEED_004", "SlideRow", "StepSizeSlide", "seed_step_size_slide",
-           "seed_critical_point_example"]
+__all__ = [
+    "Row",
+    "SeedExample",
+    "EXAMPLES",
+    "list_examples",
+    "get_example",
+    "SEED_000",
+    "SEED_001",
+    "SEED_002",
+    "SEED_003",
+    "SEED_004",
+    "SlideRow",
+    "StepSizeSlide",
+    "seed_step_size_slide",
+    "seed_critical_point_example",
+]
 
 # ====================================================================== registry
 

@@ -1,4 +1,5 @@
 """Rows and worked examples: what a slide prints beside what is right (see ``__init__``)."""
+
 from __future__ import annotations
 
 import json
@@ -76,8 +77,11 @@ class Row:
         return "" if a is None else ("ok" if a else "ERRATUM")
 
     def cells(self, digits: int) -> list[str]:
-        slide = "—" if self.slide is None else (self.slide if isinstance(self.slide, str)
-                                                 else fmt_number(self.slide, digits))
+        slide = (
+            "—"
+            if self.slide is None
+            else (self.slide if isinstance(self.slide, str) else fmt_number(self.slide, digits))
+        )
         correct = self.correct if isinstance(self.correct, str) else fmt_number(self.correct, digits)
         return [self.quantity, slide, correct, self.status, self.note or self.formula]
 
@@ -108,9 +112,19 @@ class SeedExample:
         raise ValueError(f"{self.name}: no row {quantity!r}")
 
     def comparison_table(self) -> Table:
-        return Table(["quantity", "slide", "correct", "ok", "note"],
-                     [[r.quantity, r.slide if r.slide is None or isinstance(r.slide, str) else r.slide,
-                       r.correct, r.status, r.note or r.formula] for r in self.rows])
+        return Table(
+            ["quantity", "slide", "correct", "ok", "note"],
+            [
+                [
+                    r.quantity,
+                    r.slide if r.slide is None or isinstance(r.slide, str) else r.slide,
+                    r.correct,
+                    r.status,
+                    r.note or r.formula,
+                ]
+                for r in self.rows
+            ],
+        )
 
     # -- rendering --------------------------------------------------------
     def _head(self) -> list[str]:
@@ -122,7 +136,7 @@ class SeedExample:
         body = [r.cells(digits) for r in self.rows]
         w = [max(text_width(x[i]) for x in [head, *body]) for i in range(4)]
         lines = self._head() + [""]
-        fmt = lambda c: "  ".join(ljust(c[i], w[i]) for i in range(4)) + ("  " + c[4] if c[4] else "")  # noqa: E731
+        fmt = lambda c: "  ".join(ljust(c[i], w[i]) for i in range(4)) + ("  " + c[4] if c[4] else "")
         lines.append(fmt(head).rstrip())
         lines.append("  ".join("-" * x for x in w) + "  " + "-" * 4)
         lines += [fmt(c).rstrip() for c in body]
@@ -141,8 +155,14 @@ class SeedExample:
         def esc(s: str) -> str:
             return s.replace("|", "\\|")
 
-        lines = [f"### `{self.name}`: {esc(self.title)}", "", f"Seed `{self.seed}`. {esc(self.setup)}", "",
-                 "| quantity | slide | correct | ok | note |", "|---|---:|---:|---|---|"]
+        lines = [
+            f"### `{self.name}`: {esc(self.title)}",
+            "",
+            f"Seed `{self.seed}`. {esc(self.setup)}",
+            "",
+            "| quantity | slide | correct | ok | note |",
+            "|---|---:|---:|---|---|",
+        ]
         lines += ["| " + " | ".join(esc(c) for c in r.cells(digits)) + " |" for r in self.rows]
         for caption, tab in self.tables:
             lines += ["", f"*{esc(caption)}*", "", tab.to_markdown(digits)]
@@ -152,11 +172,27 @@ class SeedExample:
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "title": self.title, "seed": self.seed, "setup": self.setup,
-                "rows": [{"quantity": r.quantity, "slide": jsonable(r.slide), "correct": jsonable(r.correct),
-                          "ok": r.agrees, "note": r.note, "formula": r.formula} for r in self.rows],
-                "tables": [{"caption": c, **t.to_dict()} for c, t in self.tables],
-                "notes": list(self.notes), "rules": list(self.rules), "command": self.command}
+        return {
+            "name": self.name,
+            "title": self.title,
+            "seed": self.seed,
+            "setup": self.setup,
+            "rows": [
+                {
+                    "quantity": r.quantity,
+                    "slide": jsonable(r.slide),
+                    "correct": jsonable(r.correct),
+                    "ok": r.agrees,
+                    "note": r.note,
+                    "formula": r.formula,
+                }
+                for r in self.rows
+            ],
+            "tables": [{"caption": c, **t.to_dict()} for c, t in self.tables],
+            "notes": list(self.notes),
+            "rules": list(self.rules),
+            "command": self.command,
+        }
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
@@ -166,8 +202,12 @@ class SeedExample:
 
     def render(self, fmt: str = "text", digits: int = 6) -> str:
         fmt = check_format(fmt)
-        return {"text": lambda: self.to_text(digits), "markdown": lambda: self.to_markdown(digits),
-                "csv": self.to_csv, "json": self.to_json}[fmt]()
+        return {
+            "text": lambda: self.to_text(digits),
+            "markdown": lambda: self.to_markdown(digits),
+            "csv": self.to_csv,
+            "json": self.to_json,
+        }[fmt]()
 
     def __str__(self) -> str:
         return self.to_text()
@@ -175,4 +215,3 @@ class SeedExample:
 
 def cmd(name: str, opt: str = "") -> str:
     return f"ravine explain {opt + ' ' if opt else ''}--seed-example {name}"
-

@@ -3,6 +3,7 @@
 The numbers come from :mod:`ravine.analysis` (``QuadraticRates``, ``quadratic_critical_point``);
 this module holds only what the slides print and the comparison.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,7 +15,6 @@ from ..analysis import QuadraticCriticalPoint, QuadraticRates, quadratic_critica
 from ..tables.table import Table
 
 __all__ = ["SlideRow", "StepSizeSlide", "seed_step_size_slide", "seed_critical_point_example"]
-
 
 
 @dataclass(frozen=True)

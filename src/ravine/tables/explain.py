@@ -25,10 +25,12 @@ in ``Table.notes``.
 
 The command ``ravine explain`` is ``ravine/cli/explain.py`` (see docs/explain.md).
 """
+
 from __future__ import annotations
 
 import numbers
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -52,8 +54,7 @@ def build_rule(rule: Any, hyper: dict | None = None, convention: str | None = No
     hyper = dict(hyper or {})
     if isinstance(rule, Rule):
         if convention is not None and convention != rule.convention:
-            raise ValueError(f"{type(rule).__name__}: pass convention when building the rule, "
-                             f"or give the rule by name")
+            raise ValueError(f"{type(rule).__name__}: pass convention when building the rule, or give the rule by name")
         if not hyper:
             return rule
         return rule.with_hyper(**_split(type(rule), hyper))
@@ -110,11 +111,24 @@ def _scalar_or_none(v: Any) -> Any:
     return float(a)
 
 
-def explain(rule: Any, problem: Any = None, start: Any = None, steps: int = 10, lr: Any = None, *,
-            hyper: dict | None = None, convention: str | None = None, problem_params: dict | None = None,
-            grad_fn: Callable | None = None, hessian: Callable | None = None, f: Callable | None = None,
-            variables: Sequence[str] | None = None, opt_state: Any = None, include_start: bool = True,
-            nonfinite: str = "raise") -> Table:
+def explain(
+    rule: Any,
+    problem: Any = None,
+    start: Any = None,
+    steps: int = 10,
+    lr: Any = None,
+    *,
+    hyper: dict | None = None,
+    convention: str | None = None,
+    problem_params: dict | None = None,
+    grad_fn: Callable | None = None,
+    hessian: Callable | None = None,
+    f: Callable | None = None,
+    variables: Sequence[str] | None = None,
+    opt_state: Any = None,
+    include_start: bool = True,
+    nonfinite: str = "raise",
+) -> Table:
     """Run ``steps`` steps of ``rule`` on ``problem`` and tabulate every quantity of each step.
 
     Parameters
@@ -190,7 +204,7 @@ def explain(rule: Any, problem: Any = None, start: Any = None, steps: int = 10, 
     # ---- run, keeping the records ----------------------------------------------------
     steps_out = []  # (t, eta, lookahead point, record, θ_new, f_new, skipped)
     x = theta.copy()
-    for i in range(steps):
+    for _i in range(steps):
         eta = None
         if sched is not None:
             eta = float(sched(state.t))
@@ -214,8 +228,17 @@ def explain(rule: Any, problem: Any = None, start: Any = None, steps: int = 10, 
             x_new, state_new, rec = r.apply(x, g, state, nonfinite=nonfinite, lr=eta, **kw)
         skipped = rec is None
         t = state_new.t if not skipped else state.t + 1
-        steps_out.append((t, eta, seen[0] if (lookahead and seen) else None, rec, np.asarray(x_new, dtype=float),
-                          fval(x_new), skipped))
+        steps_out.append(
+            (
+                t,
+                eta,
+                seen[0] if (lookahead and seen) else None,
+                rec,
+                np.asarray(x_new, dtype=float),
+                fval(x_new),
+                skipped,
+            )
+        )
         x, state = np.asarray(x_new, dtype=np.float64), state_new
 
     # ---- columns ----------------------------------------------------------------------
@@ -231,9 +254,12 @@ def explain(rule: Any, problem: Any = None, start: Any = None, steps: int = 10, 
                 continue
             vals = [getattr(rc, fld) for rc in recs]
             init_val = getattr(init_fields, fld, None) if hasattr(init_fields, "_fields") else None
-            if (fld in getattr(type(r).State, "_fields", ()) and isinstance(init_val, float)
-                    and not isinstance(init_val, np.ndarray)
-                    and all(isinstance(v, float) and v == init_val for v in vals)):
+            if (
+                fld in getattr(type(r).State, "_fields", ())
+                and isinstance(init_val, float)
+                and not isinstance(init_val, np.ndarray)
+                and all(isinstance(v, float) and v == init_val for v in vals)
+            ):
                 placeholders.append(fld)
                 continue
             shapes = {np.shape(v) for v in vals}
@@ -244,11 +270,11 @@ def explain(rule: Any, problem: Any = None, start: Any = None, steps: int = 10, 
             else:
                 label = symbols.get(fld, fld)
                 label = label if label == fld else f"{label} ({fld})"
-                notes.append(f"{label}, shape {sorted(shapes)[0]}, is not shown: "
-                             "it is not one value per coordinate")
+                notes.append(f"{label}, shape {sorted(shapes)[0]}, is not shown: it is not one value per coordinate")
     if placeholders:
-        notes.append("not used with these hyperparameters (left out): "
-                     + ", ".join(f"{symbols.get(p, p)}" for p in placeholders))
+        notes.append(
+            "not used with these hyperparameters (left out): " + ", ".join(f"{symbols.get(p, p)}" for p in placeholders)
+        )
 
     def split(sym: str) -> list[str]:
         return [sym] if dim == 1 else [f"{sym}[{v}]" for v in variables]
@@ -281,9 +307,14 @@ def explain(rule: Any, problem: Any = None, start: Any = None, steps: int = 10, 
 
     rows = []
     if include_start:
-        rows.append([0] + ([None] if sched is not None else []) + [float(c) for c in theta]
-                    + [None] * (len(columns) - 2 - dim - (1 if sched is not None else 0)) + [fval(theta)])
-    for t, eta, la, rec, xn, fn, skipped in steps_out:
+        rows.append(
+            [0]
+            + ([None] if sched is not None else [])
+            + [float(c) for c in theta]
+            + [None] * (len(columns) - 2 - dim - (1 if sched is not None else 0))
+            + [fval(theta)]
+        )
+    for t, eta, la, rec, xn, fn, _skipped in steps_out:
         row: list[Any] = [t]
         if sched is not None:
             row.append(eta)
@@ -307,9 +338,16 @@ def explain(rule: Any, problem: Any = None, start: Any = None, steps: int = 10, 
         notes.append("g is taken at the look-ahead point θ̃ (columns θ̃)")
     pname = prob.name if prob is not None else "custom"
     title = f"{type(r).__name__} on {pname}: " + ", ".join(f"{k}={_fmt_hyper(v)}" for k, v in r.h._asdict().items())
-    meta = {"rule": r.name, "convention": r.convention, "hyperparameters": r.h._asdict(),
-            "problem": pname, "variables": list(variables), "start": theta.tolist(), "steps": steps,
-            "source": type(r).source}
+    meta = {
+        "rule": r.name,
+        "convention": r.convention,
+        "hyperparameters": r.h._asdict(),
+        "problem": pname,
+        "variables": list(variables),
+        "start": theta.tolist(),
+        "steps": steps,
+        "source": type(r).source,
+    }
     if prob is not None and getattr(prob, "params", None):
         meta["problem_params"] = dict(prob.params)
     return Table(columns, rows, title=title, notes=notes, meta=meta, descriptions=descriptions)
@@ -319,4 +357,3 @@ def _fmt_hyper(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:g}"
     return str(v)
-

@@ -5,6 +5,7 @@ benchmark reports print. Numbers are shown to a number of significant digits (ne
 a column width), wide characters are measured as the terminal shows them, and JSON output is
 finite-or-null.
 """
+
 from __future__ import annotations
 
 import csv
@@ -13,12 +14,12 @@ import json
 import math
 import numbers
 import unicodedata
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Table", "FORMATS", "check_format", "check_digits", "fmt_number", "text_width", "ljust",
-           "rjust", "jsonable"]
+__all__ = ["Table", "FORMATS", "check_format", "check_digits", "fmt_number", "text_width", "ljust", "rjust", "jsonable"]
 
 
 def fmt_number(v: Any, digits: int) -> str:
@@ -81,8 +82,16 @@ class Table:
     NaN/±inf as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``).
     """
 
-    def __init__(self, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str = "",
-                 notes: Sequence[str] = (), meta: dict | None = None, descriptions: dict | None = None):
+    def __init__(
+        self,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        *,
+        title: str = "",
+        notes: Sequence[str] = (),
+        meta: dict | None = None,
+        descriptions: dict | None = None,
+    ):
         self.columns: list[str] = [str(c) for c in columns]
         if len(set(self.columns)) != len(self.columns):
             raise ValueError(f"Table: column names must be unique, got {self.columns}")
@@ -163,14 +172,19 @@ class Table:
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(self.columns)
         for r in self.rows:
-            w.writerow(["" if v is None else (repr(float(v)) if isinstance(_plain(v), float) else _plain(v))
-                        for v in r])
+            w.writerow(
+                ["" if v is None else (repr(float(v)) if isinstance(_plain(v), float) else _plain(v)) for v in r]
+            )
         return buf.getvalue()
 
     def to_dict(self) -> dict:
-        return {"title": self.title, "columns": list(self.columns),
-                "rows": [[_json_value(v) for v in r] for r in self.rows],
-                "notes": list(self.notes), "meta": {k: jsonable(v) for k, v in self.meta.items()}}
+        return {
+            "title": self.title,
+            "columns": list(self.columns),
+            "rows": [[_json_value(v) for v in r] for r in self.rows],
+            "notes": list(self.notes),
+            "meta": {k: jsonable(v) for k, v in self.meta.items()},
+        }
 
     def to_json(self, indent: int | None = 2) -> str:
         """JSON: {"title", "columns", "rows", "notes", "meta"}; strict (no bare NaN)."""
@@ -222,4 +236,3 @@ def jsonable(v: Any) -> Any:
     if isinstance(v, (numbers.Real, np.floating, np.integer, np.bool_)):
         return _json_value(v)
     return str(v)
-

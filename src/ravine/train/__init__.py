@@ -37,6 +37,7 @@ and their splits), ``models`` (:func:`make_model`), ``factories`` (optimizer and
 names → objects), ``loop`` (:func:`train`) and ``record`` (:class:`Result`, JSON/CSV). None of
 them imports click.
 """
+
 from __future__ import annotations
 
 from . import data
@@ -46,6 +47,21 @@ from .loop import train
 from .models import MODELS, make_model
 from .record import SCHEMA, History, Result, versions
 
-__all__ = ["TrainConfig", "Result", "History", "train", "validate", "make_optimizer",
-           "resolve_optimizer", "make_model", "make_schedule", "parse_kwargs", "versions",
-           "PROBLEMS", "MODELS", "DEFAULTS", "SCHEMA", "data"]
+__all__ = [
+    "TrainConfig",
+    "Result",
+    "History",
+    "train",
+    "validate",
+    "make_optimizer",
+    "resolve_optimizer",
+    "make_model",
+    "make_schedule",
+    "parse_kwargs",
+    "versions",
+    "PROBLEMS",
+    "MODELS",
+    "DEFAULTS",
+    "SCHEMA",
+    "data",
+]

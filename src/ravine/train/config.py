@@ -4,12 +4,14 @@ one-line ``ValueError`` on bad input) and its hash (:meth:`TrainConfig.hash`, th
 :func:`ravine._json.stable_hash` of the resolved config without the fields that change no
 number), which keys every record.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +68,7 @@ class TrainConfig:
     data_dir: str | None = None
     threads: int | None = 1  # torch CPU threads during the run (None: leave as is)
 
-    def resolved(self) -> "TrainConfig":
+    def resolved(self) -> TrainConfig:
         """A validated copy with the defaults filled in (what is hashed and recorded)."""
         return _resolve(self)
 
@@ -77,7 +79,7 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
+    def from_dict(cls, d: Mapping[str, Any]) -> TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
@@ -115,8 +117,12 @@ def _resolve(c: TrainConfig) -> TrainConfig:
     if not isinstance(c.optimizer, str) or not c.optimizer.strip():
         raise bad("optimizer", "a name such as 'adam' or 'torch.adam'", c.optimizer)
     resolve_optimizer(c.optimizer)  # unknown / unavailable names fail here
-    if c.lr is not None and (isinstance(c.lr, bool) or not isinstance(c.lr, (int, float, np.number))
-                             or not math.isfinite(float(c.lr)) or float(c.lr) <= 0):
+    if c.lr is not None and (
+        isinstance(c.lr, bool)
+        or not isinstance(c.lr, (int, float, np.number))
+        or not math.isfinite(float(c.lr))
+        or float(c.lr) <= 0
+    ):
         raise bad("lr", "a positive finite number (or None for the optimizer's default)", c.lr)
     if not isinstance(c.optimizer_args, Mapping) or not all(isinstance(k, str) for k in c.optimizer_args):
         raise bad("optimizer_args", "a mapping of keyword names to values", c.optimizer_args)
@@ -153,13 +159,16 @@ def _resolve(c: TrainConfig) -> TrainConfig:
         v = getattr(c, name)
         if v is None and name == "test_fraction":
             continue
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) \
-                or not math.isfinite(float(v)) or not 0 <= float(v) < 1:
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, (int, float, np.number))
+            or not math.isfinite(float(v))
+            or not 0 <= float(v) < 1
+        ):
             raise bad(name, "a number in [0, 1)", v)
     tf = 0.2 if c.test_fraction is None else float(c.test_fraction)
     if float(c.val_fraction) + tf >= 1:
-        raise ValueError(f"val_fraction + test_fraction must be < 1, got "
-                         f"{float(c.val_fraction):g} + {tf:g}")
+        raise ValueError(f"val_fraction + test_fraction must be < 1, got {float(c.val_fraction):g} + {tf:g}")
     if c.samples is not None and (not _is_int(c.samples) or c.samples < 50):
         raise bad("samples", "an integer ≥ 50 (or None for the whole data set)", c.samples)
     width = d["width"] if c.width is None else c.width
@@ -172,12 +181,20 @@ def _resolve(c: TrainConfig) -> TrainConfig:
     if c.threads is not None and (not _is_int(c.threads) or c.threads < 1):
         raise bad("threads", "a positive integer", c.threads)
     return dataclasses.replace(
-        c, problem=problem, model=model, epochs=int(epochs),
-        batch_size=bs if bs == "full" else int(bs), width=int(width) if model != "logreg" else 0,
-        lr=None if c.lr is None else float(c.lr), optimizer_args=dict(c.optimizer_args),
+        c,
+        problem=problem,
+        model=model,
+        epochs=int(epochs),
+        batch_size=bs if bs == "full" else int(bs),
+        width=int(width) if model != "logreg" else 0,
+        lr=None if c.lr is None else float(c.lr),
+        optimizer_args=dict(c.optimizer_args),
         val_fraction=float(c.val_fraction),
         test_fraction=None if c.test_fraction is None else float(c.test_fraction),
-        depth=int(c.depth), seed=int(c.seed), data_seed=int(c.data_seed))
+        depth=int(c.depth),
+        seed=int(c.seed),
+        data_seed=int(c.data_seed),
+    )
 
 
 def validate(config: TrainConfig) -> TrainConfig:

@@ -29,6 +29,7 @@ The cache lives in ``data_dir``, else ``$RAVINE_DATA_DIR``, else
 ``$XDG_CACHE_HOME/ravine/data`` (``~/.cache/ravine/data``). Files are written atomically, so
 parallel runs can share it.
 """
+
 from __future__ import annotations
 
 import math
@@ -116,8 +117,9 @@ def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(d.data, dtype=np.float64), np.asarray(d.target, dtype=np.int64)
 
 
-def mnist1d_arrays(num_samples: int = MNIST1D_SAMPLES, seed: int = MNIST1D_SEED,
-                   data_dir: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
+def mnist1d_arrays(
+    num_samples: int = MNIST1D_SAMPLES, seed: int = MNIST1D_SEED, data_dir: str | os.PathLike | None = None
+) -> dict[str, np.ndarray]:
     """MNIST-1D from ``mnist1d.data.make_dataset`` with the package's default arguments
     (``num_samples`` and ``seed`` aside), cached as ``mnist1d_n{num_samples}_s{seed}.npz``.
 
@@ -133,9 +135,7 @@ def mnist1d_arrays(num_samples: int = MNIST1D_SAMPLES, seed: int = MNIST1D_SEED,
     try:
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "problem 'mnist1d' needs the mnist1d package (pip install mnist1d)", name="mnist1d"
-        ) from exc
+        raise ImportError("problem 'mnist1d' needs the mnist1d package (pip install mnist1d)", name="mnist1d") from exc
     args = get_dataset_args()
     args.num_samples = int(num_samples)
     args.seed = int(seed)
@@ -145,9 +145,12 @@ def mnist1d_arrays(num_samples: int = MNIST1D_SAMPLES, seed: int = MNIST1D_SEED,
     finally:
         np.random.set_state(np_state)
         random.setstate(py_state)
-    out = {"x": np.asarray(d["x"], dtype=np.float64), "y": np.asarray(d["y"], dtype=np.int64),
-           "x_test": np.asarray(d["x_test"], dtype=np.float64),
-           "y_test": np.asarray(d["y_test"], dtype=np.int64)}
+    out = {
+        "x": np.asarray(d["x"], dtype=np.float64),
+        "y": np.asarray(d["y"], dtype=np.int64),
+        "x_test": np.asarray(d["x_test"], dtype=np.float64),
+        "y_test": np.asarray(d["y_test"], dtype=np.int64),
+    }
     _save_npz_atomic(path, **out)
     return out
 
@@ -158,8 +161,12 @@ def mnist1d_arrays(num_samples: int = MNIST1D_SAMPLES, seed: int = MNIST1D_SEED,
 def _check_fraction(name: str, value: Any, *, allow_none: bool = False) -> float | None:
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(float(value)) or not 0 <= float(value) < 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not math.isfinite(float(value))
+        or not 0 <= float(value) < 1
+    ):
         raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
     return float(value)
 
@@ -174,14 +181,21 @@ def _stratified_take(y: np.ndarray, n_take: int, seed: int, what: str) -> tuple[
     try:
         rest, taken = train_test_split(idx, test_size=n_take, stratify=y, random_state=seed)
     except ValueError as exc:
-        raise ValueError(f"{what}: cannot take a stratified {n_take} of {len(y)} samples "
-                         f"({str(exc).splitlines()[0]})") from None
+        raise ValueError(
+            f"{what}: cannot take a stratified {n_take} of {len(y)} samples ({str(exc).splitlines()[0]})"
+        ) from None
     return np.sort(rest), np.sort(taken)
 
 
-def load(problem: str, *, val_fraction: float = 0.1, test_fraction: float | None = None,
-         data_seed: int = 0, samples: int | None = None,
-         data_dir: str | os.PathLike | None = None) -> Dataset:
+def load(
+    problem: str,
+    *,
+    val_fraction: float = 0.1,
+    test_fraction: float | None = None,
+    data_seed: int = 0,
+    samples: int | None = None,
+    data_dir: str | os.PathLike | None = None,
+) -> Dataset:
     """The split, standardized data set ``problem`` (see the module docstring).
 
     ``samples`` shrinks the data set: for ``digits`` a stratified subset of that size (fixed by
@@ -193,12 +207,15 @@ def load(problem: str, *, val_fraction: float = 0.1, test_fraction: float | None
     val_fraction = _check_fraction("val_fraction", val_fraction)
     test_fraction = _check_fraction("test_fraction", test_fraction, allow_none=True)
     if val_fraction + (0.2 if test_fraction is None else test_fraction) >= 1:
-        raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction:g} + "
-                         f"{0.2 if test_fraction is None else test_fraction:g}")
+        raise ValueError(
+            f"val_fraction + test_fraction must be < 1, got {val_fraction:g} + "
+            f"{0.2 if test_fraction is None else test_fraction:g}"
+        )
     if isinstance(data_seed, bool) or not isinstance(data_seed, (int, np.integer)) or data_seed < 0:
         raise ValueError(f"data_seed must be an integer ≥ 0, got {data_seed!r}")
-    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, (int, np.integer))
-                                or samples < 50):
+    if samples is not None and (
+        isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 50
+    ):
         raise ValueError(f"samples must be an integer ≥ 50, got {samples!r}")
 
     info: dict[str, Any] = {"problem": problem}
@@ -249,8 +266,11 @@ def load(problem: str, *, val_fraction: float = 0.1, test_fraction: float | None
     def z(a: np.ndarray) -> np.ndarray:
         return ((a - mean) / std).astype(np.float64)
 
-    info.update(n_total=n_total, val_fraction=val_fraction,
-                test_fraction=(len(y_test) / n_total), data_seed=int(data_seed),
-                standardize=("per feature" if axis == 0 else "global") + ", train mean/std")
-    return Dataset(problem, z(x_train), y_train, z(x_val), y_val, z(x_test), np.asarray(y_test),
-                   10, info)
+    info.update(
+        n_total=n_total,
+        val_fraction=val_fraction,
+        test_fraction=(len(y_test) / n_total),
+        data_seed=int(data_seed),
+        standardize=("per feature" if axis == 0 else "global") + ", train mean/std",
+    )
+    return Dataset(problem, z(x_train), y_train, z(x_val), y_val, z(x_test), np.asarray(y_test), 10, info)

@@ -7,12 +7,14 @@ in the learning rate and the run's length. :func:`parse_kwargs` reads the ``key=
 part of a schedule spec: it is the one string parser of the Python API (the command line
 reads its own flags with :mod:`ravine.cli.parse`).
 """
+
 from __future__ import annotations
 
 import ast
 import importlib
 import inspect
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
@@ -64,10 +66,16 @@ def _norm(name: str) -> str:
 def _split_source(name: str) -> tuple[str, str]:
     s = name.strip()
     low = s.lower()
-    for prefix, source in (("torch.optim.", "torch"), ("torch.", "torch"), ("torch:", "torch"),
-                           ("ravine.optim.", "ravine"), ("ravine.", "ravine"), ("ravine:", "ravine")):
+    for prefix, source in (
+        ("torch.optim.", "torch"),
+        ("torch.", "torch"),
+        ("torch:", "torch"),
+        ("ravine.optim.", "ravine"),
+        ("ravine.", "ravine"),
+        ("ravine:", "ravine"),
+    ):
         if low.startswith(prefix):
-            return source, s[len(prefix):]
+            return source, s[len(prefix) :]
     return "ravine", s
 
 
@@ -105,8 +113,10 @@ def resolve_optimizer(name: str) -> type:
         table = _torch_optimizers()
         cls = table.get(_norm(rest))
         if cls is None:
-            raise ValueError(f"optimizer: torch.optim has no optimizer {rest!r}; choose one of: "
-                             f"{', '.join(sorted(c.__name__ for c in table.values()))}")
+            raise ValueError(
+                f"optimizer: torch.optim has no optimizer {rest!r}; choose one of: "
+                f"{', '.join(sorted(c.__name__ for c in table.values()))}"
+            )
         return cls
     snake = rest.strip().lower().replace("-", "_")
     snake = ALIASES.get(snake, snake)
@@ -122,8 +132,10 @@ def resolve_optimizer(name: str) -> type:
         reason = why or "ravine.optim has no optimizer for it"
         raise ValueError(f"optimizer: ravine optimizer {rest!r} is not available ({reason}){alt}")
     names = sorted(set(RULES) | {c.__name__ for c in table.values()})
-    raise ValueError(f"optimizer: unknown name {name!r}; choose a ravine rule ({', '.join(names)}) "
-                     f"or 'torch.<name>' for a torch.optim optimizer")
+    raise ValueError(
+        f"optimizer: unknown name {name!r}; choose a ravine rule ({', '.join(names)}) "
+        f"or 'torch.<name>' for a torch.optim optimizer"
+    )
 
 
 def make_optimizer(name: str, params, lr: float | None = None, **kwargs) -> torch.optim.Optimizer:
@@ -134,8 +146,9 @@ def make_optimizer(name: str, params, lr: float | None = None, **kwargs) -> torc
     try:
         return cls(params, **kwargs)
     except TypeError as exc:
-        raise ValueError(f"optimizer_args: {cls.__name__} refused {sorted(kwargs)} "
-                         f"({str(exc).splitlines()[0]})") from None
+        raise ValueError(
+            f"optimizer_args: {cls.__name__} refused {sorted(kwargs)} ({str(exc).splitlines()[0]})"
+        ) from None
 
 
 def _hyper(group: Mapping[str, Any]) -> dict[str, Any]:
@@ -145,13 +158,28 @@ def _hyper(group: Mapping[str, Any]) -> dict[str, Any]:
 # =========================================================================== schedules
 
 _TORCH_SCHEDULERS = {
-    "cosine": "CosineAnnealingLR", "step": "StepLR", "multistep": "MultiStepLR",
-    "exponential": "ExponentialLR", "linear": "LinearLR", "constant": "ConstantLR",
-    "polynomial": "PolynomialLR", "onecycle": "OneCycleLR", "plateau": "ReduceLROnPlateau",
-    "cosinewarmrestarts": "CosineAnnealingWarmRestarts", "cyclic": "CyclicLR",
+    "cosine": "CosineAnnealingLR",
+    "step": "StepLR",
+    "multistep": "MultiStepLR",
+    "exponential": "ExponentialLR",
+    "linear": "LinearLR",
+    "constant": "ConstantLR",
+    "polynomial": "PolynomialLR",
+    "onecycle": "OneCycleLR",
+    "plateau": "ReduceLROnPlateau",
+    "cosinewarmrestarts": "CosineAnnealingWarmRestarts",
+    "cyclic": "CyclicLR",
 }
-_RAVINE_SCHEDULES = ("constant", "piecewise_constant", "exponential", "polynomial", "step",
-                     "cosine", "linear", "warmup_cosine")
+_RAVINE_SCHEDULES = (
+    "constant",
+    "piecewise_constant",
+    "exponential",
+    "polynomial",
+    "step",
+    "cosine",
+    "linear",
+    "warmup_cosine",
+)
 
 
 def _parse_schedule_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
@@ -169,13 +197,17 @@ def _parse_schedule_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
                 if _norm(n) == key and inspect.isclass(getattr(lr_scheduler, n)):
                     cls_name = n
         if cls_name is None:
-            raise ValueError(f"schedule: unknown torch scheduler {name!r}; short names: "
-                             f"{', '.join(_TORCH_SCHEDULERS)} or a torch.optim.lr_scheduler class")
+            raise ValueError(
+                f"schedule: unknown torch scheduler {name!r}; short names: "
+                f"{', '.join(_TORCH_SCHEDULERS)} or a torch.optim.lr_scheduler class"
+            )
         return "torch", cls_name, kwargs
     key = name.strip().lower().replace("-", "_")
     if key not in _RAVINE_SCHEDULES:
-        raise ValueError(f"schedule: unknown name {name!r}; choose one of: {', '.join(_RAVINE_SCHEDULES)} "
-                         f"or 'torch.<name>' for torch's lr_scheduler")
+        raise ValueError(
+            f"schedule: unknown name {name!r}; choose one of: {', '.join(_RAVINE_SCHEDULES)} "
+            f"or 'torch.<name>' for torch's lr_scheduler"
+        )
     return "ravine", key, kwargs
 
 
@@ -194,8 +226,13 @@ def make_schedule(spec: Any, lr: float, total: int, optimizer: torch.optim.Optim
 
             cls = getattr(lr_scheduler, name)
             params = inspect.signature(cls).parameters
-            fill = {"T_max": total, "total_iters": total, "total_steps": total,
-                    "step_size": max(1, total // 3), "max_lr": lr}
+            fill = {
+                "T_max": total,
+                "total_iters": total,
+                "total_steps": total,
+                "step_size": max(1, total // 3),
+                "max_lr": lr,
+            }
             for k, v in fill.items():
                 if k in params and k not in kw and (k != "total_iters" or name == "PolynomialLR"):
                     kw[k] = v
@@ -214,8 +251,14 @@ def make_schedule(spec: Any, lr: float, total: int, optimizer: torch.optim.Optim
             return _schedules.warmup(_schedules.cosine(init, max(1, total - w), final), w, start)
         fn = getattr(_schedules, name)
         params = inspect.signature(fn).parameters
-        fill = {"init": lr, "value": lr, "total_steps": total, "steps": total,
-                "step_size": max(1, total // 3), "final": 0.0}
+        fill = {
+            "init": lr,
+            "value": lr,
+            "total_steps": total,
+            "steps": total,
+            "step_size": max(1, total // 3),
+            "final": 0.0,
+        }
         for k, v in fill.items():
             if k in params and k not in kw:
                 kw[k] = v

@@ -6,12 +6,14 @@ epoch ends with an evaluation on the validation split (``_evaluate``). torch's C
 is set for the run and restored afterwards (``_threads``), and torch's global RNG is forked
 around model initialisation, so no global state is left changed.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import math
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -55,9 +57,13 @@ class _threads:
             torch.set_num_threads(self.old)
 
 
-def train(config: TrainConfig | Mapping[str, Any] | None = None, *,
-          callback: Callable[[dict[str, Any]], None] | None = None,
-          keep_model: bool = False, **overrides) -> Result:
+def train(
+    config: TrainConfig | Mapping[str, Any] | None = None,
+    *,
+    callback: Callable[[dict[str, Any]], None] | None = None,
+    keep_model: bool = False,
+    **overrides,
+) -> Result:
     """Train one model; return its :class:`Result`.
 
     ``config`` is a :class:`TrainConfig` (or a dict of its fields); keyword ``overrides``
@@ -84,8 +90,14 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *,
 
 
 def _train(cfg: TrainConfig, chash: str, callback, keep_model: bool, t_start: float) -> Result:
-    ds = _data.load(cfg.problem, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
-                    data_seed=cfg.data_seed, samples=cfg.samples, data_dir=cfg.data_dir)
+    ds = _data.load(
+        cfg.problem,
+        val_fraction=cfg.val_fraction,
+        test_fraction=cfg.test_fraction,
+        data_seed=cfg.data_seed,
+        samples=cfg.samples,
+        data_dir=cfg.data_dir,
+    )
     dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
     Xtr, Ytr = torch.as_tensor(ds.x_train, dtype=dtype), torch.as_tensor(ds.y_train)
     Xva, Yva = torch.as_tensor(ds.x_val, dtype=dtype), torch.as_tensor(ds.y_val)
@@ -127,12 +139,12 @@ def _train(cfg: TrainConfig, chash: str, callback, keep_model: bool, t_start: fl
         perm = torch.randperm(n, generator=shuffle_gen) if b < n else None
         loss_sum, correct, seen = 0.0, 0, 0
         for k in range(steps_per_epoch):
-            idx = perm[k * b:(k + 1) * b] if perm is not None else slice(None)
+            idx = perm[k * b : (k + 1) * b] if perm is not None else slice(None)
             xb, yb = Xtr[idx], Ytr[idx]
             if ravine_sched and cfg.schedule_interval == "step":
                 set_lr(step)
 
-            def closure():
+            def closure(xb=xb, yb=yb):
                 opt.zero_grad(set_to_none=True)
                 out = model(xb)
                 loss = F.cross_entropy(out, yb)
@@ -163,11 +175,17 @@ def _train(cfg: TrainConfig, chash: str, callback, keep_model: bool, t_start: fl
         val_loss, val_acc = _evaluate(model, Xva, Yva)
         if val_loss is not None and not math.isfinite(val_loss):
             diverged = True
-        rec = {"epoch": epoch, "steps": step, "lr": float(opt.param_groups[0].get("lr", float("nan"))),
-               "train_loss": _finite_or_none(loss_sum / seen) if not diverged else None,
-               "train_acc": correct / seen if not diverged else None,
-               "val_loss": _finite_or_none(val_loss), "val_acc": val_acc if not diverged else None,
-               "time": time.perf_counter() - t0, "elapsed": time.perf_counter() - t_start}
+        rec = {
+            "epoch": epoch,
+            "steps": step,
+            "lr": float(opt.param_groups[0].get("lr", float("nan"))),
+            "train_loss": _finite_or_none(loss_sum / seen) if not diverged else None,
+            "train_acc": correct / seen if not diverged else None,
+            "val_loss": _finite_or_none(val_loss),
+            "val_acc": val_acc if not diverged else None,
+            "time": time.perf_counter() - t0,
+            "elapsed": time.perf_counter() - t_start,
+        }
         epochs.append(rec)
         if callback is not None:
             callback(dict(rec))
@@ -183,23 +201,53 @@ def _train(cfg: TrainConfig, chash: str, callback, keep_model: bool, t_start: fl
     if diverged:
         test_loss, test_acc = None, None
 
-    opt_rec = {"name": cfg.optimizer, "class": f"{type(opt).__module__}.{type(opt).__qualname__}",
-               "defaults": {k: _jsonable(v) for k, v in opt.defaults.items()},
-               "hyperparameters": hyper0}
+    opt_rec = {
+        "name": cfg.optimizer,
+        "class": f"{type(opt).__module__}.{type(opt).__qualname__}",
+        "defaults": {k: _jsonable(v) for k, v in opt.defaults.items()},
+        "hyperparameters": hyper0,
+    }
     sched_rec = None
     if sched is not None:
-        sched_rec = {"spec": _schedule_str(cfg.schedule), "interval": cfg.schedule_interval,
-                     "total": total, "kind": "ravine" if ravine_sched else "torch",
-                     "repr": repr(sched) if ravine_sched else
-                     f"torch.optim.lr_scheduler.{type(sched).__name__}("
-                     + ", ".join(f"{k}={v!r}" for k, v in sorted(getattr(sched, "_ravine_kwargs", {}).items()))
-                     + ")"}
-    model_rec = {"name": cfg.model, "width": cfg.width, "depth": cfg.depth, "dtype": cfg.dtype,
-                 "n_params": sum(p.numel() for p in model.parameters()),
-                 "repr": repr(model)}
-    data_rec = dict(ds.info, sizes=ds.sizes(), n_features=ds.n_features, n_classes=ds.n_classes,
-                    batch_size=b, steps_per_epoch=steps_per_epoch)
-    return Result(config=cfg.to_dict(), config_hash=chash, optimizer=opt_rec, schedule=sched_rec,
-                  data=data_rec, model=model_rec, epochs=epochs, test_loss=_finite_or_none(test_loss),
-                  test_acc=test_acc, diverged=diverged, wall_time=time.perf_counter() - t_start,
-                  versions=versions(), module=model if keep_model else None)
+        sched_rec = {
+            "spec": _schedule_str(cfg.schedule),
+            "interval": cfg.schedule_interval,
+            "total": total,
+            "kind": "ravine" if ravine_sched else "torch",
+            "repr": repr(sched)
+            if ravine_sched
+            else f"torch.optim.lr_scheduler.{type(sched).__name__}("
+            + ", ".join(f"{k}={v!r}" for k, v in sorted(getattr(sched, "_ravine_kwargs", {}).items()))
+            + ")",
+        }
+    model_rec = {
+        "name": cfg.model,
+        "width": cfg.width,
+        "depth": cfg.depth,
+        "dtype": cfg.dtype,
+        "n_params": sum(p.numel() for p in model.parameters()),
+        "repr": repr(model),
+    }
+    data_rec = dict(
+        ds.info,
+        sizes=ds.sizes(),
+        n_features=ds.n_features,
+        n_classes=ds.n_classes,
+        batch_size=b,
+        steps_per_epoch=steps_per_epoch,
+    )
+    return Result(
+        config=cfg.to_dict(),
+        config_hash=chash,
+        optimizer=opt_rec,
+        schedule=sched_rec,
+        data=data_rec,
+        model=model_rec,
+        epochs=epochs,
+        test_loss=_finite_or_none(test_loss),
+        test_acc=test_acc,
+        diverged=diverged,
+        wall_time=time.perf_counter() - t_start,
+        versions=versions(),
+        module=model if keep_model else None,
+    )

@@ -3,6 +3,7 @@ MNIST-1D paper's 1-D CNN. :data:`MODELS` names them (with a one-line description
 :func:`make_model` builds one from torch's global RNG, which :func:`ravine.train.train` seeds
 inside a fork so that no global state is left changed.
 """
+
 from __future__ import annotations
 
 import torch
@@ -23,9 +24,12 @@ class _CNN1d(nn.Module):
     def __init__(self, length: int, channels: int, n_classes: int):
         super().__init__()
         self.convs = nn.Sequential(
-            nn.Conv1d(1, channels, 5, stride=2, padding=1), nn.ReLU(),
-            nn.Conv1d(channels, channels, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv1d(channels, channels, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv1d(1, channels, 5, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv1d(channels, channels, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv1d(channels, channels, 3, stride=2, padding=1),
+            nn.ReLU(),
         )
         out_len = length
         for k in (5, 3, 3):

@@ -5,6 +5,7 @@ epoch (``csv_rows`` / ``to_csv``) and saves both as ``<run_id>.json`` and ``<run
 ``_jsonable`` turns hyperparameter values (torch tensors and dtypes included) into JSON
 (:func:`ravine._json.jsonable` for everything that is not torch's).
 """
+
 from __future__ import annotations
 
 import csv
@@ -13,15 +14,16 @@ import io
 import json
 import os
 import platform
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
 
-from .. import __version__ as _ravine_version
 from .._json import jsonable
+from .._version import __version__ as _ravine_version
 
 __all__ = ["SCHEMA", "Result", "History", "versions"]
 
@@ -52,15 +54,20 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             return None
 
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "ravine": _ravine_version,
-            "scikit-learn": ver("scikit-learn"), "mnist1d": ver("mnist1d"),
-            "platform": platform.platform(), "machine": platform.machine(),
-            "torch_threads": str(torch.get_num_threads())}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "ravine": _ravine_version,
+        "scikit-learn": ver("scikit-learn"),
+        "mnist1d": ver("mnist1d"),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "torch_threads": str(torch.get_num_threads()),
+    }
 
 
-_EPOCH_FIELDS = ("epoch", "steps", "lr", "train_loss", "train_acc", "val_loss", "val_acc",
-                 "time", "elapsed")
+_EPOCH_FIELDS = ("epoch", "steps", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "time", "elapsed")
 
 
 @dataclass
@@ -98,28 +105,47 @@ class Result:
     def final(self) -> dict[str, Any]:
         last = self.epochs[-1] if self.epochs else {}
         vals = [e["val_acc"] for e in self.epochs if e.get("val_acc") is not None]
-        return {"epochs_run": len(self.epochs), "steps": last.get("steps", 0),
-                "train_loss": last.get("train_loss"), "val_loss": last.get("val_loss"),
-                "val_acc": last.get("val_acc"), "best_val_acc": max(vals) if vals else None,
-                "best_epoch": (1 + vals.index(max(vals))) if vals else None,
-                "test_loss": self.test_loss, "test_acc": self.test_acc, "diverged": self.diverged,
-                "wall_time": self.wall_time}
+        return {
+            "epochs_run": len(self.epochs),
+            "steps": last.get("steps", 0),
+            "train_loss": last.get("train_loss"),
+            "val_loss": last.get("val_loss"),
+            "val_acc": last.get("val_acc"),
+            "best_val_acc": max(vals) if vals else None,
+            "best_epoch": (1 + vals.index(max(vals))) if vals else None,
+            "test_loss": self.test_loss,
+            "test_acc": self.test_acc,
+            "diverged": self.diverged,
+            "wall_time": self.wall_time,
+        }
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": self.schema, "config_hash": self.config_hash, "run_id": self.run_id,
-                "started": self.started, "config": self.config, "optimizer": self.optimizer,
-                "schedule": self.schedule, "data": self.data, "model": self.model,
-                "epochs": self.epochs, "final": self.final, "test_loss": self.test_loss,
-                "test_acc": self.test_acc, "diverged": self.diverged,
-                "wall_time": self.wall_time, "versions": self.versions}
+        return {
+            "schema": self.schema,
+            "config_hash": self.config_hash,
+            "run_id": self.run_id,
+            "started": self.started,
+            "config": self.config,
+            "optimizer": self.optimizer,
+            "schedule": self.schedule,
+            "data": self.data,
+            "model": self.model,
+            "epochs": self.epochs,
+            "final": self.final,
+            "test_loss": self.test_loss,
+            "test_acc": self.test_acc,
+            "diverged": self.diverged,
+            "wall_time": self.wall_time,
+            "versions": self.versions,
+        }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Result":
+    def from_dict(cls, d: Mapping[str, Any]) -> Result:
         names = {f.name for f in dataclasses.fields(cls)} - {"module"}
         return cls(**{k: v for k, v in d.items() if k in names})
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Result":
+    def load(cls, path: str | os.PathLike) -> Result:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
     def to_json(self) -> str:
@@ -129,8 +155,11 @@ class Result:
         """One row per epoch: run keys, every config field (``cfg.*``), every resolved
         optimizer hyperparameter (``opt.*``), the epoch's metrics, the test metrics (on the
         last row) and the software versions (``ver.*``)."""
-        head: dict[str, Any] = {"config_hash": self.config_hash, "run_id": self.run_id,
-                                "optimizer_class": self.optimizer.get("class")}
+        head: dict[str, Any] = {
+            "config_hash": self.config_hash,
+            "run_id": self.run_id,
+            "optimizer_class": self.optimizer.get("class"),
+        }
         for k, v in self.config.items():
             head[f"cfg.{k}"] = json.dumps(v) if isinstance(v, (dict, list)) else v
         for k, v in self.optimizer.get("hyperparameters", {}).items():
@@ -169,4 +198,3 @@ class Result:
 
 
 History = Result
-
