@@ -73,14 +73,18 @@ def command(
             raise click.UsageError("give --problem NAME or --formula TEXT")
         prob = parse_problem(problem, formula, variables=variables, params=params)
         from ..tables import explain
+        from .parse import optimizer_class, optimizer_kwargs
 
+        hyper = optimizer_kwargs(
+            optimizer_class(optimizer, "optimizer"), parse_assignments(list(sets), "--set"), "--set"
+        )
         tab = explain(
             optimizer,
             prob,
             start=parse_point(start, prob.dim) if start else None,
             steps=steps,
             lr=lr,
-            hyper=parse_assignments(list(sets), "--set"),
+            hyper=hyper,
             convention=convention,
         )
         text = tab.render(fmt, digits)

@@ -200,6 +200,11 @@ def command(
     """
     try:
         kw: dict[str, Any] = parse_assignments(list(opt_args), "--opt")
+        from ..train.factories import check_optimizer_args, resolve_optimizer
+
+        check_optimizer_args(resolve_optimizer(optimizer), kw, "--opt")
+        if "lr" in kw:
+            raise click.UsageError("--opt: give the learning rate with --lr, not --opt lr=...")
         cfg = TrainConfig(
             problem=problem,
             model=model,

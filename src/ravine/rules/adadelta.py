@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 from .base import DEFAULT, Rule
 from .hyper import LR, NONNEG, POSITIVE, UNIT
-from .ops import sqrt, zeros_like
+from .ops import Array, sqrt, zeros_like
 
 
 class AdadeltaHyper(NamedTuple):
@@ -74,11 +74,11 @@ class Adadelta(Rule):
         super().__init__(convention, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
 
     @staticmethod
-    def init_state(h, theta):
+    def init_state(h: AdadeltaHyper, theta: Array) -> AdadeltaState:
         return AdadeltaState(s=zeros_like(theta), u=zeros_like(theta))
 
     @staticmethod
-    def update(h, state, g, theta, k):
+    def update(h: AdadeltaHyper, state: AdadeltaState, g: Array, theta: Array, k: tuple) -> AdadeltaRecord:
         if h.weight_decay != 0:
             g = g + h.weight_decay * theta
         s = h.rho * state.s + (1 - h.rho) * g * g

@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 from .base import DEFAULT, Rule
 from .hyper import BOOL, LR, NONNEG, POSITIVE
-from .ops import full_like, sqrt
+from .ops import Array, full_like, sqrt
 
 
 class AdagradHyper(NamedTuple):
@@ -104,15 +104,15 @@ class Adagrad(Rule):
         )
 
     @staticmethod
-    def init_state(h, theta):
+    def init_state(h: AdagradHyper, theta: Array) -> AdagradState:
         return AdagradState(r=full_like(theta, h.initial_accumulator_value))
 
     @staticmethod
-    def terms(h, t):
+    def terms(h: AdagradHyper, t: int) -> AdagradTerms:
         return AdagradTerms(eta_t=h.lr / (1 + (t - 1) * h.lr_decay))
 
     @staticmethod
-    def update(h, state, g, theta, k):
+    def update(h: AdagradHyper, state: AdagradState, g: Array, theta: Array, k: AdagradTerms) -> AdagradRecord:
         if h.weight_decay != 0:
             g = g + h.weight_decay * theta
         r = state.r + g * g

@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 from .base import DEFAULT, Rule, check_unit
 from .hyper import BOOL, CHOICE, LR, NONNEG, POSITIVE, UNIT
-from .ops import full_like, maximum, sign, sqrt, zeros_like
+from .ops import Array, full_like, maximum, sign, sqrt, zeros_like
 
 
 def _betas(owner, p):
@@ -149,15 +149,15 @@ class Adam(Rule):
         )
 
     @staticmethod
-    def init_state(h, theta):
+    def init_state(h: AdamHyper, theta: Array) -> AdamState:
         return AdamState(s=zeros_like(theta), r=zeros_like(theta), r_max=zeros_like(theta) if h.amsgrad else 0.0)
 
     @staticmethod
-    def terms(h, t):
+    def terms(h: AdamHyper, t: int) -> AdamTerms:
         return AdamTerms(bc1=1 - h.beta1**t, bc2=1 - h.beta2**t)
 
     @staticmethod
-    def update(h, state, g, theta, k):
+    def update(h: AdamHyper, state: AdamState, g: Array, theta: Array, k: AdamTerms) -> AdamRecord:
         theta_d = theta  # θ after decoupled weight decay
         if h.weight_decay != 0:
             if h.decoupled_weight_decay:
@@ -366,11 +366,11 @@ class NAdam(Rule):
         )
 
     @staticmethod
-    def init_state(h, theta):
+    def init_state(h: NAdamHyper, theta: Array) -> NAdamState:
         return NAdamState(s=zeros_like(theta), r=zeros_like(theta), mu_product=full_like(theta, 1.0))
 
     @staticmethod
-    def terms(h, t):
+    def terms(h: NAdamHyper, t: int) -> NAdamTerms:
         return NAdamTerms(
             bc2=1 - h.beta2**t,
             mu=h.beta1 * (1.0 - 0.5 * 0.96 ** (t * h.momentum_decay)),
@@ -378,7 +378,7 @@ class NAdam(Rule):
         )
 
     @staticmethod
-    def update(h, state, g, theta, k):
+    def update(h: NAdamHyper, state: NAdamState, g: Array, theta: Array, k: NAdamTerms) -> NAdamRecord:
         theta_d = theta  # θ after decoupled weight decay
         if h.weight_decay != 0:
             if h.decoupled_weight_decay:
@@ -512,15 +512,15 @@ class Yogi(Rule):
         )
 
     @staticmethod
-    def init_state(h, theta):
+    def init_state(h: YogiHyper, theta: Array) -> YogiState:
         return YogiState(s=full_like(theta, h.initial_first_moment), r=full_like(theta, h.initial_accumulator_value))
 
     @staticmethod
-    def terms(h, t):
+    def terms(h: YogiHyper, t: int) -> AdamTerms:
         return AdamTerms(bc1=1 - h.beta1**t, bc2=1 - h.beta2**t)
 
     @staticmethod
-    def update(h, state, g, theta, k):
+    def update(h: YogiHyper, state: YogiState, g: Array, theta: Array, k: AdamTerms) -> YogiRecord:
         g2 = g * g
         s = h.beta1 * state.s + (1 - h.beta1) * g
         r = state.r - (1 - h.beta2) * sign(state.r - g2) * g2

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from .base import DEFAULT, Rule
 from .hyper import LR, NONNEG
-from .ops import dot, identity_like, is_positive_definite, matvec, solve, where
+from .ops import Array, dot, identity_like, is_positive_definite, matvec, solve, where
 
 
 class NewtonHyper(NamedTuple):
@@ -55,11 +55,11 @@ class Newton(Rule):
         super().__init__(convention, lr=lr, damping=damping, fallback_lr=fallback_lr)
 
     @staticmethod
-    def init_state(h, theta):
+    def init_state(h: NewtonHyper, theta: Array) -> NewtonState:
         return NewtonState()
 
     @staticmethod
-    def update(h, state, g, theta, k, H):
+    def update(h: NewtonHyper, state: NewtonState, g: Array, theta: Array, k: tuple, H: Array) -> NewtonRecord:
         H_damped = H + h.damping * identity_like(H)
         ok = is_positive_definite(H_damped)
         # solve only where it is safe; elsewhere solve with the identity (discarded below)
@@ -110,11 +110,11 @@ class ExactStep(Rule):
         super().__init__(convention, lr=lr)
 
     @staticmethod
-    def init_state(h, theta):
+    def init_state(h: ExactStepHyper, theta: Array) -> ExactStepState:
         return ExactStepState()
 
     @staticmethod
-    def update(h, state, g, theta, k, H):
+    def update(h: ExactStepHyper, state: ExactStepState, g: Array, theta: Array, k: tuple, H: Array) -> ExactStepRecord:
         gg = dot(g, g)
         gHg = dot(g, matvec(H, g))
         curved = gHg > 0

@@ -16,10 +16,15 @@ torch.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
+#: what the rules compute on: a NumPy array, a torch tensor, or a Python/NumPy scalar
+Array = Any
+
 __all__ = [
+    "Array",
     "add_scaled",
     "zeros_like",
     "zeros_stack",

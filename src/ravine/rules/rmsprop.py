@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from .base import DEFAULT, Rule
 from .hyper import BOOL, INT, LR, NONNEG, POSITIVE, UNIT
-from .ops import push, sqrt, window_sum, zeros_like, zeros_stack
+from .ops import Array, push, sqrt, window_sum, zeros_like, zeros_stack
 
 
 class RMSpropHyper(NamedTuple):
@@ -114,7 +114,7 @@ class RMSprop(Rule):
         )
 
     @staticmethod
-    def init_state(h, theta):
+    def init_state(h: RMSpropHyper, theta: Array) -> RMSpropState:
         return RMSpropState(
             r=zeros_like(theta),
             m=zeros_like(theta) if h.centered else 0.0,
@@ -122,7 +122,7 @@ class RMSprop(Rule):
         )
 
     @staticmethod
-    def update(h, state, g, theta, k):
+    def update(h: RMSpropHyper, state: RMSpropState, g: Array, theta: Array, k: tuple) -> RMSpropRecord:
         if h.weight_decay != 0:
             g = g + h.weight_decay * theta
         r = h.alpha * state.r + (1 - h.alpha) * g * g
@@ -230,16 +230,18 @@ class RMSpropNesterov(Rule):
     needs = _LookaheadNeeds()
 
     @staticmethod
-    def init_state(h, theta):
+    def init_state(h: RMSpropNesterovHyper, theta: Array) -> RMSpropNesterovState:
         return RMSpropNesterovState(r=zeros_like(theta), v=zeros_like(theta))
 
     @staticmethod
-    def lookahead(h, state, theta):
+    def lookahead(h: RMSpropNesterovHyper, state: RMSpropNesterovState, theta: Array) -> Array:
         """θ̃ = θ + αv, where the gradient is taken (lookahead=True)."""
         return theta + h.momentum * state.v
 
     @staticmethod
-    def update(h, state, g, theta, k):
+    def update(
+        h: RMSpropNesterovHyper, state: RMSpropNesterovState, g: Array, theta: Array, k: tuple
+    ) -> RMSpropNesterovRecord:
         r = h.alpha * state.r + (1 - h.alpha) * g * g
         denom = sqrt(h.eps + r) if h.eps_inside else sqrt(r) + h.eps
         v = h.momentum * state.v - h.lr * g / denom
@@ -308,15 +310,17 @@ class WindowedRMSprop(Rule):
         super().__init__(convention, lr=lr, window=window, eps=eps, eps_inside=eps_inside)
 
     @staticmethod
-    def init_state(h, theta):
+    def init_state(h: WindowedRMSpropHyper, theta: Array) -> WindowedRMSpropState:
         return WindowedRMSpropState(w=zeros_stack(theta, h.window))
 
     @staticmethod
-    def terms(h, t):
+    def terms(h: WindowedRMSpropHyper, t: int) -> WindowedRMSpropTerms:
         return WindowedRMSpropTerms(n=min(t, h.window))
 
     @staticmethod
-    def update(h, state, g, theta, k):
+    def update(
+        h: WindowedRMSpropHyper, state: WindowedRMSpropState, g: Array, theta: Array, k: WindowedRMSpropTerms
+    ) -> WindowedRMSpropRecord:
         w = push(state.w, g * g)
         r = window_sum(w) / k.n
         denom = sqrt(h.eps + r) if h.eps_inside else sqrt(r) + h.eps

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from .base import DEFAULT, Rule
 from .hyper import BOOL, CHOICE, LR, NONNEG, UNIT
-from .ops import add_scaled, zeros_like
+from .ops import Array, add_scaled, zeros_like
 
 
 class SGDHyper(NamedTuple):
@@ -123,15 +123,15 @@ class SGD(Rule):
         )
 
     @staticmethod
-    def init_state(h, theta):
+    def init_state(h: SGDHyper, theta: Array) -> SGDState:
         return SGDState(b=zeros_like(theta) if h.momentum != 0 else 0.0)
 
     @staticmethod
-    def terms(h, t):
+    def terms(h: SGDHyper, t: int) -> SGDTerms:
         return SGDTerms(first=(t == 1))
 
     @staticmethod
-    def update(h, state, g, theta, k):
+    def update(h: SGDHyper, state: SGDState, g: Array, theta: Array, k: SGDTerms) -> SGDRecord:
         # x + a·y is written add_scaled(x, a, y): torch.optim's own fused kernel on tensors
         if h.weight_decay != 0:
             g = add_scaled(g, h.weight_decay, theta)
@@ -209,11 +209,11 @@ class Momentum(Rule):
         super().__init__(convention, lr=lr, momentum=momentum, form=form)
 
     @staticmethod
-    def init_state(h, theta):
+    def init_state(h: MomentumHyper, theta: Array) -> MomentumState:
         return MomentumState(v=zeros_like(theta))
 
     @staticmethod
-    def update(h, state, g, theta, k):
+    def update(h: MomentumHyper, state: MomentumState, g: Array, theta: Array, k: tuple) -> MomentumRecord:
         if h.form == "heavy_ball":
             v = h.momentum * state.v - h.lr * g
             delta = v
@@ -269,15 +269,15 @@ class NAG(Rule):
         super().__init__(convention, lr=lr, momentum=momentum)
 
     @staticmethod
-    def init_state(h, theta):
+    def init_state(h: NAGHyper, theta: Array) -> NAGState:
         return NAGState(v=zeros_like(theta))
 
     @staticmethod
-    def lookahead(h, state, theta):
+    def lookahead(h: NAGHyper, state: NAGState, theta: Array) -> Array:
         """θ̃ = θ + αv, where the gradient is taken."""
         return theta + h.momentum * state.v
 
     @staticmethod
-    def update(h, state, g, theta, k):
+    def update(h: NAGHyper, state: NAGState, g: Array, theta: Array, k: tuple) -> NAGRecord:
         v = h.momentum * state.v - h.lr * g
         return NAGRecord(g=g, v=v, delta=v)

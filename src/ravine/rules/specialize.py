@@ -90,7 +90,12 @@ def folded_tree(fn, literals: dict, nonzero=frozenset()) -> ast.AST:
     """The AST of ``fn`` (a rule's static function) with ``literals`` folded in; comparisons
     of the hyperparameters in ``nonzero`` against 0 fold too."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    tree.body[0].decorator_list = []
+    fdef = tree.body[0]
+    fdef.decorator_list = []
+    # annotations name the rule's NamedTuples; the folded code runs where they may not be bound
+    fdef.returns = None
+    for a in (*fdef.args.posonlyargs, *fdef.args.args, *fdef.args.kwonlyargs):
+        a.annotation = None
     return fold(tree, literals, nonzero)
 
 

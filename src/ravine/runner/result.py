@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .._json import jsonable
 
 __all__ = ["RunResult", "STATUS", "RUNNING", "MAX_STEPS", "CONVERGED", "DIVERGED"]
 
@@ -116,13 +117,8 @@ class RunResult:
 
 
 def _clean(a):
-    return [
-        [None if not math.isfinite(v) else v for v in row]
-        if np.ndim(row)
-        else (None if not math.isfinite(row) else row)
-        for row in np.asarray(a, dtype=float).tolist()
-    ]
+    """An array as nested lists, non-finite values as None (``ravine._json``)."""
+    return jsonable(np.asarray(a, dtype=float))
 
 
-def _jsonable(d):
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+_jsonable = jsonable

@@ -138,11 +138,32 @@ def resolve_optimizer(name: str) -> type:
     )
 
 
+def optimizer_keywords(cls: type) -> list[str]:
+    """The keywords an optimizer class takes besides ``params`` (from its signature)."""
+    sig = inspect.signature(cls.__init__)
+    return [n for n, p in list(sig.parameters.items())[2:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def check_optimizer_args(cls: type, kwargs: Mapping[str, Any], where: str = "optimizer_args") -> None:
+    """A one-line ValueError naming ``where`` for a keyword the optimizer does not take."""
+    known = optimizer_keywords(cls)
+    for k in kwargs:
+        if k not in known:
+            import difflib
+
+            close = difflib.get_close_matches(k, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"{where}: {cls.__name__} has no keyword {k!r}{hint}; it takes {', '.join(known)}")
+
+
 def make_optimizer(name: str, params, lr: float | None = None, **kwargs) -> torch.optim.Optimizer:
     """Build the optimizer ``name`` (see :func:`resolve_optimizer`) over ``params``."""
     cls = resolve_optimizer(name)
     if lr is not None:
+        if "lr" in kwargs:
+            raise ValueError("optimizer_args: give lr once (the lr argument), not also in optimizer_args")
         kwargs["lr"] = lr
+    check_optimizer_args(cls, kwargs)
     try:
         return cls(params, **kwargs)
     except TypeError as exc:
