@@ -24,8 +24,7 @@ A field's default is the rule's convention's value where the convention gives on
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import _checks
 
@@ -70,8 +69,7 @@ def check_number(owner: str, name: str, v: Any) -> float:
     return _checks.real(owner, name, v)
 
 
-@dataclass(frozen=True)
-class Kind:
+class Kind(NamedTuple):
     """What values a hyperparameter takes.
 
     ``type`` is ``"real"``, ``"int"``, ``"bool"`` or ``"choice"``. Reals and ints have
@@ -105,7 +103,7 @@ class Kind:
         return _checks.real(owner, name, v, lo=self.lo, hi=self.hi, lo_open=self.lo_open, hi_open=self.hi_open)
 
     def with_bounds(self, **changes) -> Kind:
-        return Kind(**{**self.__dict__, **changes})
+        return self._replace(**changes)
 
 
 #: a learning rate η: finite, ≥ 0 (η = 0 is a legal no-op)
@@ -123,8 +121,7 @@ CHOICE_KIND = Kind("choice", "choice", meaning="form")
 KINDS = {k.name: k for k in (LR_KIND, UNIT_KIND, POSITIVE_KIND, NONNEG_KIND, BOOL_KIND, INT_KIND, CHOICE_KIND)}
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     """One hyperparameter of a rule.
 
     ``pair``: the keyword that sets this field together with its neighbour (``betas`` sets
