@@ -158,13 +158,11 @@ def heatmap(
 
     if theory:
         _theory(ax, base, problem, xn, xv, xe, yn, yv, ye, xlog, ylog, data)
-    if title is None:
+    if title is None:  # the rates, decay factors and ε held fixed (kinds from the rule's spec)
         fixed = ", ".join(
-            f"{k}={getattr(base.h, k):g}"
-            for k in base.h._fields
-            if k not in (xn, yn)
-            and isinstance(getattr(base.h, k), float)
-            and k in ("lr", "momentum", "beta1", "beta2", "alpha", "rho", "eps")
+            f"{f.name}={getattr(base.h, f.name):g}"
+            for f in base.fields
+            if f.name not in (xn, yn) and f.kind.name in ("lr", "unit", "positive")
         )
         title = (
             f"{base.name} on {problem.name}: {'final loss' if metric == 'loss' else 'steps to tol'}"

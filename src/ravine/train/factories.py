@@ -104,7 +104,7 @@ def _ravine_optimizers() -> tuple[dict[str, type], str | None]:
 def resolve_optimizer(name: str) -> type:
     """The optimizer class a name stands for (see the module docstring); a one-line
     ValueError for an unknown name or a ravine class that ``ravine.optim`` lacks."""
-    from ..rules import ALIASES, RULES
+    from ..rules import ALIASES, RULES, normalize_name
 
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"optimizer must be a name such as 'adam' or 'torch.adam', got {name!r}")
@@ -118,9 +118,7 @@ def resolve_optimizer(name: str) -> type:
                 f"{', '.join(sorted(c.__name__ for c in table.values()))}"
             )
         return cls
-    snake = rest.strip().lower().replace("-", "_")
-    snake = ALIASES.get(snake, snake)
-    key = _norm(snake)
+    key = _norm(normalize_name(rest))
     table, why = _ravine_optimizers()
     if key in table:
         return table[key]
