@@ -140,10 +140,46 @@ def test_seed_bands(tmp_path):
     assert ax.get_yscale() == "log"
     bands = [c for c in ax.collections if (c.get_gid() or "").startswith("band:")]
     assert len(bands) == 2
+    # on a log axis the centre is the geometric mean, the band exp(mean ± std) of log y
     mean_line = ax.lines[0].get_ydata()
-    assert np.allclose(mean_line, np.mean(np.stack(hist["sgd"]), 0))
+    logs = np.log(np.stack(hist["sgd"]))
+    assert np.allclose(mean_line, np.exp(logs.mean(0)))
+    (lo_hi,) = [b for b in bands if b.get_gid() == "band:sgd"]
+    verts = lo_hi.get_paths()[0].vertices
+    assert verts[:, 1].min() >= np.exp(logs.mean(0) - logs.std(0)).min() * (1 - 1e-9)
     with pytest.raises(ValueError):
         plot.seed_bands({})
+
+
+def test_seed_bands_on_a_log_axis_never_dip_towards_zero():
+    """Seeds spread over two decades: an arithmetic mean − std would go below 0; the geometric
+    band's lower edge stays within a factor exp(std of log y) of its centre."""
+    from ravine import plot
+
+    runs = [np.full(30, v) for v in (1e-3, 1e-2, 1e-1)]
+    fig = plot.seed_bands({"spread": runs})
+    ax = fig.axes[0]
+    assert np.mean(runs, 0)[0] - np.std(runs, 0)[0] < 0  # what the old band would have drawn
+    verts = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert verts.min() > 1e-3 * 0.3 and verts.max() < 1e-1 * 3.5
+    linear = plot.seed_bands({"spread": runs}, log=False)
+    assert np.allclose(linear.axes[0].lines[0].get_ydata(), np.mean(runs, 0))
+
+
+def test_one_dimensional_problems_draw_the_curve_and_the_iterates(tmp_path):
+    """The lecture's gd on x²: η = 0.05 creeps down, η = 1.1 bounces out (seed 002)."""
+    from ravine import plot, run
+    from ravine.rules import SGD
+
+    res = run({"η = 0.05": SGD(lr=0.05), "η = 1.1": SGD(lr=1.1)}, "parabola", [[10.0]], 10)
+    fig = plot.contour("parabola", res, path=tmp_path / "x2.png")
+    _valid_image(tmp_path / "x2.png", "PNG")
+    ax = fig.axes[0]
+    slow, fast = (ln for ln in ax.lines if ln.get_label().startswith("η"))
+    assert np.allclose(slow.get_xdata(), 10 * 0.9 ** np.arange(11))
+    assert np.allclose(fast.get_xdata(), 10 * (-1.2) ** np.arange(11))
+    lo, hi = ax.get_xlim()
+    assert lo < 10 * (-1.2) ** 9 and hi > 10 * (-1.2) ** 10  # the window holds the divergent run
 
 
 def test_heatmap_stability_line_and_diverged_cells(tmp_path):
@@ -231,7 +267,7 @@ def test_frame_steps_subsample():
 def test_mp4_without_ffmpeg_is_a_clear_error(tmp_path, monkeypatch):
     import shutil
 
-    from ravine import animate as A
+    from ravine.plot import animation as A
 
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
     res = ravine.run({"sgd": SGD(lr=0.05)}, "booth", None, 5, backend="numpy")
@@ -337,7 +373,7 @@ def test_cli_plot_animate_sweep(tmp_path):
         ["plot", "sgd", "--problem", "seed_bowl3d", "-o", "x.png"],
         ["plot", "sgd", "--problem", "beale", "--set", "beta9=1", "-o", "x.png"],
         ["sweep", "sgd", "--problem", "ellipse", "--x", "lr=1:0:3:log", "--y", "momentum=0:1:2", "-o", "x.png"],
-        ["sweep", "sgd", "--problem", "ellipse", "--x", "lr=0.1:1:3", "--y", "momentum=0:1.5:2", "-o", "x.png"],
+        ["sweep", "sgd", "--problem", "ellipse", "--x", "lr=0.1:1:3", "--y", "momentum=-0.5:0.5:2", "-o", "x.png"],
         ["animate", "sgd", "--problem", "beale", "-o", "x.avi"],
     ],
 )
@@ -414,3 +450,17 @@ def test_mp4_has_the_frames_asked_for(tmp_path):
     ).stdout.strip()
     codec, frames = probe.split(",")
     assert int(frames) == 17 and codec
+
+
+def test_heatmap_puts_decay_factors_near_one_on_a_log_one_minus_axis():
+    """β2 ∈ {0.9, …, 0.9999}: equal steps in log(1 − β2) are equal steps on the axis."""
+    from ravine import plot
+
+    b2 = 1 - np.geomspace(1e-1, 1e-4, 4)
+    fig = plot.heatmap("adam", "ellipse", ("lr", np.geomspace(1e-2, 1, 3)), ("beta2", b2), steps=20)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "function" and ax.get_xscale() == "log"
+    centres = ax.transData.transform(np.c_[np.full(4, 0.1), b2])[:, 1]
+    assert np.allclose(np.diff(centres), np.diff(centres)[0], rtol=1e-6)
+    with pytest.raises(ValueError, match="scale"):
+        plot.heatmap("adam", "ellipse", ("lr", [0.1, 0.2]), ("beta2", b2), steps=2, yscale="logit")

@@ -297,11 +297,12 @@ def heavy_ball_bound(lambda_max: float, momentum: float = 0.0) -> float:
 
     With β = 0 this is gradient descent's 2/λmax (seed 002). From the characteristic
     polynomial z² − (1 + β − ηλ)z + β of [[1 + β − ηλ, −β], [1, 0]]: both roots lie in the
-    unit disc iff |β| < 1 and 0 < ηλ < 2(1 + β) (Polyak 1964).
+    unit disc iff |β| < 1 and 0 < ηλ < 2(1 + β) (Polyak 1964). With β ≥ 1 the product of
+    the roots is β ≥ 1, so no step is stable: the bound is 0.
     """
     lam = positive("heavy_ball_bound", "lambda_max", lambda_max)
-    beta = real("heavy_ball_bound", "momentum", momentum, lo=0.0, hi=1.0, hi_open=True)
-    return 2.0 * (1.0 + beta) / lam
+    beta = real("heavy_ball_bound", "momentum", momentum, lo=0.0)
+    return 2.0 * (1.0 + beta) / lam if beta < 1.0 else 0.0
 
 
 def constant_hessian(problem) -> np.ndarray | None:

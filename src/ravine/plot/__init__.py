@@ -23,10 +23,10 @@ are drawn and clipped to the axes by matplotlib.
 
 from __future__ import annotations
 
-from ._figure import COLORS, Trace, _save, draw_background, new_figure, traces, visible_part
+from ._figure import COLORS, STYLES, Trace, _save, draw_background, new_figure, style, traces, visible_part
 from .animation import FFmpegNotFoundError, animate, frame_steps
 from .heatmap import heatmap
-from .static import contour, loss_curves, seed_bands, step_sizes, surface3d
+from .static import contour, curve1d, loss_curves, seed_bands, step_sizes, surface3d
 
 __all__ = [
     "contour",
@@ -45,6 +45,9 @@ __all__ = [
     "animate",
     "frame_steps",
     "FFmpegNotFoundError",
+    "curve1d",
+    "style",
+    "STYLES",
 ]
 
 save = _save

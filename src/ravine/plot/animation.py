@@ -19,6 +19,7 @@ import numpy as np
 from ._figure import (
     _colors,
     _figure,
+    _fontsize,
     _mark_minima,
     _problem,
     _short_title,
@@ -175,9 +176,9 @@ def animate(
         lines.append(ln)
         heads.append(hd)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc=legend_loc or ("upper left" if three_d else "best"), framealpha=0.85)
+        ax.legend(fontsize=_fontsize(7), loc=legend_loc or ("upper left" if three_d else "best"), framealpha=0.85)
     head_title = title if title is not None else _short_title(problem)
-    ttl = ax.set_title(f"{head_title}\nstep {int(fsteps[0])}", fontsize=9)
+    ttl = ax.set_title(f"{head_title}\nstep {int(fsteps[0])}", fontsize=_fontsize(9))
 
     def draw(k):
         for (_tr, pts, ex, n_at), zz, ln, hd in zip(parts, zs, lines, heads):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._figure import _figure, _problem, _save
+from ._figure import _figure, _fontsize, _problem, _save
 
 
 def _edges(v, log):
@@ -18,6 +18,33 @@ def _edges(v, log):
         return np.exp(np.r_[lv[0] - (mid[0] - lv[0]), mid, lv[-1] + (lv[-1] - mid[-1])])
     mid = (v[1:] + v[:-1]) / 2
     return np.r_[v[0] - (mid[0] - v[0]), mid, v[-1] + (v[-1] - mid[-1])]
+
+
+def _edges_log1m(v):
+    """Cell edges for values v < 1 spaced evenly in log(1 − v)."""
+    v = np.asarray(v, float)
+    return 1.0 - _edges(1.0 - v, True)
+
+
+def _is_log1m(v) -> bool:
+    """Values of a decay factor that approach 1 (β2 = 0.9 … 0.9999): spaced evenly in log(1 − v)."""
+    v = np.asarray(v, float)
+    return bool(v.size >= 3 and (v < 1).all() and (v >= 0).all() and v.max() >= 0.99 and _is_log(1.0 - v))
+
+
+def _set_scale(ax, which: str, scale: str | None):
+    setter = ax.set_xscale if which == "x" else ax.set_yscale
+    if scale == "log":
+        setter("log")
+    elif scale == "log1m":  # v ↦ −log₁₀(1 − v): 0.9, 0.99, 0.999 equally spaced
+
+        def fwd(v):
+            return -np.log10(np.clip(1.0 - np.asarray(v, float), 1e-300, None))
+
+        def inv(u):
+            return 1.0 - 10.0 ** (-np.asarray(u, float))
+
+        setter("function", functions=(fwd, inv))
 
 
 def _is_log(v):
@@ -69,6 +96,9 @@ def heatmap(
         for gradient descent / heavy-ball rules: the vertical (or horizontal) line
         η = 2(1+β)/λmax (= 2/λmax without momentum) when only the learning rate varies, and the
         contour heavy_ball_rate(η, β) = 1 when the axes are (lr, momentum).
+    xscale, yscale : "linear", "log" or "log1m" (−log₁₀(1 − v): decay factors near 1, where
+        β2 = 0.9, 0.99, 0.999 are the values that matter); default: from the spacing of the
+        values (log1m for values up to ≥ 0.99 spaced evenly in log(1 − v)).
 
     Every cell is one trajectory of one vectorized :func:`ravine.run` over
     :func:`ravine.runner.grid`. Diverged cells are grey with a ✕. The numbers are in
@@ -86,9 +116,17 @@ def heatmap(
     shown = np.where(diverged, np.nan, vals)
 
     fig, ax = _figure(ax, figsize)
-    xlog = _is_log(xv) if xscale is None else xscale == "log"
-    ylog = _is_log(yv) if yscale is None else yscale == "log"
-    xe, ye = _edges(xv, xlog), _edges(yv, ylog)
+    scales = []
+    for axis_values, given in ((xv, xscale), (yv, yscale)):
+        if given is None:
+            given = "log1m" if _is_log1m(axis_values) else "log" if _is_log(axis_values) else "linear"
+        if given not in ("log", "log1m", "linear"):
+            raise ValueError(f"scale: must be 'log', 'log1m' or 'linear', got {given!r}")
+        scales.append(given)
+    xsc, ysc = scales
+    xlog, ylog = xsc == "log", ysc == "log"
+    xe = _edges_log1m(xv) if xsc == "log1m" else _edges(xv, xlog)
+    ye = _edges_log1m(yv) if ysc == "log1m" else _edges(yv, ylog)
     import matplotlib as mpl
     from matplotlib.colors import LogNorm, Normalize
 
@@ -134,10 +172,8 @@ def heatmap(
             gid="not_converged",
             zorder=5,
         )
-    if xlog:
-        ax.set_xscale("log")
-    if ylog:
-        ax.set_yscale("log")
+    _set_scale(ax, "x", xsc)
+    _set_scale(ax, "y", ysc)
     ax.set_xlim(xe[0], xe[-1])
     ax.set_ylim(ye[0], ye[-1])
     ax.set_xlabel(xn)
@@ -168,9 +204,9 @@ def heatmap(
             f"{base.name} on {problem.name}: {'final loss' if metric == 'loss' else 'steps to tol'}"
             f" after {steps} steps" + (f" ({fixed})" if fixed else "")
         )
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=_fontsize(10))
     if annotate and ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="upper left", framealpha=0.85)
+        ax.legend(fontsize=_fontsize(7), loc="upper left", framealpha=0.85)
     fig.ravine_data = data
     return _save(fig, path, dpi)
 

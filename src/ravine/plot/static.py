@@ -12,6 +12,7 @@ from ._figure import (
     _draw_paths,
     _f_star,
     _figure,
+    _fontsize,
     _grid,
     _mark_minima,
     _problem,
@@ -56,8 +57,22 @@ def contour(
     marked it diverged, the step of divergence).
     """
     problem = _problem(problem)
+    if problem.dim == 1:
+        return curve1d(
+            problem,
+            runs,
+            ax=ax,
+            path=path,
+            bounds=bounds,
+            title=title,
+            colors=colors,
+            legend=legend,
+            figsize=figsize,
+            dpi=dpi,
+            legend_loc=legend_loc,
+        )
     if problem.dim != 2:
-        raise ValueError(f"contour: needs a 2-D problem, {problem.name} has dim {problem.dim}")
+        raise ValueError(f"contour: needs a 1-D or 2-D problem, {problem.name} has dim {problem.dim}")
     window = _window(problem, bounds)
     fig, ax = _figure(ax, figsize)
     draw_background(ax, problem, window, levels=levels, log=log, filled=filled)
@@ -65,9 +80,78 @@ def contour(
     if runs is not None:
         trs = traces(runs, problem)
         _draw_paths(ax, trs, window, _colors(trs, colors), markers=markers)
-    ax.set_title(title if title is not None else _short_title(problem), fontsize=10)
+    ax.set_title(title if title is not None else _short_title(problem), fontsize=_fontsize(10))
     if legend and ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7.5, loc=legend_loc, framealpha=0.85)
+        ax.legend(fontsize=_fontsize(7.5), loc=legend_loc, framealpha=0.85)
+    return _save(fig, path, dpi)
+
+
+def curve1d(
+    problem,
+    runs=None,
+    *,
+    ax=None,
+    path=None,
+    bounds=None,
+    title=None,
+    colors=None,
+    legend=True,
+    figsize=(6.4, 4.0),
+    dpi=100,
+    legend_loc="best",
+    n=400,
+):
+    """A 1-D problem's curve f(x) with each run's iterates (x_t, f(x_t)) joined in order.
+
+    The lecture's gradient descent on f(x) = x² (seed 002's ``gd(eta, f_grad)``) is the use:
+    η = 0.05 creeps down one side, η = 1.1 bounces from side to side and climbs out. The
+    window is widened to hold every iterate that stays finite, so a divergent run shows.
+    """
+    problem = _problem(problem)
+    if problem.dim != 1:
+        raise ValueError(f"curve1d: needs a 1-D problem, {problem.name} has dim {problem.dim}")
+    lo, hi = _window(problem, bounds)[0] if bounds is not None else tuple(problem.bounds[0])
+    trs = traces(runs, problem) if runs is not None else []
+    if bounds is None:
+        for tr in trs:
+            x = tr.theta[:, 0][np.isfinite(tr.theta[:, 0])]
+            if x.size:
+                lo, hi = min(lo, float(x.min())), max(hi, float(x.max()))
+        pad = 0.05 * (hi - lo)
+        lo, hi = lo - pad, hi + pad
+    fig, ax = _figure(ax, figsize)
+    xs = np.linspace(lo, hi, n)
+    with np.errstate(all="ignore"):
+        ax.plot(xs, problem.f(xs[:, None]), color="0.35", lw=1.4, label=f"f({problem.variables[0]})", zorder=1)
+    pal = _colors(trs, colors)
+    for tr in trs:
+        x = tr.theta[:, 0]
+        with np.errstate(all="ignore"):
+            fx = problem.f(tr.theta)
+        ok = np.isfinite(x) & np.isfinite(fx)
+        c = pal[tr.label]
+        ax.plot(
+            x[ok],
+            fx[ok],
+            "-o",
+            color=c,
+            lw=1.0,
+            ms=3.5,
+            alpha=0.9,
+            zorder=3,
+            label=f"{tr.label} ({tr.steps[-1]} steps{', ' + tr.status if tr.status else ''})",
+        )
+        if ok.any():
+            i0 = int(np.argmax(ok))
+            ax.plot(x[i0], fx[i0], "o", ms=8, mfc="white", mec=c, zorder=4)
+    for m in problem.minima:
+        ax.plot(m.point[0], m.value, "*", ms=13, color="gold", mec="k", zorder=5)
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel(problem.variables[0])
+    ax.set_ylabel("f")
+    ax.set_title(title if title is not None else _short_title(problem), fontsize=_fontsize(10))
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=_fontsize(7.5), loc=legend_loc, framealpha=0.85)
     return _save(fig, path, dpi)
 
 
@@ -150,9 +234,9 @@ def surface3d(
     ax.set_ylabel(problem.variables[1])
     ax.set_zlabel("log₁₀(1 + f − f_min)" if log else "f")
     ax.view_init(elev=elev, azim=azim)
-    ax.set_title(title if title is not None else _short_title(problem), fontsize=10)
+    ax.set_title(title if title is not None else _short_title(problem), fontsize=_fontsize(10))
     if legend and ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7.5, loc="upper left")
+        ax.legend(fontsize=_fontsize(7.5), loc="upper left")
     return _save(fig, path, dpi, quantize=False)  # a shaded surface needs more than 256 colours
 
 
@@ -224,9 +308,9 @@ def loss_curves(
     ax.set_ylabel(ylabel or ("f(θ) − f*" if relative else "f(θ)"))
     ax.grid(True, which="major", alpha=0.3)
     if title is not None:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=_fontsize(10))
     if legend:
-        ax.legend(fontsize=7.5)
+        ax.legend(fontsize=_fontsize(7.5))
     return _save(fig, path, dpi)
 
 
@@ -248,13 +332,16 @@ def seed_bands(
     figsize=(6.4, 4.0),
     dpi=100,
 ):
-    """Training curves: mean ± one standard deviation over seeds, one band per label.
+    """Training curves over seeds, one band per label, in the statistics of the axis.
+
+    On a linear axis: mean ± one standard deviation. On a log axis (the default when every
+    value is > 0): the geometric mean ×/÷ the geometric standard deviation, i.e. mean ± std of
+    log y — the band an arithmetic ± std would draw dips towards 0 (to 1e-5 and below) as soon
+    as the spread is comparable to the mean, which on a log axis is no band at all.
 
     ``histories``: label → list of per-seed metric arrays (1-D; different lengths are
     allowed: statistics use the seeds still running at each index), or label → 2-D array
-    (seeds × steps). ``x``: the common x values (default 0, 1, …). ``log``: log y axis (default
-    when every value is > 0). The band's lower edge is only drawn above zero on a log axis
-    (drawing, not data, is clipped).
+    (seeds × steps). ``x``: the common x values (default 0, 1, …). ``log``: log y axis.
     """
     if not isinstance(histories, Mapping) or not histories:
         raise ValueError("seed_bands: histories must be a non-empty mapping label → list of per-seed arrays")
@@ -270,27 +357,31 @@ def seed_bands(
         M = np.full((len(arrs), L), np.nan)
         for i, a in enumerate(arrs):
             M[i, : a.size] = a
-        with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
-            __import__("warnings").simplefilter("ignore", RuntimeWarning)
-            mean = np.nanmean(M, 0)
-            std = np.nanstd(M, 0)
-        stats[label] = (mean, std, len(arrs))
-    allv = np.concatenate([m for m, _, _ in stats.values()])
-    allv = allv[np.isfinite(allv)]
+        stats[label] = (M, len(arrs))
+    allv = np.concatenate([M[np.isfinite(M)] for M, _ in stats.values()])
     if log is None:
         log = bool(allv.size) and bool((allv > 0).all())
+    import warnings
+
+    for label, (M, n) in list(stats.items()):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            if log:  # geometric: statistics of log y (non-positive values are not on the axis)
+                L = np.log(np.where(M > 0, M, np.nan))
+                m, s = np.nanmean(L, 0), np.nanstd(L, 0)
+                stats[label] = (np.exp(m), np.exp(m - s), np.exp(m + s), n)
+            else:
+                m, s = np.nanmean(M, 0), np.nanstd(M, 0)
+                stats[label] = (m, m - s, m + s, n)
     fig, ax = _figure(ax, figsize)
     pal = _colors([Trace(k, np.zeros((1, 1)), np.zeros(1), None) for k in stats], colors)
-    for label, (mean, std, n) in stats.items():
+    what = "geometric mean ×/÷ std" if log else "mean ± std"
+    for label, (mean, lo, hi, n) in stats.items():
         xs = np.arange(mean.size) if x is None else np.asarray(x, float)[: mean.size]
         if xs.size != mean.size:
             raise ValueError(f"seed_bands: x has {xs.size} values but {label!r} has {mean.size}")
-        lo, hi = mean - std, mean + std
-        if log:
-            floor = float(np.nanmin(mean[mean > 0])) * 1e-3 if (mean > 0).any() else 1e-300
-            lo = np.maximum(lo, floor)
         c = pal[label]
-        ax.plot(xs, mean, color=c, lw=1.6, label=f"{label} (mean ± std, {n} seeds)")
+        ax.plot(xs, mean, color=c, lw=1.6, label=f"{label} ({what}, {n} seeds)")
         ax.fill_between(xs, lo, hi, color=c, alpha=0.2, lw=0, gid=f"band:{label}")
     if log:
         ax.set_yscale("log")
@@ -298,9 +389,9 @@ def seed_bands(
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
     if title is not None:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=_fontsize(10))
     if legend:
-        ax.legend(fontsize=7.5)
+        ax.legend(fontsize=_fontsize(7.5))
     return _save(fig, path, dpi)
 
 
@@ -338,9 +429,9 @@ def step_sizes(
     ax.set_ylabel("step size ‖Δθ_t‖")
     ax.grid(True, which="major", alpha=0.3)
     if title is not None:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=_fontsize(10))
     if legend:
-        ax.legend(fontsize=7.5)
+        ax.legend(fontsize=_fontsize(7.5))
     return _save(fig, path, dpi)
 
 
