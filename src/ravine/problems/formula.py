@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "FormulaError",
     "parse_formula",
+    "check",
     "FUNCTIONS",
     "CONSTANTS",
     "MAX_LENGTH",
@@ -58,6 +59,8 @@ __all__ = [
     "MAX_LITERAL",
     "MAX_EXPONENT",
     "MAX_VARIABLES",
+    "MAX_TREE_DEPTH",
+    "MAX_TREE_NODES",
 ]
 
 MAX_LENGTH = 2000
@@ -66,6 +69,13 @@ MAX_NODES = 400
 MAX_LITERAL = 1e12
 MAX_EXPONENT = 100
 MAX_VARIABLES = 8
+#: the sympy tree of the built expression (``sigmoid`` is four levels: 1/(1 + exp(-a)))
+MAX_TREE_DEPTH = 60
+MAX_TREE_NODES = 2000
+#: a constant subexpression stays exact up to this many sympy nodes (see ``_Builder.exact``)
+MAX_EXACT_NODES = 24
+#: rational exponents p/q stay exact up to q = MAX_ROOT (x**(1/3)); others are floats
+MAX_ROOT = 12
 
 
 class FormulaError(ValueError):
@@ -123,8 +133,35 @@ FUNCTIONS: dict[str, tuple[int, Callable[[float], float]]] = {
     "sigmoid": (1, _sigmoid_float),
 }
 
-#: Whitelisted named constants.
-CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
+#: Whitelisted named constants (``π`` is read as ``pi``).
+CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "\u03c0": math.pi}
+
+#: Names people type for a constant that the grammar does not have (refused with a message
+#: rather than read as a variable).
+NOT_CONSTANTS: dict[str, str] = {
+    "inf": "infinity is not a number here",
+    "infinity": "infinity is not a number here",
+    "oo": "infinity is not a number here",
+    "nan": "NaN is not a number here",
+    "tau": "write 2*pi",
+    "E": "the constant is written e",
+    "PI": "the constant is written pi",
+    "Pi": "the constant is written pi",
+}
+
+#: Greek letters allowed in names: those that do not look like a Latin letter (no ο ρ ν υ ι κ χ
+#: γ ω, which pass for o p v u i k x y w)
+GREEK = "αβδεζηθλμξπσςτφψΓΔΘΛΞΠΣΦΨΩ"
+_ASCII_NAME = re.compile(rf"[A-Za-z{GREEK}][A-Za-z0-9_{GREEK}]*")
+
+
+def _describe_char(name: str) -> str:
+    """The first non-ASCII character of a name, as U+XXXX and its Unicode name."""
+    for ch in name:
+        if ord(ch) > 127 and ch not in GREEK:
+            return f"U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed character')}"
+    return ""  # pragma: no cover
+
 
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 _OTHER_BINOPS = {
@@ -365,6 +402,17 @@ class _Checker:
             self.add(_RANK_SYNTAX, index, f"function '{name}' used without '(...)'")
         elif name in CONSTANTS or name in self.reserved:
             pass
+        elif not _ASCII_NAME.fullmatch(name):
+            self.add(
+                _RANK_SECURITY,
+                index,
+                f"name {_one_line(name)} with the character {_describe_char(name)}",
+                "names are ASCII letters, digits, '_' and the Greek letters "
+                + GREEK
+                + " (a look-alike of a Latin letter would be a second variable)",
+            )
+        elif name in NOT_CONSTANTS and (self.variables is None or name not in self.variables):
+            self.add(_RANK_SYNTAX, index, f"name '{name}' ({NOT_CONSTANTS[name]})", "the constants are pi and e")
         elif self.variables is not None and name not in self.variables:
             known = ", ".join(sorted(self.variables)) or "(none)"
             self.add(_RANK_SYNTAX, index, f"unknown name '{name}'", f"the variables are {known}")
@@ -447,6 +495,12 @@ def _check_name(name: Any, param: str, reserved: Iterable[str] = ()) -> str:
         raise _err(param, f"{shown} is not a valid name; use identifiers such as x, y, w1")
     if normal.startswith("_"):
         raise _err(param, f"{shown} may not start with '_'")
+    if not _ASCII_NAME.fullmatch(normal):
+        raise _err(
+            param,
+            f"{shown} has the character {_describe_char(normal)}; names are ASCII letters, digits, '_' "
+            f"and the Greek letters {GREEK}",
+        )
     if len(normal) > 32:
         raise _err(param, f"{shown} is longer than 32 characters")
     if normal in FUNCTIONS or normal in CONSTANTS:
@@ -513,15 +567,11 @@ def _check_parameters(parameters: Mapping[str, Any] | None) -> dict[str, float |
 # --------------------------------------------------------------------------- building
 
 
-class _Builder:
-    """Builds the sympy expression from a checked tree, folding constants in floats first."""
+class _Folder:
+    """Folds constant subexpressions in float64 and checks them, without sympy (cheap, first)."""
 
-    def __init__(self, src: _Source, symbols: Mapping[str, Any], parameters: Mapping[str, Any]):
-        import sympy
-
-        self.sympy = sympy
+    def __init__(self, src: _Source, parameters: Mapping[str, Any]):
         self.src = src
-        self.symbols = symbols
         self.parameters = parameters
 
     def fail(self, node: ast.AST, message: str) -> FormulaError:
@@ -542,6 +592,74 @@ class _Builder:
             )
         return float(value)
 
+    def check_exponent(self, node: ast.AST, rv: float | None) -> None:
+        if rv is not None and not abs(rv) <= MAX_EXPONENT:
+            raise self.fail(
+                node,
+                f"exponent {rv:.6g} in {_one_line(self.src.segment(node))} is too large "
+                f"(the limit is |exponent| <= {MAX_EXPONENT})",
+            )
+
+    def fold(self, node: ast.AST) -> float | None:
+        """The float value of a checked subtree, or None when it depends on a variable."""
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            if node.id in self.parameters:
+                return float(self.parameters[node.id])
+            return CONSTANTS.get(node.id)
+        if isinstance(node, ast.UnaryOp):
+            v = self.fold(node.operand)
+            return None if v is None else (-v if isinstance(node.op, ast.USub) else v)
+        if isinstance(node, ast.Call):
+            v = self.fold(node.args[0])
+            fn = FUNCTIONS[node.func.id][1]  # type: ignore[attr-defined]  # checked before
+            return None if v is None else self.constant(node, lambda: fn(v))
+        if isinstance(node, ast.BinOp):
+            lv, rv = self.fold(node.left), self.fold(node.right)
+            op = type(node.op)
+            if op is ast.Pow:
+                self.check_exponent(node, rv)
+            if op is ast.Div and rv is not None and rv == 0.0:
+                raise self.fail(node, f"division by zero in {_one_line(self.src.segment(node))}")
+            if lv is None or rv is None:
+                return None
+            ops = {
+                ast.Add: lambda: lv + rv,
+                ast.Sub: lambda: lv - rv,
+                ast.Mult: lambda: lv * rv,
+                ast.Div: lambda: lv / rv,
+                ast.Pow: lambda: lv**rv,
+            }
+            return self.constant(node, ops[op])
+        return None  # pragma: no cover - checked before
+
+
+class _Builder(_Folder):
+    """Builds the sympy expression from a checked tree, folding constants in floats first."""
+
+    def __init__(self, src: _Source, symbols: Mapping[str, Any], parameters: Mapping[str, Any]):
+        import sympy
+
+        super().__init__(src, parameters)
+        self.sympy = sympy
+        self.symbols = symbols
+
+    def exact(self, expr: Any, value: float | None) -> Any:
+        """A constant subexpression stays exact only while it is small; else it is its float.
+
+        Exact: a rational with numerator and denominator ``<= 1e12``, or a number whose sympy
+        tree has at most :data:`MAX_EXACT_NODES` nodes, every integer in it ``<= 1e12`` and every
+        rational exponent ``p/q`` with ``q <= MAX_ROOT``. Anything else (``10**100``,
+        ``(1/3)**100``, a long sum of roots) becomes ``sympy.Float(value)``: exact arithmetic
+        never grows past these bounds, and NumPy never sees a Python integer it cannot take.
+        """
+        if value is None:
+            return expr
+        if _small_exact(expr):
+            return expr
+        return self.sympy.Float(value)
+
     def build(self, node: ast.AST) -> tuple[Any, float | None]:
         """Return ``(sympy expression, float value or None when it depends on variables)``."""
         sympy = self.sympy
@@ -552,7 +670,7 @@ class _Builder:
             if name in self.parameters:
                 value = self.parameters[name]
                 return _to_sympy_number(value), float(value)
-            if name == "pi":
+            if name in ("pi", "\u03c0"):
                 return sympy.pi, math.pi
             if name == "e":
                 return sympy.E, math.e
@@ -563,7 +681,8 @@ class _Builder:
                 return -operand, (None if value is None else -value)
             return operand, value
         if isinstance(node, ast.BinOp):
-            return self.build_binop(node)
+            expr, value = self.build_binop(node)
+            return self.exact(expr, value), value
         if isinstance(node, ast.Call):
             name = node.func.id  # type: ignore[attr-defined]  # checked before
             arg, value = self.build(node.args[0])
@@ -571,7 +690,7 @@ class _Builder:
             if value is not None:
                 fn = FUNCTIONS[name][1]
                 folded = self.constant(node, lambda: fn(value))
-            return _sympy_function(name)(arg), folded
+            return self.exact(_sympy_function(name)(arg), folded), folded
         raise self.fail(node, f"unexpected syntax '{type(node).__name__}'")  # pragma: no cover
 
     def build_binop(self, node: ast.BinOp) -> tuple[Any, float | None]:
@@ -579,15 +698,16 @@ class _Builder:
         right, rv = self.build(node.right)
         op = type(node.op)
         if op is ast.Pow:
-            if rv is not None and not abs(rv) <= MAX_EXPONENT:
-                raise self.fail(
-                    node,
-                    f"exponent {rv:.6g} in {_one_line(self.src.segment(node))} is too large "
-                    f"(the limit is |exponent| <= {MAX_EXPONENT})",
-                )
+            self.check_exponent(node, rv)
             value = None
             if lv is not None and rv is not None:
                 value = self.constant(node, lambda: lv**rv)
+                if not (right.is_Integer or (right.is_Rational and right.q <= MAX_ROOT)):
+                    # a constant to a non-integer power: its float, never the exact power
+                    # (54**0.7777777 is 54**(7777777/10**7): an integer power with 10**7 digits)
+                    return self.sympy.Float(value), value
+            if rv is not None and not (right.is_Integer or (right.is_Rational and right.q <= MAX_ROOT)):
+                right = self.sympy.Float(rv)  # x**0.7777777: a float exponent
             return left**right, value
         if op is ast.Div and rv is not None and rv == 0.0:
             raise self.fail(node, f"division by zero in {_one_line(self.src.segment(node))}")
@@ -609,6 +729,39 @@ class _Builder:
         return left / right, value
 
 
+def _small_exact(expr: Any) -> bool:
+    """Whether a constant sympy expression is small enough to stay exact (see ``exact``)."""
+    if expr.is_Rational:
+        return abs(expr.p) <= MAX_LITERAL and expr.q <= MAX_LITERAL
+    nodes = 0
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        nodes += 1
+        if nodes > MAX_EXACT_NODES:
+            return False
+        if e.is_Rational and not (abs(e.p) <= MAX_LITERAL and e.q <= MAX_LITERAL):
+            return False
+        if e.is_Float:
+            continue
+        if e.is_Pow and e.exp.is_Rational and not e.exp.is_Integer and e.exp.q > MAX_ROOT:
+            return False
+        stack.extend(e.args)
+    return True
+
+
+def _tree_size(expr: Any, limit: int) -> tuple[int, int]:
+    """``(nodes, depth)`` of a sympy tree, counting stops once ``nodes > limit``."""
+    nodes = depth = 0
+    stack = [(expr, 1)]
+    while stack and nodes <= limit:
+        e, d = stack.pop()
+        nodes += 1
+        depth = max(depth, d)
+        stack.extend((a, d + 1) for a in e.args)
+    return nodes, depth
+
+
 class ParsedFormula(NamedTuple):
     """Result of :func:`parse`: the expression, the variable names and their sympy symbols."""
 
@@ -617,16 +770,15 @@ class ParsedFormula(NamedTuple):
     symbols: tuple[Any, ...]
 
 
-def parse(
-    text: Any,
-    variables: str | Sequence[str] | None = None,
-    parameters: Mapping[str, Any] | None = None,
-) -> ParsedFormula:
-    """Parse ``text`` safely; return the expression together with its variables.
+def check(text: Any, variables: str | Sequence[str] | None = None) -> tuple[str, ...]:
+    """Every check that needs no sympy (text, syntax tree, whitelist, names): the variables.
 
-    ``parameters`` maps extra names to numbers substituted exactly (used by the catalog for
-    e.g. Rosenbrock's ``a`` and ``b``); those names are not variables.
+    Cheap and in-process; :func:`ravine.problems.from_formula` runs it before any symbolic work.
     """
+    return _checked(text, variables, None)[2]
+
+
+def _checked(text: Any, variables: Any, parameters: Mapping[str, Any] | None):
     # 1. cheap checks on the raw text, before parsing anything
     if not isinstance(text, str):
         raise _err("formula", f"expected a string, got {type(text).__name__}")
@@ -674,6 +826,23 @@ def parse(
                 f"uses {len(names)} variables ({', '.join(names)}); at most {MAX_VARIABLES} are allowed",
             )
 
+    # 5. constants folded in float64: exponents, overflow, division by zero (no sympy yet)
+    _Folder(src, params).fold(tree.body)
+    return src, tree, names, params, inferred
+
+
+def parse(
+    text: Any,
+    variables: str | Sequence[str] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+) -> ParsedFormula:
+    """Parse ``text`` safely; return the expression together with its variables.
+
+    ``parameters`` maps extra names to numbers substituted exactly (used by the catalog for
+    e.g. Rosenbrock's ``a`` and ``b``); those names are not variables.
+    """
+    src, tree, names, params, inferred = _checked(text, variables, parameters)
+
     # 5. build the sympy expression with constant-folding guards
     import sympy
 
@@ -682,6 +851,15 @@ def parse(
     expr, _ = builder.build(tree.body)  # always a sympy object: literals become sympy numbers
     if inferred and not names:
         raise _err("formula", "has no variables; pass variables=... for a constant function")
+    nodes, depth = _tree_size(expr, MAX_TREE_NODES)
+    if depth > MAX_TREE_DEPTH or nodes > MAX_TREE_NODES:
+        deep = depth > MAX_TREE_DEPTH
+        what = f"deeper than {MAX_TREE_DEPTH} levels" if deep else f"of more than {MAX_TREE_NODES} nodes"
+        raise _err(
+            "formula",
+            f"expands to a sympy tree {what}; the limit is depth <= {MAX_TREE_DEPTH} and at most "
+            f"{MAX_TREE_NODES} nodes (each sigmoid is 4 levels)",
+        )
     bad = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I)
     if any(expr.has(b) for b in bad):
         raise _err(

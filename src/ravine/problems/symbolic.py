@@ -8,20 +8,41 @@ that ``numba.njit`` can compile.  Everything is built lazily on first use and ca
 
 Only the sympy tree built by the safe parser ever reaches ``lambdify`` (with ``dummify=True``,
 so not even variable names appear in the generated code); user text is never evaluated.
+
+The cost of a user formula is bounded (:func:`from_formula`): the parser's static limits
+(:mod:`ravine.problems.formula`: length, tree size and depth, literals, exponents, exact
+constants kept small), then the derivatives' sizes (:data:`MAX_GRADIENT_NODES`,
+:data:`MAX_HESSIAN_NODES`, counted as the nodes of the generated code), then a trial
+evaluation, all of it in a child process with a hard wall-clock limit (:data:`FORMULA_SECONDS`)
+and a memory cap (:mod:`ravine.problems.worker`). Each refusal is one :class:`FormulaError`
+line naming ``formula`` and the limit it passed. :meth:`SymbolicProblem.cost` is the number of
+expression nodes one evaluation of f and its gradient (and Hessian) runs through: the
+explorer's measure of work per step.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .base import Problem
-from .formula import ParsedFormula, parse
+from .formula import FormulaError, ParsedFormula, _tree_size, parse
 
-__all__ = ["SymbolicProblem", "from_formula"]
+__all__ = ["SymbolicProblem", "from_formula", "MAX_GRADIENT_NODES", "MAX_HESSIAN_NODES", "FORMULA_SECONDS"]
+
+#: nodes of all gradient components together (the 100-factor product's gradient has 20 000)
+MAX_GRADIENT_NODES = 5000
+#: nodes of the Hessian's upper triangle together
+MAX_HESSIAN_NODES = 15000
+#: what the formula children find imported (sympy's first differentiation and code generation)
+WARM_MODULE = "ravine.problems._warm"
+#: the hard wall-clock limit on a user formula's symbolic work (parse, derivatives, trial)
+FORMULA_SECONDS = 5.0
 
 
 class _Core:
@@ -33,6 +54,18 @@ class _Core:
         self.params = dict(params)
         self._parsed: ParsedFormula | None = parsed
         self._cache: dict[str, Any] = {}
+        self.bounded = False  # user formulas: derivative sizes are limited
+
+    def cost(self) -> dict[str, int]:
+        """Expression nodes of f, of the gradient and of the Hessian (the work per evaluation)."""
+        if "cost" not in self._cache:
+            count = lambda exprs: sum(_tree_size(e, 10**7)[0] for e in exprs)
+            self._cache["cost"] = {
+                "f": count([self.expr]),
+                "grad": count(self.grad_exprs),
+                "hessian": count(self.hessian_exprs),
+            }
+        return self._cache["cost"]
 
     # -- symbolic pieces ------------------------------------------------------------------
     @property
@@ -54,7 +87,20 @@ class _Core:
     def grad_exprs(self) -> tuple:
         import sympy
 
-        return self._cached("grad", lambda: tuple(sympy.diff(self.expr, s) for s in self.parsed.symbols))
+        def build() -> tuple:
+            out, total = [], 0
+            for s in self.parsed.symbols:
+                g = sympy.diff(self.expr, s)
+                total += _tree_size(g, MAX_GRADIENT_NODES)[0]
+                if self.bounded and total > MAX_GRADIENT_NODES:
+                    raise FormulaError(
+                        f"formula: its gradient has more than {MAX_GRADIENT_NODES} expression nodes "
+                        f"(the limit on the work per step is {MAX_GRADIENT_NODES})"
+                    )
+                out.append(g)
+            return tuple(out)
+
+        return self._cached("grad", build)
 
     @property
     def hessian_exprs(self) -> tuple:
@@ -68,12 +114,18 @@ class _Core:
         def build() -> tuple:
             syms = self.parsed.symbols
             grads = self.grad_exprs
-            out = []
+            out, total = [], 0
             for i in range(len(syms)):
                 for j in range(i, len(syms)):
                     h = sympy.diff(grads[i], syms[j])
                     if h.has(sympy.DiracDelta):
                         h = h.replace(sympy.DiracDelta, lambda *args: sympy.S.Zero)
+                    total += _tree_size(h, MAX_HESSIAN_NODES)[0]
+                    if self.bounded and total > MAX_HESSIAN_NODES:
+                        raise FormulaError(
+                            f"formula: its Hessian has more than {MAX_HESSIAN_NODES} expression nodes "
+                            f"(the limit for second-order work is {MAX_HESSIAN_NODES})"
+                        )
                     out.append(h)
             return tuple(out)
 
@@ -101,7 +153,7 @@ class _Core:
         import sympy
 
         def as_float(e: Any) -> Any:
-            return sympy.Float(e) if e.is_number else e
+            return sympy.Float(e.evalf()) if e.is_number else e
 
         def build() -> tuple:
             f = self._lambdify(as_float(self.expr), "math")
@@ -158,6 +210,15 @@ class SymbolicProblem(Problem):
         else:
             self._core = _core(*key)
 
+    @classmethod
+    def _from_derived(cls, derived: _Derived, **metadata: Any) -> SymbolicProblem:
+        """A problem from work done elsewhere (the bounded child): nothing symbolic is redone."""
+        problem = cls(derived.parsed_formula, derived.parsed.variables, parsed=derived.parsed, **metadata)
+        core = problem._core
+        core.bounded = True
+        core._cache.update(grad=derived.grad, hessian=derived.hessian, cost=derived.cost)
+        return problem
+
     @property
     def expr(self) -> Any:
         """The sympy expression of f (real symbols named after :attr:`variables`)."""
@@ -208,6 +269,10 @@ class SymbolicProblem(Problem):
                     out[..., j, i] = value
         return out
 
+    def cost(self) -> dict[str, int]:
+        """Expression nodes one evaluation runs through: ``{"f": …, "grad": …, "hessian": …}``."""
+        return self._core.cost()
+
     def scalar_functions(self) -> tuple[Callable[..., float], Callable[..., tuple]]:
         """``(f_scalar, grad_scalar)``: plain ``math``-only Python functions of ``dim`` floats.
 
@@ -236,27 +301,125 @@ def _default_start(problem: SymbolicProblem) -> tuple[float, ...]:
     return (1.0,) * n
 
 
-def from_formula(text: str, variables: str | Sequence[str] | None = None, name: str | None = None) -> SymbolicProblem:
+class _Derived(NamedTuple):
+    """What the bounded child sends back: the parsed formula, its derivatives, cost, start."""
+
+    parsed_formula: str
+    parsed: ParsedFormula
+    grad: tuple
+    hessian: tuple
+    cost: dict
+    start: tuple
+
+
+def _derive(text: str, variables: Any) -> _Derived:
+    """All the symbolic work on a user formula, with its size limits (run in the child)."""
+    import numpy as np
+
+    parsed = parse(text, variables)
+    problem = SymbolicProblem(
+        formula=text,
+        variables=parsed.variables,
+        parsed=parsed,
+        name="formula",
+        bounds=((-3.0, 3.0),) * len(parsed.variables),
+        start=(0.0,) * len(parsed.variables),
+    )
+    core = problem._core
+    core.bounded = True
+    try:
+        cost = core.cost()  # gradient and Hessian, each within its limit
+        start = _default_start(problem)
+        with np.errstate(all="ignore"):  # a trial evaluation of every generated function
+            x = np.asarray([start, [0.5] * problem.dim])
+            problem.f(x), problem.grad(x), problem.hessian(x)
+        problem.scalar_functions()
+    except FormulaError:
+        raise
+    except RecursionError:
+        raise FormulaError("formula: its derivatives are nested too deeply to evaluate") from None
+    except Exception as exc:
+        first = str(exc).splitlines()[0][:120] if str(exc) else ""
+        raise FormulaError(f"formula: cannot be evaluated ({type(exc).__name__}: {first})") from None
+    return _Derived(text, parsed, core.grad_exprs, core.hessian_exprs, cost, start)
+
+
+_DERIVED: OrderedDict = OrderedDict()  # (text, variables) -> _Derived or the refusal's message
+_DERIVED_SIZE = 64
+_DERIVED_LOCK = threading.Lock()
+
+
+def derive_bounded(text: str, variables: Any = None, seconds: float | None = FORMULA_SECONDS) -> _Derived:
+    """:func:`_derive` in a child process killed after ``seconds`` (``None``: in this process).
+
+    The answers (and the refusals) of the last :data:`_DERIVED_SIZE` formulas are kept.
+    """
+    from .formula import check, normalize_variables
+
+    check(text, variables)  # the static limits, in this process, before any symbolic work
+    names = normalize_variables(variables)
+    key = (text, names)
+    with _DERIVED_LOCK:
+        hit = _DERIVED.get(key)
+        if hit is not None:
+            _DERIVED.move_to_end(key)
+    if isinstance(hit, str):
+        raise FormulaError(hit)
+    if hit is not None:
+        return hit
+    from .worker import WorkFailed, WorkTimeout, bounded
+
+    try:
+        if seconds is None:
+            out = _derive(text, names)
+        else:
+            out = bounded(_derive, (text, names), seconds, preload=WARM_MODULE)
+    except FormulaError as exc:
+        out = exc
+    except WorkTimeout:
+        out = FormulaError(
+            f"formula: its symbolic work (parse, gradient, Hessian) took longer than the limit of {seconds:g} s"
+        )
+    except WorkFailed as exc:
+        out = FormulaError(f"formula: its symbolic work {exc} (the limit)")
+    except MemoryError:
+        out = FormulaError("formula: its symbolic work ran out of memory")
+    with _DERIVED_LOCK:
+        _DERIVED[key] = str(out) if isinstance(out, FormulaError) else out
+        while len(_DERIVED) > _DERIVED_SIZE:
+            _DERIVED.popitem(last=False)
+    if isinstance(out, FormulaError):
+        raise out
+    return out
+
+
+def from_formula(
+    text: str,
+    variables: str | Sequence[str] | None = None,
+    name: str | None = None,
+    *,
+    seconds: float | None = FORMULA_SECONDS,
+) -> SymbolicProblem:
     """Build a :class:`~ravine.problems.Problem` from a user formula (parsed safely).
 
     The problem gets the window (-3, 3) per variable, a start point where f and its gradient
-    are finite (``(1, ..., 1)`` when possible) and no published minima.
+    are finite (``(1, ..., 1)`` when possible) and no published minima. The symbolic work is
+    bounded (see the module docstring) and runs in a child process killed after ``seconds``
+    (``None``: in this process, with the same size limits but no clock).
 
     >>> p = from_formula("(1-x)^2 + 100*(y-x^2)^2")
     >>> float(p.f([1.0, 1.0]))
     0.0
     """
-    parsed = parse(text, variables)
+    derived = derive_bounded(text, variables, seconds)
+    names = derived.parsed.variables
     label = " ".join(text.split())
-    problem = SymbolicProblem(
-        formula=text,
-        variables=parsed.variables,
+    problem = SymbolicProblem._from_derived(
+        derived,
         name=name or "formula",
-        title=f"f({', '.join(parsed.variables)}) = {label}",
+        title=f"f({', '.join(names)}) = {label}",
         source="user formula",
-        bounds=((-3.0, 3.0),) * len(parsed.variables),
-        start=(0.0,) * len(parsed.variables),
-        parsed=parsed,
+        bounds=((-3.0, 3.0),) * len(names),
+        start=derived.start,
     )
-    problem.start = _default_start(problem)
     return problem
