@@ -107,6 +107,31 @@ def build(out_dir, quick: bool = False) -> list[tuple[Path, str]]:
         title=f"Rosenbrock (a 1, b 100) from {ROSEN_START}, {steps} steps",
         legend_loc="upper center",
     )
+    # the bounce itself: GD's first steps, zoomed (at the start the curvature across the valley
+    # is λmax ≈ 1.37e3, so η = 1.45e-3 sits just under the 2/λmax edge: each step overshoots)
+    zoom = axes[0, 0].inset_axes([0.60, 0.04, 0.39, 0.42])
+    gd_first = ravine[0].theta[:13, 0]
+    plot.contour(
+        "rosenbrock",
+        {"GD": gd_first},
+        ax=zoom,
+        bounds=((-1.23, -0.86), (0.985, 1.14)),
+        levels=16,
+        markers="",
+        legend=False,
+        title="",
+        colors={"GD": plot.COLORS[0]},
+    )
+    zoom.plot(gd_first[:, 0], gd_first[:, 1], "o", ms=3, color=plot.COLORS[0])
+    for t in range(4):
+        zoom.annotate(str(t), gd_first[t], textcoords="offset points", xytext=(4, 3), fontsize=7)
+    zoom.set_xticks([])
+    zoom.set_yticks([])
+    zoom.set_xlabel("")
+    zoom.set_ylabel("")
+    zoom.text(0.03, 0.93, "GD's first 12 steps: each overshoots", transform=zoom.transAxes, fontsize=7.5,
+              va="top", bbox=dict(fc="white", ec="none", alpha=0.8, pad=1.5))
+    axes[0, 0].indicate_inset_zoom(zoom, edgecolor="0.2")
     plot.loss_curves(ravine, ax=axes[0, 1], title="loss (log scale)")
     fig.suptitle(
         "Seed 004's ravine: gradient descent bounces across it, momentum and adaptive steps get along it", fontsize=11
