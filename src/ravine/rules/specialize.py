@@ -13,7 +13,7 @@ import ast
 import inspect
 import textwrap
 
-__all__ = ["fold", "folded_tree", "specialized_source", "attributes_used"]
+__all__ = ["literals", "fold", "folded_tree", "specialized_source", "attributes_used"]
 
 
 def fold(tree: ast.AST, literals: dict, nonzero=frozenset()) -> ast.AST:
@@ -97,6 +97,15 @@ def folded_tree(fn, literals: dict, nonzero=frozenset()) -> ast.AST:
     for a in (*fdef.args.posonlyargs, *fdef.args.args, *fdef.args.kwonlyargs):
         a.annotation = None
     return fold(tree, literals, nonzero)
+
+
+def literals(h) -> tuple:
+    """The compile-time part of hyperparameters ``h``: flags and forms (bools, strings, ints)
+    and the numbers that are exactly 0 (they switch a term off: ``if h.weight_decay != 0``).
+    Other numbers stay runtime inputs, so a sweep over η or β reuses one compiled variant.
+    Used as the key of every compiled variant (the compiled runner, the explorer's warm set,
+    ``ravine.optim``'s steps)."""
+    return tuple((k, v) for k, v in h._asdict().items() if not isinstance(v, float) or v == 0.0)
 
 
 def specialized_source(fn, literals: dict, new_name: str) -> str:

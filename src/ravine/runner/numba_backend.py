@@ -33,6 +33,7 @@ from numba.extending import overload
 
 from ..rules import ops
 from ..rules.base import Rule
+from ..rules.specialize import literals as _literals
 from ..rules.specialize import specialized_source
 
 _RUNNING, _MAX_STEPS, _CONVERGED, _DIVERGED = 0, 1, 2, 3
@@ -105,13 +106,6 @@ def _imports_for(fn, skip=()) -> list[str]:
         elif isinstance(obj, (int, float)):
             lines.append(f"{name} = {obj!r}")
     return lines
-
-
-def _literals(h) -> tuple:
-    """Flags and forms (bools, strings, ints) and hyperparameters that are exactly 0
-    become compile-time constants; other numbers stay runtime values, so a sweep
-    over lr or β reuses one compiled kernel."""
-    return tuple((k, v) for k, v in h._asdict().items() if not isinstance(v, float) or v == 0.0)
 
 
 def _kernel_source(
