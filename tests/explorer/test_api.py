@@ -41,7 +41,7 @@ GOOD = {
 @pytest.fixture(scope="module")
 def client():
     app = create_app(numba=False)
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1") as c:
         yield c
 
 

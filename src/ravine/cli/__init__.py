@@ -6,7 +6,9 @@ click and nothing heavy). Each command lives in one module of this package
 ``COMMANDS`` below; every argument is read by ``parse.py``, one parser per kind.
 This package is the only importer of click.
 
-Bad input exits with status 2 and one line on stderr: ``ravine: error: …``.
+Bad input exits with status 2 and one line on stderr: ``ravine: error: …``; so do the
+machine's limits (out of memory, a file that cannot be written). Ctrl+C exits with status 130
+and ``ravine: interrupted``. No traceback is printed for either.
 """
 
 from __future__ import annotations
@@ -84,15 +86,28 @@ def cli():
     """
 
 
+def _say(line: str) -> None:
+    try:
+        click.echo(line, err=True)
+    except Exception:  # a closed stderr: the exit status still says it
+        pass
+
+
 def main(argv=None):
-    """Entry point: bad input → exit 2 with one line on stderr."""
+    """Entry point: bad input → exit 2 with one line on stderr; Ctrl+C → 130."""
     try:
         cli.main(args=argv, prog_name="ravine", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("ravine: aborted", err=True)
-        sys.exit(1)
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl+C into Abort
+        _say("ravine: interrupted")
+        sys.exit(130)
+    except MemoryError:
+        _say("ravine: error: out of memory (ask for fewer steps, trajectories or a smaller problem)")
+        sys.exit(2)
+    except RecursionError:
+        _say("ravine: error: the input is nested too deeply to handle")
+        sys.exit(2)
     except click.UsageError as exc:
         msg = exc.format_message().splitlines()[0] if exc.format_message() else str(exc)
         click.echo(f"ravine: error: {msg}", err=True)
@@ -102,7 +117,11 @@ def main(argv=None):
         sys.exit(exc.exit_code if exc.exit_code != 1 else 2)
     except ValueError as exc:  # ravine's validation errors are one-line ValueErrors
         msg = str(exc).splitlines()[0] if str(exc) else repr(exc)
-        click.echo(f"ravine: error: {msg}", err=True)
+        _say(f"ravine: error: {msg}")
+        sys.exit(2)
+    except OSError as exc:  # a file that cannot be written or read, a full disk
+        what = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        _say(f"ravine: error: {exc.strerror or type(exc).__name__}{what}")
         sys.exit(2)
     sys.exit(0)
 

@@ -6,7 +6,17 @@ import json
 
 import click
 
-from .parse import parse_assignments, parse_optimizer, parse_point, parse_problem, unknown_keys
+from .parse import (
+    bounded_float,
+    check_output_dir,
+    check_output_file,
+    check_work,
+    parse_assignments,
+    parse_optimizer,
+    parse_point,
+    parse_problem,
+    unknown_keys,
+)
 
 __all__ = ["list_cmd", "run_cmd", "analyze_cmd", "demo_cmd"]
 
@@ -49,12 +59,12 @@ def list_cmd(what):
 @click.option("--problem", "-p", default=None, help="Problem name (ravine list problems). Default rosenbrock.")
 @click.option("--formula", "-f", default=None, help="A formula instead, e.g. 'x**2 + 10*y**2'.")
 @click.option("--start", "-s", "starts", multiple=True, help="Start point 'x,y' (repeatable). Default: the problem's.")
-@click.option("--steps", "-n", default=1000, show_default=True, type=click.IntRange(0, 10_000_000))
+@click.option("--steps", "-n", default=1000, show_default=True, type=click.IntRange(0, 1_000_000))
 @click.option("--set", "sets", multiple=True, help="key=value for every optimizer that has it, e.g. --set lr=0.01")
 @click.option("--convention", default=None, help="torch (default), keras, optax, paper, seed000 …")
 @click.option("--tol", default=None, type=float, help="Stop a trajectory when ‖g‖ ≤ tol.")
 @click.option("--noise", default=0.0, show_default=True, type=float, help="σ of gradient noise (SGD emulation).")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
 @click.option("--format", "fmt", default="text", type=click.Choice(["text", "json", "csv"]), show_default=True)
 @click.option("--output", "-o", default=None, type=click.Path(dir_okay=False), help="Write the trajectories here.")
 def run_cmd(optimizers, problem, formula, starts, steps, sets, convention, tol, noise, seed, fmt, output):
@@ -70,6 +80,10 @@ def run_cmd(optimizers, problem, formula, starts, steps, sets, convention, tol, 
     from ..runner import STATUS, run
     from .parse import optimizer_class, spec_name
 
+    if output:
+        check_output_file(output, "--output")  # before the run, not after it
+    tol = bounded_float(tol, "--tol")
+    noise = bounded_float(noise, "--noise", hi=1e6)
     prob = parse_problem(problem, formula, default="rosenbrock")
     common = parse_assignments(list(sets), "--set")
     unknown_keys(common, [optimizer_class(spec_name(s), "optimizer") for s in optimizers], "--set")
@@ -82,6 +96,8 @@ def run_cmd(optimizers, problem, formula, starts, steps, sets, convention, tol, 
             n += 1
         opts[label] = rule
     pts = np.array([parse_point(s, prob.dim) for s in starts]) if starts else None
+    if output or fmt != "text":  # every step is recorded
+        check_work(steps, len(opts) * (len(pts) if pts is not None else 1), 4 * prob.dim + 2)
     res = run(
         opts,
         prob,
@@ -216,6 +232,7 @@ def demo_cmd(out, quick):
     from ..rules import SGD, Adam, Momentum, RMSprop
     from ..runner import STATUS, run
 
+    check_output_dir(out, "--out")
     Path(out).mkdir(parents=True, exist_ok=True)
     opts = {
         "SGD (lr 1e-3)": SGD(lr=1e-3),

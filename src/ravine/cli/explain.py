@@ -5,7 +5,10 @@ from __future__ import annotations
 import click
 
 from ..tables.table import FORMATS, check_digits
-from .parse import parse_assignments, parse_point, parse_problem
+from .parse import check_output_file, parse_assignments, parse_point, parse_problem
+
+#: the longest table ``ravine explain`` prints (one row per step)
+MAX_STEPS = 10_000
 
 __all__ = ["command"]
 
@@ -19,7 +22,7 @@ __all__ = ["command"]
     "--param", "params", multiple=True, metavar="KEY=VALUE", help="Problem parameter, e.g. --param x=3.5 (repeatable)."
 )
 @click.option("--start", metavar="x,y", help="Start point θ_0 (default: the problem's).")
-@click.option("--steps", type=int, default=10, show_default=True, help="Number of steps.")
+@click.option("--steps", type=click.IntRange(0, MAX_STEPS), default=10, show_default=True, help="Number of steps.")
 @click.option("--lr", type=float, default=None, help="Learning rate η (default: the convention's).")
 @click.option(
     "--set",
@@ -31,7 +34,7 @@ __all__ = ["command"]
 @click.option("--convention", metavar="NAME", help="Convention of the optimizer (torch, keras, seed002 …).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--digits", type=int, default=6, show_default=True, help="Significant digits (text, markdown).")
-@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write to FILE instead of stdout.")
+@click.option("--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
 @click.option(
     "--seed-example",
     "seed_example",
@@ -64,6 +67,8 @@ def command(
       ravine explain --seed-example list
     """
     check_digits(digits)
+    if output:
+        check_output_file(output, "--output")  # before the work, not after it
     if seed_example is not None:
         text = _seed_example_output(optimizer, seed_example, fmt, digits, problem, formula, sets, lr, start)
     else:

@@ -12,6 +12,11 @@ hyperparameters           each optimizer's keywords from its spec (``ravine.rule
 problem                   ``rosenbrock`` or ``rosenbrock:b=10`` (or ``--formula TEXT``)
 point                     ``-1.2,1`` (as many numbers as the problem has variables)
 axis                      ``lr=1e-3:1:20:log``, ``momentum=0:0.99:20``, ``window=1,2,5``
+output file / folder      ``-o out.png``, ``--out out/train``: checked before any work starts
+                          (a file's folder exists and the file opens for writing; a folder
+                          is made if missing and a file can be made in it)
+bounded numbers           ``--steps``, ``--tol``, ``--noise``: :func:`bounded_int`,
+                          :func:`bounded_float` (finite, in range) and :func:`check_work`
 ========================  =============================================================
 
 Every error is a :class:`click.BadParameter`-style one-liner that names the flag the user
@@ -40,7 +45,15 @@ __all__ = [
     "parse_problem",
     "parse_axis",
     "unknown_keys",
+    "check_output_file",
+    "check_output_dir",
+    "bounded_float",
+    "check_work",
+    "MAX_RECORDED",
 ]
+
+#: numbers a command may record (steps × trajectories × numbers per step) before it refuses
+MAX_RECORDED = 20_000_000
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_\-]*)\s*(?:\((.*)\))?\s*$", re.S)
@@ -317,3 +330,78 @@ def parse_axis(text: str, flag: str = "axis"):
     if vals.size == 0 or not np.isfinite(vals).all():
         raise ParseError(f"{flag} {name}: expected finite numbers, got {spec!r}")
     return name, vals, None
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or type(exc).__name__).lower()
+
+
+def check_output_file(path, flag: str, suffixes: Sequence[str] | None = None) -> str:
+    """An output file the command will write, checked before the work starts: its folder
+    exists, the path is not a folder, the suffix fits, and the file can be opened for writing
+    (tried for real: permissions, read-only file systems; a file made by the try is removed)."""
+    import os
+    from pathlib import Path
+
+    p = Path(path)
+    if not str(path).strip():
+        raise ParseError(f"{flag}: empty file name")
+    if p.is_dir():
+        raise ParseError(f"{flag}: {str(path)!r} is a folder; give a file name")
+    if suffixes is not None and p.suffix.lower() not in suffixes:
+        raise ParseError(f"{flag}: the file must end in {', '.join(suffixes)}, got {p.name!r}")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise ParseError(f"{flag}: cannot write {str(path)!r}: the folder {str(folder)!r} does not exist")
+    existed = p.exists()
+    try:
+        with open(p, "a"):
+            pass
+    except OSError as exc:
+        raise ParseError(f"{flag}: cannot write {str(path)!r}: {_reason(exc)}") from None
+    if not existed:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+    return str(path)
+
+
+def check_output_dir(path, flag: str) -> str:
+    """An output folder, checked before the work starts: made if missing, and writable
+    (a file is made and removed in it to be sure)."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ParseError(f"{flag}: {str(path)!r} is a file, not a folder")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=p, prefix=".ravine-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ParseError(f"{flag}: cannot write in {str(path)!r}: {_reason(exc)}") from None
+    return str(path)
+
+
+def bounded_float(value, flag: str, lo: float = 0.0, hi: float = 1e12):
+    """``None`` or a finite float in ``[lo, hi]``."""
+    if value is None:
+        return None
+    v = float(value)
+    if not (math.isfinite(v) and lo <= v <= hi):
+        raise ParseError(f"{flag}: must be a finite number in [{lo:g}, {hi:g}], got {value!r}")
+    return v
+
+
+def check_work(steps: int, trajectories: int, per_step: int, flag: str = "--steps") -> None:
+    """Refuse a run that would record more than :data:`MAX_RECORDED` numbers."""
+    n = (steps + 1) * max(trajectories, 1) * max(per_step, 1)
+    if n > MAX_RECORDED:
+        raise ParseError(
+            f"{flag}: {steps} steps × {trajectories} trajectories would record {n} numbers; "
+            f"the limit is {MAX_RECORDED} (fewer steps or trajectories)"
+        )

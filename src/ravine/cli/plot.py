@@ -18,7 +18,19 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .parse import parse_axis, parse_optimizers, parse_point, parse_problem
+from .parse import (
+    bounded_float,
+    check_output_file,
+    check_work,
+    parse_axis,
+    parse_optimizers,
+    parse_point,
+    parse_problem,
+)
+
+PICTURES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
+#: steps × cells × starts of one sweep
+MAX_SWEEP_WORK = 50_000_000
 
 __all__ = ["plot_cmd", "animate_cmd", "sweep_cmd"]
 
@@ -58,7 +70,7 @@ def _run_options(f):
         click.option("--problem", "-p", help="Catalog problem, e.g. rosenbrock or rosenbrock:b=10."),
         click.option("--formula", "-f", help="A formula instead, e.g. '(1-x)^2 + 100*(y-x^2)^2'."),
         click.option("--start", "-s", multiple=True, help="Start point x,y (repeatable; default the problem's)."),
-        click.option("--steps", default=500, show_default=True, type=click.IntRange(0, 1_000_000)),
+        click.option("--steps", default=500, show_default=True, type=click.IntRange(0, 100_000)),
         click.option("--lr", type=float, help="Learning rate for every optimizer."),
         click.option(
             "--set", "sets", multiple=True, metavar="K=V", help="Hyperparameter for every optimizer that has it."
@@ -66,7 +78,9 @@ def _run_options(f):
         click.option(
             "--noise", default=0.0, show_default=True, type=float, help="σ of Gaussian gradient noise (SGD emulation)."
         ),
-        click.option("--seed", default=0, show_default=True, type=int, help="Seed of the gradient noise."),
+        click.option(
+            "--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1), help="Seed of the noise."
+        ),
         click.option("--tol", type=float, help="Stop a trajectory when ‖∇f‖ ≤ tol."),
         click.option("--window", help="Plotting window x0,x1,y0,y1 (default the problem's bounds)."),
         click.option("--title", help="Title (default: the problem's)."),
@@ -79,9 +93,12 @@ def _run_options(f):
 def _do_run(optimizers, problem, formula, start, steps, lr, sets, noise, seed, tol):
     from ..runner import run
 
+    tol = bounded_float(tol, "--tol")
+    noise = bounded_float(noise, "--noise", hi=1e6)
     prob = parse_problem(problem, formula)
     opts = parse_optimizers(optimizers, lr=lr, sets=sets)
     starts = _starts(prob, start)
+    check_work(steps, len(opts) * (len(starts) if starts is not None else 1), 4 * prob.dim + 2)
     res = run(opts, prob, starts, steps, tol=tol, grad_noise=noise, seed=seed, backend="numpy")
     return prob, res
 
@@ -97,8 +114,9 @@ def _do_run(optimizers, problem, formula, start, steps, lr, sets, noise, seed, t
 def plot_cmd(optimizers, problem, formula, start, steps, lr, sets, noise, seed, tol, window, title, kind, out):
     """Contour or 3-D trajectory plot, or loss curves, of OPTIMIZERS on a problem."""
     with _usage_errors():
-        if Path(out).suffix.lower() not in (".png", ".svg", ".pdf", ".jpg", ".jpeg"):
+        if Path(out).suffix.lower() not in PICTURES:
             raise ValueError(f"-o: picture files end in .png, .svg, .pdf or .jpg, got {Path(out).name!r}")
+        check_output_file(out, "-o")
         prob, res = _do_run(optimizers, problem, formula, start, steps, lr, sets, noise, seed, tol)
         from .. import plot
 
@@ -127,6 +145,7 @@ def animate_cmd(
         from ..plot.animation import _check_out, animate
 
         _check_out(out)  # wrong suffix or missing ffmpeg: fail before running anything
+        check_output_file(out, "-o")
         prob, res = _do_run(optimizers, problem, formula, start, steps, lr, sets, noise, seed, tol)
         animate(prob, res, out, frames=frames, fps=fps, three_d=three_d, bounds=_window(prob, window), title=title)
     click.echo(f"wrote {out}")
@@ -139,7 +158,7 @@ def animate_cmd(
 @click.option("--x", "x_axis", required=True, help="x axis: name=low:high:n[:log] or name=v1,v2,...")
 @click.option("--y", "y_axis", required=True, help="y axis, same syntax.")
 @click.option("--metric", type=click.Choice(["loss", "steps"]), default="loss", show_default=True)
-@click.option("--steps", default=200, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--steps", default=200, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--tol", type=float, help="Gradient-norm tolerance for --metric steps (default 1e-6).")
 @click.option("--start", "-s", multiple=True, help="Start point(s) x,y (default the problem's).")
 @click.option("--set", "sets", multiple=True, metavar="K=V", help="Fixed hyperparameters.")
@@ -148,14 +167,22 @@ def animate_cmd(
 def sweep_cmd(optimizer, problem, formula, x_axis, y_axis, metric, steps, tol, start, sets, title, out):
     """Heatmap of final loss or steps-to-tolerance over two hyperparameters of OPTIMIZER."""
     with _usage_errors():
-        if Path(out).suffix.lower() not in (".png", ".svg", ".pdf", ".jpg", ".jpeg"):
+        if Path(out).suffix.lower() not in PICTURES:
             raise ValueError(f"-o: picture files end in .png, .svg, .pdf or .jpg, got {Path(out).name!r}")
+        check_output_file(out, "-o")
+        tol = bounded_float(tol, "--tol")
         prob = parse_problem(problem, formula)
         ((_, rule),) = parse_optimizers([optimizer], sets=sets).items()
         xn, xv, xs = parse_axis(x_axis, "--x")
         yn, yv, ys = parse_axis(y_axis, "--y")
         if xv.size * yv.size > 40_000:
             raise ValueError(f"sweep: {xv.size} × {yv.size} cells is too many (at most 40000)")
+        n_starts = max(len(start), 1)
+        if xv.size * yv.size * n_starts * steps > MAX_SWEEP_WORK:
+            raise ValueError(
+                f"--steps: {xv.size} × {yv.size} cells × {n_starts} starts × {steps} steps is more than "
+                f"{MAX_SWEEP_WORK} steps in all (fewer cells or steps)"
+            )
         from .. import plot
 
         plot.heatmap(

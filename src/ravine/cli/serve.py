@@ -1,7 +1,13 @@
 """``ravine serve``: start the interactive explorer (``ravine.explorer``) with uvicorn.
 
 The app itself is :func:`ravine.explorer.app.create_app`; this module only reads the options,
-warns when binding beyond loopback, and opens the browser once the server listens.
+warns when binding beyond loopback, passes ``--host`` to the app's Host allow-list, and opens
+the browser once the server listens.
+
+Stopping: Ctrl+C or SIGTERM stops the server within a few seconds whatever it is doing:
+uvicorn stops accepting, cancels what is still running after :data:`GRACE` seconds, the
+explorer's computations end at their next deadline check, and a watchdog ends the process
+:data:`HARD_STOP` seconds after the signal if anything (a compiler, a thread) still holds it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,18 @@ from ravine.explorer.app import create_app
 __all__ = ["command"]
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+#: seconds uvicorn waits for requests in flight after a signal
+GRACE = 2.0
+#: seconds after a signal when the process ends, whatever still runs
+HARD_STOP = 4.0
+
+
+def _watchdog(server) -> None:
+    """End the process HARD_STOP seconds after the server was told to stop."""
+    while not server.should_exit:
+        time.sleep(0.1)
+    time.sleep(HARD_STOP)
+    os._exit(130)
 
 
 @click.command(name="serve", help="Start the interactive explorer in the browser (a local web app).")
@@ -44,8 +62,11 @@ def command(host: str, port: int, open_browser: bool, no_numba: bool, workers: i
 
     if host not in _LOOPBACK:
         click.echo(f"ravine serve: warning: binding {host}; anyone who can reach it can use the explorer", err=True)
+    # the Host allow-list: loopback names, plus the name bound; a wildcard bind answers any name
+    hosts = ["*"] if host in ("0.0.0.0", "::", "") else [] if host in _LOOPBACK else [host]
     if workers > 1:  # uvicorn starts the processes; each builds its app with ravine.explorer.app._factory
         os.environ["RAVINE_EXPLORER_NUMBA"] = "0" if no_numba else "1"
+        os.environ["RAVINE_EXPLORER_HOSTS"] = ",".join(hosts)
         click.echo(f"ravine explorer: http://{host}:{port}/  ({workers} workers; Ctrl+C to stop)")
         uvicorn.run(
             "ravine.explorer.app:_factory",
@@ -55,11 +76,15 @@ def command(host: str, port: int, open_browser: bool, no_numba: bool, workers: i
             workers=workers,
             log_level="warning",
             access_log=False,
+            timeout_graceful_shutdown=GRACE,
         )
         return
-    app = create_app(numba=not no_numba)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    app = create_app(numba=not no_numba, allowed_hosts=hosts)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=GRACE
+    )
     server = uvicorn.Server(config)
+    threading.Thread(target=_watchdog, args=(server,), name="ravine-watchdog", daemon=True).start()
     shown = f"[{host}]" if ":" in host else host
 
     def announce():

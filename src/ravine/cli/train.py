@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from ..train import MODELS, PROBLEMS, TrainConfig, train, validate
-from .parse import parse_assignments
+from .parse import check_output_dir, parse_assignments
 
 __all__ = ["command"]
 
@@ -32,8 +32,8 @@ class _BatchSize(click.ParamType):
                 v = int(str(value))
             except ValueError:
                 self.fail(f"must be a positive integer or 'full', got {value!r}", param, ctx)
-        if v < 1:
-            self.fail(f"must be a positive integer or 'full', got {value!r}", param, ctx)
+        if v < 1 or v > 10**7:
+            self.fail(f"must be an integer in [1, 10000000] or 'full', got {value!r}", param, ctx)
         return v
 
 
@@ -120,7 +120,7 @@ def _progress(quiet: bool, epochs: int, label: str):
     show_default=True,
     help="Apply the schedule per update step or per epoch.",
 )
-@click.option("--epochs", type=int, default=None, help="Epochs [default: per problem/model].")
+@click.option("--epochs", type=click.IntRange(max=100_000), default=None, help="Epochs [default: per problem/model].")
 @click.option(
     "--batch-size",
     "-b",
@@ -128,8 +128,12 @@ def _progress(quiet: bool, epochs: int, label: str):
     default=None,
     help="Minibatch size, 1 (SGD) … or 'full' (GD) [default: per problem/model].",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Initialisation and shuffling seed.")
-@click.option("--data-seed", type=int, default=0, show_default=True, help="Train/val/test split seed.")
+@click.option(
+    "--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, help="Initialisation and shuffling seed."
+)
+@click.option(
+    "--data-seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, help="Train/val/test split seed."
+)
 @click.option("--val-fraction", type=float, default=0.1, show_default=True)
 @click.option(
     "--test-fraction",
@@ -137,13 +141,15 @@ def _progress(quiet: bool, epochs: int, label: str):
     default=None,
     help="[default: digits 0.2 stratified; mnist1d the package's 1000-sample test split]",
 )
-@click.option("--samples", type=int, default=None, help="Use a smaller data set of this many samples.")
-@click.option("--width", type=int, default=None, help="Hidden units (mlp) / channels (cnn).")
-@click.option("--depth", type=int, default=1, show_default=True, help="Hidden layers of the MLP.")
+@click.option(
+    "--samples", type=click.IntRange(max=10**8), default=None, help="Use a smaller data set of this many samples."
+)
+@click.option("--width", type=click.IntRange(max=65_536), default=None, help="Hidden units (mlp) / channels (cnn).")
+@click.option("--depth", type=click.IntRange(max=64), default=1, show_default=True, help="Hidden layers of the MLP.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
 @click.option(
     "--threads",
-    type=int,
+    type=click.IntRange(max=256),
     default=1,
     show_default=True,
     help="torch CPU threads for this run (these models are fastest on one).",
@@ -198,6 +204,8 @@ def command(
       ravine train -o torch.sgd --lr 0.1 --opt momentum=0.9 --schedule cosine
       ravine train -o sgd --lr 0.5 --batch-size full --epochs 200    # gradient descent
     """
+    if not no_save:
+        check_output_dir(out, "--out")  # before training, not after it
     try:
         kw: dict[str, Any] = parse_assignments(list(opt_args), "--opt")
         from ..train.factories import check_optimizer_args, resolve_optimizer

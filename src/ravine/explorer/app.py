@@ -15,11 +15,20 @@ Endpoints (all JSON; every request body validated by pydantic, see ``docs/explor
     POST /api/export?format=csv|json   setup -> RunResult.to_csv() / to_json()
 
 Limits (:data:`ravine.explorer.schemas.LIMITS`): steps ≤ 10 000, ≤ 16 optimizers, steps ×
-optimizers ≤ 40 000, formula ≤ 2000 characters (and the parser's own limits), start coordinates
-finite with |x| ≤ 1e6, request bodies ≤ 64 KiB. Hyperparameters are validated by the rules
+optimizers ≤ 40 000, formula ≤ 2000 characters (and the parser's cost model), start coordinates
+finite with |x| ≤ 1e6, request bodies ≤ 64 KiB, counts (``window``) ≤ 100, recorded state and
+work per request bounded (``engine.py``). Hyperparameters are validated by the rules
 themselves; their one-line ``ValueError`` becomes a 422 ``{"detail": message}``. User formulas
 are parsed only by :func:`ravine.problems.from_formula` (a whitelist over the syntax tree;
-never evaluated).
+never evaluated; the symbolic work in a child process with a hard time limit).
+
+Every computing endpoint runs in one of ``compute_slots`` threads under a deadline: a request
+that finds no free slot within ``queue_seconds`` gets 503, one that passes
+``request_seconds`` gets 504 (the computation stops at its next evaluation). ``/api/health``
+runs on the event loop and answers while every slot is busy. Requests whose ``Host`` header is
+not in the allow-list (loopback names, plus what ``ravine serve --host`` binds) get 400 (DNS
+rebinding); every answer carries ``X-Content-Type-Options: nosniff``, ``X-Frame-Options``,
+``Referrer-Policy`` and a Content-Security-Policy that allows the page's own files only.
 
 The computations are in ``engine.py`` (:class:`Explorer`), the request models in
 ``schemas.py``, the JSON encoder in ``encode.py``; ``ravine serve`` is ``ravine.cli.serve``.
@@ -31,16 +40,20 @@ import contextlib
 import json
 import os
 import re
+import threading
+import time
 from pathlib import Path
 from typing import Literal
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from .._version import __version__
 from .encode import encode
-from .engine import Explorer, one_line
+from .engine import Explorer, Overloaded, one_line
 from .schemas import LIMITS, ExplainRequest, ProblemSpec, RunSetup
 
 __all__ = ["create_app", "Explorer", "LIMITS", "RunSetup", "encode"]
@@ -49,6 +62,62 @@ STATIC = Path(__file__).with_name("static")
 #: files under /static/ by name, with their media types (nothing else is served from there)
 _STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css", "index.html": "text/html"}
 _MODULE = re.compile(r"[a-z][a-z0-9_]*\.js")
+
+
+#: Host names a loopback-bound server answers to (DNS rebinding: a page of another site that
+#: resolves its own name to 127.0.0.1 sends that name in Host)
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+#: the page loads its own files, Plotly from /vendor, talks to /api; Plotly sets inline styles
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", CSP.encode()),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+def _host_name(value: str) -> str:
+    """The host part of a Host header (``[::1]:8000`` → ``::1``, ``LocalHost:80`` → ``localhost``)."""
+    v = value.strip().lower()
+    if v.startswith("["):
+        return v[1:].split("]", 1)[0]
+    if v.count(":") == 1:
+        return v.split(":", 1)[0]
+    return v
+
+
+class HostCheck:
+    """Refuse requests whose Host header is not allowed (400), and add the security headers."""
+
+    def __init__(self, app, allowed):
+        self.app = app
+        self.allowed = frozenset(_host_name(h) for h in allowed)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        host = None
+        for name, value in scope.get("headers", ()):
+            if name == b"host":
+                host = value.decode("latin-1")
+                break
+        if "*" not in self.allowed and (host is None or _host_name(host) not in self.allowed):
+            return await _send_json(send, 400, {"detail": "invalid Host header (this server answers to its own name)"})
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message = dict(message)
+                message["headers"] = list(message.get("headers", ())) + SECURITY_HEADERS
+            await send(message)
+
+        return await self.app(scope, receive, send_with_headers)
 
 
 class BodyLimit:
@@ -109,7 +178,8 @@ async def _send_json(send, status: int, body: dict):
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+            + SECURITY_HEADERS,
         }
     )
     await send({"type": "http.response.body", "body": data})
@@ -131,16 +201,54 @@ def _json(data: dict) -> Response:
 
 def _factory() -> FastAPI:
     """The app of one worker process (``ravine serve --workers N``)."""
-    return create_app(numba=os.environ.get("RAVINE_EXPLORER_NUMBA", "1") != "0")
+    hosts = [h for h in os.environ.get("RAVINE_EXPLORER_HOSTS", "").split(",") if h]
+    return create_app(numba=os.environ.get("RAVINE_EXPLORER_NUMBA", "1") != "0", allowed_hosts=hosts)
 
 
-def create_app(*, numba: bool = True, background: bool = True) -> FastAPI:
+class Slots:
+    """``LIMITS["compute_slots"]`` computations at once, each under the request deadline.
+
+    A slot is held until its thread really ends (a thread cannot be killed), so a computation
+    that overran its 504 still counts; the deadline checks inside the engine end it soon after.
+    """
+
+    def __init__(self, engine: Explorer, n: int):
+        self.engine = engine
+        self.sem = threading.BoundedSemaphore(n)
+
+    async def __call__(self, fn, *args):
+        give_up = time.monotonic() + LIMITS["queue_seconds"]
+        while not self.sem.acquire(blocking=False):
+            if time.monotonic() > give_up:
+                raise Overloaded(f"the explorer is busy (all {LIMITS['compute_slots']} compute slots in use)", 503)
+            await anyio.sleep(0.02)
+
+        def work():
+            try:
+                return self.engine.call(fn, *args)
+            finally:
+                self.sem.release()
+
+        try:
+            with anyio.fail_after(LIMITS["request_seconds"] + 1.0):
+                return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        except TimeoutError:
+            raise Overloaded(f"the request passed its time limit of {LIMITS['request_seconds']:g} s") from None
+
+
+def create_app(*, numba: bool = True, background: bool = True, allowed_hosts=()) -> FastAPI:
     """The explorer app. ``numba=False`` keeps every run on the NumPy path; ``background=False``
-    compiles kernels in the request that first needs them (tests)."""
+    compiles kernels in the request that first needs them (tests). ``allowed_hosts`` adds
+    names to the Host allow-list (loopback names always)."""
     engine = Explorer(numba=numba, background=background)
+    compute = Slots(engine, LIMITS["compute_slots"])
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
+        from ravine.problems.symbolic import WARM_MODULE
+        from ravine.problems.worker import start_server
+
+        start_server(WARM_MODULE)  # the formula fork server, started before the first formula
         yield
         engine.close()
 
@@ -154,6 +262,7 @@ def create_app(*, numba: bool = True, background: bool = True) -> FastAPI:
     )
     app.state.engine = engine
     app.add_middleware(BodyLimit, limit=LIMITS["max_body"])
+    app.add_middleware(HostCheck, allowed=LOOPBACK_HOSTS | set(allowed_hosts))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -163,6 +272,14 @@ def create_app(*, numba: bool = True, background: bool = True) -> FastAPI:
     @app.exception_handler(ValueError)  # BadRequest, FormulaError, the rules' ValueErrors
     async def _value_error(request: Request, exc: ValueError):
         return JSONResponse({"detail": one_line(exc)}, status_code=422)
+
+    @app.exception_handler(Overloaded)  # busy (503) or past the request's time limit (504)
+    async def _overloaded(request: Request, exc: Overloaded):
+        return JSONResponse({"detail": one_line(exc)}, status_code=exc.status, headers={"Retry-After": "2"})
+
+    @app.exception_handler(MemoryError)
+    async def _memory(request: Request, exc: MemoryError):
+        return JSONResponse({"detail": "the request needed more memory than there is"}, status_code=503)
 
     @app.get("/", include_in_schema=False)
     def index():
@@ -189,38 +306,44 @@ def create_app(*, numba: bool = True, background: bool = True) -> FastAPI:
         return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
 
     @app.get("/api/health")
-    def health():
+    async def health():  # on the event loop: answers while every compute slot is busy
         return {"ok": True}
 
     @app.get("/api/meta")
-    def meta():
-        return Response(engine.meta(), media_type="application/json")
+    async def meta():
+        return Response(await compute(engine.meta), media_type="application/json")
 
     @app.post("/api/problem")
-    def problem(spec: ProblemSpec):
-        return _json(engine.problem_info(spec))
+    async def problem(spec: ProblemSpec):
+        return _json(await compute(engine.problem_info, spec))
 
     @app.post("/api/run")
-    def run(setup: RunSetup):
-        return _json(engine.run(setup))
+    async def run(setup: RunSetup):
+        return _json(await compute(engine.run, setup))
 
     @app.post("/api/explain")
-    def explain(req: ExplainRequest):
-        return _json(engine.explain(req))
+    async def explain(req: ExplainRequest):
+        return _json(await compute(engine.explain, req))
 
     @app.post("/api/export")
-    def export(setup: RunSetup, format: Literal["csv", "json"] = "csv"):
-        res = engine.combined(setup)
+    async def export(setup: RunSetup, format: Literal["csv", "json"] = "csv"):
+        def build():
+            res = engine.combined(setup)
+            if format == "csv":
+                return res.to_csv()
+            data = res.to_dict()
+            data["setup"] = setup.model_dump()
+            return json.dumps(data)
+
+        body = await compute(build)
         if format == "csv":
             return Response(
-                res.to_csv(),
+                body,
                 media_type="text/csv",
                 headers={"Content-Disposition": 'attachment; filename="ravine-trajectories.csv"'},
             )
-        data = res.to_dict()
-        data["setup"] = setup.model_dump()
         return Response(
-            json.dumps(data),
+            body,
             media_type="application/json",
             headers={"Content-Disposition": 'attachment; filename="ravine-trajectories.json"'},
         )

@@ -8,33 +8,97 @@ optimizer through :func:`ravine.run`, replays one step with ``Rule.apply`` for
 Speed: a compiled (Numba) kernel is used for an (optimizer, problem, flags) combination once
 it has been compiled; until then the NumPy path answers and the kernel is compiled in one
 background thread, so no request waits for a compiler. A combination that fails to compile
-stays on NumPy.
+stays on NumPy. The compile queue is deduplicated and bounded (``LIMITS["compile_queue"]``:
+a full queue means NumPy this time), and only the first ``LIMITS["compiled_formulas"]``
+distinct user formulas get kernels at all (each costs 10-20 MB that a compiler never gives
+back); later formulas run on NumPy.
+
+Bounds (:data:`~ravine.explorer.schemas.LIMITS`): every integer hyperparameter (a count such as
+``window``) ``<= max_count``; Σ (steps + 1) × recorded state numbers ``<= max_state_values``;
+Σ steps × expression nodes per step (:meth:`SymbolicProblem.cost`: f and gradient, and the
+Hessian for second-order rules) ``<= max_cost``; a new formula's symbolic work in a child
+process killed after ``formula_seconds``. :meth:`Explorer.call` runs a computation under a
+deadline: every evaluation of the problem on the NumPy path and every replayed step checks it
+and raises :class:`Overloaded` past it (or once the explorer is closing).
 """
 
 from __future__ import annotations
 
+import copy
+import queue
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from ravine._json import jsonable
 from ravine.problems import from_formula, get_problem, list_problems
 from ravine.rules import RULES, get_rule
-from ravine.rules.hyper import NO_DEFAULT, describe
+from ravine.rules.hyper import NO_DEFAULT, describe, field_map
 from ravine.runner import STATUS, RunResult, run
 
 from .._version import __version__
 from .encode import encode, f32, f64, nested
 from .schemas import LIMITS, ExplainRequest, OptimizerSpec, ProblemSpec, RunSetup
 
-__all__ = ["Explorer", "BadRequest", "rule_meta", "one_line"]
+__all__ = ["Explorer", "BadRequest", "Overloaded", "rule_meta", "one_line"]
 
 
 class BadRequest(ValueError):
     """A request that is well-formed but cannot be served; becomes a 422 with its message."""
+
+
+class Overloaded(Exception):
+    """The request passed its time limit (504), or the explorer is stopping (503)."""
+
+    def __init__(self, message: str, status: int = 504):
+        super().__init__(message)
+        self.status = status
+
+
+_deadline = threading.local()  # .at: time.monotonic() limit of the computation in this thread
+_closing = threading.Event()
+
+
+def check_deadline() -> None:
+    """Raise :class:`Overloaded` when this thread's computation is past its limit."""
+    if _closing.is_set():
+        raise Overloaded("the explorer is stopping", 503)
+    at = getattr(_deadline, "at", None)
+    if at is not None and time.monotonic() > at:
+        raise Overloaded(f"the request passed its time limit of {LIMITS['request_seconds']:g} s")
+
+
+def time_left(default: float) -> float:
+    at = getattr(_deadline, "at", None)
+    return default if at is None else max(0.0, min(default, at - time.monotonic()))
+
+
+def _guarded(problem):
+    """A shallow copy of ``problem`` whose every evaluation checks the deadline first."""
+    q = copy.copy(problem)
+    for name in ("_f", "_grad", "_hessian"):
+        inner = getattr(problem, name)
+
+        def checked(x, inner=inner):
+            check_deadline()
+            return inner(x)
+
+        setattr(q, name, checked)
+    return q
+
+
+def _cost(problem, rule) -> int:
+    """Expression nodes one step of ``rule`` evaluates (a problem without a formula: 50)."""
+    cost = getattr(problem, "cost", None)
+    if cost is None:
+        return 50
+    c = cost()
+    n = c["f"] + c["grad"] * (2 if "lookahead" in rule.needs else 1)
+    if "hessian" in rule.needs:
+        n += c["hessian"]
+    return max(n, 1)
 
 
 def one_line(exc: BaseException) -> str:
@@ -97,16 +161,39 @@ class Explorer:
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
-        self._pool = (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="ravine-compile")
-            if self.numba and background
-            else None
-        )
+        # one daemon thread compiles (a stopping server never waits for a compiler)
+        self._queue: queue.Queue | None = None
+        if self.numba and background:
+            self._queue = queue.Queue(maxsize=LIMITS["compile_queue"])
+            threading.Thread(target=self._compiler, name="ravine-compile", daemon=True).start()
+        self._compiled_formulas: set = set()
         self._meta: bytes | None = None
 
     def close(self):
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop: computations in flight end at their next check, queued compiles are dropped."""
+        _closing.set()
+        if self._queue is not None:
+            try:
+                self._queue.put_nowait(None)
+            except queue.Full:
+                pass
+
+    def call(self, fn, *args, seconds: float | None = None):
+        """``fn(*args)`` under a deadline of ``seconds`` (``LIMITS["request_seconds"]``)."""
+        limit = LIMITS["request_seconds"] if seconds is None else seconds
+        _deadline.at = time.monotonic() + limit
+        try:
+            check_deadline()
+            return fn(*args)
+        finally:
+            _deadline.at = None
+
+    def _compiler(self):
+        while not _closing.is_set():
+            job = self._queue.get()
+            if job is None or _closing.is_set():
+                return
+            self._compile(*job)
 
     # -- problems --------------------------------------------------------------------------
     def entry(self, spec: ProblemSpec) -> _Entry:
@@ -120,7 +207,8 @@ class Explorer:
                 self._cache.move_to_end(key)
         if e is None:
             if key[0] == "formula":
-                problem = from_formula(spec.formula)  # FormulaError (a ValueError): one line
+                # FormulaError (a ValueError): one line; the symbolic work is bounded in a child
+                problem = from_formula(spec.formula, seconds=time_left(LIMITS["formula_seconds"]))
             else:
                 problem = get_problem(spec.problem)
             if problem.dim != 2:
@@ -197,10 +285,46 @@ class Explorer:
         rules = []
         for i, spec in enumerate(setup.optimizers):
             try:
+                self._check_counts(spec)
                 rules.append(self.rule(spec))
             except ValueError as exc:
                 raise BadRequest(f"optimizers[{i}]: {one_line(exc)}") from None
+        values = 0
+        for rule in rules:
+            st = rule.init(np.zeros((1, 2)))
+            per_step = sum(int(np.size(v)) for v in st.state) + 8  # θ, loss, ‖g‖, gradient …
+            values += (setup.steps + 1) * per_step
+        if values > LIMITS["max_state_values"]:
+            raise BadRequest(
+                f"steps × recorded state: {values} numbers for these optimizers over {setup.steps} steps; "
+                f"the limit is {LIMITS['max_state_values']} (fewer steps or a smaller window)"
+            )
         return rules
+
+    @staticmethod
+    def _check_counts(spec: OptimizerSpec):
+        """Every integer hyperparameter (a count such as ``window``) is at most ``max_count``."""
+        from ravine.rules import RULES, normalize_name
+
+        cls = RULES.get(normalize_name(spec.name))
+        if cls is None:
+            return  # get_rule says what is wrong
+        fields = field_map(cls.settable())
+        for k, v in spec.hyper.items():
+            f = fields.get(k)
+            if f is not None and f.kind.type == "int" and isinstance(v, int) and v > LIMITS["max_count"]:
+                raise BadRequest(
+                    f"{k}: must be <= {LIMITS['max_count']} in the explorer (memory grows with {k} × steps), got {v}"
+                )
+
+    def _check_cost(self, rules, e: _Entry, setup: RunSetup):
+        cost = sum(setup.steps * _cost(e.problem, r) for r in rules)
+        if cost > LIMITS["max_cost"]:
+            per = ", ".join(str(_cost(e.problem, r)) for r in rules)
+            raise BadRequest(
+                f"work: {setup.steps} steps × expression nodes per step ({per}) = {cost}; the limit is "
+                f"{LIMITS['max_cost']} (fewer steps or optimizers, or a simpler formula)"
+            )
 
     def _run_one(self, rule, e: _Entry, setup: RunSetup) -> RunResult:
         kw = dict(
@@ -222,18 +346,34 @@ class Explorer:
             except Exception:  # a compiler problem: NumPy from now on
                 e.warm.discard(key)
                 e.broken.add(key)
-        out = run([rule], p, backend="numpy", **kw)
-        if eligible and key not in e.broken:
+        out = run([rule], _guarded(p), backend="numpy", **kw)
+        if eligible and key not in e.broken and self._may_compile(e):
             with e.lock:
                 todo = key not in e.pending and key not in e.warm
                 if todo:
                     e.pending.add(key)
             if todo:
-                if self._pool is not None:
-                    self._pool.submit(self._compile, rule, e, key, setup.start, setup.grad_noise)
-                else:
-                    self._compile(rule, e, key, setup.start, setup.grad_noise)
+                job = (rule, e, key, setup.start, setup.grad_noise)
+                if self._queue is not None:
+                    try:
+                        self._queue.put_nowait(job)
+                    except queue.Full:  # NumPy this time; asked again by a later request
+                        e.pending.discard(key)
+                elif not self.background:
+                    self._compile(*job)
         return out
+
+    def _may_compile(self, e: _Entry) -> bool:
+        """Catalog problems always; user formulas while fewer than ``compiled_formulas`` have."""
+        if e.key[0] != "formula":
+            return True
+        with self._lock:
+            if e.key in self._compiled_formulas:
+                return True
+            if len(self._compiled_formulas) < LIMITS["compiled_formulas"]:
+                self._compiled_formulas.add(e.key)
+                return True
+        return False
 
     @staticmethod
     def _compile(rule, e: _Entry, key, start, grad_noise):
@@ -248,6 +388,7 @@ class Explorer:
     def results(self, setup: RunSetup):
         rules = self._check(setup)
         e = self.entry(setup)
+        self._check_cost(rules, e, setup)
         out = []
         for i, r in enumerate(rules):
             try:
@@ -327,6 +468,7 @@ class Explorer:
             raise BadRequest(f"index: there are {len(rules)} optimizers, got index {req.index}")
         rule = rules[req.index]
         e = self.entry(setup)
+        self._check_cost([rule], e, setup)
         p = e.problem
         res = self._run_one(rule, e, setup)
         stop = int(res.stop_step[0])
@@ -340,6 +482,7 @@ class Explorer:
         rec = None
         with np.errstate(all="ignore"):
             for t in range(1, t_end + 1):
+                check_deadline()
 
                 def grad_fn(x, t=t):
                     g = p.grad(x)

@@ -1,15 +1,18 @@
 """What the explorer accepts: the request models (pydantic) and :data:`LIMITS`.
 
-Every request body is validated here before anything runs; unknown fields are refused.
+Every request body is validated here before anything runs; unknown fields are refused and
+types are strict (``true`` is not a number, ``1.5`` is not a count, ``"3"`` is not a step).
 Hyperparameter *values* are only shaped here (booleans, bounded integers, finite floats,
-short strings): the rules validate them (``ravine.rules.hyper``).
+short strings): the rules validate them (``ravine.rules.hyper``); the explorer's own resource
+limits on them (a count such as ``window`` sizes memory) are in :data:`LIMITS` and checked by
+the engine.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator
 
 __all__ = ["LIMITS", "OptimizerSpec", "ProblemSpec", "RunSetup", "ExplainRequest"]
 
@@ -21,9 +24,21 @@ LIMITS = {
     "max_coordinate": 1e6,
     "max_body": 64 * 1024,  # bytes
     "contour_points": 121,
+    # resources (the explorer's knowledge, not the rules'): every bound a request can reach
+    "max_count": 100,  # any integer hyperparameter (a count: window); memory is count × steps
+    "max_state_values": 2_000_000,  # Σ over optimizers of (steps + 1) × state numbers recorded
+    "max_cost": 20_000_000,  # Σ over optimizers of steps × expression nodes evaluated per step
+    "request_seconds": 10.0,  # per-request time limit: 504 after it
+    "queue_seconds": 2.0,  # waiting for a compute slot: 503 after it
+    "compute_slots": 2,  # requests computing at once (per worker process)
+    "formula_seconds": 5.0,  # hard limit on a new formula's symbolic work (child process)
+    "compile_queue": 4,  # background kernel compiles waiting or running
+    "compiled_formulas": 16,  # distinct user formulas that get compiled kernels (then NumPy)
 }
 
-Coordinate = Annotated[float, Field(allow_inf_nan=False, ge=-LIMITS["max_coordinate"], le=LIMITS["max_coordinate"])]
+Coordinate = Annotated[
+    float, Field(strict=True, allow_inf_nan=False, ge=-LIMITS["max_coordinate"], le=LIMITS["max_coordinate"])
+]
 SmallInt = Annotated[int, Field(strict=True, ge=-(10**9), le=10**9)]
 ShortStr = Annotated[str, Field(max_length=40)]
 HyperValue = StrictBool | SmallInt | StrictFloat | ShortStr
@@ -65,11 +80,11 @@ class RunSetup(ProblemSpec):
     """Everything a run needs; the page's URL encodes exactly this."""
 
     start: Annotated[list[Coordinate], Field(min_length=2, max_length=2)]
-    steps: Annotated[int, Field(ge=0, le=LIMITS["max_steps"])] = 500
+    steps: Annotated[StrictInt, Field(ge=0, le=LIMITS["max_steps"])] = 500
     optimizers: Annotated[list[OptimizerSpec], Field(min_length=1, max_length=LIMITS["max_optimizers"])]
-    tol: Annotated[float, Field(allow_inf_nan=False, ge=0)] | None = None
-    grad_noise: Annotated[float, Field(allow_inf_nan=False, ge=0, le=1e3)] = 0.0
-    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
+    tol: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=1e6)] | None = None
+    grad_noise: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=1e3)] = 0.0
+    seed: Annotated[StrictInt, Field(ge=0, le=2**32 - 1)] = 0
 
 
 class ExplainRequest(BaseModel):
@@ -77,5 +92,5 @@ class ExplainRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     setup: RunSetup
-    index: Annotated[int, Field(ge=0, lt=LIMITS["max_optimizers"])] = 0
-    step: Annotated[int, Field(ge=0, le=LIMITS["max_steps"])] = 0
+    index: Annotated[StrictInt, Field(ge=0, lt=LIMITS["max_optimizers"])] = 0
+    step: Annotated[StrictInt, Field(ge=0, le=LIMITS["max_steps"])] = 0

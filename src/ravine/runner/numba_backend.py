@@ -289,6 +289,24 @@ _BY_KEY: OrderedDict[tuple, object] = OrderedDict()
 #: trajectories per thread below which one thread does all (thread start-up costs more)
 _CHUNK_MIN = 2048
 _MAX_KERNELS = 256
+#: kernel modules kept on disk (each with Numba's index and object files, ~0.4 MB); the least
+#: recently used beyond this are deleted when a new one is written
+_MAX_DISK_KERNELS = 256
+
+
+def _prune_disk(folder: Path, keep: int = _MAX_DISK_KERNELS) -> None:
+    """Delete the least recently used kernel modules (and their Numba cache files) beyond ``keep``."""
+    try:
+        mods = sorted(folder.glob("k_*.py"), key=lambda q: q.stat().st_mtime, reverse=True)
+    except OSError:
+        return
+    for old in mods[keep:]:
+        stem = old.stem
+        for f in [old, *(folder / "__pycache__").glob(f"{stem}.*")]:
+            try:
+                f.unlink()
+            except OSError:
+                pass
 
 
 def _kernel(rule: Rule, problem, fields, placeholder, scheduled, keep_state, has_noise):
@@ -312,7 +330,9 @@ def _kernel_from_source(rule: Rule, problem, fields, placeholder, scheduled, kee
     if digest in _KERNELS:
         return _KERNELS[digest]
     while len(_KERNELS) >= _MAX_KERNELS:
-        _KERNELS.pop(next(iter(_KERNELS)))
+        old = next(iter(_KERNELS))
+        _KERNELS.pop(old)
+        sys.modules.pop(f"ravine_kernel_{old}", None)
     folder = cache_dir()
     path = folder / f"k_{digest}.py"
     try:
@@ -321,6 +341,9 @@ def _kernel_from_source(rule: Rule, problem, fields, placeholder, scheduled, kee
             tmp = folder / f".k_{digest}.{os.getpid()}.tmp"
             tmp.write_text(src)
             os.replace(tmp, path)
+            _prune_disk(folder)
+        else:
+            os.utime(path)  # recently used: kept by the pruning
         spec = importlib.util.spec_from_file_location(f"ravine_kernel_{digest}", path)
         mod = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = mod  # Numba's cache refers to the module by name
