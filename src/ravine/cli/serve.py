@@ -29,10 +29,12 @@ GRACE = 2.0
 HARD_STOP = 4.0
 
 
-def _watchdog(server) -> None:
-    """End the process HARD_STOP seconds after the server was told to stop."""
+def _watchdog(server, app) -> None:
+    """On the signal, tell the explorer to stop (computations in flight answer 503 at their
+    next check); end the process HARD_STOP seconds later whatever still runs."""
     while not server.should_exit:
-        time.sleep(0.1)
+        time.sleep(0.05)
+    app.state.engine.close()
     time.sleep(HARD_STOP)
     os._exit(130)
 
@@ -84,7 +86,7 @@ def command(host: str, port: int, open_browser: bool, no_numba: bool, workers: i
         app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=GRACE
     )
     server = uvicorn.Server(config)
-    threading.Thread(target=_watchdog, args=(server,), name="ravine-watchdog", daemon=True).start()
+    threading.Thread(target=_watchdog, args=(server, app), name="ravine-watchdog", daemon=True).start()
     shown = f"[{host}]" if ":" in host else host
 
     def announce():

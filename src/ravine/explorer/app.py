@@ -212,22 +212,41 @@ class Slots:
     that overran its 504 still counts; the deadline checks inside the engine end it soon after.
     """
 
-    def __init__(self, engine: Explorer, n: int):
+    def __init__(self, engine: Explorer, n: int, what: str = "compute"):
         self.engine = engine
+        self.n = n
+        self.what = what
         self.sem = threading.BoundedSemaphore(n)
+        self.heavy = threading.BoundedSemaphore(1)
 
-    async def __call__(self, fn, *args):
-        give_up = time.monotonic() + LIMITS["queue_seconds"]
-        while not self.sem.acquire(blocking=False):
+    async def _acquire(self, sem: threading.BoundedSemaphore, give_up: float, what: str) -> None:
+        while not sem.acquire(blocking=False):
             if time.monotonic() > give_up:
-                raise Overloaded(f"the explorer is busy (all {LIMITS['compute_slots']} compute slots in use)", 503)
+                raise Overloaded(f"the explorer is busy ({what})", 503)
             await anyio.sleep(0.02)
+
+    async def __call__(self, fn, *args, heavy: bool = False):
+        """``fn(*args)`` in a slot; a ``heavy`` request also needs the one heavy slot, so long
+        runs never take every slot from short ones."""
+        give_up = time.monotonic() + LIMITS["queue_seconds"]
+        held = []
+        try:
+            if heavy:
+                await self._acquire(self.heavy, give_up, "the one slot for long runs is in use")
+                held.append(self.heavy)
+            await self._acquire(self.sem, give_up, f"all {self.n} {self.what} slots are in use")
+            held.append(self.sem)
+        except BaseException:
+            for sem in held:
+                sem.release()
+            raise
 
         def work():
             try:
                 return self.engine.call(fn, *args)
             finally:
-                self.sem.release()
+                for sem in held:
+                    sem.release()
 
         try:
             with anyio.fail_after(LIMITS["request_seconds"] + 1.0):
@@ -236,12 +255,24 @@ class Slots:
             raise Overloaded(f"the request passed its time limit of {LIMITS['request_seconds']:g} s") from None
 
 
+def _heavy(setup: RunSetup) -> bool:
+    """A long run (more than ``light_work`` optimizer steps): one such run computes at a time."""
+    return setup.steps * len(setup.optimizers) > LIMITS["light_work"]
+
+
 def create_app(*, numba: bool = True, background: bool = True, allowed_hosts=()) -> FastAPI:
     """The explorer app. ``numba=False`` keeps every run on the NumPy path; ``background=False``
     compiles kernels in the request that first needs them (tests). ``allowed_hosts`` adds
     names to the Host allow-list (loopback names always)."""
     engine = Explorer(numba=numba, background=background)
     compute = Slots(engine, LIMITS["compute_slots"])
+    # a new formula's symbolic work waits on a child process, not on a core: it has slots of its
+    # own, so slow formulas never hold the slots that runs on known problems need
+    symbolic = Slots(engine, LIMITS["formula_slots"], "formula")
+
+    async def prepared(spec: ProblemSpec):
+        if spec.formula is not None and spec.formula.strip():
+            await symbolic(engine.entry, spec)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -315,18 +346,23 @@ def create_app(*, numba: bool = True, background: bool = True, allowed_hosts=())
 
     @app.post("/api/problem")
     async def problem(spec: ProblemSpec):
+        await prepared(spec)
         return _json(await compute(engine.problem_info, spec))
 
     @app.post("/api/run")
     async def run(setup: RunSetup):
-        return _json(await compute(engine.run, setup))
+        await prepared(setup)
+        return _json(await compute(engine.run, setup, heavy=_heavy(setup)))
 
     @app.post("/api/explain")
     async def explain(req: ExplainRequest):
-        return _json(await compute(engine.explain, req))
+        await prepared(req.setup)
+        return _json(await compute(engine.explain, req, heavy=_heavy(req.setup)))
 
     @app.post("/api/export")
     async def export(setup: RunSetup, format: Literal["csv", "json"] = "csv"):
+        await prepared(setup)
+
         def build():
             res = engine.combined(setup)
             if format == "csv":
@@ -335,7 +371,7 @@ def create_app(*, numba: bool = True, background: bool = True, allowed_hosts=())
             data["setup"] = setup.model_dump()
             return json.dumps(data)
 
-        body = await compute(build)
+        body = await compute(build, heavy=_heavy(setup))
         if format == "csv":
             return Response(
                 body,

@@ -57,13 +57,13 @@ class Overloaded(Exception):
         self.status = status
 
 
-_deadline = threading.local()  # .at: time.monotonic() limit of the computation in this thread
-_closing = threading.Event()
+_deadline = threading.local()  # .at: the monotonic time limit, .closing: the explorer's Event
 
 
 def check_deadline() -> None:
     """Raise :class:`Overloaded` when this thread's computation is past its limit."""
-    if _closing.is_set():
+    closing = getattr(_deadline, "closing", None)
+    if closing is not None and closing.is_set():
         raise Overloaded("the explorer is stopping", 503)
     at = getattr(_deadline, "at", None)
     if at is not None and time.monotonic() > at:
@@ -168,10 +168,11 @@ class Explorer:
             threading.Thread(target=self._compiler, name="ravine-compile", daemon=True).start()
         self._compiled_formulas: set = set()
         self._meta: bytes | None = None
+        self._closing = threading.Event()
 
     def close(self):
         """Stop: computations in flight end at their next check, queued compiles are dropped."""
-        _closing.set()
+        self._closing.set()
         if self._queue is not None:
             try:
                 self._queue.put_nowait(None)
@@ -182,16 +183,17 @@ class Explorer:
         """``fn(*args)`` under a deadline of ``seconds`` (``LIMITS["request_seconds"]``)."""
         limit = LIMITS["request_seconds"] if seconds is None else seconds
         _deadline.at = time.monotonic() + limit
+        _deadline.closing = self._closing
         try:
             check_deadline()
             return fn(*args)
         finally:
-            _deadline.at = None
+            _deadline.at = _deadline.closing = None
 
     def _compiler(self):
-        while not _closing.is_set():
+        while not self._closing.is_set():
             job = self._queue.get()
-            if job is None or _closing.is_set():
+            if job is None or self._closing.is_set():
                 return
             self._compile(*job)
 
@@ -208,7 +210,13 @@ class Explorer:
         if e is None:
             if key[0] == "formula":
                 # FormulaError (a ValueError): one line; the symbolic work is bounded in a child
-                problem = from_formula(spec.formula, seconds=time_left(LIMITS["formula_seconds"]))
+                try:
+                    problem = from_formula(
+                        spec.formula, seconds=time_left(LIMITS["formula_seconds"]), cancelled=self._closing.is_set
+                    )
+                except ValueError:
+                    check_deadline()  # stopping: 503, not the formula's fault
+                    raise
             else:
                 problem = get_problem(spec.problem)
             if problem.dim != 2:

@@ -29,8 +29,10 @@ LIMITS = {
     "max_state_values": 2_000_000,  # Σ over optimizers of (steps + 1) × state numbers recorded
     "max_cost": 20_000_000,  # Σ over optimizers of steps × expression nodes evaluated per step
     "request_seconds": 10.0,  # per-request time limit: 504 after it
-    "queue_seconds": 2.0,  # waiting for a compute slot: 503 after it
+    "queue_seconds": 3.0,  # waiting for a compute slot: 503 after it
     "compute_slots": 2,  # requests computing at once (per worker process)
+    "light_work": 4000,  # steps × optimizers above which a run is long: one long run at a time
+    "formula_slots": 2,  # new formulas whose symbolic work runs at once (in child processes)
     "formula_seconds": 5.0,  # hard limit on a new formula's symbolic work (child process)
     "compile_queue": 4,  # background kernel compiles waiting or running
     "compiled_formulas": 16,  # distinct user formulas that get compiled kernels (then NumPy)

@@ -349,7 +349,9 @@ _DERIVED_SIZE = 64
 _DERIVED_LOCK = threading.Lock()
 
 
-def derive_bounded(text: str, variables: Any = None, seconds: float | None = FORMULA_SECONDS) -> _Derived:
+def derive_bounded(
+    text: str, variables: Any = None, seconds: float | None = FORMULA_SECONDS, cancelled: Any = None
+) -> _Derived:
     """:func:`_derive` in a child process killed after ``seconds`` (``None``: in this process).
 
     The answers (and the refusals) of the last :data:`_DERIVED_SIZE` formulas are kept.
@@ -373,10 +375,12 @@ def derive_bounded(text: str, variables: Any = None, seconds: float | None = FOR
         if seconds is None:
             out = _derive(text, names)
         else:
-            out = bounded(_derive, (text, names), seconds, preload=WARM_MODULE)
+            out = bounded(_derive, (text, names), seconds, preload=WARM_MODULE, cancelled=cancelled)
     except FormulaError as exc:
         out = exc
     except WorkTimeout:
+        if cancelled is not None and cancelled():
+            raise FormulaError("formula: its symbolic work was cancelled") from None  # not kept
         out = FormulaError(
             f"formula: its symbolic work (parse, gradient, Hessian) took longer than the limit of {seconds:g} s"
         )
@@ -399,19 +403,21 @@ def from_formula(
     name: str | None = None,
     *,
     seconds: float | None = FORMULA_SECONDS,
+    cancelled: Callable[[], bool] | None = None,
 ) -> SymbolicProblem:
     """Build a :class:`~ravine.problems.Problem` from a user formula (parsed safely).
 
     The problem gets the window (-3, 3) per variable, a start point where f and its gradient
     are finite (``(1, ..., 1)`` when possible) and no published minima. The symbolic work is
     bounded (see the module docstring) and runs in a child process killed after ``seconds``
-    (``None``: in this process, with the same size limits but no clock).
+    (``None``: in this process, with the same size limits but no clock), or as soon as
+    ``cancelled()`` says so.
 
     >>> p = from_formula("(1-x)^2 + 100*(y-x^2)^2")
     >>> float(p.f([1.0, 1.0]))
     0.0
     """
-    derived = derive_bounded(text, variables, seconds)
+    derived = derive_bounded(text, variables, seconds, cancelled)
     names = derived.parsed.variables
     label = " ".join(text.split())
     problem = SymbolicProblem._from_derived(

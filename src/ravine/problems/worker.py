@@ -100,12 +100,18 @@ def start_server(preload: str | None = None) -> None:
 
 
 def bounded(
-    fn: Callable[..., Any], args: tuple, seconds: float, memory: int = CHILD_MEMORY, preload: str | None = None
+    fn: Callable[..., Any],
+    args: tuple,
+    seconds: float,
+    memory: int = CHILD_MEMORY,
+    preload: str | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> Any:
     """``fn(*args)`` in a child process, killed after ``seconds``; its exceptions re-raised here.
 
     ``preload`` names a module the children should find imported (the fork server imports it
-    once; a forking caller imports it before the first fork).
+    once; a forking caller imports it before the first fork). ``cancelled``, when given, is
+    asked every 50 ms; when it says yes the child is killed and :class:`WorkTimeout` raised.
 
     Raises :class:`WorkTimeout` past the limit (waiting for a free child slot counts) and
     :class:`WorkFailed` when the child runs out of memory or dies.
@@ -120,9 +126,14 @@ def bounded(
         proc.start()
         child.close()
         try:
-            left = seconds - (time.monotonic() - t0)
-            if not parent.poll(max(left, 0.0)):
-                raise WorkTimeout(f"took longer than {seconds:g} s")
+            while True:
+                left = seconds - (time.monotonic() - t0)
+                if parent.poll(max(min(left, 0.05), 0.0)):
+                    break
+                if cancelled is not None and cancelled():
+                    raise WorkTimeout("cancelled")
+                if left <= 0.05:
+                    raise WorkTimeout(f"took longer than {seconds:g} s")
             try:
                 kind, value = parent.recv()
             except (EOFError, OSError):
