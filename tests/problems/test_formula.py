@@ -399,3 +399,147 @@ def test_parse_formula_never_uses_sympify(monkeypatch):
     monkeypatch.setattr(sympy, "parse_expr", boom)
     monkeypatch.setattr(sp, "parse_expr", boom)
     assert parse_formula("(1-x)^2 + 100*(y-x^2)^2 + sin(x) + 0.5") is not None
+
+
+# ----------------------------------------------------------------------------- the cost model
+
+
+def balanced_product(factors: list[str]) -> str:
+    while len(factors) > 1:
+        pairs = [f"({a})*({b})" for a, b in zip(factors[::2], factors[1::2])]
+        factors = pairs + (factors[-1:] if len(factors) % 2 else [])
+    return factors[0]
+
+
+@pytest.mark.parametrize(
+    "text, check",
+    [
+        # a constant to a non-integer power is its float, never an exact integer power
+        ("x*54**0.7777777", lambda e: e.has(sympy.Float) and not e.has(sympy.Rational(7777777, 10**7))),
+        ("x**0.7777777", lambda e: e == X ** sympy.Float(0.7777777)),
+        ("x**(1/3)", lambda e: e == X ** sympy.Rational(1, 3)),  # small roots stay exact
+        ("sin(10**100) + x", lambda e: not any(a.is_Integer and abs(a) > 10**12 for a in sympy.preorder_traversal(e))),
+        ("(1/3)**100 * x", lambda e: e.has(sympy.Float)),
+        ("0.05*x", lambda e: e == sympy.Rational(1, 20) * X),  # literals stay exact
+    ],
+)
+def test_constants_never_explode_exact_arithmetic(text, check):
+    import time
+
+    t0 = time.monotonic()
+    expr = parse_formula(text)
+    assert time.monotonic() - t0 < 2.0
+    assert check(expr), expr
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("sigmoid(" * 38 + "x*y" + ")" * 38, "deeper than 60 levels"),
+        ("sigmoid(" * 10 + "x*y" + ")" * 10, "Hessian has more than"),
+        (balanced_product([f"x+{i}" for i in range(1, 101)]), "gradient has more than 5000 expression nodes"),
+        ("(" * 100_000 + "x" + ")" * 100_000, "characters"),
+        ("x" + "*(x+y)" * 100, "nested more than 40"),
+    ],
+)
+def test_costly_formulas_refused_in_one_line_naming_the_limit(text, fragment):
+    import time
+
+    t0 = time.monotonic()
+    with pytest.raises(FormulaError) as err:
+        p = from_formula(text)
+        p.hessian([0.5, 0.5])
+    msg = str(err.value)
+    assert msg.startswith("formula: ") and "\n" not in msg and fragment in msg, msg
+    assert time.monotonic() - t0 < 10
+
+
+def test_crashing_formulas_now_evaluate():
+    for text in ("sin(10**100) + x", "(2**(1/3)+3**(1/5)+5**(1/7))**100*x", "x*54**0.7777777"):
+        p = from_formula(text)
+        with np.errstate(all="ignore"):
+            assert np.isfinite(p.f([0.5])).all() and np.isfinite(p.grad([0.5])).all()
+        p.scalar_functions()
+
+
+def test_the_wall_clock_limit_kills_the_work(monkeypatch):
+    """The last line: a child process killed at its limit; one line naming formula and limit."""
+    import time
+
+    text = "sigmoid(" * 8 + "x*y+7" + ")" * 8  # seconds of symbolic work
+    t0 = time.monotonic()
+    with pytest.raises(FormulaError, match=r"^formula: its symbolic work .* longer than the limit of 0.3 s$"):
+        from_formula(text, seconds=0.3)
+    assert time.monotonic() - t0 < 3.0
+
+
+def test_the_child_has_a_memory_cap():
+    from ravine.problems.worker import WorkFailed, bounded
+
+    with pytest.raises(WorkFailed, match="memory"):
+        bounded(_allocate, (4 * 2**30,), 10.0, memory=256 * 2**20)
+
+
+def _allocate(n):
+    return bytearray(n)
+
+
+def test_names_are_ascii_or_plain_greek_and_constants_are_named():
+    assert parse_formula("π*x") == sympy.pi * X
+    assert from_formula("θ^2 + x").variables == ("x", "θ")
+    for text, fragment in [
+        ("x^2 + \u0445^2", "U+0445 CYRILLIC SMALL LETTER HA"),
+        ("\u03bf + x", "GREEK SMALL LETTER OMICRON"),  # looks like o
+        ("inf*x", "infinity is not a number here"),
+        ("nan + x", "NaN"),
+        ("tau*x", "write 2*pi"),
+        ("E*x", "the constant is written e"),
+    ]:
+        with pytest.raises(FormulaError) as err:
+            parse_formula(text)
+        assert fragment in str(err.value)
+    assert parse_formula("\uff58^2") == X**2  # a fullwidth x is NFKC-normalized to x
+    with pytest.raises(FormulaError, match="U\\+0445"):
+        parse_formula("x", variables=["x", "\u0445"])
+
+
+# a generated corpus over the whitelisted grammar: everything accepted evaluates
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_LEAF = st.one_of(
+    st.sampled_from(["x", "y", "pi", "e", "0", "1", "2", "0.5", "1e12", "10**100", "54**0.7777777", "1e-300"]),
+    st.integers(-(10**13), 10**13).map(str),
+    st.floats(allow_nan=False, allow_infinity=False, width=64).map(repr),
+)
+
+
+def _extend(children):
+    fns = sorted(formula_module.FUNCTIONS)
+    return st.one_of(
+        st.tuples(children, st.sampled_from(["+", "-", "*", "/", "**", "^"]), children).map(
+            lambda t: f"({t[0]}){t[1]}({t[2]})"
+        ),
+        st.tuples(st.sampled_from(fns), children).map(lambda t: f"{t[0]}({t[1]})"),
+        children.map(lambda c: f"-({c})"),
+    )
+
+
+_FORMULAS = st.recursive(_LEAF, _extend, max_leaves=24)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_FORMULAS)
+def test_every_accepted_formula_evaluates_without_an_exception(text):
+    try:
+        p = from_formula(text + " + x*y", seconds=10.0)
+    except FormulaError as exc:
+        assert str(exc).startswith("formula: ") and "\n" not in str(exc)
+        return
+    pts = np.array([[0.5, -1.5], [0.0, 0.0], [3.0, 2.0], [1e3, -1e3]])
+    with np.errstate(all="ignore"):
+        assert p.f(pts).shape == (4,)
+        assert p.grad(pts).shape == (4, 2)
+        assert p.hessian(pts).shape == (4, 2, 2)
+    p.scalar_functions()
