@@ -161,6 +161,7 @@ class Explorer:
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         # one daemon thread compiles (a stopping server never waits for a compiler)
         self._queue: queue.Queue | None = None
         if self.numba and background:
@@ -168,7 +169,6 @@ class Explorer:
             threading.Thread(target=self._compiler, name="ravine-compile", daemon=True).start()
         self._compiled_formulas: set = set()
         self._meta: bytes | None = None
-        self._closing = threading.Event()
 
     def close(self):
         """Stop: computations in flight end at their next check, queued compiles are dropped."""
