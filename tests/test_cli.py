@@ -1,6 +1,7 @@
 """The core CLI: list, run, analyze; bad input exits 2 with one line."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -87,3 +88,132 @@ def test_bad_input_exits_2_with_one_line(args, needle):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ravine: error:") and needle in lines[0], r.stderr
     assert r.stdout == ""
+
+
+# ----------------------------------------------------------------------------- hostile input
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["run", "adam", "--output", "/nonexistent-dir/x.json"], "--output: cannot write"),
+        (["run", "adam", "--output", "/proc/x.json"], "--output: cannot write"),
+        (["run", "adam", "--output", "/"], "directory"),
+        (["explain", "adam", "--problem", "rosenbrock", "--output", "/nonexistent-dir/t.txt"], "--output"),
+        (["explain", "adam", "--problem", "rosenbrock", "--steps", "100000"], "--steps"),
+        (["plot", "adam", "-o", "/nonexistent-dir/p.png"], "-o: cannot write"),
+        (
+            [
+                "sweep",
+                "sgd",
+                "-p",
+                "ellipse",
+                "--x",
+                "lr=0.01:1:200",
+                "--y",
+                "momentum=0:0.9:200",
+                "--steps",
+                "2000",
+                "-o",
+                "/tmp/s.png",
+            ],
+            "cells",
+        ),
+        (["train", "--out", "/proc/ravine-train", "--epochs", "1"], "--out: cannot write"),
+        (["train", "--opt", "lr=0.1"], "--opt"),
+        (["train", "--epochs", "10000000"], "--epochs"),
+        (["run", "adam", "--steps", "100000000"], "--steps"),
+        (["run", "adam", "--steps", "1000000", "--format", "json", "-s", "1,1", "-s", "2,2", "-s", "0,0"], "record"),
+        (["run", "adam", "--noise", "nan"], "--noise"),
+        (["run", "adam", "--tol", "inf"], "--tol"),
+        (["run", "adam", "--formula", ""], "--formula: empty formula"),
+        (["run", "adam", "--formula", "sigmoid(" * 38 + "x*y" + ")" * 38], "formula: "),
+        (["run", "adam", "--formula", "x^2 + \u0445^2"], "U+0445"),
+        (["run", "adam", "--formula", "inf*x"], "infinity"),
+    ],
+)
+def test_hostile_input_exits_2_with_one_line(args, needle):
+    import time
+
+    t0 = time.monotonic()
+    r = ravine(*args)
+    assert time.monotonic() - t0 < 30
+    assert r.returncode == 2, (r.returncode, r.stderr[-500:])
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ravine: error:") and needle in lines[0], r.stderr[-500:]
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    "formula",
+    ["x*54**0.7777777", "sin(10**100) + x", "(2**(1/3)+3**(1/5)+5**(1/7))**100*x", "pi*x^2", "\u03c0*x^2"],
+)
+def test_formulas_that_hung_or_crashed_now_run(formula):
+    import time
+
+    t0 = time.monotonic()
+    r = ravine("run", "sgd(lr=0.001)", "--formula", formula, "--steps", "5", "-s", "0.5")
+    assert r.returncode == 0, r.stderr[-500:]
+    assert time.monotonic() - t0 < 30
+
+
+def _raise(exc):
+    def f(*a, **k):
+        raise exc
+
+    return f
+
+
+@pytest.mark.parametrize(
+    "exc, code, needle",
+    [
+        (MemoryError(), 2, "ravine: error: out of memory"),
+        (KeyboardInterrupt(), 130, "ravine: interrupted"),
+        (OSError(28, "No space left on device", "out.json"), 2, "ravine: error: No space left on device: out.json"),
+        (RecursionError(), 2, "ravine: error: the input is nested too deeply"),
+    ],
+)
+def test_machine_limits_are_one_line(monkeypatch, capsys, exc, code, needle):
+    import ravine.runner
+    from ravine.cli import main
+
+    monkeypatch.setattr(ravine.runner, "run", _raise(exc))
+    with pytest.raises(SystemExit) as out:
+        main(["run", "adam", "--steps", "1"])
+    assert out.value.code == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [err[0]] and err[0].startswith(needle), err
+
+
+def test_ctrl_c_exits_130_without_a_traceback():
+    import signal
+    import time
+
+    args = ["run", "newton", "exact_step", "--steps", "1000000", "-s", "1,1"]  # NumPy: minutes
+    p = subprocess.Popen(
+        [sys.executable, "-m", "ravine.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+    def cpu_seconds():
+        with open(f"/proc/{p.pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    t0 = time.monotonic()
+    while cpu_seconds() < 3.0 and time.monotonic() - t0 < 60:  # past the imports, in the run
+        time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 130, (p.returncode, err[-500:])
+    assert err.strip().splitlines()[-1] == "ravine: interrupted" and "Traceback" not in err
+
+
+def test_output_checked_before_the_work(tmp_path):
+    import time
+
+    t0 = time.monotonic()
+    r = ravine("run", "adam", "--steps", "1000000", "--output", str(tmp_path / "missing" / "x.json"))
+    assert r.returncode == 2 and time.monotonic() - t0 < 15  # no million steps first
+    good = tmp_path / "x.csv"
+    r = ravine("run", "adam", "--steps", "3", "--output", str(good))
+    assert r.returncode == 0 and good.read_text().startswith(("label", "optimizer", "step", "trajectory"))

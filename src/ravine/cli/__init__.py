@@ -93,6 +93,31 @@ def _say(line: str) -> None:
         pass
 
 
+def _stop_now(code: int) -> None:
+    """Exit at once: worker threads still computing (a compiled kernel, a pool) are not
+    waited for - the user asked to stop."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    if _embedded():
+        sys.exit(code)
+    os._exit(code)
+
+
+def _embedded() -> bool:
+    """Whether ``main`` runs inside another program (tests, an embedding) rather than as the
+    process itself: there it must not end the process."""
+    import os
+
+    prog = os.path.normpath(sys.argv[0]) if sys.argv else ""
+    own = (os.path.basename(prog) == "ravine", prog.endswith(os.path.join("ravine", "cli", "__main__.py")))
+    return not any(own)
+
+
 def main(argv=None):
     """Entry point: bad input → exit 2 with one line on stderr; Ctrl+C → 130."""
     try:
@@ -101,7 +126,7 @@ def main(argv=None):
         sys.exit(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl+C into Abort
         _say("ravine: interrupted")
-        sys.exit(130)
+        _stop_now(130)
     except MemoryError:
         _say("ravine: error: out of memory (ask for fewer steps, trajectories or a smaller problem)")
         sys.exit(2)
