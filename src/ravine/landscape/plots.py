@@ -21,7 +21,7 @@ from ..plot import COLORS, _figure, _save, new_figure
 from .spectrum import SpectralDensity
 from .surfaces import Line, Plane
 
-__all__ = ["interpolation", "contour2d", "surface3d", "spectral_density", "sharpness_over_training",
+__all__ = ["interpolation", "interpolation_grid", "sharpness_scatter", "contour2d", "surface3d", "spectral_density", "sharpness_over_training",
            "gallery_figures"]
 
 
@@ -52,6 +52,62 @@ def interpolation(lines: Sequence[Line] | Line, *, path=None, title: str | None 
         axes[0, 1].set_ylabel("accuracy (%)   (train --, test —)")
     if title:
         fig.suptitle(title)
+    return _save(fig, path)
+
+
+def interpolation_grid(lines: Sequence[Line], *, path=None, title: str | None = None, ncols: int = 5,
+                       log: bool = True):
+    """Small multiples: one panel per :class:`Line` (e.g. every pair of solutions), train loss
+    dashed and test loss solid, the endpoints' labels in the panel title."""
+    lines = list(lines)
+    if not lines:
+        raise ValueError("lines: need at least one Line, got none")
+    ncols = min(ncols, len(lines))
+    nrows = -(-len(lines) // ncols)
+    fig, axes = new_figure(nrows, ncols, figsize=(2.6 * ncols, 2.2 * nrows + 0.4), sharex=True, sharey=True)
+    for ax in axes.flat[len(lines):]:
+        ax.set_visible(False)
+    for ax, ln in zip(axes.flat, lines):
+        for s, style, c in (("train", "--", COLORS[1]), ("test", "-", COLORS[0])):
+            if s in ln.loss:
+                ax.plot(ln.alphas, ln.loss[s], style, color=c, lw=1.2, label=s)
+        for a in (0.0, 1.0):
+            ax.axvline(a, color="0.75", lw=0.7, zorder=0)
+        ax.set_title(f"{ln.labels[0]} → {ln.labels[1]}", fontsize=8)
+        if log:
+            ax.set_yscale("log")
+        ax.tick_params(labelsize=7)
+    axes[0, 0].legend(fontsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("α", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("loss", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def sharpness_scatter(points: Sequence[Mapping[str, Any]], *, x: str = "lambda_max", y: str = "gap",
+                      path=None, title: str | None = None, xlog: bool = True):
+    """One marker per solution: ``x`` (sharpness) against ``y`` (generalization gap); colour by
+    ``point["optimizer"]``, marker by ``point["setting"]``."""
+    fig, ax = _figure(None, figsize=(7, 4.8))
+    opts = list(dict.fromkeys(p["optimizer"] for p in points))
+    sets = list(dict.fromkeys(p["setting"] for p in points))
+    marks = "os^Dv<>"
+    for p in points:
+        ax.scatter(p[x], p[y], color=COLORS[opts.index(p["optimizer"]) % len(COLORS)],
+                   marker=marks[sets.index(p["setting"]) % len(marks)], s=22, alpha=0.8, lw=0)
+    for i, o in enumerate(opts):
+        ax.scatter([], [], color=COLORS[i % len(COLORS)], marker="o", label=o)
+    for j, st in enumerate(sets):
+        ax.scatter([], [], color="0.4", marker=marks[j % len(marks)], label=st)
+    if xlog:
+        ax.set_xscale("log")
+    ax.set_xlabel({"lambda_max": "sharpness λ_max(H) (train split)", "trace": "tr H (Hutchinson)"}.get(x, x))
+    ax.set_ylabel({"gap": "generalization gap: train acc − test acc (points)"}.get(y, y))
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title(title or "sharpness vs generalization gap")
     return _save(fig, path)
 
 

@@ -48,8 +48,6 @@ def _widest(model: nn.Module) -> int:
     for m in model.modules():
         if isinstance(m, nn.Linear):
             w = max(w, m.out_features, m.in_features)
-        elif isinstance(m, nn.Conv1d):
-            w = max(w, m.out_channels * 64)
     return w
 
 
@@ -71,7 +69,14 @@ def evaluate(model: nn.Module, thetas: torch.Tensor, data: Any, loss: str | Call
     n = x.shape[0]
     buffers = {k: b.detach() for k, b in model.named_buffers()}
     sb = min(int(samples_per_batch), n)
-    pb = points_per_batch or max(1, min(256, _BUDGET // (sb * _widest(model))))
+    if points_per_batch is None:
+        # vmap turns a convolution with P weight sets into one grouped convolution, which on CPU
+        # is slower than P separate ones (measured: docs/landscape.md); so conv models go one point
+        # per batch, dense models as many as fit the activation budget
+        has_conv = any(isinstance(mod, nn.modules.conv._ConvNd) for mod in model.modules())
+        pb = 1 if has_conv else max(1, min(256, _BUDGET // (sb * _widest(model))))
+    else:
+        pb = int(points_per_batch)
 
     def one(flat, xb, yb):
         out = torch.func.functional_call(model, (param_dict(model, flat), buffers), (xb,))

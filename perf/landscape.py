@@ -1,0 +1,152 @@
+"""Performance of ravine.landscape (reported in docs/landscape.md, "Performance").
+
+    PYTHONPATH=src python perf/landscape.py [--threads 2] [--repeat 7] [--out perf/landscape.json]
+
+1. one HVP vs one gradient on the same data (MNIST-1D MLP and CNN, the whole training split);
+2. λ_max of a ~100 k-parameter model (MNIST-1D CNN, width 128) to 1e-3 relative: products used;
+3. a dense-Hessian check of a ≤ 2 k-parameter model in float64 (HVPs and Lanczos vs eigh);
+4. a 41 × 41 filter-normalized 2-D landscape of the MNIST-1D MLP on 4 000 training points.
+
+Medians of ``--repeat`` runs (after one warm-up); times with ``time.perf_counter``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ravine.landscape import LossHessian, lanczos, param_dict, param_vector, power_iteration, random_plane
+from ravine.landscape.solutions import splits
+from ravine.train import TrainConfig, train
+
+
+def timeit(fn, repeat):
+    fn()
+    ts = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def trained(model, width, epochs, dtype="float32", val_fraction=0.1):
+    cfg = TrainConfig(problem="mnist1d", model=model, width=width, optimizer="adam", lr=1e-3, epochs=epochs,
+                      dtype=dtype, val_fraction=val_fraction, optimizer_args={"impl": "eager"})
+    res = train(cfg, keep_model=True)
+    return res.module, splits(cfg)["train"], res
+
+
+def hvp_vs_grad(repeat):
+    out = {}
+    for model, width in (("mlp", 256), ("cnn", 128)):
+        m, data, _ = trained(model, width, 3)
+        x, y = data
+        H = LossHessian(m, data, batch_size=len(y))
+        Hd = LossHessian(m, data, batch_size=len(y), method="double_backward")
+        v = torch.randn(H.dim)
+
+        def plain_grad():
+            m.zero_grad(set_to_none=True)
+            F.cross_entropy(m(x), y).backward()
+        row = {"n_params": H.dim, "n_samples": len(y),
+               "grad_autograd_s": timeit(plain_grad, repeat),
+               "grad_func_s": timeit(H.gradient, repeat),
+               "hvp_jvp_s": timeit(lambda: H.matvec(v), repeat),
+               "hvp_double_backward_s": timeit(lambda: Hd.matvec(v), repeat)}
+        row["ratio_jvp"] = row["hvp_jvp_s"] / row["grad_autograd_s"]
+        row["ratio_double_backward"] = row["hvp_double_backward_s"] / row["grad_autograd_s"]
+        out[f"mnist1d_{model}"] = row
+        print(model, json.dumps(row), flush=True)
+    return out
+
+
+def lambda_max_products():
+    from ravine.landscape.spectrum import _lanczos_basis, _ritz, _start
+
+    m, data, res = trained("cnn", 128, 5)
+    H = LossHessian(m, data, batch_size=1000)
+    ref = lanczos(H, 1, tol=1e-6, max_iter=80)
+    row = {"n_params": H.dim, "dtype": "float32", "reference": ref.lambda_max,
+           "reference_products": ref.n_products, "reference_converged": ref.converged}
+    for seed in range(3):
+        r = lanczos(H, 1, tol=1e-3, seed=seed + 1)
+        row[f"lanczos_seed{seed + 1}"] = {"products": r.n_products, "lambda": r.lambda_max,
+                                          "rel_error": abs(r.lambda_max - ref.lambda_max) / abs(ref.lambda_max),
+                                          "converged": r.converged}
+    p = power_iteration(H, tol=1e-3, max_iter=100, seed=1)
+    row["power"] = {"products": p.n_products, "lambda": p.lambda_max, "converged": p.converged,
+                    "rel_error": abs(p.lambda_max - ref.lambda_max) / abs(ref.lambda_max)}
+    # the Ritz value after j products is the top eigenvalue of T's leading j × j block
+    _, alpha, beta, _ = _lanczos_basis(H, _start(H.dim, H.dtype, 1), 30)
+    errs = [abs(_ritz(alpha[:j], beta[:j - 1])[0][0] - ref.lambda_max) / abs(ref.lambda_max)
+            for j in range(1, len(alpha) + 1)]
+    row["rel_error_by_products"] = errs
+    row["products_to_1e-3_error"] = next((j + 1 for j, e in enumerate(errs) if e <= 1e-3), None)
+    print("lambda_max", json.dumps(row), flush=True)
+    return row
+
+
+def dense_check():
+    m, data, _ = trained("mlp", 32, 3, dtype="float64")
+    x, y = data
+    th = param_vector(m)
+    t = time.perf_counter()
+    ref = torch.autograd.functional.hessian(
+        lambda p: F.cross_entropy(torch.func.functional_call(m, param_dict(m, p), (x,)), y), th)
+    t_ref = time.perf_counter() - t
+    H = LossHessian(m, data, batch_size=1000)
+    t = time.perf_counter()
+    D = H.dense()
+    t_hvp = time.perf_counter() - t
+    ev = np.linalg.eigvalsh(ref.numpy())[::-1]
+    r = lanczos(H, 5, tol=1e-10, max_iter=400)
+    row = {"n_params": H.dim, "max_abs_diff": float((D - ref).abs().max()),
+           "max_abs_entry": float(ref.abs().max()),
+           "rel_eig_err_top5": float(np.max(np.abs(r.eigenvalues - ev[:5]) / np.abs(ev[:5]))),
+           "lanczos_products": r.n_products, "dense_autograd_s": t_ref, "dense_by_hvp_s": t_hvp,
+           "top5": ev[:5].tolist()}
+    print("dense", json.dumps(row), flush=True)
+    return row
+
+
+def plane_timing(repeat):
+    m, data, res = trained("mlp", 256, 10, val_fraction=0.0)
+    assert len(data[1]) == 4000, len(data[1])
+    ts = []
+    for i in range(repeat):
+        t = time.perf_counter()
+        pl = random_plane(m, data, n=41, span=1.0, seed=i)
+        ts.append(time.perf_counter() - t)
+    row = {"n_params": sum(p.numel() for p in m.parameters()), "n_samples": 4000, "grid": "41x41",
+           "median_s": statistics.median(ts), "times_s": ts, "centre_loss": float(pl.loss["train"][20, 20])}
+    print("plane", json.dumps(row), flush=True)
+    return row
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--out", default="perf/landscape.json")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    info = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+            "threads": a.threads, "torch": torch.__version__, "platform": platform.platform()}
+    out = {"info": info, "hvp_vs_grad": hvp_vs_grad(a.repeat), "lambda_max": lambda_max_products(),
+           "dense_check": dense_check(), "plane": plane_timing(max(3, a.repeat // 2))}
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(out, indent=2) + "\n")
+    print("wrote", a.out)
+
+
+if __name__ == "__main__":
+    main()
