@@ -39,17 +39,35 @@ def run(optimizer: str, lr: float, steps: int, every: int, args=None):
 
 
 def summary(arr: dict, key: str, thr_key: str) -> dict:
+    """λ against its threshold: when it first reaches 90 % of it (step 1 left out: Adam's v̂₁ = g₁²
+    makes P₁ tiny), and the ratio λ/threshold after that and over the second half of the run."""
     lam, thr, steps = arr[key], arr[thr_key], arr["step"]
     thr0 = float(np.nanmedian(thr))
-    reached = np.nonzero(lam >= 0.9 * thr0)[0]
+    ok = steps > 1
+    reached = np.nonzero(ok & (lam >= 0.9 * thr0))[0]
     first = int(steps[reached[0]]) if len(reached) else None
     after = lam[reached[0]:] if len(reached) else np.array([])
-    return {"threshold": thr0, "lambda_initial": float(lam[0]), "lambda_max_seen": float(np.nanmax(lam)),
-            "first_step_at_90pct_threshold": first,
-            "after_reaching": ({"median_ratio": float(np.median(after / thr0)),
-                                "q10_ratio": float(np.quantile(after / thr0, 0.1)),
-                                "q90_ratio": float(np.quantile(after / thr0, 0.9))} if len(after) else None),
-            "final_loss": float(arr["loss"][-1]), "min_loss": float(np.nanmin(arr["loss"]))}
+    late = lam[steps > steps.max() / 2] / thr0
+
+    def q(r):
+        return {"median_ratio": float(np.median(r)), "q10_ratio": float(np.quantile(r, 0.1)),
+                "q90_ratio": float(np.quantile(r, 0.9))} if len(r) else None
+    return {"threshold": thr0, "lambda_initial": float(lam[0]), "lambda_max_seen": float(np.nanmax(lam[ok])),
+            "first_step_at_90pct_threshold": first, "after_reaching": q(after / thr0),
+            "second_half": q(late), "final_loss": float(arr["loss"][-1]), "min_loss": float(np.nanmin(arr["loss"]))}
+
+
+def _arrays(records):
+    keys = [k for k in records[0] if not isinstance(records[0][k], bool)]
+    return {k: np.array([np.nan if r.get(k) is None else float(r[k]) for r in records]) for k in keys}
+
+
+def draw(gd_runs, adam_runs, img: Path):
+    plots.sharpness_over_training(gd_runs, path=img / "landscape_eos_gd.png",
+                                  title="full-batch GD, MNIST-1D MLP (64 ReLU), cross-entropy: λ_max, 2/η dotted")
+    plots.sharpness_over_training(adam_runs, key="pre_lambda_max", threshold_key="pre_threshold",
+                                  path=img / "landscape_eos_adam.png", log=True, min_step=2,
+                                  title="full-batch Adam (β₁=0.9), MNIST-1D MLP: λ_max(P⁻¹H), 38/η dotted")
 
 
 def main():
@@ -60,7 +78,14 @@ def main():
     ap.add_argument("--adam-lrs", default="0.001,0.01")
     ap.add_argument("--out", default="docs")
     ap.add_argument("--img", default="docs/img")
+    ap.add_argument("--replot", action="store_true", help="redraw the figures from <out>/landscape_eos.json")
     a = ap.parse_args()
+    if a.replot:
+        d = json.loads((Path(a.out) / "landscape_eos.json").read_text())
+        gd = {f"GD η={float(lr):g} (2/η={2 / float(lr):g})": _arrays(v["records"]) for lr, v in d["gd"].items()}
+        ad = {f"Adam η={float(lr):g} (38/η={38 / float(lr):.0f})": _arrays(v["records"]) for lr, v in d["adam"].items()}
+        draw(gd, ad, Path(a.img))
+        return
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     out = {"gd": {}, "adam": {}}
@@ -82,12 +107,7 @@ def main():
                                     records=tr.records)
         print(f"[{time.perf_counter() - t0:5.1f}s] Adam lr={lr}:", {k: v for k, v in out['adam'][str(lr)].items()
                                                                      if k != "records"}, flush=True)
-    img = Path(a.img)
-    plots.sharpness_over_training(gd_runs, path=img / "landscape_eos_gd.png",
-                                  title="full-batch GD, MNIST-1D MLP (64 ReLU), cross-entropy: λ_max and 2/η (dotted)")
-    plots.sharpness_over_training(adam_runs, key="pre_lambda_max", threshold_key="pre_threshold",
-                                  path=img / "landscape_eos_adam.png",
-                                  title="full-batch Adam (β₁=0.9), MNIST-1D MLP: λ_max(P⁻¹H) and 38/η (dotted)")
+    draw(gd_runs, adam_runs, Path(a.img))
     out["elapsed_s"] = time.perf_counter() - t0
     Path(a.out).mkdir(parents=True, exist_ok=True)
     (Path(a.out) / "landscape_eos.json").write_text(json.dumps(out, indent=1) + "\n")

@@ -165,18 +165,23 @@ def spectral_density(densities: Mapping[str, SpectralDensity] | SpectralDensity,
 
 
 def sharpness_over_training(runs: Mapping[str, Mapping[str, Any]], *, path=None, title: str | None = None,
-                            key: str = "lambda_max", threshold_key: str = "threshold_plain", loss: bool = True):
+                            key: str = "lambda_max", threshold_key: str = "threshold_plain", loss: bool = True,
+                            log: bool = False, min_step: int = 0):
     """λ_max (``key``) against step per run, each with its threshold line (dotted); with the
-    training loss below when ``loss``. ``runs``: {label: track_sharpness.arrays()}."""
+    training loss below when ``loss``. ``runs``: {label: track_sharpness.arrays()}. Records
+    before ``min_step`` are left out of the top panel (e.g. Adam's step 1, where v̂₁ = g₁²)."""
     fig, axes = new_figure(2 if loss else 1, 1, figsize=(7, 6 if loss else 4), sharex=True)
     ax = axes[0, 0]
     for i, (name, r) in enumerate(runs.items()):
         c = COLORS[i % len(COLORS)]
-        ax.plot(r["step"], r[key], color=c, lw=1.3, label=name)
+        keep = r["step"] >= min_step
+        ax.plot(r["step"][keep], r[key][keep], color=c, lw=1.3, label=name)
         thr = np.nanmedian(r[threshold_key])
         ax.axhline(thr, color=c, ls=":", lw=1.2)
         if loss:
             axes[1, 0].semilogy(r["step"], r["loss"], color=c, lw=1.0)
+    if log:
+        ax.set_yscale("log")
     ax.set_ylabel("λ_max(P⁻¹H)" if key.startswith("pre") else "sharpness λ_max(H)")
     ax.legend(fontsize=8, title="dotted: threshold")
     if loss:
