@@ -23,6 +23,7 @@ _LAZY = {
     "analysis": ("ravine.analysis", None),
     "problems": ("ravine.problems", None),
     "rules": ("ravine.rules", None),
+    "landscape": ("ravine.landscape", None),  # a tool: imports torch, only when asked for
 }
 
 

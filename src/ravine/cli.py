@@ -24,6 +24,7 @@ COMMANDS = {
     "animate": ("ravine.plot_cli", "animate_cmd", "Animate several optimizers moving together (GIF/MP4)."),
     "sweep": ("ravine.plot_cli", "sweep_cmd", "Hyperparameter heatmaps with stability bounds."),
     "train": ("ravine.train", "command", "Train a model on real data with any optimizer."),
+    "landscape": ("ravine.landscape.cli", "command", "Loss lines, planes, Hessian spectra and sharpness of trained nets."),
     "serve": ("ravine.explorer.app", "command", "Start the interactive explorer in the browser."),
 }
 
