@@ -7,7 +7,8 @@
 3. a dense-Hessian check of a ≤ 2 k-parameter model in float64 (HVPs and Lanczos vs eigh);
 4. a 41 × 41 filter-normalized 2-D landscape of the MNIST-1D MLP on 4 000 training points.
 
-Medians of ``--repeat`` runs (after one warm-up); times with ``time.perf_counter``.
+Medians of ``--repeat`` runs (after one warm-up; the four timings of 1. interleaved so they see
+the same machine load); times with ``time.perf_counter``. ``--only`` picks some of the four.
 """
 from __future__ import annotations
 
@@ -26,16 +27,6 @@ import torch.nn.functional as F
 from ravine.landscape import LossHessian, lanczos, param_dict, param_vector, power_iteration, random_plane
 from ravine.landscape.solutions import splits
 from ravine.train import TrainConfig, train
-
-
-def timeit(fn, repeat):
-    fn()
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
 
 
 def trained(model, width, epochs, dtype="float32", val_fraction=0.1):
@@ -57,11 +48,17 @@ def hvp_vs_grad(repeat):
         def plain_grad():
             m.zero_grad(set_to_none=True)
             F.cross_entropy(m(x), y).backward()
-        row = {"n_params": H.dim, "n_samples": len(y),
-               "grad_autograd_s": timeit(plain_grad, repeat),
-               "grad_func_s": timeit(H.gradient, repeat),
-               "hvp_jvp_s": timeit(lambda: H.matvec(v), repeat),
-               "hvp_double_backward_s": timeit(lambda: Hd.matvec(v), repeat)}
+        fns = {"grad_autograd_s": plain_grad, "grad_func_s": H.gradient, "hvp_jvp_s": lambda: H.matvec(v),
+               "hvp_double_backward_s": lambda: Hd.matvec(v)}
+        ts = {k: [] for k in fns}
+        for f in fns.values():
+            f()  # warm-up
+        for _ in range(repeat):  # interleaved, so that all four see the same machine load
+            for k, f in fns.items():
+                t = time.perf_counter()
+                f()
+                ts[k].append(time.perf_counter() - t)
+        row = {"n_params": H.dim, "n_samples": len(y), **{k: statistics.median(t) for k, t in ts.items()}}
         row["ratio_jvp"] = row["hvp_jvp_s"] / row["grad_autograd_s"]
         row["ratio_double_backward"] = row["hvp_double_backward_s"] / row["grad_autograd_s"]
         out[f"mnist1d_{model}"] = row
@@ -74,7 +71,7 @@ def lambda_max_products():
 
     m, data, res = trained("cnn", 128, 5)
     H = LossHessian(m, data, batch_size=1000)
-    ref = lanczos(H, 1, tol=1e-6, max_iter=80)
+    ref = lanczos(H, 1, tol=1e-6, max_iter=60)
     row = {"n_params": H.dim, "dtype": "float32", "reference": ref.lambda_max,
            "reference_products": ref.n_products, "reference_converged": ref.converged}
     for seed in range(3):
@@ -82,7 +79,7 @@ def lambda_max_products():
         row[f"lanczos_seed{seed + 1}"] = {"products": r.n_products, "lambda": r.lambda_max,
                                           "rel_error": abs(r.lambda_max - ref.lambda_max) / abs(ref.lambda_max),
                                           "converged": r.converged}
-    p = power_iteration(H, tol=1e-3, max_iter=100, seed=1)
+    p = power_iteration(H, tol=1e-3, max_iter=60, seed=1)
     row["power"] = {"products": p.n_products, "lambda": p.lambda_max, "converged": p.converged,
                     "rel_error": abs(p.lambda_max - ref.lambda_max) / abs(ref.lambda_max)}
     # the Ritz value after j products is the top eigenvalue of T's leading j × j block
@@ -137,12 +134,23 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--out", default="perf/landscape.json")
+    ap.add_argument("--only", default="hvp,lambda,dense,plane")
     a = ap.parse_args()
+    only = set(a.only.split(","))
     torch.set_num_threads(a.threads)
     info = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
             "threads": a.threads, "torch": torch.__version__, "platform": platform.platform()}
-    out = {"info": info, "hvp_vs_grad": hvp_vs_grad(a.repeat), "lambda_max": lambda_max_products(),
-           "dense_check": dense_check(), "plane": plane_timing(max(3, a.repeat // 2))}
+    info["loadavg_before"] = os.getloadavg()
+    out = {"info": info}
+    if "hvp" in only:
+        out["hvp_vs_grad"] = hvp_vs_grad(a.repeat)
+    if "lambda" in only:
+        out["lambda_max"] = lambda_max_products()
+    if "dense" in only:
+        out["dense_check"] = dense_check()
+    if "plane" in only:
+        out["plane"] = plane_timing(max(3, a.repeat // 2))
+    info["loadavg_after"] = os.getloadavg()
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(out, indent=2) + "\n")
     print("wrote", a.out)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import itertools
 import json
 import time
@@ -143,7 +142,6 @@ def main():
                 plots.interpolation(from_init, path=img / f"landscape_from_init_{setting}.png",
                                     title=f"{setting}: from the initialization (α=0) to each solution (α=1)")
                 for ln in lines:
-                    rows_ln = ln.rows()
                     i_mid = int(np.argmin(np.abs(ln.alphas - 0.5)))
                     barrier = float(np.max(ln.loss["train"][(ln.alphas >= 0) & (ln.alphas <= 1)])
                                     - max(ln.loss["train"][np.argmin(np.abs(ln.alphas))],
@@ -167,7 +165,7 @@ def main():
     p3 = plane_through([m["SGD"], m["heavy ball"], m["Adam"]], {"train": data["train"]}, n=31,
                        labels=("SGD", "heavy ball", "Adam"))
     plots.contour2d(p3, path=img / "landscape_plane_three.png",
-                    title="MNIST-1D MLP: plane through the SGD, heavy-ball and Adam solutions")
+                    title="MNIST-1D MLP: plane through 3 solutions")
     dens = {}
     for label in ("SGD", "Adam"):
         dens[label] = slq_density(LossHessian(m[label], data["train"]), n_probes=3, n_steps=40, seed=0)
@@ -177,7 +175,7 @@ def main():
     dens = {k: slq_density(LossHessian(m[k], data["train"]), n_probes=3, n_steps=40, seed=0,
                            sigma=0.01 * (hi - lo), grid=grid) for k in dens}
     plots.spectral_density(dens, path=img / "landscape_spectrum.png",
-                           title="MNIST-1D MLP: Hessian eigenvalue density (SLQ, 3 probes × 40 steps)")
+                           title="MNIST-1D MLP: Hessian density (SLQ)")
 
     # summary: mean ± std over seeds
     summary = {}

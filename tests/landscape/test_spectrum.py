@@ -1,7 +1,6 @@
 """Spectral algorithms against dense linear algebra (float64)."""
 import numpy as np
 import pytest
-import torch
 
 from ravine.landscape import (DenseOperator, hutchinson_trace, lanczos, power_iteration, problem_hessian,
                               slq_density)

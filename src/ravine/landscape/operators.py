@@ -26,7 +26,7 @@ to ``functional_call`` as they are; evaluation-mode statistics), never recompute
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
