@@ -49,3 +49,13 @@ def test_gallery_figures(tmp_path):
     paths = gallery_figures(tmp_path)
     assert [p.name for p in paths] == ["landscape_interpolation.png"]
     assert paths[0].stat().st_size > 5000
+
+
+def test_interpolate_with_a_torch_optimizer_writes_csv(tmp_path):
+    r = CliRunner().invoke(landscape, ["interpolate", "--model", "logreg", "--samples", "200", "--epochs", "1",
+                                       "--optimizers", "sgd:0.1,torch.adam:0.01", "--points", "5",
+                                       "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    rows = (tmp_path / "interpolate.csv").read_text().splitlines()
+    assert rows[0].startswith("from,to,alpha,train_loss,train_acc,test_loss,test_acc")
+    assert len(rows) == 1 + 5 * 3  # one pair and two lines from θ₀, 5 points each

@@ -43,8 +43,10 @@ def _config(problem, model, width, epochs, seed, samples, optimizer="adam", lr=N
     from ..train import TrainConfig, validate
 
     _positive(epochs, "--epochs", integer=True)
-    cfg = TrainConfig(problem=problem, model=model, width=width, epochs=epochs, seed=seed, samples=samples,
-                      optimizer=optimizer, lr=lr, optimizer_args={"impl": "eager"}, **kw)
+    from .solutions import eager
+
+    cfg = eager(TrainConfig(problem=problem, model=model, width=width, epochs=epochs, seed=seed,
+                            samples=samples, optimizer=optimizer, lr=lr, **kw))
     try:
         validate(cfg)
     except ValueError as exc:

@@ -17,7 +17,7 @@ from torch import nn
 from ..train import Result, TrainConfig, make_model, train
 from .. import data as _data
 
-__all__ = ["Solution", "initial_model", "splits", "train_solutions"]
+__all__ = ["Solution", "initial_model", "splits", "train_solutions", "eager"]
 
 
 @dataclass
@@ -56,15 +56,27 @@ def initial_model(config: TrainConfig) -> nn.Module:
         return make_model(c.model, ds.n_features, ds.n_classes, c.width, c.depth).to(_dtype(c))
 
 
+def eager(cfg: TrainConfig) -> TrainConfig:
+    """ravine.optim optimizers run eagerly unless ``impl`` is given: these small models gain
+    nothing from ``torch.compile``, which costs ~25 s per new run; torch.optim ones have no ``impl``."""
+    args = dict(cfg.optimizer_args)
+    if cfg.optimizer.strip().lower().startswith("torch"):
+        args.pop("impl", None)
+    else:
+        args.setdefault("impl", "eager")
+    return dataclasses.replace(cfg, optimizer_args=args)
+
+
 def train_solutions(config: TrainConfig, runs: Mapping[str, Mapping[str, Any]]) -> list[Solution]:
     """Train ``config`` once per entry of ``runs`` ({label: TrainConfig field overrides, e.g.
-    {"optimizer": "sgd", "lr": 0.1}}), all from the same initialization (same ``seed``)."""
+    {"optimizer": "sgd", "lr": 0.1}}), all from the same initialization (same ``seed``).
+    ravine optimizers get ``impl="eager"`` unless the run sets it."""
     if not runs:
         raise ValueError("runs: need at least one run, got none")
     out = []
     for label, over in runs.items():
         if "seed" in over:
             raise ValueError(f"runs[{label!r}]: seed must not differ between runs (one initialization)")
-        res = train(dataclasses.replace(config, **dict(over)), keep_model=True)
+        res = train(eager(dataclasses.replace(config, **dict(over))), keep_model=True)
         out.append(Solution(str(label), res.module, res))
     return out
