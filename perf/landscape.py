@@ -2,7 +2,8 @@
 
     PYTHONPATH=src python perf/landscape.py [--threads 2] [--repeat 7] [--out perf/landscape.json]
 
-1. one HVP vs one gradient on the same data (MNIST-1D MLP and CNN, the whole training split);
+1. one HVP (jvp, double backward, linearize) vs one gradient on the same data (MNIST-1D MLP
+   and CNN, the whole training split);
 2. λ_max of a ~100 k-parameter model (MNIST-1D CNN, width 128) to 1e-3 relative: products used;
 3. a dense-Hessian check of a ≤ 2 k-parameter model in float64 (HVPs and Lanczos vs eigh);
 4. a 41 × 41 filter-normalized 2-D landscape of the MNIST-1D MLP on 4 000 training points.
@@ -43,13 +44,14 @@ def hvp_vs_grad(repeat):
         x, y = data
         H = LossHessian(m, data, batch_size=len(y))
         Hd = LossHessian(m, data, batch_size=len(y), method="double_backward")
+        Hl = LossHessian(m, data, batch_size=len(y), method="linearize")
         v = torch.randn(H.dim)
 
         def plain_grad():
             m.zero_grad(set_to_none=True)
             F.cross_entropy(m(x), y).backward()
         fns = {"grad_autograd_s": plain_grad, "grad_func_s": H.gradient, "hvp_jvp_s": lambda: H.matvec(v),
-               "hvp_double_backward_s": lambda: Hd.matvec(v)}
+               "hvp_double_backward_s": lambda: Hd.matvec(v), "hvp_linearize_s": lambda: Hl.matvec(v)}
         ts = {k: [] for k in fns}
         for f in fns.values():
             f()  # warm-up
@@ -61,6 +63,8 @@ def hvp_vs_grad(repeat):
         row = {"n_params": H.dim, "n_samples": len(y), **{k: statistics.median(t) for k, t in ts.items()}}
         row["ratio_jvp"] = row["hvp_jvp_s"] / row["grad_autograd_s"]
         row["ratio_double_backward"] = row["hvp_double_backward_s"] / row["grad_autograd_s"]
+        row["ratio_linearize"] = row["hvp_linearize_s"] / row["grad_autograd_s"]
+        row["linearize_setup_s"] = Hl.setup_time
         out[f"mnist1d_{model}"] = row
         print(model, json.dumps(row), flush=True)
     return out
@@ -100,7 +104,7 @@ def dense_check():
     ref = torch.autograd.functional.hessian(
         lambda p: F.cross_entropy(torch.func.functional_call(m, param_dict(m, p), (x,)), y), th)
     t_ref = time.perf_counter() - t
-    H = LossHessian(m, data, batch_size=1000)
+    H = LossHessian(m, data, batch_size=4096, method="linearize")
     t = time.perf_counter()
     D = H.dense()
     t_hvp = time.perf_counter() - t
@@ -118,13 +122,15 @@ def dense_check():
 def plane_timing(repeat):
     m, data, res = trained("mlp", 256, 10, val_fraction=0.0)
     assert len(data[1]) == 4000, len(data[1])
-    ts = []
+    ts, cpu = [], []
     for i in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         pl = random_plane(m, data, n=41, span=1.0, seed=i)
         ts.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
     row = {"n_params": sum(p.numel() for p in m.parameters()), "n_samples": 4000, "grid": "41x41",
-           "median_s": statistics.median(ts), "times_s": ts, "centre_loss": float(pl.loss["train"][20, 20])}
+           "median_s": statistics.median(ts), "times_s": ts, "cpu_s": cpu,
+           "centre_loss": float(pl.loss["train"][20, 20])}
     print("plane", json.dumps(row), flush=True)
     return row
 

@@ -32,7 +32,7 @@ def _dense_hessian(model, x, y, loss="cross_entropy"):
 
 
 @pytest.mark.parametrize("kind", ["mlp", "cnn", "logreg"])
-@pytest.mark.parametrize("method", ["jvp", "double_backward"])
+@pytest.mark.parametrize("method", ["jvp", "double_backward", "linearize"])
 def test_hvp_equals_dense_hessian(kind, method):
     m = _model(kind, width=3)
     x, y = _data()
@@ -45,6 +45,15 @@ def test_hvp_equals_dense_hessian(kind, method):
     lam = np.linalg.eigvalsh(ref.numpy())[-1]
     r = lanczos(H, 1, tol=1e-10)
     assert abs(r.lambda_max - lam) <= 1e-9 * abs(lam)
+
+
+def test_linearize_equals_jvp_over_chunks():
+    m = _model()
+    x, y = _data()
+    H = LossHessian(m, (x, y), batch_size=15, method="linearize")
+    v = torch.randn(H.dim, dtype=torch.float64)
+    a, b = H.matvec(v), LossHessian(m, (x, y)).matvec(v)
+    assert torch.allclose(a, b, rtol=0, atol=1e-14) and H.setup_time > 0
 
 
 def test_mse_loss_and_gradient():
@@ -131,6 +140,8 @@ def test_bad_input_one_line_value_errors():
         lanczos(H, H.dim + 1)
     with pytest.raises(ValueError, match=r"^models: the plane needs exactly 3 solutions, got 2$"):
         plane_through([a, a], (x, y))
+    with pytest.raises(ValueError, match=r"^method must be one of jvp, linearize, double_backward, got 'hvp'$"):
+        LossHessian(a, (x, y), method="hvp")
     with pytest.raises(ValueError, match=r"^batch_size must be a positive integer, got 0$"):
         LossHessian(a, (x, y), batch_size=0)
     with pytest.raises(ValueError, match=r"^loss must be one of cross_entropy, mse"):
