@@ -1,6 +1,7 @@
 """Spectral algorithms against dense linear algebra (float64)."""
 import numpy as np
 import pytest
+import torch
 
 from ravine.landscape import (DenseOperator, hutchinson_trace, lanczos, power_iteration, problem_hessian,
                               slq_density)
@@ -107,3 +108,15 @@ def test_bad_input_one_line_errors(rng):
         problem_hessian("rosenbrock", [1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="^sigma must be a positive number"):
         slq_density(op, sigma=-1.0)
+
+
+def test_scaled_operator_has_the_eigenvalues_of_the_preconditioned_matrix(rng):
+    from ravine.landscape import ScaledOperator
+
+    A, _ = _sym(rng, 30)
+    d = rng.uniform(0.1, 3.0, 30)
+    ref = np.sort(np.linalg.eigvals(A / d[:, None]).real)[::-1]  # eigenvalues of D⁻¹A
+    r = lanczos(ScaledOperator(DenseOperator(A), torch.as_tensor(d)), 2, tol=1e-10)
+    np.testing.assert_allclose(r.eigenvalues, ref[:2], rtol=1e-9)
+    with pytest.raises(ValueError, match="^diag must be positive and finite$"):
+        ScaledOperator(DenseOperator(A), torch.zeros(30))
