@@ -94,6 +94,17 @@ def test_interpolation_endpoints_reproduce_each_solution():
     assert ln.loss["train"][2] != ln.loss["train"][1]
 
 
+def test_interpolate_pairs_covers_every_pair_in_order():
+    from ravine.landscape import interpolate_pairs
+
+    ms = {"p": _model(seed=1), "q": _model(seed=2), "r": _model(seed=3)}
+    lines = interpolate_pairs(ms, _data(), alphas=[0.0, 1.0])
+    assert [ln.labels for ln in lines] == [("p", "q"), ("p", "r"), ("q", "r")]
+    assert lines[0].loss["train"][0] == lines[1].loss["train"][0]  # both start at p
+    with pytest.raises(ValueError, match=r"^models must map ≥ 2 labels to solutions, got 1$"):
+        interpolate_pairs({"p": ms["p"]}, _data())
+
+
 def test_filter_normalized_direction_matches_each_filter():
     m = _model("cnn", width=5)
     d = param_dict(m, filter_normalized_direction(m, seed=3))

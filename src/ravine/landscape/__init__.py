@@ -20,12 +20,12 @@ from .operators import (DenseOperator, LossHessian, Operator, ScaledOperator, ch
 from .spectrum import (EigenResult, SpectralDensity, TraceEstimate, hutchinson_trace, lanczos,
                        power_iteration, slq_density)
 from .surfaces import (DEFAULT_ALPHAS, Line, Plane, evaluate, filter_normalized_direction, interpolate,
-                       plane_through, random_plane)
+                       interpolate_pairs, plane_through, random_plane)
 
 __all__ = ["Operator", "DenseOperator", "LossHessian", "ScaledOperator", "problem_hessian", "param_vector",
            "param_dict", "check_same_architecture", "EigenResult", "TraceEstimate", "SpectralDensity",
            "lanczos", "power_iteration", "hutchinson_trace", "slq_density", "evaluate", "interpolate",
-           "Line", "Plane", "filter_normalized_direction", "random_plane", "plane_through", "DEFAULT_ALPHAS",
+           "interpolate_pairs", "Line", "Plane", "filter_normalized_direction", "random_plane", "plane_through", "DEFAULT_ALPHAS",
            "track_sharpness", "stability_threshold", "adam_preconditioner", "gallery_figures"]
 
 

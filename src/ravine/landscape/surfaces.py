@@ -9,6 +9,7 @@ L(θ_p) = (1/N) Σᵢ ℓ(f(xᵢ; θ_p), yᵢ) and the accuracy on a split.
   (Goodfellow, Vinyals & Saxe 2015, "Qualitatively characterizing neural network optimization
   problems"; with θ_a the initialization it is their path from initialization). At α = 0
   and 1 the point *is* θ_a and θ_b (0·θ + 1·θ' = θ' exactly in floating point).
+  :func:`interpolate_pairs` does every pair of two or more solutions (seed 004's Figure 1).
 * :func:`random_plane` — θ(x, y) = θ* + x δ + y η with filter-normalized Gaussian directions
   (Li, Xu, Taylor, Studer & Goldstein 2018, "Visualizing the loss landscape of neural nets"):
   each filter (a row of a Linear weight, an output channel of a Conv weight) of δ is rescaled
@@ -26,7 +27,7 @@ with batch-norm running statistics should be given the statistics of its own sol
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -34,7 +35,7 @@ from torch import nn
 
 from .operators import as_split, check_same_architecture, loss_fn, param_dict, param_vector
 
-__all__ = ["evaluate", "interpolate", "Line", "Plane", "filter_normalized_direction", "random_plane",
+__all__ = ["evaluate", "interpolate", "interpolate_pairs", "Line", "Plane", "filter_normalized_direction", "random_plane",
            "plane_through", "DEFAULT_ALPHAS"]
 
 DEFAULT_ALPHAS = np.linspace(-0.5, 1.5, 41)
@@ -155,6 +156,17 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, splits: Any, *, alphas: 
     res = {s: evaluate(model_a, thetas, d, loss) for s, d in _splits(splits).items()}
     return Line(a, {s: r[0] for s, r in res.items()}, {s: r[1] for s, r in res.items()},
                 float((tb - ta).norm()), tuple(labels))
+
+
+def interpolate_pairs(models: Mapping[str, nn.Module], splits: Any, *, alphas: Any = DEFAULT_ALPHAS,
+                      loss: str | Callable = "cross_entropy") -> list[Line]:
+    """:func:`interpolate` between every pair of two or more labelled solutions, in label order."""
+    if not isinstance(models, Mapping) or len(models) < 2:
+        raise ValueError(f"models must map ≥ 2 labels to solutions, got {len(models) if isinstance(models, Mapping) else type(models).__name__}")
+    check_same_architecture(list(models.values()), "models")
+    labels = list(models)
+    return [interpolate(models[a], models[b], splits, alphas=alphas, loss=loss, labels=(a, b))
+            for i, a in enumerate(labels) for b in labels[i + 1:]]
 
 
 def filter_normalized_direction(model: nn.Module, seed: int = 0) -> torch.Tensor:
