@@ -41,6 +41,7 @@ _LAZY = {
     "plot": ("ravine.plot", None),
     "train": ("ravine.train", None),
     "seeds": ("ravine.seeds", None),
+    "landscape": ("ravine.landscape", None),  # a tool: imports torch, only when asked for
 }
 
 

@@ -129,8 +129,15 @@ def build(out_dir, quick: bool = False) -> list[tuple[Path, str]]:
     zoom.set_yticks([])
     zoom.set_xlabel("")
     zoom.set_ylabel("")
-    zoom.text(0.03, 0.93, "GD's first 12 steps: each overshoots", transform=zoom.transAxes, fontsize=7.5,
-              va="top", bbox=dict(fc="white", ec="none", alpha=0.8, pad=1.5))
+    zoom.text(
+        0.03,
+        0.93,
+        "GD's first 12 steps: each overshoots",
+        transform=zoom.transAxes,
+        fontsize=7.5,
+        va="top",
+        bbox=dict(fc="white", ec="none", alpha=0.8, pad=1.5),
+    )
     axes[0, 0].indicate_inset_zoom(zoom, edgecolor="0.2")
     plot.loss_curves(ravine, ax=axes[0, 1], title="loss (log scale)")
     fig.suptitle(

@@ -62,13 +62,16 @@ def train(
     *,
     callback: Callable[[dict[str, Any]], None] | None = None,
     keep_model: bool = False,
+    step_callback: Callable[[int, nn.Module, torch.optim.Optimizer], None] | None = None,
     **overrides,
 ) -> Result:
     """Train one model; return its :class:`Result`.
 
     ``config`` is a :class:`TrainConfig` (or a dict of its fields); keyword ``overrides``
     replace fields. ``callback(epoch_record)`` is called after every epoch (the CLI's progress
-    bar). ``keep_model=True`` keeps the trained module in ``Result.module``.
+    bar). ``step_callback(step, model, optimizer)`` is called after every update, with
+    ``step`` the number of updates made so far (e.g. ``ravine.landscape.track_sharpness``).
+    ``keep_model=True`` keeps the trained module in ``Result.module``.
 
     A non-finite training loss (or a ravine optimizer's NonFiniteGradientError) ends the run
     with ``diverged=True``; its metrics are recorded up to that epoch.
@@ -84,12 +87,12 @@ def train(
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     t_start = time.perf_counter()
     with _threads(cfg.threads):
-        res = _train(cfg, chash, callback, keep_model, t_start)
+        res = _train(cfg, chash, callback, keep_model, t_start, step_callback)
     res.started = started
     return res
 
 
-def _train(cfg: TrainConfig, chash: str, callback, keep_model: bool, t_start: float) -> Result:
+def _train(cfg: TrainConfig, chash: str, callback, keep_model: bool, t_start: float, step_callback=None) -> Result:
     ds = _data.load(
         cfg.problem,
         val_fraction=cfg.val_fraction,
@@ -167,6 +170,8 @@ def _train(cfg: TrainConfig, chash: str, callback, keep_model: bool, t_start: fl
             step += 1
             if sched is not None and not ravine_sched and cfg.schedule_interval == "step":
                 sched.step()
+            if step_callback is not None:
+                step_callback(step, model, opt)
             loss_sum += lv * len(yb)
             correct += int((out.argmax(1) == yb).sum())
             seen += len(yb)
