@@ -130,6 +130,8 @@ def test_bad_input_exits_2_with_one_line(args, needle):
         (["run", "adam", "--formula", "sigmoid(" * 38 + "x*y" + ")" * 38], "formula: "),
         (["run", "adam", "--formula", "x^2 + \u0445^2"], "U+0445"),
         (["run", "adam", "--formula", "inf*x"], "infinity"),
+        (["run", "windowed_rmsprop(window=1000000000)"], "window must be <= 1000000"),
+        (["run", "windowed_rmsprop(window=1000)", "--steps", "10000", "--format", "json"], "would record"),
     ],
 )
 def test_hostile_input_exits_2_with_one_line(args, needle):

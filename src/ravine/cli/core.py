@@ -15,6 +15,7 @@ from .parse import (
     parse_optimizer,
     parse_point,
     parse_problem,
+    state_numbers,
     unknown_keys,
 )
 
@@ -97,7 +98,8 @@ def run_cmd(optimizers, problem, formula, starts, steps, sets, convention, tol, 
         opts[label] = rule
     pts = np.array([parse_point(s, prob.dim) for s in starts]) if starts else None
     if output or fmt != "text":  # every step is recorded
-        check_work(steps, len(opts) * (len(pts) if pts is not None else 1), 4 * prob.dim + 2)
+        per_step = 4 * prob.dim + 2 + state_numbers(opts.values(), prob.dim)
+        check_work(steps, len(opts) * (len(pts) if pts is not None else 1), per_step)
     res = run(
         opts,
         prob,

@@ -50,8 +50,12 @@ __all__ = [
     "bounded_float",
     "check_work",
     "MAX_RECORDED",
+    "MAX_COUNT",
+    "state_numbers",
 ]
 
+#: the largest integer hyperparameter (a count such as ``window``: memory is count × trajectories)
+MAX_COUNT = 1_000_000
 #: numbers a command may record (steps × trajectories × numbers per step) before it refuses
 MAX_RECORDED = 20_000_000
 
@@ -147,7 +151,10 @@ def optimizer_kwargs(rule_cls, kw: Mapping[str, Any], flag: str) -> dict:
                 raise ParseError(f"{flag}: {k} must be {len(pairs[k])} values like 0.9/0.999, got {v!r}")
             out[k] = tuple(_as_float_if_real(fields[p], x) for p, x in zip(pairs[k], v))
         elif k in fields:
-            out[k] = _as_float_if_real(fields[k], v)
+            f = fields[k]
+            if f.kind.type == "int" and isinstance(v, int) and not isinstance(v, bool) and v > MAX_COUNT:
+                raise ParseError(f"{flag}: {k} must be <= {MAX_COUNT} (memory grows with it), got {v}")
+            out[k] = _as_float_if_real(f, v)
         else:
             raise ParseError(
                 f"{flag}: {rule_cls.name} has no hyperparameter {k!r}; it has {', '.join(keys)}"
@@ -405,3 +412,11 @@ def check_work(steps: int, trajectories: int, per_step: int, flag: str = "--step
             f"{flag}: {steps} steps × {trajectories} trajectories would record {n} numbers; "
             f"the limit is {MAX_RECORDED} (fewer steps or trajectories)"
         )
+
+
+def state_numbers(rules, dim: int) -> int:
+    """The state numbers one trajectory of the largest of ``rules`` records per step."""
+    import numpy as np
+
+    sizes = [sum(int(np.size(v)) for v in r.init(np.zeros((1, dim))).state) for r in rules]
+    return max(sizes, default=0)

@@ -26,6 +26,7 @@ from .parse import (
     parse_optimizers,
     parse_point,
     parse_problem,
+    state_numbers,
 )
 
 PICTURES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
@@ -98,7 +99,8 @@ def _do_run(optimizers, problem, formula, start, steps, lr, sets, noise, seed, t
     prob = parse_problem(problem, formula)
     opts = parse_optimizers(optimizers, lr=lr, sets=sets)
     starts = _starts(prob, start)
-    check_work(steps, len(opts) * (len(starts) if starts is not None else 1), 4 * prob.dim + 2)
+    per_step = 4 * prob.dim + 2 + state_numbers(opts.values(), prob.dim)
+    check_work(steps, len(opts) * (len(starts) if starts is not None else 1), per_step)
     res = run(opts, prob, starts, steps, tol=tol, grad_noise=noise, seed=seed, backend="numpy")
     return prob, res
 
