@@ -25,6 +25,7 @@ COMMANDS = {
     "sweep": ("ravine.plot_cli", "sweep_cmd", "Hyperparameter heatmaps with stability bounds."),
     "train": ("ravine.train", "command", "Train a model on real data with any optimizer."),
     "serve": ("ravine.explorer.app", "command", "Start the interactive explorer in the browser."),
+    "bench": ("ravine.benchmark.cli", "command", "Benchmark optimizers: tuning, seeds, report, export."),
 }
 
 
