@@ -88,11 +88,20 @@ class Store:
             raise ValueError(f"STORE: {str(p)!r} is not writable")
         try:
             conn = sqlite3.connect(str(p), timeout=30, isolation_level=None)
+        except sqlite3.OperationalError as exc:
+            raise ValueError(f"STORE: cannot open {str(p)!r} ({exc}); is the path writable?") from None
+        try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             existing = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if p.exists() and p.stat().st_size > 0:
+                raise ValueError(f"STORE: {str(p)!r} is not a ravine bench store ({exc})") from None
+            raise ValueError(f"STORE: cannot write {str(p)!r} ({exc}); the path is not writable") from None
         except sqlite3.DatabaseError as exc:
+            conn.close()
             raise ValueError(f"STORE: {str(p)!r} is not a ravine bench store ({exc})") from None
         self = cls(p, conn)
         if "meta" not in existing:
