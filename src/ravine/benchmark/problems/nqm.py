@@ -61,6 +61,29 @@ def steps_to_target(target: float, batch_size: float, d: int = 100, gamma: float
     return best
 
 
+_QUADRATIC = None
+
+
+def _quadratic_cls():
+    """The module ½ θᵀHθ + ξᵀθ (one class, so that models stack; made once torch is loaded)."""
+    global _QUADRATIC
+    if _QUADRATIC is None:
+        import torch
+        from torch import nn
+
+        class Quadratic(nn.Module):
+            def __init__(self, h):
+                super().__init__()
+                self.theta = nn.Parameter(torch.ones(len(h), dtype=h.dtype))
+                self.register_buffer("h", h.clone())
+
+            def forward(self, xi):  # L(θ) + ξᵀθ: its gradient is Hθ + ξ
+                return 0.5 * (self.h * self.theta * self.theta).sum() + (xi * self.theta).sum()
+
+        _QUADRATIC = Quadratic
+    return _QUADRATIC
+
+
 class NQM(Problem):
     """Noisy quadratic model, d = 50, B = 16, h_i = 1/i, θ₀ = 1 (the seed draws the noise only)."""
 
@@ -87,20 +110,9 @@ class NQM(Problem):
 
     def model(self, seed):
         import torch
-        from torch import nn
 
         h = torch.as_tensor(curvatures(self.d, self.gamma), dtype=self.torch_dtype())
-
-        class Quadratic(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.theta = nn.Parameter(torch.ones(len(h), dtype=h.dtype))
-                self.register_buffer("h", h.clone())
-
-            def forward(self, xi):  # L(θ) + ξᵀθ: its gradient is Hθ + ξ
-                return 0.5 * (self.h * self.theta * self.theta).sum() + (xi * self.theta).sum()
-
-        return Quadratic()
+        return _quadratic_cls()(h)
 
     def criterion(self, out, y):
         return out

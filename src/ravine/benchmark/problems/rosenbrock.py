@@ -5,6 +5,29 @@ from __future__ import annotations
 from .base import Data, Problem
 
 
+_VALLEY = None
+
+
+def _valley_cls():
+    """The module L(θ) + ξᵀθ (one class, so that models stack; made once torch is loaded)."""
+    global _VALLEY
+    if _VALLEY is None:
+        import torch
+        from torch import nn
+
+        class Valley(nn.Module):
+            def __init__(self, dtype):
+                super().__init__()
+                self.theta = nn.Parameter(torch.tensor([-1.2, 1.0], dtype=dtype))
+
+            def forward(self, xi):
+                x, y = self.theta[0], self.theta[1]
+                return (1 - x) ** 2 + 100 * (y - x * x) ** 2 + (xi * self.theta).sum()
+
+        _VALLEY = Valley
+    return _VALLEY
+
+
 class NoisyRosenbrock(Problem):
     name = "rosenbrock"
     title = "Rosenbrock, noisy gradients (σ=1)"
@@ -24,21 +47,7 @@ class NoisyRosenbrock(Problem):
         return Data(None, None, zero, zero[:1], zero, zero[:1], {"sigma": self.sigma})
 
     def model(self, seed):
-        import torch
-        from torch import nn
-
-        dt = self.torch_dtype()
-
-        class Valley(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.theta = nn.Parameter(torch.tensor([-1.2, 1.0], dtype=dt))
-
-            def forward(self, xi):
-                x, y = self.theta[0], self.theta[1]
-                return (1 - x) ** 2 + 100 * (y - x * x) ** 2 + (xi * self.theta).sum()
-
-        return Valley()
+        return _valley_cls()(self.torch_dtype())
 
     def criterion(self, out, y):
         return out
