@@ -24,3 +24,16 @@ def ravine(*args, timeout=300, **env):
 @pytest.fixture
 def run_ravine():
     return ravine
+
+
+#: the smoke suite, small enough for the tests (3 trials per protocol, 2 final seeds)
+SMOKE_ARGS = ["--suite", "smoke", "--trials", "3", "--seeds", "2", "--quiet"]
+
+
+@pytest.fixture(scope="session")
+def smoke_reference(tmp_path_factory):
+    """The smoke suite run inline with --backend local (one worker): the reference store."""
+    store = tmp_path_factory.mktemp("ref") / "ref.db"
+    r = ravine("bench", "run", store, *SMOKE_ARGS, "--workers", "1", "--backend", "local")
+    assert r.returncode == 0, r.stderr[-2000:]
+    return store

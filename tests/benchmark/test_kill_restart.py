@@ -9,10 +9,10 @@ import subprocess
 import sys
 import time
 
-from conftest import bench_env
+from conftest import SMOKE_ARGS, bench_env
 
 # a small plan, inline (one worker: no pool start-up), a few seconds in all
-ARGS = ["--suite", "smoke", "--trials", "3", "--seeds", "2", "--workers", "1", "--quiet"]
+ARGS = [*SMOKE_ARGS, "--workers", "1"]
 EXPECTED = 2 * 2 * 2 * 3 + 2 * 2 * 2 + 2 * 2 * 2 * 2  # tune + defaults arm + final
 
 
@@ -35,11 +35,8 @@ def _numbers(metrics):
     return {k: v for k, v in m.items() if "time" not in k}
 
 
-def test_sigkill_at_random_points_then_restart(tmp_path):
-    ref = tmp_path / "ref.db"
-    p = _start(ref)
-    assert p.wait(timeout=240) == 0, p.stderr.read().decode()[-2000:]
-    ref_rows = {r[0]: r for r in _rows(ref)}
+def test_sigkill_at_random_points_then_restart(tmp_path, smoke_reference):
+    ref_rows = {r[0]: r for r in _rows(smoke_reference)}
     assert len(ref_rows) == EXPECTED
 
     store = tmp_path / "killed.db"

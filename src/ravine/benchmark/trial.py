@@ -54,12 +54,15 @@ def problem_instance(name: str, steps: int):
 
 
 def _fault(key: str, where: str) -> None:
-    """Fault injection for the tests: ``RAVINE_BENCH_FAULT=kill_once:DIR`` SIGKILLs the process
-    running a trial, mid-trial, the first time each trial key gets there (a marker in DIR)."""
+    """Fault injection for the tests: ``RAVINE_BENCH_FAULT=kill_once:DIR[:SUBSTRING]`` SIGKILLs
+    the process running a trial (whose key contains SUBSTRING), mid-trial, the first time each
+    such trial gets there (a marker file in DIR remembers it)."""
     spec = os.environ.get("RAVINE_BENCH_FAULT", "")
     if not spec.startswith("kill_once:") or where != "mid":
         return
-    d = spec.split(":", 1)[1]
+    _, d, *pat = spec.split(":", 2)
+    if pat and pat[0] not in key:
+        return
     marker = os.path.join(d, key.replace("/", "_"))
     try:
         fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
