@@ -49,7 +49,9 @@ def summarize(rows: Sequence[Mapping[str, Any]], problem_specs: Mapping[str, Map
         ttt = np.array([(r["metrics"] or {}).get("time_to_target", math.inf) for r in rs], dtype=float)
         st = [r["metrics"].get("step_time") for r in rs if r["status"] == "ok" and r["metrics"]]
         trn = [r["metrics"].get("final_train_loss") for r in rs if r["status"] == "ok" and r["metrics"]]
-        out[k] = {"test_mean": float(np.mean(tv)), "test_std": float(np.std(tv)), "n": len(rs),
+        with np.errstate(invalid="ignore"):
+            mean, std = float(np.mean(tv)), float(np.std(tv))
+        out[k] = {"test_mean": mean, "test_std": std, "n": len(rs),
                   "diverged": sum(r["status"] == "diverged" for r in rs),
                   "failed": sum(r["status"] == "failed" for r in rs),
                   "steps_to_target": float(np.median(stt)), "time_to_target": float(np.median(ttt)),
