@@ -56,6 +56,8 @@ def test_batched_equals_unbatched_float64(float64_mlp, opt):
             assert len(ua) == len(ba) == (11 if f != "train_loss" else 10)
             assert _rel(ua, ba) < 1e-10, (opt, f, _rel(ua, ba))
         assert u.metrics["steps_to_target"] == b.metrics["steps_to_target"]
+        assert _rel([u.metrics["final_train_loss_full"]], [b.metrics["final_train_loss_full"]]) < 1e-10
+        assert u.metrics["final_train_err_full"] == b.metrics["final_train_err_full"]
 
 
 def test_batched_float32_within_stated_tolerance():

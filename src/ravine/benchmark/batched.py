@@ -245,6 +245,13 @@ def _run(specs: list[TrialSpec], t_all: float) -> list[Outcome]:
             t0 = time.perf_counter()
     else:
         train_time += time.perf_counter() - t0
+    full = None
+    if data.x_train is not None:  # the whole training split, once, at the end
+        with torch.no_grad():
+            out = eval_fn(views(flat), buffers, data.x_train)
+            fl = crit(out, data.y_train).tolist()
+            fe = None if problem.error(out[0], data.y_train) is None else err_of(out, data.y_train).tolist()
+        full = (fl, fe)
     wall = time.perf_counter() - t_all
     outs = []
     for c, s in enumerate(specs):
@@ -252,6 +259,9 @@ def _run(specs: list[TrialSpec], t_all: float) -> list[Outcome]:
         steps_done = dead_at[c] if diverged else s0.steps
         m = _metrics.trial_metrics(curves[c], problem.metric, problem.target, diverged,
                                    steps_done=steps_done, train_time=train_time / C)
+        if full is not None and not diverged:
+            m["final_train_loss_full"] = full[0][c]
+            m["final_train_err_full"] = None if full[1] is None else full[1][c]
         m["batched"] = C
         outs.append(Outcome(s.key, "diverged" if diverged else "ok", None, curves[c], m, wall / C))
     return outs

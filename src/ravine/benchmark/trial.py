@@ -161,4 +161,6 @@ def _run(spec: TrialSpec, t_all: float) -> Outcome:
     steps_done = step if not diverged else step - 1
     m = _metrics.trial_metrics(curves, problem.metric, problem.target, diverged,
                                steps_done=steps_done, train_time=train_time)
+    if data.x_train is not None and not diverged:  # the whole training split, once, at the end
+        m["final_train_loss_full"], m["final_train_err_full"] = _eval(problem, model, data.x_train, data.y_train)
     return Outcome(spec.key, "diverged" if diverged else "ok", None, curves, m, time.perf_counter() - t_all)
