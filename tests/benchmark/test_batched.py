@@ -89,3 +89,28 @@ def test_per_config_branch_disagreement_is_an_error():
              TrialSpec("b", "nqm", "sgd", full_hyper("sgd", {"lr": 0.1, "momentum": 0.9}), 0, 5)]
     out = run_batch(specs)
     assert all(o.status == "failed" and "disagree" in o.error for o in out)
+
+
+def test_smoke_suite_with_backend_batched_matches_local(tmp_path, smoke_reference, run_ravine):
+    import json
+    import sqlite3
+
+    from conftest import SMOKE_ARGS
+
+    store = tmp_path / "b.db"
+    r = run_ravine("bench", "run", store, *SMOKE_ARGS, "--backend", "batched", "--workers", "1")
+    assert r.returncode == 0, r.stderr[-2000:]
+
+    def rows(p):
+        con = sqlite3.connect(p)
+        out = {k: (s, json.loads(m), b) for k, s, m, b in con.execute("SELECT key, status, metrics, backend FROM trials")}
+        con.close()
+        return out
+
+    b, loc = rows(store), rows(smoke_reference)
+    assert set(b) == set(loc)
+    for k, (s, m, backend) in b.items():
+        assert backend == "batched" and s == loc[k][0], k
+        # nqm is float64 (1e-10); digits_logreg float32 (the stated 1e-3)
+        tol = 1e-10 if "/nqm/" in k else 1e-3
+        assert m["final_val_loss"] == pytest.approx(loc[k][1]["final_val_loss"], rel=tol), k

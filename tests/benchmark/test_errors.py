@@ -80,3 +80,12 @@ def test_report_and_export_errors(tmp_path, run_ravine):
     assert run_ravine("bench", "run", store, *BASE).returncode == 0
     line = _err(run_ravine("bench", "export", store, "-o", tmp_path / "x.xlsx"))
     assert ".csv or .parquet" in line
+
+
+def test_bench_is_a_ravine_command(run_ravine):
+    r = run_ravine("--help")
+    assert r.returncode == 0 and "bench" in r.stdout
+    r = run_ravine("bench", "--help")
+    assert r.returncode == 0
+    for sub in ("run", "status", "report", "export"):
+        assert sub in r.stdout
