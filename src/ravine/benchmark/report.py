@@ -49,6 +49,8 @@ def summarize(rows: Sequence[Mapping[str, Any]], problem_specs: Mapping[str, Map
         ttt = np.array([(r["metrics"] or {}).get("time_to_target", math.inf) for r in rs], dtype=float)
         st = [r["metrics"].get("step_time") for r in rs if r["status"] == "ok" and r["metrics"]]
         trn = [r["metrics"].get("final_train_loss") for r in rs if r["status"] == "ok" and r["metrics"]]
+        tre = [r["metrics"].get("final_train_err_full") for r in rs if r["status"] == "ok" and r["metrics"]]
+        tre = [v for v in tre if v is not None]
         with np.errstate(invalid="ignore"):
             mean, std = float(np.mean(tv)), float(np.std(tv))
         out[k] = {"test_mean": mean, "test_std": std, "n": len(rs),
@@ -57,6 +59,8 @@ def summarize(rows: Sequence[Mapping[str, Any]], problem_specs: Mapping[str, Map
                   "steps_to_target": float(np.median(stt)), "time_to_target": float(np.median(ttt)),
                   "step_time": float(np.mean(st)) if st else math.nan,
                   "train_loss": float(np.mean([t for t in trn if t is not None])) if any(t is not None for t in trn) else math.nan,
+                  "train_err_mean": float(np.mean(tre)) if tre else math.nan,
+                  "train_err_std": float(np.std(tre)) if tre else math.nan,
                   "hyper": rs[0]["hyper"], "point": rs[0]["point"]}
     return out
 
@@ -165,6 +169,24 @@ def write_report(store: Store, out_dir: str | os.PathLike) -> str:
             f"{PROTOCOL_TITLES[pr]}: " + ", ".join(f"{o} {mean_rank[pr][o]:.2f}" for o in
                                                   sorted(optimizers, key=lambda o: mean_rank[pr][o]))
             for pr in ranks) + ".\n")
+
+    # -- train vs test error -------------------------------------------------------
+    err_problems = [p for p in problems if specs[p]["metric"] == "err"]
+    if err_problems:
+        w("### Training error (whole training split) against test error\n")
+        w("Mean ± std over the final seeds of diverged-free runs (a diverged run has no training error).\n")
+        w("| protocol | problem | " + " | ".join(optimizers) + " |")
+        w("|---|---|" + "---|" * len(optimizers))
+        for pr in protocols:
+            for p in err_problems:
+                cells = []
+                for o in optimizers:
+                    s = summ.get((pr, p, o))
+                    cells.append("–" if s is None else
+                                 f"train {_fmt(s['train_err_mean'], True)} ± {_fmt(s['train_err_std'], True)} / "
+                                 f"test {_fmt(s['test_mean'], True)}")
+                w(f"| {pr} | {p} | " + " | ".join(cells) + " |")
+        w("")
 
     # -- chosen settings ------------------------------------------------------------
     w("### Chosen settings\n")
