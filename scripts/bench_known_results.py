@@ -125,9 +125,33 @@ def nqm(out_dir: str) -> None:
         print(f"γ={g:g}: fewest steps {floor:.0f} (largest B); smallest B within 2× of it: {crit}")
 
 
+def nqm_critical(out_dir: str) -> None:
+    """Closed form only, batch sizes 2^0…2^14: the critical batch size, defined as the smallest
+    B at which the steps to target are at least twice what perfect scaling from B = 1 predicts
+    (steps(1)/B), for targets 1 % and 0.1 % of L₀."""
+    from ravine.benchmark.problems import nqm as N
+
+    d = 100
+    Bs = [2 ** k for k in range(15)]
+    print(f"\nCritical batch size (closed form, d={d}; B_crit = smallest B with steps(B) ≥ 2·steps(1)/B):\n")
+    print("| target | γ | steps at B=1 | steps at B=16384 | B_crit |")
+    print("|---|---|---|---|---|")
+    for frac in (1e-2, 1e-3):
+        for g in (0.0, 0.5, 1.0):
+            h = N.curvatures(d, g)
+            target = frac * 0.5 * h.sum()
+            st = [N.steps_to_target(target, B, d, g, max_steps=100_000,
+                                    lrs=np.geomspace(1e-4, 2.0 / h.max() * 0.999, 60))[0] for B in Bs]
+            base = next(((b, s) for b, s in zip(Bs, st) if math.isfinite(s)), None)
+            crit = None
+            if base:
+                crit = next((b for b, s in zip(Bs, st) if b > base[0] and s >= 2 * base[1] * base[0] / b), None)
+            print(f"| {frac:g}·L₀ | {g:g} | {st[0]:.0f} | {st[-1]:.0f} | {crit} |", flush=True)
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["wilson", "nqm"])
+    ap.add_argument("what", choices=["wilson", "nqm", "nqm_critical"])
     ap.add_argument("--out", default="docs/img/benchmarks")
     a = ap.parse_args()
-    {"wilson": wilson, "nqm": nqm}[a.what](a.out)
+    {"wilson": wilson, "nqm": nqm, "nqm_critical": nqm_critical}[a.what](a.out)
