@@ -171,7 +171,8 @@ def write_report(store: Store, out_dir: str | os.PathLike) -> str:
             for pr in ranks) + ".\n")
 
     # -- train vs test error -------------------------------------------------------
-    err_problems = [p for p in problems if specs[p]["metric"] == "err"]
+    err_problems = [p for p in problems if specs[p]["metric"] == "err"
+                    and any(not math.isnan(v["train_err_mean"]) for k, v in summ.items() if k[1] == p)]
     if err_problems:
         w("### Training error (whole training split) against test error\n")
         w("Mean ± std over the final seeds of diverged-free runs (a diverged run has no training error).\n")
