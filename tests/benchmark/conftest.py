@@ -26,6 +26,8 @@ def run_ravine():
     return ravine
 
 
+TIMING: dict = {}
+
 #: the smoke suite, small enough for the tests (3 trials per protocol, 2 final seeds)
 SMOKE_ARGS = ["--suite", "smoke", "--trials", "3", "--seeds", "2", "--quiet"]
 
@@ -33,7 +35,11 @@ SMOKE_ARGS = ["--suite", "smoke", "--trials", "3", "--seeds", "2", "--quiet"]
 @pytest.fixture(scope="session")
 def smoke_reference(tmp_path_factory):
     """The smoke suite run inline with --backend local (one worker): the reference store."""
+    import time
+
     store = tmp_path_factory.mktemp("ref") / "ref.db"
+    t = time.perf_counter()
     r = ravine("bench", "run", store, *SMOKE_ARGS, "--workers", "1", "--backend", "local")
     assert r.returncode == 0, r.stderr[-2000:]
+    TIMING["smoke"] = time.perf_counter() - t  # how long the whole sweep takes here
     return store
