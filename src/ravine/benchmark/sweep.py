@@ -338,7 +338,10 @@ def _run_single(job):
 
 
 def _execute_ray(specs, rec, workers, address, max_retries):
-    import ray  # only here: --backend ray
+    try:
+        import ray  # only here: --backend ray
+    except ImportError:
+        raise ValueError("--backend ray needs Ray, which is not installed (pip install 'ravine[ray]')") from None
 
     started = False
     if not ray.is_initialized():
