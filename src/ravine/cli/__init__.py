@@ -30,6 +30,8 @@ COMMANDS = {
     "sweep": ("ravine.cli.plot", "sweep_cmd", "Hyperparameter heatmaps with stability bounds."),
     "train": ("ravine.cli.train", "command", "Train a model on real data with any optimizer."),
     "serve": ("ravine.cli.serve", "command", "Start the interactive explorer in the browser."),
+    "bench": ("ravine.cli.benchmark", "command", "Benchmark optimizers: tuning, seeds, report, export."),
+    "landscape": ("ravine.cli.landscape", "command", "Loss landscapes, sharpness, Hessian spectra, edge of stability."),
 }
 
 

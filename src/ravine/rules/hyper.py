@@ -136,6 +136,14 @@ class Field(NamedTuple):
     choices: tuple = ()
     pair: str | None = None
     doc: str = ""
+    #: how a search or a slider spans this field, where it differs from its kind's
+    #: (SGD's momentum is valid on [0, ∞) like torch's, but is searched as 1 − β, "log1m")
+    scale_: str | None = None
+
+    @property
+    def scale(self) -> str | None:
+        """``"log"``, ``"log1m"`` (log of 1 − v), ``"linear"`` or None (not searched)."""
+        return self.scale_ if self.scale_ is not None else self.kind.scale
 
     @property
     def structural(self) -> bool:
@@ -150,7 +158,7 @@ class Field(NamedTuple):
             "kind": self.kind.name,
             "type": self.kind.type,
             "range": self.kind.range_text(),
-            "scale": self.kind.scale,
+            "scale": self.scale,
         }
         if self.kind.lo is not None:
             d["lo"], d["lo_open"] = self.kind.lo, self.kind.lo_open
@@ -174,11 +182,12 @@ def _maker(kind: Kind):
         doc: str = "",
         lo: float | None = None,
         hi: float | None = None,
+        scale: str | None = None,
     ) -> Field:
         k = kind
         if lo is not None or hi is not None:
             k = kind.with_bounds(**({"lo": lo} if lo is not None else {}), **({"hi": hi} if hi is not None else {}))
-        return Field(name, k, default=default, pair=pair, doc=doc)
+        return Field(name, k, default=default, pair=pair, doc=doc, scale_=scale)
 
     make.__name__ = kind.name.upper()
     make.__doc__ = f"A {kind.meaning} field ({kind.range_text()})."

@@ -95,6 +95,8 @@ def add_scaled(x, a, y):
 
         if torch.compiler.is_compiling():  # a traced alpha would be specialized (a recompile per lr)
             return x + a * y
+        if getattr(a, "ndim", 0) > 0:  # one value per stacked configuration (ravine.benchmark.batched)
+            return x + a * y
         return torch.add(x, y, alpha=a)
     return x + a * y
 

@@ -1,0 +1,174 @@
+"""Timings of ``ravine bench`` (docs/benchmarks.md, "Performance"). No assertions: it prints.
+
+    PYTHONPATH=src python perf/benchmark.py [overhead] [batched] [smoke]
+
+overhead  one trial (ravine.benchmark.trial.run_trial, evaluations included) against the
+          same steps in a plain hand-written torch loop (same model, optimizer, minibatches)
+batched   32 configurations of the digits MLP: --backend local (process pool, 2 workers)
+          against --backend batched (one vectorized model of 32; and 2 × 16 on 2 workers)
+smoke     ``ravine bench run --suite smoke`` wall-clock, default workers
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def overhead(reps: int = 7) -> None:
+    import torch
+
+    from ravine import optim
+    from ravine.benchmark.space import full_hyper, optimizer_kwargs
+    from ravine.benchmark.trial import TrialSpec, problem_instance, run_trial
+
+    torch.set_num_threads(1)
+    for problem, opt, lr in (("digits_mlp", "adam", 3e-3), ("mnist1d_cnn", "adam", 3e-3)):
+        pr = problem_instance(problem, get_steps(problem))
+        data = pr.data()
+        hyper = full_hyper(opt, {"lr": lr, "weight_decay": pr.weight_decay})
+        spec = TrialSpec("perf", problem, opt, hyper, 0, pr.steps)
+
+        def plain():
+            model = pr.model(0)
+            o = optim.Adam(model.parameters(), impl="eager", **optimizer_kwargs(opt, hyper))
+            gen = torch.Generator().manual_seed(0)
+            it = pr.batches(data, gen)
+            t = time.perf_counter()
+            for _ in range(pr.steps):
+                xb, yb = next(it)
+                o.zero_grad(set_to_none=True)
+                loss = torch.nn.functional.cross_entropy(model(xb), yb)
+                loss.backward()
+                o.step()
+            return time.perf_counter() - t
+
+        def harness():
+            t = time.perf_counter()
+            out = run_trial(spec)
+            assert out.status == "ok", out.error
+            return time.perf_counter() - t
+
+        plain(), harness()
+        tp, th = [], []
+        for _ in range(reps):  # interleaved, best of reps (the machine is shared)
+            tp.append(plain())
+            th.append(harness())
+        print(
+            f"overhead {problem}/{opt}, {pr.steps} steps: plain loop {min(tp):.3f} s, one trial "
+            f"{min(th):.3f} s (11 evaluations of val+test included): ratio {min(th) / min(tp):.3f} "
+            f"(medians {np.median(tp):.3f} / {np.median(th):.3f})",
+            flush=True,
+        )
+
+
+def get_steps(problem):
+    from ravine.benchmark.problems import get_problem
+
+    return get_problem(problem).steps
+
+
+def batched() -> None:
+    from ravine.benchmark.space import full_hyper, sobol_points, space_for
+    from ravine.benchmark.store import Store
+    from ravine.benchmark.sweep import execute
+    from ravine.benchmark.trial import TrialSpec
+
+    pts = sobol_points(32, 0)
+    sp = space_for("adam")
+    specs = [
+        TrialSpec(
+            f"t{i}",
+            "digits_mlp",
+            "adam",
+            full_hyper("adam", {**sp.sample(pts[i], "all"), "weight_decay": 1e-4}),
+            0,
+            get_steps("digits_mlp"),
+        )
+        for i in range(32)
+    ]
+    rows = [
+        dict(
+            key=s.key,
+            phase="tune",
+            protocol="all",
+            problem=s.problem,
+            optimizer=s.optimizer,
+            point=i,
+            seed=0,
+            steps=s.steps,
+            hyper=dict(s.hyper),
+        )
+        for i, s in enumerate(specs)
+    ]
+    from ravine.benchmark.sweep import make_pool
+
+    def run(name, kw, pool=None, warm=False):
+        with tempfile.TemporaryDirectory() as d:
+            st = Store.open(os.path.join(d, "s.db"), {"perf": name}, "perf")
+            st.add_planned(rows[:4] if warm else rows)
+            t = time.perf_counter()
+            n = execute(st, st.pending(), pool=pool, **kw)
+            dt = time.perf_counter() - t
+            bad = [r["status"] for r in st.rows() if r["status"] == "failed"]
+            assert not bad, bad
+            return n, dt
+
+    pool = make_pool(2)
+    res = {}
+    try:
+        for name, kw, p in (
+            ("local, 2 workers", dict(backend="local", workers=2), pool),
+            ("local, 1 worker (inline)", dict(backend="local", workers=1), None),
+            ("batched, 1 × 32 (one process)", dict(backend="batched", workers=1, batch=32), None),
+            ("batched, 2 workers × 16", dict(backend="batched", workers=2, batch=16), pool),
+        ):
+            run(name, kw, p, warm=True)  # start-up (imports, data, first calls) is not timed
+            n, dt = run(name, kw, p)
+            res[name] = n / dt
+            print(f"batched-vs-local {name}: {n} trials in {dt:.2f} s = {n / dt:.2f} trials/s (warm)", flush=True)
+    finally:
+        pool.shutdown()
+    base = res["local, 2 workers"]
+    for k, v in res.items():
+        print(f"  {k}: {v / base:.2f}× local (2 workers)")
+
+
+def smoke() -> None:
+    with tempfile.TemporaryDirectory() as d:
+        t = time.perf_counter()
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ravine.cli",
+                "bench",
+                "run",
+                os.path.join(d, "s.db"),
+                "--suite",
+                "smoke",
+                "--quiet",
+                "--report",
+                os.path.join(d, "rep"),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        dt = time.perf_counter() - t
+        print(
+            f"smoke suite (default workers = {os.cpu_count()}), report included: {dt:.1f} s, rc {r.returncode}"
+            + (f" {r.stderr[-500:]}" if r.returncode else ""),
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    which = sys.argv[1:] or ["overhead", "batched", "smoke"]
+    print(f"load average before: {os.getloadavg()}", flush=True)
+    for w in which:
+        globals()[w]()

@@ -1,0 +1,209 @@
+"""Search spaces: which hyperparameters of each benchmarked optimizer are tuned, over which range.
+
+The *names* of an optimizer's hyperparameters come from its rule class (``Rule.Hyper``
+fields, ``ravine/rules/``) and their *kind* from :func:`_kind` — the one function that
+the rule-field specs of ``ravine/rules/hyper.py`` will replace. The *ranges* are benchmark
+knowledge and live only here (:data:`RANGES`):
+
+* ``lr``: log-uniform on [1e-4, 1] (Choi et al. 2019, "On empirical comparisons of
+  optimizers for deep learning", tune every optimizer's lr on a log scale);
+* a decay factor (kind ``unit``: β1, β2, α, momentum): ``1 − β`` log-uniform on
+  [1e-3, 0.5] (Choi et al. 2019 search 1 − β on a log scale);
+* ε (kind ``positive``): log-uniform on [1e-10, 1e-1] (Choi et al. 2019 tune ε up to large
+  values; ε ≫ 1e-8 turns Adam towards momentum SGD).
+
+Quasi-random search (Bousquet et al. 2017; AlgoPerf's "external tuning" ruleset, Dahl et
+al. 2023): one scrambled, seeded Sobol sequence (``scipy.stats.qmc.Sobol``) of
+:data:`SOBOL_DIMS` dimensions gives the unit points; every optimizer on every problem uses
+the *same* points, taking its first ``d`` coordinates in the order of :attr:`Space.dims`
+(lr first). Protocol ``lr`` tunes the learning rate only (the other hyperparameters at
+their defaults); protocol ``all`` tunes every dimension of the space.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..rules import hyper as hp
+
+__all__ = [
+    "Dim",
+    "Space",
+    "OptimizerSpec",
+    "OPTIMIZERS",
+    "RANGES",
+    "PROTOCOLS",
+    "SOBOL_DIMS",
+    "space_for",
+    "sobol_points",
+    "check_range",
+    "get_optimizer",
+]
+
+PROTOCOLS = ("lr", "all")
+SOBOL_DIMS = 4
+
+
+class Dim(NamedTuple):
+    """One tuned hyperparameter: rule field ``name`` of ``kind``, with value = ``low·(high/low)^u``
+    (``transform="log"``) or ``1 − that`` (``"one_minus_log"``) for a unit point u ∈ [0, 1)."""
+
+    name: str
+    kind: str
+    low: float
+    high: float
+    transform: str  # "log" | "one_minus_log"
+
+    def value(self, u: float) -> float:
+        v = math.exp(math.log(self.low) + float(u) * (math.log(self.high) - math.log(self.low)))
+        return 1.0 - v if self.transform == "one_minus_log" else v
+
+    def describe(self) -> str:
+        if self.transform == "one_minus_log":
+            return f"1−{self.name} log-uniform [{self.low:g}, {self.high:g}]"
+        return f"{self.name} log-uniform [{self.low:g}, {self.high:g}]"
+
+
+#: kind → (low, high, transform): the tuning ranges (benchmark knowledge; see the module docstring)
+RANGES: dict[str, tuple[float, float, str]] = {
+    "lr": (1e-4, 1.0, "log"),
+    "unit": (1e-3, 0.5, "one_minus_log"),
+    "positive": (1e-10, 1e-1, "log"),
+}
+
+
+def _kind(rule_cls: type, field_name: str) -> str:
+    """Which tuning range of :data:`RANGES` a field takes, from the rule's spec
+    (``ravine.rules.hyper``): a field searched as 1 − v (its scale ``"log1m"``: β1, β2, α,
+    ρ, momentum) takes ``"unit"``, otherwise the name of its kind (``"lr"``, ``"positive"``)."""
+    for f in rule_cls.fields:
+        if f.name == field_name:
+            return "unit" if f.scale == "log1m" else f.kind.name
+    raise ValueError(
+        f"search space: {rule_cls.__name__} has no hyperparameter {field_name!r}; "
+        f"it has {', '.join(f.name for f in rule_cls.fields)}"
+    )
+
+
+def check_range(name: str, low: float, high: float, transform: str = "log") -> None:
+    """One-line ValueError for an empty, inverted or non-positive range."""
+    for what, v in (("low", low), ("high", high)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            raise ValueError(f"search range of {name}: {what} must be a positive finite number, got {v!r}")
+    if not low < high:
+        kind = "empty" if low == high else "inverted"
+        raise ValueError(f"search range of {name}: [{low:g}, {high:g}] is {kind}; need low < high")
+    if transform == "one_minus_log" and high >= 1:
+        raise ValueError(f"search range of 1−{name}: high must be < 1, got {high:g}")
+
+
+@dataclass(frozen=True)
+class Space:
+    """The tuned dimensions of one optimizer (lr first)."""
+
+    optimizer: str
+    dims: tuple[Dim, ...]
+
+    def sample(self, u: np.ndarray, protocol: str) -> dict[str, float]:
+        """Hyperparameter values at unit point ``u`` (only lr under protocol ``"lr"``)."""
+        dims = self.dims[:1] if protocol == "lr" else self.dims
+        return {d.name: d.value(u[i]) for i, d in enumerate(dims)}
+
+    def describe(self, protocol: str = "all") -> str:
+        dims = self.dims[:1] if protocol == "lr" else self.dims
+        return "; ".join(d.describe() for d in dims)
+
+
+class OptimizerSpec(NamedTuple):
+    """A benchmarked optimizer: its ``ravine.optim`` class name, fixed keywords that make it
+    what it is (heavy ball = SGD with momentum), and the rule fields that are tuned."""
+
+    name: str
+    optim: str  # class name in ravine.optim
+    fixed: Mapping[str, Any]  # rule fields set by the arm (not tuned)
+    tuned: tuple[str, ...]  # rule fields tuned under protocol "all" (lr first)
+    title: str
+
+
+#: the optimizers of the benchmark; their defaults are the framework's (torch convention)
+OPTIMIZERS: dict[str, OptimizerSpec] = {
+    o.name: o
+    for o in (
+        OptimizerSpec("sgd", "SGD", {}, ("lr",), "SGD"),
+        OptimizerSpec("heavy_ball", "SGD", {"momentum": 0.9}, ("lr", "momentum"), "SGD + heavy-ball momentum"),
+        OptimizerSpec(
+            "nesterov", "SGD", {"momentum": 0.9, "nesterov": True}, ("lr", "momentum"), "SGD + Nesterov momentum"
+        ),
+        OptimizerSpec("adagrad", "Adagrad", {}, ("lr", "eps"), "Adagrad"),
+        OptimizerSpec("rmsprop", "RMSprop", {}, ("lr", "alpha", "eps"), "RMSProp"),
+        OptimizerSpec("adam", "Adam", {}, ("lr", "beta1", "beta2", "eps"), "Adam"),
+        OptimizerSpec("nadam", "NAdam", {}, ("lr", "beta1", "beta2", "eps"), "NAdam"),
+    )
+}
+
+
+def get_optimizer(name: str) -> OptimizerSpec:
+    if name not in OPTIMIZERS:
+        raise ValueError(f"--optimizers: unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[name]
+
+
+def rule_class(name: str) -> type:
+    """The rule class behind benchmarked optimizer ``name`` (its ``ravine.optim`` class's rule)."""
+    from .. import rules
+
+    spec = get_optimizer(name)
+    return getattr(rules, spec.optim)
+
+
+def space_for(name: str, ranges: Mapping[str, tuple[float, float, str]] | None = None) -> Space:
+    """The search space of optimizer ``name``: its tuned fields, each with the range of its kind."""
+    spec = get_optimizer(name)
+    cls = rule_class(name)
+    table = dict(RANGES, **(ranges or {}))
+    dims = []
+    for f in spec.tuned:
+        kind = _kind(cls, f)
+        if kind not in table:
+            raise ValueError(f"search space of {name}: no tuning range for kind {kind!r} (field {f!r})")
+        low, high, transform = table[kind]
+        check_range(f, low, high, transform)
+        dims.append(Dim(f, kind, float(low), float(high), transform))
+    if len(dims) > SOBOL_DIMS:
+        raise ValueError(f"search space of {name}: {len(dims)} dimensions > SOBOL_DIMS={SOBOL_DIMS}")
+    return Space(name, tuple(dims))
+
+
+def sobol_points(n: int, seed: int) -> np.ndarray:
+    """``n`` scrambled Sobol points in [0, 1)^SOBOL_DIMS, fixed by ``seed`` (the first ``n`` of
+    the sequence, so a larger budget extends a smaller one)."""
+    from scipy.stats import qmc
+
+    if n < 1:
+        raise ValueError(f"--trials must be an integer >= 1, got {n!r}")
+    m = max(0, math.ceil(math.log2(n)))
+    pts = qmc.Sobol(d=SOBOL_DIMS, scramble=True, seed=seed).random_base2(m)
+    return np.asarray(pts[:n], dtype=np.float64)
+
+
+def full_hyper(name: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every hyperparameter of optimizer ``name`` with the defaults written out (the rule
+    validates them): the arm's fixed fields, then ``values``."""
+    return dict(rule_class(name).build(**{**get_optimizer(name).fixed, **values}).hyperparameters())
+
+
+def optimizer_kwargs(name: str, hyper: Mapping[str, Any]) -> dict[str, Any]:
+    """Keywords for the ``ravine.optim`` class from a full hyperparameter dict (fields its
+    constructor does not take, such as Adam's ``amsgrad_max``, keep the rule's default)."""
+    import inspect
+
+    from .. import optim
+
+    cls = getattr(optim, get_optimizer(name).optim)
+    accepted = set(inspect.signature(cls.__init__).parameters)
+    return {k: v for k, v in hp.join_pairs(rule_class(name).fields, hyper).items() if k in accepted}

@@ -1,0 +1,498 @@
+"""Suites, plans and their execution.
+
+A :class:`Plan` is problems × optimizers × protocols × tuning budget × final seeds (+ the
+Sobol seed and every search space); its hash guards the store. Execution, restartable at any
+point (``ravine.benchmark.store``):
+
+1. plan the tuning trials: for protocol ``lr`` and ``all``, Sobol points 0…trials−1 (the same
+   unit points for every optimizer and problem), tuning seed 0; and the ``defaults`` arm
+   (every optimizer at its framework defaults) on the final seeds;
+2. run every planned tuning trial;
+3. plan the final phase (once all tuning trials of the plan are recorded): for each
+   (protocol, problem, optimizer) the trial with the best validation value (ties: the lower
+   point index) re-run on the final seeds 1…seeds. The choice is a function of the recorded
+   tuning results, and its rows are inserted in one transaction keyed by (protocol, problem,
+   optimizer, seed), so planning again after a kill changes nothing;
+4. run every planned final trial. Test values are read only for reporting.
+
+Backends: ``local`` (a process pool), ``batched`` (``ravine.benchmark.batched``: the trials
+of one (problem, optimizer) as one vectorized model, chunks of ``--batch``), ``ray`` (Ray
+tasks, ``max_retries``; Ray is imported only here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from . import metrics as _metrics
+from .problems import get_problem, list_problems
+from .space import OPTIMIZERS, PROTOCOLS, RANGES, check_range, full_hyper, sobol_points, space_for
+from .store import Store
+from .trial import Outcome, TrialSpec, run_trial
+
+__all__ = ["Plan", "SUITES", "make_plan", "run_sweep", "BACKENDS", "versions", "hardware"]
+
+BACKENDS = ("local", "batched", "ray")
+TUNE_SEED = 0
+
+#: suite → defaults of the plan
+SUITES: dict[str, dict[str, Any]] = {
+    # CI: two problems, two optimizers, a handful of short trials
+    "smoke": dict(
+        problems=["digits_logreg", "nqm"],
+        optimizers=["sgd", "adam"],
+        trials=4,
+        seeds=2,
+        protocols=["lr", "all"],
+        short=True,
+    ),
+    # every problem, 6 optimizers, 16 trials per optimizer and protocol, 10 final seeds
+    "small": dict(
+        problems=None,
+        optimizers=["sgd", "heavy_ball", "nesterov", "adagrad", "rmsprop", "adam"],
+        trials=16,
+        seeds=10,
+        protocols=["lr", "all"],
+        short=False,
+    ),
+    # the Wilson et al. Fig. 1 analogue on MNIST-1D (docs/benchmarks.md)
+    "wilson_mnist1d": dict(
+        problems=["mnist1d_mlp"],
+        optimizers=["sgd", "heavy_ball", "adam", "rmsprop", "adagrad"],
+        trials=16,
+        seeds=5,
+        protocols=["lr"],
+        short=False,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    suite: str
+    problems: tuple[str, ...]
+    optimizers: tuple[str, ...]
+    protocols: tuple[str, ...]
+    trials: int
+    seeds: int
+    sobol_seed: int = 0
+    short: bool = False
+    ranges: Mapping[str, tuple[float, float, str]] = field(default_factory=dict)
+
+    def steps(self, problem: str) -> int:
+        p = get_problem(problem)
+        return (p.smoke_steps or p.steps) if self.short else p.steps
+
+    def spaces(self) -> dict[str, dict[str, str]]:
+        return {o: {pr: space_for(o, self.ranges).describe(pr) for pr in self.protocols} for o in self.optimizers}
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["ranges"] = {k: list(v) for k, v in dict(self.ranges).items()}
+        d["steps"] = {p: self.steps(p) for p in self.problems}
+        d["spaces"] = self.spaces()
+        d["problem_specs"] = {p: get_problem(p, steps=self.steps(p)).describe() for p in self.problems}
+        return d
+
+    def hash(self) -> str:
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _names(flag: str, given: Sequence[str] | None, default: Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
+    if given is None:
+        return tuple(default)
+    out = []
+    for g in given:
+        for n in str(g).split(","):
+            n = n.strip()
+            if not n:
+                continue
+            if n not in allowed:
+                raise ValueError(
+                    f"{flag}: unknown {flag.strip('-').rstrip('s')} {n!r}; choose from {', '.join(allowed)}"
+                )
+            if n not in out:
+                out.append(n)
+    if not out:
+        raise ValueError(f"{flag}: empty list; choose from {', '.join(allowed)}")
+    return tuple(out)
+
+
+def make_plan(
+    suite: str = "smoke",
+    *,
+    problems=None,
+    optimizers=None,
+    protocols=None,
+    trials: int | None = None,
+    seeds: int | None = None,
+    sobol_seed: int = 0,
+    ranges: Mapping[str, tuple[float, float]] | None = None,
+) -> Plan:
+    """The plan of ``suite`` with any field overridden; one-line ValueError naming bad input."""
+    if suite not in SUITES:
+        raise ValueError(f"--suite: unknown suite {suite!r}; choose from {', '.join(SUITES)}")
+    s = SUITES[suite]
+    all_problems = list_problems()
+    probs = _names("--problems", problems, s["problems"] or all_problems, all_problems)
+    opts = _names("--optimizers", optimizers, s["optimizers"], list(OPTIMIZERS))
+    prots = _names("--protocols", protocols, s["protocols"], list(PROTOCOLS))
+    n = s["trials"] if trials is None else trials
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"--trials must be an integer >= 1, got {n!r}")
+    k = s["seeds"] if seeds is None else seeds
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"--seeds must be an integer >= 1, got {k!r}")
+    rg: dict[str, tuple[float, float, str]] = {}
+    for kind, (low, high) in dict(ranges or {}).items():
+        if kind not in RANGES:
+            raise ValueError(f"--range: unknown kind {kind!r}; choose from {', '.join(RANGES)}")
+        transform = RANGES[kind][2]
+        check_range(kind, low, high, transform)
+        rg[kind] = (float(low), float(high), transform)
+    plan = Plan(suite, probs, opts, prots, int(n), int(k), int(sobol_seed), bool(s["short"]), rg)
+    plan.spaces()  # every optimizer's space is valid
+    return plan
+
+
+# ------------------------------------------------------------------------------ planning
+
+
+def _key(phase, protocol, problem, optimizer, point, seed) -> str:
+    return f"{phase}/{protocol}/{problem}/{optimizer}/p{point if point is not None else '-'}/s{seed}"
+
+
+def tune_rows(plan: Plan) -> list[dict[str, Any]]:
+    pts = sobol_points(plan.trials, plan.sobol_seed)
+    rows = []
+    for problem in plan.problems:
+        wd = get_problem(problem).weight_decay
+        steps = plan.steps(problem)
+        for opt in plan.optimizers:
+            space = space_for(opt, plan.ranges)
+            for protocol in plan.protocols:
+                for i in range(plan.trials):
+                    hyper = full_hyper(opt, {**space.sample(pts[i], protocol), "weight_decay": wd})
+                    rows.append(
+                        dict(
+                            key=_key("tune", protocol, problem, opt, i, TUNE_SEED),
+                            phase="tune",
+                            protocol=protocol,
+                            problem=problem,
+                            optimizer=opt,
+                            point=i,
+                            seed=TUNE_SEED,
+                            steps=steps,
+                            hyper=hyper,
+                        )
+                    )
+    return rows
+
+
+def final_seeds(plan: Plan) -> list[int]:
+    return list(range(1, plan.seeds + 1))
+
+
+def defaults_rows(plan: Plan) -> list[dict[str, Any]]:
+    rows = []
+    for problem in plan.problems:
+        wd = get_problem(problem).weight_decay
+        for opt in plan.optimizers:
+            hyper = full_hyper(opt, {"weight_decay": wd})
+            for s in final_seeds(plan):
+                rows.append(
+                    dict(
+                        key=_key("final", "defaults", problem, opt, None, s),
+                        phase="final",
+                        protocol="defaults",
+                        problem=problem,
+                        optimizer=opt,
+                        point=None,
+                        seed=s,
+                        steps=plan.steps(problem),
+                        hyper=hyper,
+                    )
+                )
+    return rows
+
+
+def choose_best(tune: Iterable[Mapping[str, Any]], metric: str) -> Mapping[str, Any] | None:
+    """The tuning row with the lowest validation score (ties: the lowest point index)."""
+    rows = list(tune)
+    if not rows:
+        return None
+    return min(rows, key=lambda r: (_metrics.score_of(r["metrics"] or {}, r["status"], metric), r["point"]))
+
+
+def final_rows(plan: Plan, store: Store) -> list[dict[str, Any]]:
+    rows = []
+    tune = store.rows("phase = 'tune'")
+    if any(r["status"] == "planned" for r in tune):
+        raise RuntimeError("final phase planned before every tuning trial was recorded")
+    for problem in plan.problems:
+        metric = get_problem(problem).metric
+        for opt in plan.optimizers:
+            for protocol in plan.protocols:
+                best = choose_best(
+                    [
+                        r
+                        for r in tune
+                        if r["problem"] == problem and r["optimizer"] == opt and r["protocol"] == protocol
+                    ],
+                    metric,
+                )
+                if best is None:
+                    continue
+                for s in final_seeds(plan):
+                    rows.append(
+                        dict(
+                            key=_key("final", protocol, problem, opt, best["point"], s),
+                            phase="final",
+                            protocol=protocol,
+                            problem=problem,
+                            optimizer=opt,
+                            point=best["point"],
+                            seed=s,
+                            steps=best["steps"],
+                            hyper=best["hyper"],
+                        )
+                    )
+    return rows
+
+
+# ------------------------------------------------------------------------------ execution
+
+
+def versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    def ver(p):
+        try:
+            return metadata.version(p)
+        except metadata.PackageNotFoundError:
+            return None
+
+    from .._version import __version__
+
+    return {
+        "ravine": __version__,
+        "python": platform.python_version(),
+        **{p: ver(p) for p in ("torch", "numpy", "scipy", "scikit-learn", "mnist1d", "ray", "pyarrow")},
+    }
+
+
+def hardware() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "machine": platform.machine(),
+        "system": platform.system(),
+        "node": platform.node(),
+    }
+
+
+class Progress:
+    """One line per finished trial on stderr: which trial, its status, elapsed and ETA."""
+
+    def __init__(self, phase: str, total: int, quiet: bool = False, stream=None):
+        self.phase, self.total, self.quiet = phase, total, quiet
+        self.done = 0
+        self.t0 = time.perf_counter()
+        self.stream = stream or sys.stderr
+
+    def __call__(self, spec: TrialSpec, out: Outcome) -> None:
+        self.done += 1
+        if self.quiet:
+            return
+        el = time.perf_counter() - self.t0
+        eta = el / self.done * (self.total - self.done)
+        v = out.metrics.get("final_val") if out.metrics else None
+        print(
+            f"[{self.phase} {self.done}/{self.total}] {spec.key}: {out.status}"
+            + (f" val {v:.4g}" if isinstance(v, float) else "")
+            + (f" ({out.error})" if out.error else "")
+            + f"  {el:.0f}s elapsed, ETA {eta:.0f}s",
+            file=self.stream,
+            flush=True,
+        )
+
+
+def _worker_init():
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _run_batch_job(specs):
+    from .batched import run_batch
+
+    return run_batch(specs)
+
+
+def execute(
+    store: Store,
+    specs: list[TrialSpec],
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    batch: int = 32,
+    progress: Callable | None = None,
+    max_retries: int = 3,
+    pool=None,
+) -> int:
+    """Run ``specs`` with ``backend`` and record each result as it arrives; returns how many
+    were recorded."""
+    if not specs:
+        return 0
+    workers = workers or os.cpu_count() or 1
+    ver, hw = versions(), hardware()
+    n = 0
+
+    def rec(spec, out):
+        nonlocal n
+        if store.record(out, versions=ver, hardware=hw, backend=backend):
+            n += 1
+        if progress is not None:
+            progress(spec, out)
+
+    by_key = {s.key: s for s in specs}
+    if backend == "ray":
+        return _execute_ray(specs, rec, workers, address, max_retries) or n
+    if backend == "batched":
+        groups: dict[tuple, list[TrialSpec]] = {}
+        for s in specs:
+            groups.setdefault((s.problem, s.optimizer, s.steps), []).append(s)
+        jobs = [g[i : i + batch] for g in groups.values() for i in range(0, len(g), batch)]
+    elif backend == "local":
+        jobs = [[s] for s in specs]
+    else:
+        raise ValueError(f"--backend: unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    fn = _run_batch_job if backend == "batched" else _run_single
+    if workers == 1 or len(jobs) == 1:
+        _worker_init()
+        for job in jobs:
+            for out in fn(job):
+                rec(by_key[out.key], out)
+        return n
+    import concurrent.futures as cf
+
+    own = pool is None
+    if own:
+        pool = make_pool(workers)
+    try:
+        futs = [pool.submit(fn, job) for job in jobs]
+        for f in cf.as_completed(futs):
+            for out in f.result():
+                rec(by_key[out.key], out)
+    finally:
+        if own:
+            pool.shutdown(cancel_futures=True)
+    return n
+
+
+def make_pool(workers: int):
+    """A process pool whose workers fork from a server that has imported torch and the trial
+    code once (``forkserver`` with preload: start-up in milliseconds, no fork of a threaded
+    driver)."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["torch", "ravine.benchmark.trial", "ravine.benchmark.batched", "ravine.optim"])
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
+
+
+def _run_single(job):
+    return [run_trial(job[0])]
+
+
+def _execute_ray(specs, rec, workers, address, max_retries):
+    try:
+        import ray  # only here: --backend ray
+    except ImportError:
+        raise ValueError("--backend ray needs Ray, which is not installed (pip install 'ravine[ray]')") from None
+
+    started = False
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        started = True
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=max_retries)(_ray_trial)
+        pending = {remote.remote(s): s for s in specs}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                spec = pending.pop(ref)
+                try:
+                    out = ray.get(ref)
+                except Exception as exc:
+                    out = Outcome(
+                        spec.key, "failed", f"ray: {type(exc).__name__}: {str(exc).splitlines()[0]}", {}, {}, 0.0
+                    )
+                rec(spec, out)
+    finally:
+        if started:
+            ray.shutdown()
+    return None
+
+
+def _ray_trial(spec):
+    _worker_init()
+    return run_trial(TrialSpec(*spec))
+
+
+def run_sweep(
+    store_path: str,
+    plan: Plan,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    batch: int = 32,
+    quiet: bool = False,
+    phases: Sequence[str] = ("tune", "final"),
+) -> Store:
+    """Plan and run ``plan`` into the store at ``store_path`` (restartable; see the module docstring)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"--backend: unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"--workers must be an integer >= 1, got {workers!r}")
+    store = Store.open(store_path, plan.to_dict(), plan.hash())
+    store.add_planned(tune_rows(plan))
+    store.add_planned(defaults_rows(plan))
+    workers = workers or os.cpu_count() or 1
+    pool = make_pool(workers) if backend in ("local", "batched") and workers > 1 else None
+    kw = dict(backend=backend, workers=workers, address=address, batch=batch, pool=pool)
+    try:
+        todo = store.pending("tune")
+        execute(store, todo, progress=Progress("tune", len(todo), quiet), **kw)
+        if "final" in phases:
+            store.add_planned(final_rows(plan, store))
+            todo = store.pending("final")
+            execute(store, todo, progress=Progress("final", len(todo), quiet), **kw)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return store
