@@ -487,9 +487,23 @@ def build(out_dir, quick: bool = False) -> list[tuple[Path, str]]:
                 for s in range(t_seeds)
             ),
             "Training curves over seeds (ravine.train + plot.seed_bands)",
-            "Each curve is a real training run of the harness (ravine.optim optimizers); the band is ± one "
-            "standard deviation over seeds (initialisation and shuffling).",
+            "Each curve is a real training run of the harness (ravine.optim optimizers); on the log axis "
+            "the band is the geometric mean ×/÷ the geometric standard deviation over seeds "
+            "(initialisation and shuffling).",
         )
+
+        # ------------------------------------------------------------ 10. what the optimizers found
+        from .landscape import gallery_figures
+
+        for p in gallery_figures(out):
+            add(
+                p.name,
+                "ravine landscape interpolate --problem digits --model logreg --optimizers sgd:0.1,adam:0.01 "
+                "--epochs 8",
+                "The loss along the line between two solutions (ravine.landscape, seed 004 Fig. 1)",
+                "SGD and Adam trained from one initialization on sklearn's digits; the training and test loss "
+                "and accuracy at θ(α) = (1 − α)·θ_SGD + α·θ_Adam, α ∈ [−0.5, 1.5] (Goodfellow et al. 2015).",
+            )
 
     _LAST_META.clear()
     _LAST_META.update({p.name: (t, cap) for p, _, t, cap in made})
