@@ -495,15 +495,37 @@ def build(out_dir, quick: bool = False) -> list[tuple[Path, str]]:
         # ------------------------------------------------------------ 10. what the optimizers found
         from .landscape import gallery_figures
 
-        for p in gallery_figures(out):
-            add(
-                p.name,
-                "ravine landscape interpolate --problem digits --model logreg --optimizers sgd:0.1,adam:0.01 "
-                "--epochs 8",
+        common = "--problem digits --model logreg --epochs 8"
+        meta = {
+            "landscape_interpolation.png": (
+                f"ravine landscape interpolate {common} --optimizers sgd:0.1,adam:0.01",
                 "The loss along the line between two solutions (ravine.landscape, seed 004 Fig. 1)",
                 "SGD and Adam trained from one initialization on sklearn's digits; the training and test loss "
                 "and accuracy at θ(α) = (1 − α)·θ_SGD + α·θ_Adam, α ∈ [−0.5, 1.5] (Goodfellow et al. 2015).",
-            )
+            ),
+            "landscape_plane.png": (
+                f"ravine landscape plane {common} --optimizer adam --lr 0.01 --grid 21",
+                "A filter-normalized plane around a solution, as contours and as a surface",
+                "θ* + xδ + yη with random directions δ, η normalized filter by filter (Li et al. 2018).",
+            ),
+            "landscape_spectrum.png": (
+                f"ravine landscape spectrum {common} --optimizer sgd --lr 0.1",
+                "The Hessian's eigenvalue density at SGD's and Adam's solutions",
+                "Stochastic Lanczos quadrature (Ghorbani et al. 2019): Hessian-vector products on the whole "
+                "training split, never the Hessian itself.",
+            ),
+            "landscape_sharpness.png": (
+                "ravine landscape track --problem digits --model mlp --width 32 --samples 500 --lr 0.5 --lr 2 "
+                "--steps 150 --every 5",
+                "Sharpness during full-batch gradient descent, with the 2/η lines",
+                "Seed 002's largest stable step 2/λmax meets real training: λmax of the training loss's Hessian "
+                "every 5 steps of gradient descent. At η = 2 it overshoots 2/η = 1, is pushed back to it, then falls; "
+                "digits is fitted too fast for it to hover there (the edge of stability, Cohen et al. 2021, is "
+                "shown on MNIST-1D in docs/landscape.md).",
+            ),
+        }
+        for p in gallery_figures(out, quick=quick):
+            add(p.name, *meta[p.name])
 
     _LAST_META.clear()
     _LAST_META.update({p.name: (t, cap) for p, _, t, cap in made})
