@@ -60,7 +60,8 @@ def test_nonfinite_policies(name, bad):
     opt.step()
     assert torch.equal(flat_params(m), before)
     assert opt.param_groups[0]["skipped"] == 1
-    assert float(opt.state_dict()["state"][0]["step"]) == 3  # the step count does not advance
+    # the step count does not advance (opt.state is live; SGD's state dicts carry no step, as torch's)
+    assert float(opt.state[next(iter(m.parameters()))]["step"]) == 3
     train(m, opt, X, Y, 1)  # and the next good step runs
     assert not torch.equal(flat_params(m), before)
 
@@ -93,15 +94,15 @@ def test_nonfinite_skip_is_per_group():
     "name,kw,arg",
     [
         ("SGD", dict(lr=-1.0), "lr"),
-        ("SGD", dict(momentum=1.5), "momentum"),
+        ("SGD", dict(momentum=-0.1), "momentum"),  # torch: momentum >= 0 (1.5 runs)
         ("SGD", dict(lr=0.1, nesterov=True), "nesterov"),
         ("SGD", dict(weight_decay=-1.0), "weight_decay"),
         ("Adagrad", dict(lr_decay=-1.0), "lr_decay"),
-        ("Adagrad", dict(eps=0.0), "eps"),
+        ("Adagrad", dict(eps=-1e-10), "eps"),  # torch: eps >= 0 (0 runs)
         ("Adagrad", dict(initial_accumulator_value=-1.0), "initial_accumulator_value"),
-        ("RMSprop", dict(alpha=1.0), "alpha"),
+        ("RMSprop", dict(alpha=-0.1), "alpha"),  # torch: alpha >= 0 (1 runs)
         ("RMSprop", dict(momentum=-0.1), "momentum"),
-        ("Adadelta", dict(rho=1.0), "rho"),
+        ("Adadelta", dict(rho=1.5), "rho"),  # torch: 0 <= rho <= 1
         ("Adam", dict(betas=(0.9, 1.0)), "beta2"),
         ("Adam", dict(betas=(-0.1, 0.99)), "beta1"),
         ("Adam", dict(eps=-1e-8), "eps"),

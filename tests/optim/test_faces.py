@@ -35,7 +35,7 @@ def _other_values(field, default):
         return [c for c in field.choices if c != default]
     if k.type == "int":
         return [default + 2]
-    if k.name == "unit":
+    if k.name == "unit" or field.name in ("momentum", "alpha"):  # decay factors (torch allows >= 1)
         return [0.5 if default != 0.5 else 0.7]
     if default == 0:
         return [0.05]

@@ -73,13 +73,56 @@ def assert_good_message(excinfo, cls, field, value):
     assert re.search(pattern, msg), f"bad value {value!r} not named: {msg!r}"
 
 
+#: (rule, field) → the values torch accepts that the kind's default range would refuse: the
+#: rules shared with torch.optim take torch's ranges (reject only what torch rejects)
+TORCH_WIDER = {
+    ("SGD", "momentum"): [1.0, 1.5],  # torch: momentum >= 0
+    ("SGD", "dampening"): [-0.1, 1.0, 1.5],  # torch: unchecked
+    ("RMSprop", "alpha"): [1.0, 1.5],  # torch: alpha >= 0
+    ("RMSprop", "momentum"): [1.0, 1.5],  # torch: momentum >= 0
+    ("Adadelta", "rho"): [1.0],  # torch: 0 <= rho <= 1
+    **{(c, "eps"): [0.0] for c in ("Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "NAdam")},  # eps >= 0
+}
+
+
 def cases(kinds, bad_values):
     out = []
     for cls in CLASSES:
         for field in settable_fields(cls, kinds):
             for v in bad_values:
+                if v in TORCH_WIDER.get((cls.__name__, field), ()):
+                    continue
                 out.append(pytest.param(cls, field, v, id=f"{cls.__name__}-{field}={v!r}"))
     return out
+
+
+@pytest.mark.parametrize("key", sorted(TORCH_WIDER), ids=lambda k: f"{k[0]}-{k[1]}")
+def test_torch_ranges_are_accepted(key):
+    name, field = key
+    cls = next(c for c in CLASSES if c.__name__ == name)
+    for v in TORCH_WIDER[key]:
+        build(cls, field, v)  # no error
+
+
+@pytest.mark.parametrize(
+    "name,field,value",
+    [
+        ("SGD", "momentum", -0.1),
+        ("SGD", "dampening", math.nan),
+        ("SGD", "dampening", math.inf),
+        ("RMSprop", "alpha", -0.1),
+        ("RMSprop", "momentum", -0.1),
+        ("Adadelta", "rho", 1.5),
+        ("Adadelta", "rho", -0.1),
+        ("Adam", "eps", -1e-8),
+        ("Adagrad", "eps", -1e-8),
+    ],
+)
+def test_what_torch_rejects_is_rejected(name, field, value):
+    cls = next(c for c in CLASSES if c.__name__ == name)
+    with pytest.raises(ValueError) as e:
+        build(cls, field, value)
+    assert_good_message(e, cls, field, value)
 
 
 def test_every_field_is_classified():

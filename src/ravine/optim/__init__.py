@@ -47,6 +47,9 @@ class SGD(RuleOptimizer):
 
     _rule = _r.SGD
     _state_names = {"b": "momentum_buffer"}
+    _sparse_ok = True
+    _keeps_step = False
+    _detach_first = True
 
     def __init__(
         self,
@@ -91,6 +94,8 @@ class Adagrad(RuleOptimizer):
 
     _rule = _r.Adagrad
     _state_names = {"r": "sum"}
+    _sparse_ok = True
+    _state_at_init = True  # torch's Adagrad fills its state in __init__
 
     def __init__(
         self,
@@ -314,6 +319,7 @@ class NAdam(RuleOptimizer):
 
     _rule = _r.NAdam
     _state_names = {"s": "exp_avg", "r": "exp_avg_sq", "mu_product": "mu_product"}
+    _scalar_state = frozenset({"mu_product"})  # torch: one number per parameter
 
     def __init__(
         self,

@@ -29,8 +29,11 @@ Compiled path
 from __future__ import annotations
 
 import inspect
+import math
 import threading
 import warnings
+import weakref
+from collections import defaultdict
 from typing import Any
 
 import torch
@@ -96,7 +99,7 @@ def _compiled_step(rule_cls, static, maximize, check, name):
     (``ravine.rules.specialize``): the hyperparameters in ``static`` — flags, forms and the
     float hyperparameters that are exactly 0 — become constants, and a test of another float
     against 0 folds to True (it is not 0, or it would be in ``static``). What remains reads
-    numbers only, so the numbers enter as 0-d float64 tensors: dynamo never specializes a
+    numbers only, so the numbers enter as float64 tensor values (packed in one vector): dynamo never specializes a
     tensor's value, so a scheduler changing lr, β or momentum at every step recompiles nothing.
     (Passed as Python floats, dynamo kept them symbolic in most processes but, after some
     sequences of other compilations, specialized one and recompiled at every step.)
@@ -115,7 +118,18 @@ def _compiled_step(rule_cls, static, maximize, check, name):
     const_k = {f: 0.0 for f in Terms._fields if f not in used_k} if Terms is not None else {}
     body = _make_step(rule_cls, static, maximize, check, name + "_body", update=update)
 
-    def _inner(num, kd, state, g, theta):
+    def _inner(vec, flags, state, g, theta):
+        # the numbers arrive packed in one float64 vector (one tensor to build and guard per step)
+        num, kd, i = {}, {}, 0
+        for f in used_h:
+            num[f] = vec[i]
+            i += 1
+        for f in used_k:
+            if f in flags:
+                kd[f] = flags[f]
+            else:
+                kd[f] = vec[i]
+                i += 1
         k = Terms(**const_k, **kd) if Terms is not None else ()
         return body({**const_h, **num}, k, state, g, theta)
 
@@ -124,13 +138,16 @@ def _compiled_step(rule_cls, static, maximize, check, name):
     compiled = torch.compile(_inner, dynamic=True, fullgraph=True)
     f64 = torch.float64
 
-    def number(v):
-        return v if isinstance(v, bool) else torch.tensor(float(v), dtype=f64)
-
     def call(num, k, state, g, theta):
-        return compiled(
-            {f: number(num[f]) for f in used_h}, {f: number(getattr(k, f)) for f in used_k}, state, g, theta
-        )
+        nums = [float(num[f]) for f in used_h]
+        flags = {}
+        for f in used_k:
+            v = getattr(k, f)
+            if isinstance(v, bool):
+                flags[f] = v
+            else:
+                nums.append(float(v))
+        return compiled(torch.tensor(nums, dtype=f64), flags, state, g, theta)
 
     return call
 
@@ -194,57 +211,115 @@ def _round_up(n: int) -> int:
     return (n + _ALIGN - 1) // _ALIGN * _ALIGN
 
 
+def _real_dtype(p):
+    return p.real.dtype if p.is_complex() else p.dtype
+
+
+def _mark_present(ref, i):
+    def hook(_param):
+        b = ref()
+        if b is not None:
+            b.present[i] = True
+
+    return hook
+
+
 class _Bucket:
-    """The parameters of one param group with one (dtype, device), in flat buffers."""
+    """The parameters of one param group with one (real dtype, device), in flat buffers.
+
+    A complex parameter is stepped as its real view (``torch.view_as_real``, as torch does):
+    it takes 2·numel real slots, and the parameter, its gradient and its published state are
+    complex views of them.
+    """
 
     def __init__(self, params: list):
         self.params = params
         p0 = params[0]
-        self.dtype, self.device = p0.dtype, p0.device
-        self.numels = [p.numel() for p in params]
+        self.dtype, self.device = _real_dtype(p0), p0.device
+        self.cplx = [p.is_complex() for p in params]
+        self.shapes = [tuple(p.shape) for p in params]
+        self.numels = [p.numel() * (2 if c else 1) for p, c in zip(params, self.cplx)]
         self.offsets = []
         o = 0
         for n in self.numels:
             self.offsets.append(o)
             o += _round_up(n)
         self.total = max(o, _ALIGN)
+        self.present = [p.grad is not None for p in params]
         with torch.no_grad():
             self.flat_p = torch.zeros(self.total, dtype=self.dtype, device=self.device)
             self.flat_g = torch.zeros_like(self.flat_p)
             self.gviews = []
-            for p, off, n in zip(params, self.offsets, self.numels):
-                self.flat_p[off : off + n].copy_(p.detach().reshape(-1))
-                p.data = self.flat_p[off : off + n].view(p.shape)
-                gv = self.flat_g[off : off + n].view(p.shape)
+            for i, p in enumerate(params):
+                self.view(self.flat_p, i).copy_(p.detach())
+                p.data = self.view(self.flat_p, i)
+                gv = self.view(self.flat_g, i)
                 self.gviews.append(gv)
-                if p.grad is not None:
+                if p.grad is not None and not p.grad.is_sparse:
                     gv.copy_(p.grad)
                     p.grad = gv
+        self.pptrs = [p.data_ptr() for p in params]
         self.gptrs = [v.data_ptr() for v in self.gviews]
+        self.handles = [None] * len(params)
+        self.hook()
         self.steps = [0] * len(params)
+        self.step_t = torch.zeros(len(params), dtype=torch.float32)
+        self.step_views = [self.step_t[i] for i in range(len(params))]
+        self.pubs: list[dict] = [{} for _ in params]  # what self.state[p] holds that is ours
         self.state: tuple | None = None  # flat State fields, allocated at the first step
+        self.first_last = None  # index of each slot's first and last element (one-number fields)
+
+    def hook(self):
+        """Count a backward pass that accumulates into a parameter's gradient as giving it one."""
+        ref = weakref.ref(self)
+        for i, p in enumerate(self.params):
+            if self.handles[i] is None and p.is_leaf and p.requires_grad:
+                self.handles[i] = p.register_post_accumulate_grad_hook(_mark_present(ref, i))
+
+    def release(self):
+        for h in self.handles:
+            if h is not None:
+                h.remove()
+        self.handles = [None] * len(self.params)
 
     def slot(self, buf, i):
         off, n = self.offsets[i], self.numels[i]
         return buf[..., off : off + n]
 
     def view(self, buf, i):
-        p = self.params[i]
-        return self.slot(buf, i).view(*buf.shape[:-1], *p.shape)
+        """Slot i of ``buf`` shaped as parameter i (complex for a complex parameter)."""
+        lead = tuple(buf.shape[:-1])
+        if self.cplx[i]:
+            return torch.view_as_complex(self.slot(buf, i).view(lead + self.shapes[i] + (2,)))
+        return self.slot(buf, i).view(lead + self.shapes[i])
 
-    def gather_grads(self, owner: str):
+    def moved(self) -> bool:
+        """A parameter no longer lives in the flat buffer (``p.data = …``, ``model.to(…)``,
+        another optimizer took it)."""
+        for p, ptr, c in zip(self.params, self.pptrs, self.cplx):
+            if p.data_ptr() != ptr or p.is_complex() != c or _real_dtype(p) != self.dtype or p.device != self.device:
+                return True
+        return False
+
+    def gather_grads(self, owner: str, sparse_ok: bool):
         """Point every gradient into the flat buffer; returns the indices of params without one."""
         missing = []
         for i, p in enumerate(self.params):
             g = p.grad
             gv = self.gviews[i]
             if g is gv:
+                if not self.present[i]:
+                    missing.append(i)
                 continue
             if g is None:
                 missing.append(i)
                 continue
+            self.present[i] = True
             if g.is_sparse:
-                raise ValueError(f"{owner}: sparse gradients are not supported")
+                if not sparse_ok:
+                    raise RuntimeError(f"{owner} does not support sparse gradients")
+                gv.copy_(g.to_dense())  # the step is the dense rule: coordinates without a gradient get g = 0
+                continue  # p.grad stays the user's sparse tensor, as in torch
             if g.data_ptr() != self.gptrs[i] or g.shape != p.shape or not g.is_contiguous():
                 gv.copy_(g)  # e.g. model.zero_grad() set it to None and backward made a new one
             p.grad = gv
@@ -255,20 +330,37 @@ class _Bucket:
 
 
 def _as_float(v):
-    return float(v.item()) if isinstance(v, torch.Tensor) else v
+    if isinstance(v, torch.Tensor):
+        return float(v.detach().reshape(()).item()) if v.numel() == 1 else v
+    return v
+
+
+def _check_tensor_hyper(owner, name, v):
+    if isinstance(v, torch.Tensor) and v.numel() != 1:
+        raise ValueError(f"{owner}: Tensor {name} must be 1-element, got shape {tuple(v.shape)}")
 
 
 class RuleOptimizer(Optimizer):
     """Base class of every ``ravine.optim`` optimizer (see the module docstring).
 
     Subclasses set ``_rule`` (a rule class from ``ravine.rules``), optionally
-    ``_fixed`` (rule keywords held fixed) and ``_state_names`` (rule State field →
-    key in ``optimizer.state[p]``, torch's names where torch has the method).
+    ``_fixed`` (rule keywords held fixed), ``_state_names`` (rule State field →
+    key in ``optimizer.state[p]``, torch's names where torch has the method),
+    ``_scalar_state`` (keys torch keeps as one number per parameter: published as a
+    0-d tensor), ``_sparse_ok`` (sparse gradients accepted, as torch's SGD and Adagrad)
+    ``_state_at_init`` (state published at construction, as torch's Adagrad), ``_keeps_step``
+    (False: no ``step`` in state dicts, as torch's SGD) and ``_detach_first`` (the state made at
+    the first step is detached under ``differentiable=True``, as torch's SGD does).
     """
 
     _rule: Any = None
     _fixed: dict = {}
     _state_names: dict = {}
+    _scalar_state: frozenset = frozenset()
+    _sparse_ok = False
+    _state_at_init = False
+    _keeps_step = True  # torch's SGD keeps no step count: its state dicts have none
+    _detach_first = False  # torch's SGD detaches its first momentum buffer (differentiable=True)
 
     def __init__(
         self,
@@ -286,18 +378,31 @@ class RuleOptimizer(Optimizer):
     ):
         owner = type(self).__name__
         check_bool(owner, "maximize", maximize)
+        check_bool(owner, "differentiable", differentiable)
         check_choice(owner, "nonfinite", nonfinite, NONFINITE_POLICIES)
         check_choice(owner, "impl", impl, IMPLS)
         if capturable:
             raise ValueError(f"{owner}: capturable must be False (the flat-buffer step needs no capture support)")
-        if differentiable:
-            raise ValueError(f"{owner}: differentiable must be False (the step runs under no_grad)")
-        rule = self._rule(convention=convention, **hyper, **self._fixed)  # validates, fills the convention
+        tensors = {}
+        plain = {}
+        for k, v in hyper.items():
+            if isinstance(v, torch.Tensor):
+                _check_tensor_hyper(owner, k, v)
+                tensors[k] = v
+                v = _as_float(v)
+            elif isinstance(v, tuple) and any(isinstance(x, torch.Tensor) for x in v):
+                for x in v:
+                    _check_tensor_hyper(owner, k, x)
+                tensors[k] = v
+                v = tuple(_as_float(x) for x in v)
+            plain[k] = v
+        rule = self._rule(convention=convention, **plain, **self._fixed)  # validates, fills the convention
         self._convention = convention
         self._impl = impl
         self._buckets: list[list[_Bucket]] = []
         self._rule_cache: dict = {}
         defaults = self._group_from_hyper(rule.h)
+        defaults.update({k: v for k, v in tensors.items() if k in defaults})  # the user's tensors, as torch
         defaults.update(
             maximize=maximize,
             nonfinite=nonfinite,
@@ -305,9 +410,10 @@ class RuleOptimizer(Optimizer):
             foreach=foreach,
             fused=fused,
             capturable=False,
-            differentiable=False,
+            differentiable=differentiable,
         )
         super().__init__(params, defaults)
+        self._state_obj = self.state
 
     # -- hyperparameters ------------------------------------------------------
     @classmethod
@@ -322,10 +428,17 @@ class RuleOptimizer(Optimizer):
     def _rule_for(self, group):
         """The rule with this group's hyperparameters now (validated; cached by value)."""
         pairs = hp.pair_names(self._rule.fields)
+        owner = type(self).__name__
         kw = {}
         for k in self._rule_keys():
             v = group[k]
-            kw[k] = tuple(_as_float(b) for b in v) if k in pairs else _as_float(v)
+            if k in pairs:
+                for x in v:
+                    _check_tensor_hyper(owner, k, x)
+                kw[k] = tuple(_as_float(b) for b in v)
+            else:
+                _check_tensor_hyper(owner, k, v)
+                kw[k] = _as_float(v)
         try:
             key = tuple(kw.values())
             hash(key)
@@ -353,30 +466,52 @@ class RuleOptimizer(Optimizer):
         group = self.param_groups[-1]
         owner = type(self).__name__
         check_bool(owner, "maximize", group["maximize"])
+        check_bool(owner, "differentiable", group["differentiable"])
         check_choice(owner, "nonfinite", group["nonfinite"], NONFINITE_POLICIES)
-        self._rule_for(group)  # ValueError naming the argument
+        rule = self._rule_for(group)  # ValueError naming the argument
         for p in group["params"]:
-            if p.is_complex():
-                raise ValueError(f"{owner}: complex parameters are not supported")
-            if not p.is_floating_point():
-                raise ValueError(f"{owner}: parameters must be floating point, got {p.dtype}")
+            if not (p.is_floating_point() or p.is_complex()):
+                raise ValueError(f"{owner}: parameters must be floating point or complex, got {p.dtype}")
+        self._buckets.append([] if group["differentiable"] else self._make_buckets(group["params"]))
+        if self._state_at_init and not group["differentiable"]:
+            for b in self._buckets[-1]:
+                self._init_bucket_state(b, rule)
+                for i in range(len(b.params)):
+                    self._publish(b, i)
+
+    @staticmethod
+    def _make_buckets(params):
         by_kind: dict = {}
-        for p in group["params"]:
-            by_kind.setdefault((p.dtype, p.device), []).append(p)
-        self._buckets.append([_Bucket(ps) for ps in by_kind.values()])
+        for p in params:
+            by_kind.setdefault((_real_dtype(p), p.device), []).append(p)
+        return [_Bucket(ps) for ps in by_kind.values()]
 
     # -- gradients ------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Zero the flat gradient buffers.
+        """Zero the gradients.
 
-        Gradients that live in the flat buffer stay there as zero-filled views
-        whatever ``set_to_none`` says (so that the next backward accumulates in
-        place); other gradients are set to None (``set_to_none=True``) or zeroed.
+        Gradients that live in the flat buffer stay there as zero-filled views (so that
+        the next backward accumulates in place); with ``set_to_none=True`` (torch's
+        default) they count as None until a backward pass (or an assignment) gives the
+        parameter a gradient again: a parameter that gets none is skipped by the next
+        step, its step count unchanged, as in torch. Other gradients are set to None
+        (``set_to_none=True``) or zeroed.
         """
-        for buckets in self._buckets:
+        for group, buckets in zip(self.param_groups, self._buckets):
+            if group["differentiable"]:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        if set_to_none:
+                            p.grad = None
+                        else:
+                            p.grad = torch.zeros_like(p.grad)
+                continue
             for b in buckets:
+                b.hook()  # a parameter unfrozen since (requires_grad_(True))
                 b.flat_g.zero_()
                 for i, p in enumerate(b.params):
+                    if set_to_none:
+                        b.present[i] = False
                     g = p.grad
                     if g is None or g is b.gviews[i]:
                         continue
@@ -396,62 +531,295 @@ class RuleOptimizer(Optimizer):
 
     def _init_bucket_state(self, b: _Bucket, rule):
         b.state = tuple(rule.init_state(rule.h, b.flat_p))
-        self._publish_state(b)
 
-    def _publish_state(self, b: _Bucket):
-        """Make ``self.state[p]`` hold views into the bucket's flat state."""
+    def _pub_view(self, b, i, name, buf):
+        if name in self._scalar_state:  # torch keeps one (real) number per parameter; the rule one per coordinate
+            return b.slot(buf, i)[0]
+        return b.view(buf, i)
+
+    def _publish(self, b: _Bucket, i: int):
+        """Make ``self.state[p]`` hold views into the bucket's flat state (parameter i)."""
+        p = b.params[i]
+        st = self.state[p]
+        pub = {"step": b.step_views[i]}
+        for name, buf in zip(self._names(), b.state or ()):
+            if isinstance(buf, torch.Tensor):
+                pub[name] = self._pub_view(b, i, name, buf)
+        st.update(pub)
+        b.pubs[i] = pub
+
+    def _check_value(self, b, i, name, v):
+        owner = type(self).__name__
+        p = b.params[i]
+        if name in self._scalar_state:
+            want = ()
+            ok = v.numel() == 1
+        else:
+            j = self._names().index(name)
+            lead = tuple(b.state[j].shape[:-1]) if b.state is not None and isinstance(b.state[j], torch.Tensor) else ()
+            want = lead + tuple(p.shape)
+            ok = tuple(v.shape) == want
+        if not ok:
+            raise ValueError(
+                f"{owner}: state[{name!r}] of a parameter of shape {tuple(p.shape)} must have shape {want}, "
+                f"got {tuple(v.shape)}"
+            )
+        if v.is_complex() != p.is_complex() and name not in self._scalar_state:
+            raise ValueError(
+                f"{owner}: state[{name!r}] must be {'complex' if p.is_complex() else 'real'}, got {v.dtype}"
+            )
+
+    def _import(self, b: _Bucket, i: int, st: dict, rule):
+        """Copy a parameter's state (torch's keys) into the bucket's slots and publish views of them."""
+        owner = type(self).__name__
         names = self._names()
-        for i, p in enumerate(b.params):
-            st = self.state[p]
-            st["step"] = torch.tensor(float(b.steps[i]), dtype=torch.float32)
-            for name, buf in zip(names, b.state):
-                if isinstance(buf, torch.Tensor):
-                    st[name] = b.view(buf, i)
+        allowed = set(names) | {"step"}
+        extra = sorted(k for k in st if k not in allowed)
+        if extra:
+            raise ValueError(
+                f"{owner}: the state of a parameter has keys {extra} that {owner} does not use "
+                f"(it uses {sorted(allowed)}): is it another optimizer's state?"
+            )
+        if b.state is None:
+            self._init_bucket_state(b, rule)
+        fresh = rule.init_state(rule.h, b.slot(b.flat_p, i))
+        new = list(b.state)
+        with torch.no_grad():
+            for j, name in enumerate(names):
+                v = st.get(name)
+                if isinstance(v, torch.Tensor):
+                    if not isinstance(new[j], torch.Tensor):
+                        new[j] = torch.zeros_like(b.flat_p)
+                        b.state = tuple(new)
+                    self._check_value(b, i, name, v)
+                    if name in self._scalar_state:
+                        b.slot(new[j], i).fill_(_as_float(v))
+                    else:
+                        b.view(new[j], i).copy_(v.detach().to(b.device))
+                elif isinstance(new[j], torch.Tensor):
+                    f = fresh[j]
+                    if isinstance(f, torch.Tensor):
+                        b.slot(new[j], i).copy_(f)
+                    else:
+                        b.slot(new[j], i).fill_(float(f))
+        b.state = tuple(new)
+        if "step" in st and st["step"] is not None:
+            b.steps[i] = int(_as_float(st["step"]))
+        else:  # torch's SGD keeps no step: a loaded buffer means the first step is behind
+            b.steps[i] = 1 if any(isinstance(st.get(n), torch.Tensor) for n in names) else 0
+        b.step_t[i] = float(b.steps[i])
+        self.state[b.params[i]].clear()
+        self._publish(b, i)
 
-    def _sync_steps(self):
-        for buckets in self._buckets:
-            for b in buckets:
-                if b.state is None:
-                    continue
-                for i, p in enumerate(b.params):
-                    st = self.state.get(p)
-                    if st is not None and "step" in st:
-                        st["step"] = torch.tensor(float(b.steps[i]), dtype=torch.float32)
+    def _reset(self, b: _Bucket, i: int, rule):
+        """Parameter i has no state (``del opt.state[p]``, ``opt.state = defaultdict(dict)``): fresh."""
+        self._import(b, i, {}, rule)
+        self.state.pop(b.params[i], None)
+        b.pubs[i] = {}
+        b.steps[i] = 0
+        b.step_t[i] = 0.0
+
+    def _sync(self, b: _Bucket, rule):
+        """Take in what the user did to ``self.state`` since the last step."""
+        state = self.state
+        for i, p in enumerate(b.params):
+            pub = b.pubs[i]
+            st = state.get(p)
+            if not pub:
+                if st:  # the user assigned state to a parameter we have not stepped yet
+                    self._import(b, i, dict(st), rule)
+                continue
+            if st is None or "step" not in st:
+                if st:
+                    self._import(b, i, dict(st), rule)
+                else:
+                    self._reset(b, i, rule)
+                continue
+            if any(st.get(k) is not v for k, v in pub.items()) or len(st) != len(pub):
+                self._import(b, i, dict(st), rule)
+        steps = b.step_t.tolist()  # the published step tensors, written in place or not
+        b.steps = [int(s) for s in steps]
+        if self._scalar_state and b.state is not None:
+            self._sync_scalars(b)
+
+    def _sync_scalars(self, b: _Bucket):
+        """A published one-number field (NAdam's μ-product) is coordinate 0 of its slot: if it
+        was written in place, spread it over the slot (one small gather per bucket and step)."""
+        names = self._names()
+        if b.first_last is None:
+            b.first_last = torch.tensor(
+                [o for o in b.offsets] + [o + n - 1 for o, n in zip(b.offsets, b.numels)], device=b.device
+            )
+        k = len(b.params)
+        for j, name in enumerate(names):
+            buf = b.state[j]
+            if name not in self._scalar_state or not isinstance(buf, torch.Tensor):
+                continue
+            ends = buf[b.first_last]
+            if torch.equal(ends[:k], ends[k:]):
+                continue
+            for i, (x, y) in enumerate(zip(ends[:k].tolist(), ends[k:].tolist())):
+                if x != y:
+                    b.slot(buf, i).fill_(x)
+
+    def _export(self, b: _Bucket, i: int) -> dict:
+        return {k: v.detach().clone() for k, v in b.pubs[i].items()}
+
+    def _refresh(self, gi: int):
+        """Rebuild a group's buckets when a parameter left its flat buffer, keeping its state."""
+        group = self.param_groups[gi]
+        if group["differentiable"]:
+            return
+        buckets = self._buckets[gi]
+        if not any(b.moved() for b in buckets) and sum(len(b.params) for b in buckets) == len(group["params"]):
+            return
+        rule = self._rule_for(group)
+        saved = {}
+        for b in buckets:
+            self._sync(b, rule)
+            for i, p in enumerate(b.params):
+                if b.pubs[i]:
+                    saved[id(p)] = self._export(b, i)
+            b.release()
+        present = {id(p): b.present[i] for b in buckets for i, p in enumerate(b.params)}
+        for p in group["params"]:
+            self.state.pop(p, None)
+        new = self._make_buckets(group["params"])
+        for b in new:
+            for i, p in enumerate(b.params):
+                if id(p) in present:
+                    b.present[i] = present[id(p)] and p.grad is not None
+                st = saved.get(id(p))
+                if st is not None:
+                    st = {
+                        k: (
+                            v.to(dtype=p.dtype if k not in self._scalar_state else v.dtype, device=p.device)
+                            if k != "step"
+                            else v
+                        )
+                        for k, v in st.items()
+                    }  # as torch's load_state_dict casts state to the parameter
+                    self._import(b, i, st, rule)
+        self._buckets[gi] = new
+
+    def _check_state_obj(self):
+        if self.state is not self._state_obj:  # opt.state = defaultdict(dict)
+            if not isinstance(self.state, defaultdict):
+                self.state = defaultdict(dict, self.state)
+            self._state_obj = self.state
 
     def state_dict(self):
-        self._sync_steps()
-        return super().state_dict()
+        self._check_state_obj()
+        for gi, group in enumerate(self.param_groups):
+            self._refresh(gi)
+            rule = self._rule_for(group)
+            for b in self._buckets[gi]:
+                self._sync(b, rule)
+        sd = super().state_dict()
+        # copies, not views: whoever loads this (torch.optim too) must not write into our buffers
+        sd["state"] = {
+            k: {
+                n: (v.detach().clone() if isinstance(v, torch.Tensor) else v)
+                for n, v in st.items()
+                if n != "step" or self._keeps_step
+            }
+            for k, st in sd["state"].items()
+        }
+        return sd
 
     def load_state_dict(self, state_dict) -> None:
+        owner = type(self).__name__
+        allowed = set(self._names()) | {"step"}
+        for k, st in state_dict["state"].items():
+            extra = sorted(n for n in st if n not in allowed)
+            if extra:
+                raise ValueError(
+                    f"{owner}.load_state_dict: the state of parameter {k} has keys {extra} that {owner} "
+                    f"does not use (it uses {sorted(allowed)}): is it another optimizer's state?"
+                )
+        need = self._torch_keys()
+        for gi, g in enumerate(state_dict["param_groups"]):
+            lacking = sorted(k for k in need if k not in g)
+            if lacking:
+                raise ValueError(
+                    f"{owner}.load_state_dict: param group {gi} has no {', '.join(map(repr, lacking))} "
+                    f"({owner}'s hyperparameters): is it another optimizer's state?"
+                )
         super().load_state_dict(state_dict)
-        names = self._names()
+        self._state_obj = self.state
         for group, buckets in zip(self.param_groups, self._buckets):
             for k, v in self.defaults.items():
                 group.setdefault(k, v)
             rule = self._rule_for(group)
+            if group["differentiable"]:
+                continue
             for b in buckets:
-                loaded = [self.state.get(p) or None for p in b.params]
-                if not any(loaded):
-                    b.state, b.steps = None, [0] * len(b.params)
-                    continue
-                fresh = list(rule.init_state(rule.h, b.flat_p))
-                for j, name in enumerate(names):
-                    if not isinstance(fresh[j], torch.Tensor) and any(
-                        st and isinstance(st.get(name), torch.Tensor) for st in loaded
-                    ):
-                        fresh[j] = torch.zeros_like(b.flat_p)
-                with torch.no_grad():
-                    for i, st in enumerate(loaded):
-                        if not st:
-                            b.steps[i] = 0
-                            continue
-                        b.steps[i] = int(_as_float(st.get("step", 0)))
-                        for j, name in enumerate(names):
-                            v = st.get(name)
-                            if isinstance(fresh[j], torch.Tensor) and isinstance(v, torch.Tensor):
-                                b.view(fresh[j], i).copy_(v.to(fresh[j].device))
-                b.state = tuple(fresh)
-                self._publish_state(b)
+                loaded = [dict(self.state.get(p) or {}) for p in b.params]
+                for i, st in enumerate(loaded):
+                    st = {k: v for k, v in st.items() if v is not None}
+                    if st:
+                        self._import(b, i, st, rule)
+                    elif b.pubs[i] or b.steps[i]:
+                        self._reset(b, i, rule)
+
+    @classmethod
+    def _torch_keys(cls) -> set:
+        """The group keys every state dict of this method has: the rule's keywords that
+        torch.optim's class of the same name also takes (all of them if torch has none)."""
+        keys = set(cls._rule_keys())
+        tcls = getattr(torch.optim, cls.__name__, None)
+        if tcls is None:
+            return keys
+        return keys & set(inspect.signature(tcls.__init__).parameters)
+
+    def __getstate__(self):
+        self._check_state_obj()
+        for gi in range(len(self.param_groups)):
+            self._refresh(gi)
+        state = {}
+        for group, buckets in zip(self.param_groups, self._buckets):
+            rule = self._rule_for(group)
+            for b in buckets:
+                self._sync(b, rule)
+                for i, p in enumerate(b.params):
+                    if b.pubs[i]:
+                        state[p] = self._export(b, i)
+            if group["differentiable"]:
+                for p in group["params"]:
+                    if self.state.get(p):
+                        state[p] = dict(self.state[p])
+        return {
+            "defaults": self.defaults,
+            "param_groups": self.param_groups,
+            "state": state,
+            "_convention": self._convention,
+            "_impl": self._impl,
+        }
+
+    def __setstate__(self, d):
+        if "_convention" not in d:  # torch's load_state_dict passes its own dict
+            return super().__setstate__(d)
+        state = d.pop("state")
+        conv, impl = d.pop("_convention"), d.pop("_impl")
+        groups = d.pop("param_groups")
+        super().__setstate__({"defaults": d["defaults"], "state": defaultdict(dict), "param_groups": []})
+        self._convention, self._impl = conv, impl
+        self._rule_cache = {}
+        self._buckets = []
+        self.param_groups = []
+        self._state_obj = self.state
+        for g in groups:
+            self.param_groups.append(g)
+            rule = self._rule_for(g)
+            self._buckets.append([] if g["differentiable"] else self._make_buckets(g["params"]))
+            for b in self._buckets[-1]:
+                for i, p in enumerate(b.params):
+                    if p in state:
+                        self._import(b, i, state[p], rule)
+            if g["differentiable"]:
+                for p in g["params"]:
+                    if p in state:
+                        self.state[p] = state[p]
 
     # -- the step -------------------------------------------------------------
     def _use_compiled(self, b: _Bucket) -> bool:
@@ -459,59 +827,97 @@ class RuleOptimizer(Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        """One update of every param group (``closure`` re-evaluates the loss, as in torch)."""
+        """One update of every param group (``closure`` re-evaluates the loss, as in torch).
+
+        Under ``nonfinite="raise"`` every gradient of every group is checked before anything
+        changes; under ``"skip"`` a group with a non-finite gradient is left untouched."""
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group, buckets in zip(self.param_groups, self._buckets):
-            self._step_group(group, buckets)
+        owner = type(self).__name__
+        self._check_state_obj()
+        plans = []
+        for gi, group in enumerate(self.param_groups):
+            self._refresh(gi)
+            rule = self._rule_for(group)
+            if group["differentiable"]:
+                work = [p for p in group["params"] if p.grad is not None]
+                plans.append((group, rule, None, work))
+                continue
+            work = []
+            for b in self._buckets[gi]:
+                self._sync(b, rule)
+                missing = b.gather_grads(owner, self._sparse_ok)
+                if len(missing) == len(b.params):
+                    continue
+                work.append((b, missing))
+            plans.append((group, rule, work, None))
+        if any(g["nonfinite"] != "ignore" for g, *_ in plans):
+            bad = self._nonfinite_groups(plans)
+            for group, _, _, _ in plans:
+                if id(group) in bad and group["nonfinite"] == "raise":
+                    t = bad[id(group)]
+                    raise NonFiniteGradientError(
+                        f"{owner}: gradient has non-finite values at step {t} "
+                        "(nonfinite='raise'; use 'skip' to skip such steps); nothing was changed"
+                    )
+            for group, _, _, _ in plans:
+                if id(group) in bad:
+                    group["skipped"] = group.get("skipped", 0) + 1
+            plans = [pl for pl in plans if id(pl[0]) not in bad]
+        for group, rule, work, dwork in plans:
+            if dwork is not None:
+                self._step_differentiable(group, rule, dwork)
+                continue
+            for b, missing in work:
+                if b.state is None:
+                    self._init_bucket_state(b, rule)
+                self._step_bucket(b, missing, rule, group, owner)
         return loss
 
-    def _step_group(self, group, buckets):
-        owner = type(self).__name__
-        rule = self._rule_for(group)
-        h = rule.h
-        policy = group["nonfinite"]
-        maximize = group["maximize"]
-        work = []
-        for b in buckets:
-            missing = b.gather_grads(owner)
-            if len(missing) == len(b.params):
+    def _nonfinite_groups(self, plans) -> dict:
+        """id(group) → step number, for the checked groups with a non-finite gradient.
+
+        One cheap reduction per bucket (the sum of its gradients: finite iff every term is,
+        unless it overflows, which the exact test then settles), one host read for all."""
+        sums, where = [], []
+        for group, _, work, dwork in plans:
+            if group["nonfinite"] == "ignore":
                 continue
-            if b.state is None:
-                self._init_bucket_state(b, rule)
-            work.append((b, missing))
-        if not work:
-            return
-        fast_one = len(work) == 1 and not work[0][1] and len(set(work[0][0].steps)) == 1
-        if policy != "ignore" and not fast_one:
-            # check every gradient of the group before anything changes
-            finite = all(bool(torch.isfinite(self._present_grads(b, miss)).all()) for b, miss in work)
-            if not finite:
-                self._nonfinite(group, policy, owner, max(max(b.steps) for b, _ in work) + 1)
-                return
-            policy = "ignore"
-        for b, missing in work:
-            if not missing and len(set(b.steps)) == 1:
-                if not self._step_flat(b, rule, h, group, maximize, policy, owner):
-                    return
+            if dwork is not None:
+                for p in dwork:
+                    sums.append(p.grad.detach().sum().abs().to(torch.float64).cpu().reshape(1))
+                    where.append((group, None, p))
+                continue
+            for b, missing in work:
+                # a plain sum (vectorized; summing into float64 or isfinite().all() were 100x slower on CPU)
+                sums.append(self._present_grads(b, missing).sum().to(torch.float64).reshape(1))
+                where.append((group, b, missing))
+        if not sums:
+            return {}
+        s = torch.cat([x.cpu() for x in sums]) if len(sums) > 1 else sums[0]
+        if math.isfinite(float(s.sum())):
+            return {}
+        bad = {}
+        for v, (group, b, x) in zip(s.tolist(), where):
+            if math.isfinite(v):
+                continue
+            if b is None:
+                ok = bool(torch.isfinite(x.grad.detach()).all())
+                t = int(_as_float(self.state[x].get("step", 0))) + 1 if self.state.get(x) else 1
             else:
-                self._step_slices(b, missing, rule, h, maximize)
+                ok = bool(torch.isfinite(self._present_grads(b, x)).all())
+                t = max(b.steps) + 1
+            if not ok:
+                bad[id(group)] = max(bad.get(id(group), 0), t)
+        return bad
 
     @staticmethod
     def _present_grads(b, missing):
         if not missing:
             return b.flat_g
         return torch.cat([b.slot(b.flat_g, i) for i in range(len(b.params)) if i not in missing])
-
-    def _nonfinite(self, group, policy, owner, t):
-        if policy == "raise":
-            raise NonFiniteGradientError(
-                f"{owner}: gradient has non-finite values at step {t} "
-                "(nonfinite='raise'; use 'skip' to skip such steps)"
-            )
-        group["skipped"] = group.get("skipped", 0) + 1
 
     def _split_hyper(self, h):
         """Numbers that may change from step to step (schedulers) vs flags, forms and zeros:
@@ -525,24 +931,29 @@ class RuleOptimizer(Optimizer):
                 static[f] = v
         return static, num
 
-    def _step_flat(self, b: _Bucket, rule, h, group, maximize, policy, owner) -> bool:
+    def _step_bucket(self, b: _Bucket, missing, rule, group, owner):
+        h = rule.h
+        maximize = group["maximize"]
+        if not missing and len(set(b.steps)) == 1:
+            self._step_flat(b, rule, h, maximize, owner)
+        else:
+            self._step_slices(b, missing, rule, h, maximize)
+        for i in range(len(b.params)):
+            if i not in missing and not b.pubs[i]:
+                self._publish(b, i)
+
+    def _step_flat(self, b: _Bucket, rule, h, maximize, owner):
         t = b.steps[0] + 1
         k = rule.terms(h, t)
         static, num = self._split_hyper(h)
-        check = policy != "ignore"
         rule_cls = type(rule)
         # a step whose terms carry a True flag (SGD's first step) runs eagerly: same code,
         # and it spares a second compiled variant used once
         flagged = any(isinstance(v, bool) and v for v in k)
         compiled = self._use_compiled(b) and not flagged
         key_dt = (b.dtype, b.device.type)
-        if compiled and (rule_cls, tuple(sorted(static.items())), maximize, check, True, *key_dt) in _FAILED:
+        if compiled and (rule_cls, tuple(sorted(static.items())), maximize, False, True, *key_dt) in _FAILED:
             compiled = False
-        if not compiled and check:
-            if not bool(torch.isfinite(b.flat_g).all()):
-                self._nonfinite(group, policy, owner, t)
-                return False
-            check = False
         state = b.state
         if compiled:
             kk = (
@@ -550,9 +961,9 @@ class RuleOptimizer(Optimizer):
                 if isinstance(k, tuple) and hasattr(k, "_fields")
                 else k
             )
-            fn = _get_step(rule_cls, static, maximize, check, True, *key_dt)
+            fn = _get_step(rule_cls, static, maximize, False, True, *key_dt)
             try:
-                ok, rest = fn(num, kk, state, b.flat_g, b.flat_p)
+                _, rest = fn(num, kk, state, b.flat_g, b.flat_p)
             except Exception as e:
                 if self._impl == "compiled":
                     raise
@@ -562,19 +973,16 @@ class RuleOptimizer(Optimizer):
                     f"{owner}: torch.compile failed ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
                     "running the rule eagerly (impl='eager')",
                     RuntimeWarning,
-                    stacklevel=4,
+                    stacklevel=5,
                 )
-                return self._step_flat(b, rule, h, group, maximize, policy, owner)
-            if check and not bool(ok):
-                self._nonfinite(group, policy, owner, t)
-                return False
+                return self._step_flat(b, rule, h, maximize, owner)
         else:
             fn = _get_step(rule_cls, static, maximize, False, False, *key_dt)
             _, rest = fn(num, k, state, b.flat_g, b.flat_p)
         self._store_rest(b, rest)
         for i in range(len(b.steps)):
             b.steps[i] = t
-        return True
+        b.step_t.fill_(float(t))
 
     def _store_rest(self, b, rest):
         """State fields that were scalar placeholders and came back as tensors get buffers."""
@@ -585,15 +993,18 @@ class RuleOptimizer(Optimizer):
             if isinstance(v, torch.Tensor):
                 new[j] = v.contiguous()
         b.state = tuple(new)
-        self._publish_state(b)
+        for i in range(len(b.params)):
+            if b.pubs[i]:
+                self._publish(b, i)
 
     def _step_slices(self, b: _Bucket, missing, rule, h, maximize):
         """Parameter by parameter (some have no gradient, or their step counts differ): eager."""
         static, num = self._split_hyper(h)
         fn = _get_step(type(rule), static, maximize, False, False, b.dtype, b.device.type)
         grown = False
+        miss = set(missing)
         for i in range(len(b.params)):
-            if i in missing:
+            if i in miss:
                 continue
             t = b.steps[i] + 1
             k = rule.terms(h, t)
@@ -607,8 +1018,64 @@ class RuleOptimizer(Optimizer):
                     b.slot(new[j], i).copy_(v)
                     grown = True
             b.steps[i] = t
+            b.step_t[i] = float(t)
         if grown:
-            self._publish_state(b)
+            for i in range(len(b.params)):
+                if b.pubs[i]:
+                    self._publish(b, i)
+
+    def _step_differentiable(self, group, rule, params):
+        """``differentiable=True``: parameter by parameter, eagerly, with autograd on, so that
+        ``torch.autograd.grad`` sees through the step (the rule is a pure function); the
+        parameter is written in place (as torch does), the state fields are replaced."""
+        h = rule.h
+        static, num = self._split_hyper(h)
+        rule_cls = type(rule)
+        names = self._names()
+        Hyper, State = rule_cls.Hyper, rule_cls.State
+        with torch.enable_grad():
+            for p in params:
+                st = self.state[p]
+                theta = torch.view_as_real(p) if p.is_complex() else p
+                g = p.grad
+                g = torch.view_as_real(g) if g.is_complex() else g
+                if g.is_sparse:
+                    raise RuntimeError(
+                        f"{type(self).__name__}: sparse gradients with differentiable=True are not supported"
+                    )
+                if group["maximize"]:
+                    g = -g
+                fresh = rule.init_state(h, theta.detach())
+                fields = []
+                for name, f in zip(names, fresh):
+                    v = st.get(name)
+                    if isinstance(v, torch.Tensor):
+                        if name in self._scalar_state:
+                            v = v.reshape(()).expand(theta.shape)
+                        elif v.is_complex():
+                            v = torch.view_as_real(v)
+                        fields.append(v)
+                    else:
+                        fields.append(f)
+                t = int(_as_float(st.get("step", 0))) + 1
+                k = rule.terms(h, t)
+                first = self._detach_first and not any(isinstance(st.get(n), torch.Tensor) for n in names)
+                if first:  # torch's SGD: buf = clone(g).detach(); θ moves by the detached step
+                    rec = rule_cls.update(Hyper(**static, **num), State(*fields), g.detach(), theta.detach(), k)
+                    new_theta = theta + (next_theta(rec, theta.detach()) - theta.detach())
+                else:
+                    rec = rule_cls.update(Hyper(**static, **num), State(*fields), g, theta, k)
+                    new_theta = next_theta(rec, theta)
+                theta.copy_(new_theta)
+                st["step"] = torch.tensor(float(t), dtype=torch.get_default_dtype())
+                for name, f in zip(names, State._fields):
+                    v = getattr(rec, f)
+                    if isinstance(v, torch.Tensor):
+                        if name in self._scalar_state:
+                            v = v.reshape(-1)[0]
+                        elif p.is_complex():
+                            v = torch.view_as_complex(v.contiguous())
+                        st[name] = v
 
     def __repr__(self):
         return super().__repr__()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from .base import DEFAULT, Rule
-from .hyper import LR, NONNEG, POSITIVE, UNIT
+from .hyper import LR, NONNEG, UNIT_KIND, Field
 from .ops import Array, sqrt, zeros_like
 
 
@@ -68,7 +68,12 @@ class Adadelta(Rule):
     symbols = {"g": "g", "s": "s", "step": "Δ", "u": "u", "delta": "Δθ"}
     Hyper, State, Record = AdadeltaHyper, AdadeltaState, AdadeltaRecord
 
-    fields = (LR("lr"), UNIT("rho"), POSITIVE("eps"), NONNEG("weight_decay", default=0.0))
+    fields = (
+        LR("lr"),
+        Field("rho", UNIT_KIND.with_bounds(hi_open=False)),  # torch: 0 <= rho <= 1
+        NONNEG("eps"),  # torch: eps >= 0
+        NONNEG("weight_decay", default=0.0),
+    )
 
     def __init__(self, lr=DEFAULT, rho=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, *, convention="torch"):
         super().__init__(convention, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from .base import DEFAULT, Rule
-from .hyper import BOOL, LR, NONNEG, POSITIVE
+from .hyper import BOOL, LR, NONNEG
 from .ops import Array, full_like, sqrt
 
 
@@ -78,7 +78,7 @@ class Adagrad(Rule):
         NONNEG("lr_decay", default=0.0),
         NONNEG("weight_decay", default=0.0),
         NONNEG("initial_accumulator_value"),
-        POSITIVE("eps"),
+        NONNEG("eps"),  # torch: eps >= 0
         BOOL("eps_inside"),
     )
 

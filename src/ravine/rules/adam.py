@@ -113,7 +113,7 @@ class Adam(Rule):
         LR("lr"),
         UNIT("beta1", pair="betas"),
         UNIT("beta2", pair="betas"),
-        POSITIVE("eps"),
+        NONNEG("eps"),  # torch: eps >= 0
         NONNEG("weight_decay", default=0.0),
         BOOL("amsgrad", default=False),
         BOOL("decoupled_weight_decay"),
@@ -336,7 +336,7 @@ class NAdam(Rule):
         LR("lr"),
         UNIT("beta1", pair="betas"),
         UNIT("beta2", pair="betas"),
-        POSITIVE("eps"),
+        NONNEG("eps"),  # torch: eps >= 0
         NONNEG("weight_decay", default=0.0),
         NONNEG("momentum_decay"),
         BOOL("decoupled_weight_decay"),

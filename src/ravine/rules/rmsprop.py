@@ -81,10 +81,10 @@ class RMSprop(Rule):
 
     fields = (
         LR("lr"),
-        UNIT("alpha"),
-        POSITIVE("eps"),
+        NONNEG("alpha"),  # torch: alpha >= 0
+        NONNEG("eps"),  # torch: eps >= 0
         NONNEG("weight_decay", default=0.0),
-        UNIT("momentum", default=0.0),
+        NONNEG("momentum", default=0.0),  # torch: momentum >= 0
         BOOL("centered", default=False),
         BOOL("eps_inside"),
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from .base import DEFAULT, Rule
-from .hyper import BOOL, CHOICE, LR, NONNEG, UNIT
+from .hyper import BOOL, CHOICE, LR, NONNEG, UNIT, Field, Kind
 from .ops import Array, add_scaled, zeros_like
 
 
@@ -85,8 +85,8 @@ class SGD(Rule):
 
     fields = (
         LR("lr"),
-        UNIT("momentum", default=0.0),
-        UNIT("dampening", default=0.0),
+        NONNEG("momentum", default=0.0),  # torch: momentum >= 0 (>= 1 runs, and diverges)
+        Field("dampening", Kind("real", "real", meaning="dampening"), default=0.0),  # torch: unchecked
         NONNEG("weight_decay", default=0.0),
         BOOL("nesterov", default=False),
         CHOICE("first_buffer", ("g", "zero")),
