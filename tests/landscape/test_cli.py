@@ -98,3 +98,39 @@ def test_interpolate_with_a_torch_optimizer_writes_csv(tmp_path):
     rows = (tmp_path / "interpolate.csv").read_text().splitlines()
     assert rows[0].startswith("from,to,alpha,train_loss,train_acc,test_loss,test_acc")
     assert len(rows) == 1 + 5 * 3  # one pair and two lines from θ₀, 5 points each
+
+
+def test_train_track_sharpness_records_lambda_max_every_k_steps(tmp_path):
+    """``ravine train --track-sharpness every=K``: λmax of the training loss every K updates,
+    written beside the run's record (full batch: one update per epoch)."""
+    import csv
+
+    from ravine.cli.train import command as train_cmd
+
+    r = CliRunner().invoke(
+        train_cmd,
+        [
+            "-o",
+            "sgd",
+            "--lr",
+            "0.5",
+            "--batch-size",
+            "full",
+            "--epochs",
+            "12",
+            "--samples",
+            "300",
+            "--track-sharpness",
+            "every=4",
+            "--out",
+            str(tmp_path),
+            "-q",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    (path,) = tmp_path.glob("*.sharpness.csv")
+    rows = list(csv.DictReader(path.open()))
+    assert [int(float(x["step"])) for x in rows] == [1, 4, 8, 12]  # the first update, then every 4th
+    assert all(float(x["lambda_max"]) > 0 for x in rows)
+    bad = CliRunner().invoke(train_cmd, ["--track-sharpness", "every=0", "--epochs", "1"])
+    assert bad.exit_code == 2 and "--track-sharpness" in bad.output

@@ -167,6 +167,14 @@ def _progress(quiet: bool, epochs: int, label: str):
     show_default=True,
     help="Where <run_id>.json and <run_id>.csv are written.",
 )
+@click.option(
+    "--track-sharpness",
+    "track",
+    metavar="every=K",
+    default=None,
+    help="Record λmax of the training loss's Hessian every K steps (ravine.landscape; "
+    "preconditioned λmax(P⁻¹H) for Adam-like optimizers) into <run_id>.sharpness.csv.",
+)
 @click.option("--no-save", is_flag=True, help="Write no record.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
@@ -191,6 +199,7 @@ def command(
     threads,
     data_dir,
     out,
+    track,
     no_save,
     as_json,
     quiet,
@@ -203,6 +212,7 @@ def command(
       ravine train --problem mnist1d --model cnn --optimizer adam
       ravine train -o torch.sgd --lr 0.1 --opt momentum=0.9 --schedule cosine
       ravine train -o sgd --lr 0.5 --batch-size full --epochs 200    # gradient descent
+      ravine train -o sgd --lr 0.5 --batch-size full --epochs 200 --track-sharpness every=10
     """
     if not no_save:
         check_output_dir(out, "--out")  # before training, not after it
@@ -235,13 +245,26 @@ def command(
             data_dir=data_dir,
         )
         resolved = validate(cfg)
+        every = None
+        if track is not None:
+            spec = parse_assignments(track, "--track-sharpness")
+            if set(spec) != {"every"} or not isinstance(spec["every"], int) or not 1 <= spec["every"] <= 100_000:
+                raise click.UsageError(
+                    f"--track-sharpness: write every=K with an integer 1 <= K <= 100000, got {track!r}"
+                )
+            every = spec["every"]
     except ValueError as exc:
         raise click.UsageError(str(exc).splitlines()[0]) from None
+    tracker = None
+    if every is not None:
+        from ..landscape import track_sharpness
+
+        tracker = track_sharpness(cfg, every=every)
     label = f"{resolved.problem}/{resolved.model}/{resolved.optimizer}"
     cb, ctx = _progress(quiet, resolved.epochs, label)
     try:
         with ctx:
-            res = train(cfg, callback=cb)
+            res = train(cfg, callback=cb, step_callback=tracker)
     except ValueError as exc:  # e.g. an optimizer refusing a keyword
         raise click.UsageError(str(exc).splitlines()[0]) from None
     paths = None if no_save else res.save(out)
@@ -258,3 +281,18 @@ def command(
     click.echo(msg, err=as_json)
     if paths:
         click.echo(f"record: {paths[0]}  {paths[1]}", err=as_json)
+    if tracker is not None and tracker.records:
+        import csv
+        from pathlib import Path
+
+        rows = tracker.records
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        lam = [r["lambda_max"] for r in rows if r.get("lambda_max") is not None]
+        click.echo(f"sharpness: λmax from {lam[0]:.4g} to {lam[-1]:.4g} over {len(rows)} records", err=as_json)
+        if paths:
+            target = Path(paths[0]).with_suffix(".sharpness.csv")
+            with open(target, "w", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=keys, lineterminator="\n")
+                w.writeheader()
+                w.writerows(rows)
+            click.echo(f"sharpness record: {target}", err=as_json)
