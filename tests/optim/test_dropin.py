@@ -630,3 +630,31 @@ def test_configurations_torch_runs_run(name, kw, impl):
             loss_of(ps + [torch.tensor(0.0), torch.zeros(2)], 1, x).backward()
             opt.step()
         compare(rp, tp, ropt, topt, f"{name}({kw}) step {s}")
+
+
+# ---------------------------------------------------------------- presets through the optim face
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_keras_sgd_under_an_lr_schedule_is_keras(impl):
+    """Keras SGD keeps η inside the buffer (keras sgd.py L95-123: m = μm − η_t g, θ ← θ + m):
+    under torch's LambdaLR ravine's convention="keras" follows it."""
+    lrs = [0.05, 0.02, 0.08, 0.01, 0.03, 0.06]
+    p = torch.nn.Parameter(torch.tensor([1.0, -2.0, 0.5]))
+    opt = ro.SGD([p], lr=1.0, momentum=0.9, convention="keras", impl=impl)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: lrs[t] if t < len(lrs) else lrs[-1])
+    theta, m = torch.tensor([1.0, -2.0, 0.5]), torch.zeros(3)
+    for lr in lrs:
+        g = 2 * theta + torch.sin(theta)
+        m = 0.9 * m - lr * g
+        theta = theta + m
+        p.grad = 2 * p.detach() + torch.sin(p.detach())
+        opt.step()
+        sched.step()
+    assert_close(p, theta, "keras SGD under a schedule", 1e-12)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adadelta"])
+def test_keras_preset_with_weight_decay_refuses(name):
+    with pytest.raises(ValueError, match="Keras decays the weights decoupled"):
+        getattr(ro, name)([torch.nn.Parameter(torch.ones(2))], weight_decay=0.1, convention="keras")

@@ -410,9 +410,10 @@ def test_adadelta_optax():
     # optax scale_by_adadelta L574-607, alias L143-222 (rho 0.9, eps 1e-6; add_decayed_weights
     # before: coupled); learning_rate must be passed as 1.0 (None climbs: transform.py L1000-1001)
     covers(Adadelta, "optax")
-    same(run_rule(Adadelta(convention="optax")), run_ref(adadelta_ref(1.0, 0.9, 1e-6), (Z, Z)))
+    same(run_rule(Adadelta(convention="optax", lr=1.0)), run_ref(adadelta_ref(1.0, 0.9, 1e-6), (Z, Z)))
     same(
-        run_rule(Adadelta(convention="optax", weight_decay=0.1)), run_ref(adadelta_ref(1.0, 0.9, 1e-6, wd=0.1), (Z, Z))
+        run_rule(Adadelta(convention="optax", lr=1.0, weight_decay=0.1)),
+        run_ref(adadelta_ref(1.0, 0.9, 1e-6, wd=0.1), (Z, Z)),
     )
 
 
@@ -743,3 +744,63 @@ def test_every_convention_is_checked_against_its_source():
     if len(COVERED) == 0:
         pytest.skip("run the whole file")
     assert not missing, missing
+
+
+# ===================================================================== presets under an η schedule, refusals
+# A preset must equal its framework or refuse. These run the rule with a learning rate that changes
+# at every step (rule.apply(..., lr=η_t)) against the framework's equations written out.
+
+LRS = [0.05, 0.02, 0.08, 0.01, 0.03, 0.06]
+
+
+def run_rule_schedule(rule, lrs=LRS):
+    theta = THETA0.copy()
+    st = rule.init(theta)
+    for lr in lrs:
+        theta, st, _ = rule.apply(theta, grad(theta), st, lr=lr)
+    return theta
+
+
+@pytest.mark.parametrize("mu,nesterov", [(0.9, False), (0.9, True), (0.5, False)])
+def test_sgd_keras_keeps_lr_inside_the_buffer_under_a_schedule(mu, nesterov):
+    # keras sgd.py update_step L95-123: m = μm − η_t g; θ ← θ + m (nesterov: θ + μm − η_t g)
+    theta, m = THETA0.copy(), Z.copy()
+    for lr in LRS:
+        g = grad(theta)
+        m = mu * m - lr * g
+        theta = theta + mu * m - lr * g if nesterov else theta + m
+    got = run_rule_schedule(SGD(convention="keras", momentum=mu, nesterov=nesterov))
+    same(got, theta)
+    # and torch's form (η outside the buffer) differs under the same schedule
+    torch_form = run_rule_schedule(SGD(convention="keras", momentum=mu, nesterov=nesterov, lr_in_buffer=False))
+    assert np.abs(torch_form - theta).max() > 1e-6
+
+
+@pytest.mark.parametrize("conv", ["keras", "optax"])
+@pytest.mark.parametrize("centered", [False, True])
+def test_rmsprop_keras_optax_keep_lr_inside_the_buffer_under_a_schedule(conv, centered):
+    # keras rmsprop.py L109-154; optax rmsprop = scale_by_rms/stddev, scale(−η_t), trace(μ):
+    # b = μb + η_t g/den; θ ← θ − b
+    rho, eps, mu = 0.9, (1e-7 if conv == "keras" else 1e-8), 0.7
+    theta, r, m, b = THETA0.copy(), Z.copy(), Z.copy(), Z.copy()
+    for lr in LRS:
+        g = grad(theta)
+        r = rho * r + (1 - rho) * g * g
+        if centered:
+            m = rho * m + (1 - rho) * g
+            den = np.sqrt(r - m * m + eps)
+        else:
+            den = np.sqrt(r + eps)
+        b = mu * b + lr * g / den
+        theta = theta - b
+    same(run_rule_schedule(RMSprop(convention=conv, momentum=mu, centered=centered)), theta)
+
+
+@pytest.mark.parametrize("cls", [SGD, Adagrad, RMSprop, Adadelta])
+def test_keras_coupled_weight_decay_is_refused(cls):
+    """Keras decays decoupled (base_optimizer.py L952-959); these rules decay coupled (torch's L2):
+    the Keras preset refuses instead of silently differing."""
+    with pytest.raises(ValueError, match=r"convention='keras' with weight_decay=0.1 is not reproduced.*decoupled"):
+        cls(convention="keras", weight_decay=0.1)
+    cls(convention="keras")  # λ = 0: Keras's default, reproduced
+    cls(convention="torch", weight_decay=0.1)  # torch's coupled decay

@@ -19,7 +19,16 @@ UNIT = {"momentum", "dampening", "alpha", "rho", "beta1", "beta2"}
 LR = {"lr", "fallback_lr"}
 POSITIVE = {"eps"}
 NONNEG = {"weight_decay", "lr_decay", "initial_accumulator_value", "damping", "momentum_decay", "initial_first_moment"}
-BOOL = {"nesterov", "centered", "eps_inside", "lookahead", "amsgrad", "decoupled_weight_decay", "bias_correction"}
+BOOL = {
+    "nesterov",
+    "centered",
+    "eps_inside",
+    "lookahead",
+    "amsgrad",
+    "decoupled_weight_decay",
+    "bias_correction",
+    "lr_in_buffer",
+}
 INT = {"window"}
 CHOICE = {"first_buffer", "form", "eps_mode", "amsgrad_max"}
 KINDS = UNIT | LR | POSITIVE | NONNEG | BOOL | INT | CHOICE

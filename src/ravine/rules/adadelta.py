@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 from .base import DEFAULT, Rule
 from .hyper import LR, NONNEG, UNIT_KIND, Field
 from .ops import Array, sqrt, zeros_like
+from .sgd import refuse_keras_coupled_decay
 
 
 class AdadeltaHyper(NamedTuple):
@@ -49,7 +50,7 @@ class Adadelta(Rule):
     and η = 1: optax's default ``learning_rate=None`` skips the sign flip and
     climbs (+Δ), which ravine does not reproduce; ``"paper"`` η = 1, ρ = 0.95,
     ε = 1e-6. optax's ``weight_decay`` is coupled like torch's; Keras's is
-    decoupled (θ ← θ − ηλθ) and is not reproduced.
+    decoupled (θ ← θ − ηλθ): ``"keras"`` with λ ≠ 0 is refused.
 
     Lecture 45 (seed 000) uses the name AdaDelta for a different method, a
     moving-window RMSProp: that is :class:`ravine.rules.WindowedRMSprop`.
@@ -61,7 +62,7 @@ class Adadelta(Rule):
     conventions = {
         "torch": dict(lr=1.0, rho=0.9, eps=1e-6),  # torch adadelta.py L32-35
         "keras": dict(lr=1e-3, rho=0.95, eps=1e-7),  # keras adadelta.py L42-44
-        "optax": dict(lr=1.0, rho=0.9, eps=1e-6),  # optax alias.adadelta L144-147 (pass lr=1.0)
+        "optax": dict(lr=1.0, rho=0.9, eps=1e-6),  # optax alias.adadelta L144-147 (= learning_rate=1.0)
         "paper": dict(lr=1.0, rho=0.95, eps=1e-6),
         "seed001": dict(lr=1.0, rho=0.9, eps=1e-6),
     }
@@ -77,6 +78,11 @@ class Adadelta(Rule):
 
     def __init__(self, lr=DEFAULT, rho=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, *, convention="torch"):
         super().__init__(convention, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
+
+    def _hyper(self, p):
+        h = super()._hyper(p)
+        refuse_keras_coupled_decay(self, h)
+        return h
 
     @staticmethod
     def init_state(h: AdadeltaHyper, theta: Array) -> AdadeltaState:

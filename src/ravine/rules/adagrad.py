@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 from .base import DEFAULT, Rule
 from .hyper import BOOL, LR, NONNEG
 from .ops import Array, full_like, sqrt
+from .sgd import refuse_keras_coupled_decay
 
 
 class AdagradHyper(NamedTuple):
@@ -49,7 +50,7 @@ class Adagrad(Rule):
     ``"optax"`` the same with η required (ravine: 1e-2); optax's "no update
     where r = 0" cannot arise since ε > 0. The seeds put ε inside
     (``"seed000"``: "η/√(ε + r_t)"). Only torch has ``lr_decay``. Keras's
-    ``weight_decay`` is decoupled (θ ← θ − ηλθ) and is not reproduced here.
+    ``weight_decay`` is decoupled (θ ← θ − ηλθ): ``"keras"`` with λ ≠ 0 is refused.
     Seed 002 writes s_t = s_{t−1} g_t² (a dropped "+"): read it as r ← r + g²
     (docs/errata.md).
     """
@@ -102,6 +103,11 @@ class Adagrad(Rule):
             eps=eps,
             eps_inside=eps_inside,
         )
+
+    def _hyper(self, p):
+        h = super()._hyper(p)
+        refuse_keras_coupled_decay(self, h)
+        return h
 
     @staticmethod
     def init_state(h: AdagradHyper, theta: Array) -> AdagradState:

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from .base import DEFAULT, Rule
 from .hyper import BOOL, INT, LR, NONNEG, POSITIVE, UNIT
 from .ops import Array, push, sqrt, window_sum, zeros_like, zeros_stack
+from .sgd import refuse_keras_coupled_decay
 
 
 class RMSpropHyper(NamedTuple):
@@ -19,6 +20,7 @@ class RMSpropHyper(NamedTuple):
     momentum: float
     centered: bool
     eps_inside: bool
+    lr_in_buffer: bool
 
 
 class RMSpropState(NamedTuple):
@@ -56,10 +58,11 @@ class RMSprop(Rule):
     √(r − m² + ε) when centered, η = 1e-3. ``"optax"`` decay 0.9, ε = 1e-8
     inside (``eps_in_sqrt=True``, its default), η required (ravine: 1e-2).
     Keras and optax keep η inside the momentum buffer (b ← μb + ηg/denom,
-    θ ← θ − b): the same iterates while η is constant, different under an η
-    schedule. Not reproduced: optax's ``bias_correction=True``,
-    ``initial_scale`` ≠ 0 (TF1's r₀ = 1) and ``nesterov=True``, and Keras's
-    decoupled ``weight_decay``.
+    θ ← θ − b): ``lr_in_buffer=True``, set by both presets (the same iterates while η
+    is constant, theirs under an η schedule). Not reproduced (off by default, so the
+    defaults agree): optax's ``bias_correction=True``, ``initial_scale`` ≠ 0 (TF1's
+    r₀ = 1) and ``nesterov=True``. Keras's ``weight_decay`` is decoupled: ``"keras"``
+    with ``weight_decay ≠ 0`` is refused with a message.
     """
 
     name = "rmsprop"
@@ -70,8 +73,8 @@ class RMSprop(Rule):
     )
     conventions = {
         "torch": dict(lr=1e-2, alpha=0.99, eps=1e-8, eps_inside=False),  # torch rmsprop.py L34-39, L316-339
-        "keras": dict(lr=1e-3, alpha=0.9, eps=1e-7, eps_inside=True),  # keras rmsprop.py L55-59, L109-154
-        "optax": dict(lr=1e-2, alpha=0.9, eps=1e-8, eps_inside=True),  # optax alias.rmsprop L1935-1945
+        "keras": dict(lr=1e-3, alpha=0.9, eps=1e-7, eps_inside=True, lr_in_buffer=True),  # L55-59, L109-154
+        "optax": dict(lr=1e-2, alpha=0.9, eps=1e-8, eps_inside=True, lr_in_buffer=True),  # alias.rmsprop
         "paper": dict(lr=1e-3, alpha=0.9, eps=1e-8, eps_inside=True),
         "seed000": dict(lr=1e-2, alpha=0.9, eps=1e-6, eps_inside=True),
         "seed002": dict(lr=1e-2, alpha=0.9, eps=1e-6, eps_inside=True),
@@ -87,6 +90,7 @@ class RMSprop(Rule):
         NONNEG("momentum", default=0.0),  # torch: momentum >= 0
         BOOL("centered", default=False),
         BOOL("eps_inside"),
+        BOOL("lr_in_buffer", default=False, doc="keep η inside the momentum buffer (Keras, optax: b ← μb + ηg/den)"),
     )
     moves = ("b", "gradient")
 
@@ -100,6 +104,7 @@ class RMSprop(Rule):
         centered=DEFAULT,
         *,
         eps_inside=DEFAULT,
+        lr_in_buffer=DEFAULT,
         convention="torch",
     ):
         super().__init__(
@@ -111,7 +116,13 @@ class RMSprop(Rule):
             momentum=momentum,
             centered=centered,
             eps_inside=eps_inside,
+            lr_in_buffer=lr_in_buffer,
         )
+
+    def _hyper(self, p):
+        h = super()._hyper(p)
+        refuse_keras_coupled_decay(self, h)
+        return h
 
     @staticmethod
     def init_state(h: RMSpropHyper, theta: Array) -> RMSpropState:
@@ -133,7 +144,10 @@ class RMSprop(Rule):
             r_bar = r - m * m
         denom = sqrt(r_bar + h.eps) if h.eps_inside else sqrt(r_bar) + h.eps
         b = state.b
-        if h.momentum != 0:
+        if h.momentum != 0 and h.lr_in_buffer:  # Keras, optax: η inside the buffer
+            b = h.momentum * b + h.lr * g / denom
+            delta = -b
+        elif h.momentum != 0:
             b = h.momentum * b + g / denom
             delta = -h.lr * b
         else:

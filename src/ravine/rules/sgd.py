@@ -17,6 +17,18 @@ from .hyper import BOOL, CHOICE, LR, NONNEG, UNIT, Field, Kind
 from .ops import Array, add_scaled, zeros_like
 
 
+def refuse_keras_coupled_decay(rule, h) -> None:
+    """SGD, Adagrad, RMSprop, Adadelta: Keras decays decoupled, these rules coupled; a Keras
+    preset that cannot be Keras's refuses (base_optimizer.py L952-959)."""
+    if getattr(rule, "convention", None) == "keras" and h.weight_decay != 0:
+        raise ValueError(
+            f"{type(rule).__name__}: convention='keras' with weight_decay={h.weight_decay:g} is not reproduced: "
+            "Keras decays the weights decoupled (theta <- theta - lr*weight_decay*theta before the step), "
+            f"ravine's {type(rule).__name__} adds weight_decay*theta to the gradient (torch's L2); "
+            "use convention='torch' for that, or AdamW for decoupled decay"
+        )
+
+
 class SGDHyper(NamedTuple):
     lr: float
     momentum: float
@@ -24,6 +36,7 @@ class SGDHyper(NamedTuple):
     weight_decay: float
     nesterov: bool
     first_buffer: str
+    lr_in_buffer: bool
 
 
 class SGDState(NamedTuple):
@@ -60,11 +73,12 @@ class SGD(Rule):
     Conventions (docs/conventions.md): ``"torch"`` (η = 1e-3) starts the buffer
     at b₁ = g; ``"keras"`` (η = 0.01), ``"optax"`` (η required) and ``"paper"``
     (Sutskever et al.) start it at zero, so b₁ = (1 − τ) g. Keras and optax have
-    no dampening, so with τ = 0 all of them agree. Keras (and the paper) keep η
-    inside the buffer, b ← μb − ηg, θ ← θ + b: that is b = −η·(this b) and the
-    same iterates while η is constant; under an η schedule Keras's buffer holds
-    the past learning rates and differs. Keras's ``weight_decay`` is decoupled
-    (θ ← θ − ηλθ) and is not reproduced here (ravine's is coupled, torch's).
+    no dampening, so with τ = 0 all of them agree. Keras keeps η inside the buffer,
+    m ← μm − ηg, θ ← θ + m: ``lr_in_buffer=True`` (set by ``"keras"``) is that form
+    (b = −m ← μb + ηg, θ ← θ − b), equal to the other while η is constant and Keras's
+    own under an η schedule. Keras's ``weight_decay`` is decoupled (θ ← θ − ηλθ before
+    the step); ravine's SGD decays coupled (torch's form), so ``convention="keras"``
+    with ``weight_decay ≠ 0`` is refused with a message rather than silently differing.
     """
 
     name = "sgd"
@@ -72,9 +86,9 @@ class SGD(Rule):
     source = "seed 002_a32fa2ef93e90666.txt (GD, SGD, minibatch); torch.optim.SGD; Sutskever et al. 2013"
     conventions = {
         "torch": dict(lr=1e-3, first_buffer="g"),  # torch sgd.py L32, L358-364
-        "keras": dict(lr=1e-2, first_buffer="zero"),  # keras sgd.py L45-47, b₀ = 0
+        "keras": dict(lr=1e-2, first_buffer="zero", lr_in_buffer=True),  # keras sgd.py L45-47, L105-111
         "optax": dict(lr=1e-3, first_buffer="zero"),  # optax trace: s₀ = 0 (lr required)
-        "paper": dict(lr=1e-3, first_buffer="zero"),  # Sutskever et al. 2013: v₀ = 0
+        "paper": dict(lr=1e-3, first_buffer="zero", lr_in_buffer=True),  # Sutskever et al. 2013: v₀ = 0, v = μv − ηg
     }
     symbols = {"g": "g", "b": "b", "delta": "Δθ"}
 
@@ -90,6 +104,7 @@ class SGD(Rule):
         NONNEG("weight_decay", default=0.0),
         BOOL("nesterov", default=False),
         CHOICE("first_buffer", ("g", "zero")),
+        BOOL("lr_in_buffer", default=False, doc="keep η inside the momentum buffer (Keras: b ← μb + ηg, θ ← θ − b)"),
     )
     moves = ("b", "gradient")
 
@@ -110,6 +125,7 @@ class SGD(Rule):
         nesterov=DEFAULT,
         *,
         first_buffer=DEFAULT,
+        lr_in_buffer=DEFAULT,
         convention="torch",
     ):
         super().__init__(
@@ -120,7 +136,13 @@ class SGD(Rule):
             weight_decay=weight_decay,
             nesterov=nesterov,
             first_buffer=first_buffer,
+            lr_in_buffer=lr_in_buffer,
         )
+
+    def _hyper(self, p):
+        h = super()._hyper(p)
+        refuse_keras_coupled_decay(self, h)
+        return h
 
     @staticmethod
     def init_state(h: SGDHyper, theta: Array) -> SGDState:
@@ -137,6 +159,15 @@ class SGD(Rule):
             g = add_scaled(g, h.weight_decay, theta)
         b = state.b
         d = g
+        if h.momentum != 0 and h.lr_in_buffer:
+            # Keras: m ← μm − ηg, θ ← θ + m (nesterov: θ + μm − ηg); here b = −m, so under an η
+            # schedule the buffer holds the past learning rates, as Keras's does
+            if k.first and h.first_buffer == "g":
+                b = h.lr * g
+            else:
+                b = add_scaled(h.momentum * b, h.lr * (1 - h.dampening), g)
+            step = add_scaled(h.lr * g, h.momentum, b) if h.nesterov else b
+            return SGDRecord(g=g, b=b, delta=-step, theta=theta - step)
         if h.momentum != 0:
             if k.first and h.first_buffer == "g":
                 b = g
