@@ -11,10 +11,12 @@ from .parse import (
     check_output_dir,
     check_output_file,
     check_work,
+    fmt_number,
     parse_assignments,
     parse_optimizer,
     parse_point,
     parse_problem,
+    shorten_labels,
     state_numbers,
     unknown_keys,
 )
@@ -68,7 +70,10 @@ def list_cmd(what):
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
 @click.option("--format", "fmt", default="text", type=click.Choice(["text", "json", "csv"]), show_default=True)
 @click.option("--output", "-o", default=None, type=click.Path(dir_okay=False), help="Write the trajectories here.")
-def run_cmd(optimizers, problem, formula, starts, steps, sets, convention, tol, noise, seed, fmt, output):
+@click.option(
+    "--digits", default=6, show_default=True, type=click.IntRange(1, 17), help="Significant digits in the table."
+)
+def run_cmd(optimizers, problem, formula, starts, steps, sets, convention, tol, noise, seed, fmt, output, digits):
     """Run OPTIMIZERS (names, or NAME(key=value,...)) on a problem.
 
     \b
@@ -118,18 +123,39 @@ def run_cmd(optimizers, problem, formula, starts, steps, sets, convention, tol, 
     if fmt == "csv":
         click.echo(res.to_csv(), nl=False)
         return
-    click.echo(f"{prob.name}: {prob.title}   ({steps} steps, backend {res.backend})")
-    head = f"{'optimizer':34s} {'status':10s} {'steps':>7s}  {'final θ':28s} {'f(θ)':>12s} {'‖g‖':>10s}"
-    click.echo(head)
-    click.echo("-" * len(head))
-    for i, lab in enumerate(res.labels):
-        th = ", ".join(f"{v:.6g}" for v in res.final_theta[i])
-        click.echo(
-            f"{lab[:34]:34s} {STATUS[res.status[i]]:10s} {res.stop_step[i]:7d}  {th[:28]:28s} "
-            f"{res.final_loss[i]:12.6g} {res.grad_norm[-1, i]:10.3g}"
+    from ..tables import Table
+
+    labels = shorten_labels(res.labels)
+    rows = []
+    for i, lab in enumerate(labels):
+        th = "(" + ", ".join(fmt_number(float(v), digits) for v in res.final_theta[i]) + ")"
+        rows.append(
+            [
+                lab,
+                STATUS[res.status[i]],
+                int(res.stop_step[i]),
+                th,
+                float(res.final_loss[i]),
+                float(res.grad_norm[-1, i]),
+            ]
         )
+    table = Table(["optimizer", "status", "steps", "final θ", "f(θ)", "‖g‖"], rows)
+    click.echo(f"{prob.name}: {prob.title}   ({steps} steps, backend {res.backend})")
+    click.echo(table.to_text(digits))
     if prob.minima:
         click.echo("published minima: " + "; ".join(f"{tuple(m.point)} → {m.value:g}" for m in prob.minima))
+
+
+#: the search's own tolerance for "the same point": dedup_tol·max(1, ‖x‖)
+_DEDUP_TOL = 1e-6
+
+
+def _same_point(a, b, tol: float = _DEDUP_TOL) -> bool:
+    """A searched point that a --point report already lists (the search's own dedup rule)."""
+    import numpy as np
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return bool(np.linalg.norm(a - b) <= tol * max(1.0, float(np.linalg.norm(b))))
 
 
 @click.command("analyze")
@@ -165,7 +191,8 @@ def analyze_cmd(problem, formula, points, search, fmt):
         n = max(2, int(round(64 ** (1 / prob.dim))))
         axes = [np.linspace(lo[j], hi[j], n) for j in range(prob.dim)]
         starts = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, prob.dim)
-        reports += analysis.find_critical_points(prob, starts)
+        found = analysis.find_critical_points(prob, starts, dedup_tol=_DEDUP_TOL)
+        reports += [r for r in found if not any(_same_point(r.point, q.point) for q in reports)]
     for r in reports:
         c = r.classification
         out["critical_points"].append(
