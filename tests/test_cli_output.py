@@ -55,3 +55,62 @@ def test_analyze_lists_a_point_once():
     assert pts == [(0.0, 0.0)]
     r = invoke("analyze", "saddle", "--point", "0,1")  # not critical: listed, and the search's (0, 0) too
     assert "(0, 1)" in r.output and "(0, 0)" in r.output
+
+
+# ------------------------------------------------------------------ ravine sweep: backend, progress, data, log1m
+
+SWEEP = ["sweep", "sgd", "--problem", "ellipse", "--x", "lr=0.05:1.5:4:log", "--y", "momentum=0:0.9:3", "--steps", "50"]
+
+
+def test_parse_axis_log1m():
+    import numpy as np
+    import pytest
+
+    from ravine.cli.parse import ParseError, parse_axis
+
+    name, v, scale = parse_axis("beta2=0.9:0.9999:20:log1m")
+    assert name == "beta2" and scale == "log1m" and v.size == 20
+    assert np.isclose(v[0], 0.9) and np.isclose(v[-1], 0.9999)
+    assert np.allclose(np.diff(np.log(1 - v)), np.log(1 - v[1]) - np.log(1 - v[0]))
+    with pytest.raises(ParseError, match="log1m axis needs low and high < 1"):
+        parse_axis("beta2=0.9:1:5:log1m")
+
+
+def test_sweep_backends_agree_and_data_is_every_cell(tmp_path):
+    import csv
+
+    outs = {}
+    for backend in ("numpy", "auto"):
+        data = tmp_path / f"{backend}.csv"
+        r = invoke(*SWEEP, "--backend", backend, "--data", str(data), "-o", str(tmp_path / f"{backend}.png"))
+        assert r.exit_code == 0, r.output
+        assert f"({'numpy' if backend == 'numpy' else 'numba'})" in r.stderr  # the progress line names it
+        assert "done in" in r.stderr
+        with open(data) as fh:
+            outs[backend] = list(csv.DictReader(fh))
+    assert len(outs["numpy"]) == 12 and set(outs["numpy"][0]) == {"lr", "momentum", "loss", "status"}
+    for a, b in zip(outs["numpy"], outs["auto"]):
+        assert (a["lr"], a["momentum"], a["status"]) == (b["lr"], b["momentum"], b["status"])
+        if a["loss"]:
+            assert abs(float(a["loss"]) - float(b["loss"])) <= 1e-9 * max(1.0, abs(float(a["loss"])))
+    j = tmp_path / "d.json"
+    r = invoke(*SWEEP, "--backend", "numpy", "--data", str(j), "-o", str(tmp_path / "j.png"))
+    doc = json.loads(j.read_text())
+    assert doc["x"] == "lr" and doc["y"] == "momentum" and len(doc["rows"]) == 12
+
+
+def test_sweep_says_when_it_compiles(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAVINE_CACHE_DIR", str(tmp_path / "cache"))
+    r = invoke(*SWEEP, "-o", str(tmp_path / "a.png"))
+    assert r.exit_code == 0, r.output
+    assert "compiling the kernel for sgd on ellipse" in r.stderr and "cached on disk" in r.stderr
+    r = invoke(*SWEEP, "-o", str(tmp_path / "b.png"))
+    assert "compiling" not in r.stderr  # cached now
+
+
+def test_sweep_bad_data_and_backend(tmp_path):
+    r = invoke(*SWEEP, "--data", str(tmp_path / "d.txt"), "-o", str(tmp_path / "a.png"))
+    assert r.exit_code == 2 and "--data" in r.output
+    r = invoke(*SWEEP, "--backend", "fast", "-o", str(tmp_path / "a.png"))
+    assert r.exit_code == 2
+    assert not any(p.suffix == ".png" for p in tmp_path.iterdir())

@@ -11,7 +11,8 @@ hyperparameters           each optimizer's keywords from its spec (``ravine.rule
                           ``betas`` or ``beta1``/``beta2``; an unknown key is an error
 problem                   ``rosenbrock`` or ``rosenbrock:b=10`` (or ``--formula TEXT``)
 point                     ``-1.2,1`` (as many numbers as the problem has variables)
-axis                      ``lr=1e-3:1:20:log``, ``momentum=0:0.99:20``, ``window=1,2,5``
+axis                      ``lr=1e-3:1:20:log``, ``momentum=0:0.99:20``, ``beta2=0.9:0.9999:20:log1m``,
+                          ``window=1,2,5``
 output file / folder      ``-o out.png``, ``--out out/train``: checked before any work starts
                           (a file's folder exists and the file opens for writing; a folder
                           is made if missing and a file can be made in it)
@@ -52,6 +53,8 @@ __all__ = [
     "MAX_RECORDED",
     "MAX_COUNT",
     "state_numbers",
+    "shorten_labels",
+    "fmt_number",
 ]
 
 #: the largest integer hyperparameter (a count such as ``window``: memory is count × trajectories)
@@ -304,31 +307,36 @@ def parse_problem(
 
 def parse_axis(text: str, flag: str = "axis"):
     """``'lr=1e-3:1:20:log'`` → ('lr', values, 'log'); ``'momentum=0:0.99:20'`` linear;
+    ``'beta2=0.9:0.9999:20:log1m'`` 20 values evenly spaced in log(1 − v) (decay factors near 1);
     ``'window=1,2,5'`` an explicit list."""
     import numpy as np
 
     if "=" not in text:
-        raise ParseError(f"{flag}: expected name=low:high:n[:log|lin] or name=v1,v2,..., got {text!r}")
+        raise ParseError(f"{flag}: expected name=low:high:n[:log|log1m|lin] or name=v1,v2,..., got {text!r}")
     name, spec = (s.strip() for s in text.split("=", 1))
     if not name:
         raise ParseError(f"{flag}: missing hyperparameter name in {text!r}")
     if ":" in spec:
         parts = spec.split(":")
         if len(parts) not in (3, 4):
-            raise ParseError(f"{flag} {name}: expected low:high:n[:log|lin], got {spec!r}")
+            raise ParseError(f"{flag} {name}: expected low:high:n[:log|log1m|lin], got {spec!r}")
         try:
             lo, hi, n = float(parts[0]), float(parts[1]), int(parts[2])
         except ValueError:
             raise ParseError(f"{flag} {name}: expected low:high:n with numbers, got {spec!r}") from None
         scale = parts[3].strip().lower() if len(parts) == 4 else "lin"
-        if scale not in ("log", "lin", "linear"):
-            raise ParseError(f"{flag} {name}: scale must be 'log' or 'lin', got {parts[3]!r}")
+        if scale not in ("log", "log1m", "lin", "linear"):
+            raise ParseError(f"{flag} {name}: scale must be 'log', 'log1m' or 'lin', got {parts[3]!r}")
         if not (np.isfinite(lo) and np.isfinite(hi)) or n < 1 or n > 200:
             raise ParseError(f"{flag} {name}: need finite bounds and 1 <= n <= 200, got {spec!r}")
         if scale == "log":
             if lo <= 0 or hi <= 0:
                 raise ParseError(f"{flag} {name}: a log axis needs low and high > 0, got {spec!r}")
             return name, np.geomspace(lo, hi, n), "log"
+        if scale == "log1m":  # decay factors near 1: evenly spaced in log(1 - v)
+            if not (lo < 1 and hi < 1):
+                raise ParseError(f"{flag} {name}: a log1m axis needs low and high < 1, got {spec!r}")
+            return name, 1.0 - np.geomspace(1.0 - lo, 1.0 - hi, n), "log1m"
         return name, np.linspace(lo, hi, n), "linear"
     try:
         vals = np.array([float(v) for v in spec.split(",") if v.strip()], dtype=float)
@@ -420,3 +428,29 @@ def state_numbers(rules, dim: int) -> int:
 
     sizes = [sum(int(np.size(v)) for v in r.init(np.zeros((1, dim))).state) for r in rules]
     return max(sizes, default=0)
+
+
+def fmt_number(v, digits: int) -> str:
+    """A number to ``digits`` significant digits, never cut (the tables' own formatting)."""
+    from ..tables.table import fmt_number as _fmt
+
+    return _fmt(v, digits)
+
+
+def shorten_labels(labels: Sequence[str], width: int = 40) -> list[str]:
+    """Labels longer than ``width`` shortened with "…" in the middle (the start names the
+    optimizer, the end holds the last settings and any ``#n``); a label whose short form would
+    read like another's is kept whole, so the labels stay distinct."""
+    labels = [str(s) for s in labels]
+
+    def short(s: str) -> str:
+        if len(s) <= width:
+            return s
+        tail = width // 3
+        return s[: width - 1 - tail] + "…" + s[-tail:]
+
+    shorts = [short(s) for s in labels]
+    return [
+        lab if shorts.count(s) > 1 or s in labels[:i] + labels[i + 1 :] else s
+        for i, (lab, s) in enumerate(zip(labels, shorts))
+    ]

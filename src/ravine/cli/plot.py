@@ -153,25 +153,179 @@ def animate_cmd(
     click.echo(f"wrote {out}")
 
 
+DATA = (".csv", ".json")
+
+
+def _variants(rule, xn, xv, yn, yv):
+    """One cell of each compiled variant the grid needs (exact zeros and integers are
+    compile-time constants: ``literals`` in ``ravine.rules.specialize``)."""
+    from ..rules.specialize import literals
+
+    cast = {f: type(getattr(rule.h, f)) for f in (xn, yn)}
+
+    def conv(f, v):
+        return int(round(v)) if cast[f] is int else float(v)
+
+    def reps(f, vals):  # one value per compile-time class: 0, each integer, any other number
+        out: dict = {}
+        for v in vals:
+            c = conv(f, v)
+            out.setdefault(c if c == 0 or cast[f] is int else "number", c)
+        return list(out.values())
+
+    seen: dict = {}
+    for a in reps(xn, xv):
+        for b in reps(yn, yv):
+            r = rule.with_hyper(**{xn: a, yn: b})
+            seen.setdefault(literals(r.h), r)
+    return list(seen.values())
+
+
+def _kernels_to_compile(rule, prob, starts, xn, xv, yn, yv) -> int | None:
+    """How many of the compiled kernels the sweep needs are neither loaded nor in the disk cache
+    (None where the sweep will not be compiled). Mirrors ``ravine.runner.numba_backend``'s
+    digest of a kernel's generated source."""
+    import hashlib
+
+    from ..runner.driver import _numba_ok
+
+    if not _numba_ok(rule, prob):
+        return None
+    import numba
+
+    from ..runner import numba_backend as nb
+
+    pts = np.asarray(prob.start if starts is None else starts, dtype=float).reshape(-1, prob.dim)
+    missing = 0
+    for r in _variants(rule, xn, xv, yn, yv):
+        st0 = r.init_state(r.h, pts)
+        fields = tuple(r.State._fields)
+        placeholder = tuple(np.ndim(getattr(st0, f)) == 0 for f in fields)
+        src = nb._module_source(r, prob, fields, placeholder, (), False, False)
+        digest = hashlib.sha1((src + numba.__version__ + np.__version__).encode()).hexdigest()[:20]
+        if digest not in nb._KERNELS and not any((nb.cache_dir() / "__pycache__").glob(f"k_{digest}.kernel-*.nbi")):
+            missing += 1
+    return missing
+
+
+@contextlib.contextmanager
+def _progress(what: str):
+    """A progress line on stderr while the sweep runs: the elapsed time, updated in place on a
+    terminal; the time taken at the end."""
+    import sys
+    import threading
+    import time
+
+    t0 = time.perf_counter()
+    done = threading.Event()
+    tty = sys.stderr.isatty()
+    click.echo(f"{what} …", err=True, nl=not tty)
+
+    def tick():
+        while not done.wait(1.0):
+            click.echo(f"\r{what} … {time.perf_counter() - t0:.0f} s", err=True, nl=False)
+
+    th = threading.Thread(target=tick, daemon=True) if tty else None
+    if th:
+        th.start()
+    try:
+        yield
+    finally:
+        done.set()
+        if th:
+            th.join()
+            click.echo("\r", err=True, nl=False)
+    click.echo(f"{what}: done in {time.perf_counter() - t0:.1f} s", err=True)
+
+
+def _write_data(path, rule, prob, metric, steps, tol, data) -> None:
+    import csv
+    import json
+
+    from .._json import jsonable
+    from ..runner.sweep import SweepResult
+
+    sw = SweepResult(
+        rule,
+        prob.name,
+        data["x_name"],
+        np.asarray(data["x"]),
+        data["y_name"],
+        np.asarray(data["y"]),
+        metric,
+        steps,
+        tol,
+        np.asarray(data["values"]),
+        np.asarray(data["status"]),
+        np.asarray(data["diverged"]),
+        np.asarray(data["not_converged"]),
+        prob.f_min,
+        data["result"],
+    )
+    rows = sw.rows()
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        if str(path).lower().endswith(".csv"):
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+            w.writeheader()
+            w.writerows([{k: "" if v is None else v for k, v in r.items()} for r in rows])
+        else:
+            doc = {
+                "optimizer": rule.name,
+                "fixed": {k: v for k, v in rule.h._asdict().items() if k not in (sw.x_name, sw.y_name)},
+                "problem": prob.name,
+                "metric": metric,
+                "steps": steps,
+                "tol": tol,
+                "x": sw.x_name,
+                "y": sw.y_name,
+                "rows": rows,
+            }
+            json.dump(jsonable(doc), fh, indent=1, ensure_ascii=False, allow_nan=False)
+            fh.write("\n")
+
+
 @click.command("sweep")
 @click.argument("optimizer")
 @click.option("--problem", "-p", help="Catalog problem.")
 @click.option("--formula", "-f", help="A formula instead.")
-@click.option("--x", "x_axis", required=True, help="x axis: name=low:high:n[:log] or name=v1,v2,...")
+@click.option("--x", "x_axis", required=True, help="x axis: name=low:high:n[:log|log1m] or name=v1,v2,...")
 @click.option("--y", "y_axis", required=True, help="y axis, same syntax.")
 @click.option("--metric", type=click.Choice(["loss", "steps"]), default="loss", show_default=True)
 @click.option("--steps", default=200, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--tol", type=float, help="Gradient-norm tolerance for --metric steps (default 1e-6).")
 @click.option("--start", "-s", multiple=True, help="Start point(s) x,y (default the problem's).")
 @click.option("--set", "sets", multiple=True, metavar="K=V", help="Fixed hyperparameters.")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "numba", "numpy"]),
+    default="auto",
+    show_default=True,
+    help="auto: the compiled runner where the rule and problem allow it, else NumPy.",
+)
+@click.option(
+    "--data",
+    "data_out",
+    type=click.Path(dir_okay=False),
+    help="Also write every cell (x, y, value, status) to FILE.csv or FILE.json.",
+)
 @click.option("--title")
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False))
-def sweep_cmd(optimizer, problem, formula, x_axis, y_axis, metric, steps, tol, start, sets, title, out):
-    """Heatmap of final loss or steps-to-tolerance over two hyperparameters of OPTIMIZER."""
+def sweep_cmd(
+    optimizer, problem, formula, x_axis, y_axis, metric, steps, tol, start, sets, backend, data_out, title, out
+):
+    """Heatmap of final loss or steps-to-tolerance over two hyperparameters of OPTIMIZER.
+
+    \b
+    Examples:
+      ravine sweep sgd --problem ellipse --x lr=1e-3:1:200:log --y momentum=0:0.99:100 --steps 2000 -o s.png
+      ravine sweep adam --problem rosenbrock --x lr=1e-3:0.1:20:log --y beta2=0.9:0.9999:20:log1m -o b.png
+    """
     with _usage_errors():
         if Path(out).suffix.lower() not in PICTURES:
             raise ValueError(f"-o: picture files end in .png, .svg, .pdf or .jpg, got {Path(out).name!r}")
         check_output_file(out, "-o")
+        if data_out is not None:
+            check_output_file(data_out, "--data", DATA)
         tol = bounded_float(tol, "--tol")
         prob = parse_problem(problem, formula)
         ((_, rule),) = parse_optimizers([optimizer], sets=sets).items()
@@ -185,20 +339,54 @@ def sweep_cmd(optimizer, problem, formula, x_axis, y_axis, metric, steps, tol, s
                 f"--steps: {xv.size} × {yv.size} cells × {n_starts} starts × {steps} steps is more than "
                 f"{MAX_SWEEP_WORK} steps in all (fewer cells or steps)"
             )
+        for name in (xn, yn):
+            if name not in rule.h._fields:
+                raise ValueError(
+                    f"--{'x' if name == xn else 'y'}: {rule.name} has no hyperparameter {name!r}; "
+                    f"it has {', '.join(rule.h._fields)}"
+                )
+        starts = _starts(prob, start)
+        if backend == "numba":
+            from ..runner.driver import _numba_ok
+
+            if not _numba_ok(rule, prob):
+                raise ValueError(
+                    f"--backend numba: {rule.name} on {prob.name} cannot be compiled (Numba missing, or the "
+                    f"rule or problem is not elementwise); use --backend auto or numpy"
+                )
+        used = "numpy"
+        if backend != "numpy":
+            todo = _kernels_to_compile(rule, prob, starts, xn, xv, yn, yv)
+            if todo is not None:
+                used = "numba"
+                if todo:
+                    click.echo(
+                        f"compiling the kernel for {rule.name} on {prob.name}"
+                        + (f" ({todo} variants)" if todo > 1 else "")
+                        + ", once; cached on disk",
+                        err=True,
+                    )
         from .. import plot
 
-        plot.heatmap(
-            rule,
-            prob,
-            (xn, xv),
-            (yn, yv),
-            metric=metric,
-            steps=steps,
-            tol=tol,
-            starts=_starts(prob, start),
-            path=out,
-            title=title,
-            xscale=xs,
-            yscale=ys,
-        )
-    click.echo(f"wrote {out}")
+        what = f"sweep: {xv.size} × {yv.size} cells × {n_starts} start{'s' * (n_starts > 1)} × {steps} steps ({used})"
+        with _progress(what):
+            fig = plot.heatmap(
+                rule,
+                prob,
+                (xn, xv),
+                (yn, yv),
+                metric=metric,
+                steps=steps,
+                tol=tol,
+                starts=starts,
+                path=out,
+                title=title,
+                xscale=xs,
+                yscale=ys,
+                backend=backend,
+            )
+        if data_out is not None:
+            _write_data(
+                data_out, rule, prob, metric, steps, 1e-6 if tol is None and metric == "steps" else tol, fig.ravine_data
+            )
+    click.echo(f"wrote {out}" + (f" and {data_out}" if data_out else ""))
