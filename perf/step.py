@@ -3,6 +3,11 @@ foreach and fused implementations, float32, in one run.
 
     python perf/step.py            # 1 M, 10 M, 50 M parameters; 1 tensor and 200 tensors of mixed sizes
     python perf/step.py --quick    # 1 M parameters only (a check that everything runs)
+    python perf/step.py --ab       # interleaved: every optimizer steps once per round, side by side
+
+``--ab`` builds all the optimizers of a configuration first and then times them in rounds (one
+step of each per round, ``--steps`` rounds): on a shared machine whose load drifts, the
+ratios of interleaved medians are far steadier than those of runs minutes apart.
 
 For each configuration: ``--warmup`` steps, then the median of ``--steps`` (≥ 7)
 timed steps. Achieved bandwidth = bytes the method must move per step (its
@@ -128,6 +133,45 @@ def triad(n, steps, device):
     return 12 * n / statistics.median(ts) / 1e9
 
 
+AB = {  # --ab: name → (factory, bytes moved per parameter, in 4-byte words)
+    "torch fused Adam": (lambda ps: torch.optim.Adam(ps, lr=1e-3, fused=True), 7),
+    "ravine Adam": (lambda ps: ro.Adam(ps, lr=1e-3), 7),
+    "ravine Adam ignore": (lambda ps: ro.Adam(ps, lr=1e-3, nonfinite="ignore"), 7),
+    "ravine RMSprop": (lambda ps: ro.RMSprop(ps, lr=1e-3), 5),
+    "ravine Adadelta": (lambda ps: ro.Adadelta(ps, lr=1.0), 7),
+    "ravine NAdam": (lambda ps: ro.NAdam(ps, lr=1e-3), 9),
+    "ravine Yogi": (lambda ps: ro.Yogi(ps, lr=1e-2), 7),
+}
+
+
+def run_ab(sizes, tensor_counts, steps, warmup, device):
+    print("\n## interleaved (--ab): median ms over rounds; × fused Adam, and × fused Adam per byte\n")
+    print("| params | tensors | optimizer | ms/step | × torch fused Adam | × fused Adam per byte |")
+    print("|---:|---:|---|---:|---:|---:|")
+    for n in sizes:
+        for nt in tensor_counts:
+            sz = layout(n, nt)
+            opts = {}
+            for name, (make, _) in AB.items():
+                opts[name] = make(make_params(sz, device))
+                for _ in range(max(1, warmup)):
+                    opts[name].step()
+            times = {name: [] for name in opts}
+            for _ in range(steps):
+                for name, opt in opts.items():
+                    sync(device)
+                    t0 = time.perf_counter()
+                    opt.step()
+                    sync(device)
+                    times[name].append(time.perf_counter() - t0)
+            ref = statistics.median(times["torch fused Adam"])
+            for name in opts:
+                med = statistics.median(times[name])
+                per_byte = (med / AB[name][1]) / (ref / 7)
+                print(f"| {n:,} | {nt} | {name} | {med * 1e3:.2f} | {med / ref:.2f} | {per_byte:.2f} |", flush=True)
+            del opts
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 M parameters only")
@@ -139,6 +183,7 @@ def main(argv=None):
     ap.add_argument("--impl", default="auto", choices=ro.IMPLS)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--markdown", default=None, help="also write the table to this file")
+    ap.add_argument("--ab", action="store_true", help="interleaved Adam-family comparison only")
     a = ap.parse_args(argv)
     if a.steps < 7:
         ap.error("--steps must be at least 7")
@@ -148,6 +193,10 @@ def main(argv=None):
     device = torch.device(a.device)
     t_start = time.perf_counter()
     print(machine_info())
+    if a.ab:
+        run_ab(sizes, tensor_counts, a.steps, a.warmup, device)
+        print(f"\ntotal {time.perf_counter() - t_start:.0f} s")
+        return
     print(
         f"device {device}; float32; median of {a.steps} steps after {a.warmup} warm-up; "
         f"inductor cache {os.environ['TORCHINDUCTOR_CACHE_DIR']}"

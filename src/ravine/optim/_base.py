@@ -21,7 +21,7 @@ Compiled path
     dtype, device type), each with its own code object so that dynamo's cache
     (and its recompile limit) is per variant. Shapes are dynamic; the update is the
     rule's own, partially evaluated for the variant's flags and zero-valued
-    hyperparameters, and the remaining numbers enter as 0-d tensors, so changing
+    hyperparameters, and the remaining numbers enter as one float64 vector, so changing
     lr, betas or momentum (schedulers) does not recompile (see _compiled_step);
     a hyperparameter becoming 0 or leaving 0 selects another variant.
 """
@@ -329,6 +329,10 @@ class _Bucket:
 # ------------------------------------------------------------------ the optimizer
 
 
+_KEYS: dict = {}  # optimizer class → (pair names, group keys of the rule)
+_SPLITS: dict = {}  # Hyper value → (static, num)
+
+
 def _as_float(v):
     if isinstance(v, torch.Tensor):
         return float(v.detach().reshape(()).item()) if v.numel() == 1 else v
@@ -427,10 +431,14 @@ class RuleOptimizer(Optimizer):
 
     def _rule_for(self, group):
         """The rule with this group's hyperparameters now (validated; cached by value)."""
-        pairs = hp.pair_names(self._rule.fields)
-        owner = type(self).__name__
+        cls = type(self)
+        keys = _KEYS.get(cls)
+        if keys is None:
+            keys = _KEYS[cls] = (hp.pair_names(self._rule.fields), tuple(self._rule_keys()))
+        pairs, names = keys
+        owner = cls.__name__
         kw = {}
-        for k in self._rule_keys():
+        for k in names:
             v = group[k]
             if k in pairs:
                 for x in v:
@@ -922,7 +930,17 @@ class RuleOptimizer(Optimizer):
     def _split_hyper(self, h):
         """Numbers that may change from step to step (schedulers) vs flags, forms and zeros:
         a hyperparameter that is exactly 0 switches a term off (``if h.weight_decay != 0``),
-        so it belongs to the compiled variant, not to its inputs."""
+        so it belongs to the compiled variant, not to its inputs. Cached by value."""
+        hit = _SPLITS.get(h)
+        if hit is not None:
+            return hit
+        if len(_SPLITS) > 512:
+            _SPLITS.clear()
+        _SPLITS[h] = out = self._split_hyper_uncached(h)
+        return out
+
+    @staticmethod
+    def _split_hyper_uncached(h):
         static, num = {}, {}
         for f, v in zip(h._fields, h):
             if isinstance(v, float) and v != 0.0:
