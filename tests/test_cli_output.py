@@ -114,3 +114,66 @@ def test_sweep_bad_data_and_backend(tmp_path):
     r = invoke(*SWEEP, "--backend", "fast", "-o", str(tmp_path / "a.png"))
     assert r.exit_code == 2
     assert not any(p.suffix == ".png" for p in tmp_path.iterdir())
+
+
+# ------------------------------------------------------------------ pictures: --dpi, --size, --style; 1-D problems
+
+
+def test_style_names_are_the_plot_styles():
+    from ravine.cli.plot import STYLE_NAMES
+    from ravine.plot import STYLES
+
+    assert tuple(STYLES) == STYLE_NAMES
+
+
+def test_picture_size_dpi_and_style(tmp_path):
+    from PIL import Image
+
+    p = tmp_path / "slide.png"
+    r = invoke(
+        "plot", "sgd:lr=0.1", "--problem", "ellipse", "--steps", "5", "--style", "slides", "--size", "12x6.75",
+        "--dpi", "50", "-o", str(p),
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    with Image.open(p) as im:
+        assert im.size == (600, 337)
+    g = tmp_path / "a.gif"
+    r = invoke(
+        "animate", "sgd", "--problem", "booth", "--lr", "0.02", "--steps", "5", "--frames", "2", "--size", "3x2",
+        "--dpi", "40", "--style", "paper", "-o", str(g),
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    with Image.open(g) as im:
+        assert im.size == (120, 80)
+    s = tmp_path / "s.png"
+    r = invoke(*SWEEP, "--backend", "numpy", "--size", "8x5", "--dpi", "25", "--style", "slides", "-o", str(s))
+    assert r.exit_code == 0, r.output
+    with Image.open(s) as im:
+        assert im.size == (200, 125)
+
+
+def test_picture_options_bounded(tmp_path):
+    o = str(tmp_path / "x.png")
+    base = ["plot", "sgd", "--problem", "ellipse", "--steps", "2", "-o", o]
+    for extra, needle in [
+        (["--size", "0x3"], "from 1 to 40 inches"),
+        (["--size", "big"], "WIDTHxHEIGHT"),
+        (["--dpi", "1000"], "--dpi"),
+        (["--size", "40x40", "--dpi", "600"], "the limit is"),
+        (["--style", "poster"], "--style"),
+    ]:
+        r = invoke(*base, *extra)
+        assert r.exit_code == 2 and needle in r.output, (extra, r.output)
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_one_dimensional_problem_plots(tmp_path):
+    from PIL import Image
+
+    p = tmp_path / "x2.png"
+    r = invoke(
+        "plot", "sgd:lr=0.05", "sgd:lr=1.1", "--problem", "parabola", "--start", "10", "--steps", "10", "-o", str(p)
+    )
+    assert r.exit_code == 0, r.output
+    with Image.open(p) as im:
+        assert im.format == "PNG" and im.size[0] > 100

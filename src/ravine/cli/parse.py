@@ -10,6 +10,7 @@ optimizer                 ``adam``, ``adam(lr=0.01,beta1=0.8)`` or ``adam:lr=0.0
 hyperparameters           each optimizer's keywords from its spec (``ravine.rules.hyper``):
                           ``betas`` or ``beta1``/``beta2``; an unknown key is an error
 problem                   ``rosenbrock`` or ``rosenbrock:b=10`` (or ``--formula TEXT``)
+size                      ``--size 12x6.75`` (inches, each 1 to 40), with ``--dpi``
 point                     ``-1.2,1`` (as many numbers as the problem has variables)
 axis                      ``lr=1e-3:1:20:log``, ``momentum=0:0.99:20``, ``beta2=0.9:0.9999:20:log1m``,
                           ``window=1,2,5``
@@ -55,7 +56,13 @@ __all__ = [
     "state_numbers",
     "shorten_labels",
     "fmt_number",
+    "parse_size",
+    "check_pixels",
+    "MAX_PIXELS",
 ]
+
+#: the largest picture (width × height in pixels) a command draws
+MAX_PIXELS = 40_000_000
 
 #: the largest integer hyperparameter (a count such as ``window``: memory is count × trajectories)
 MAX_COUNT = 1_000_000
@@ -454,3 +461,28 @@ def shorten_labels(labels: Sequence[str], width: int = 40) -> list[str]:
         lab if shorts.count(s) > 1 or s in labels[:i] + labels[i + 1 :] else s
         for i, (lab, s) in enumerate(zip(labels, shorts))
     ]
+
+
+def parse_size(text: str | None, flag: str = "--size"):
+    """``"12x6.75"`` (inches, width × height, each from 1 to 40) → ``(12.0, 6.75)``; None → None."""
+    if text is None:
+        return None
+    parts = re.split(r"\s*[x×X,]\s*", str(text).strip())
+    try:
+        w, h = (float(p) for p in parts)
+    except ValueError:
+        raise ParseError(f"{flag}: expected WIDTHxHEIGHT in inches, e.g. 12x6.75, got {text!r}") from None
+    if not all(math.isfinite(v) and 1 <= v <= 40 for v in (w, h)):
+        raise ParseError(f"{flag}: width and height must be from 1 to 40 inches, got {text!r}")
+    return w, h
+
+
+def check_pixels(size, dpi: int, default_size, flag: str = "--size", limit: int = MAX_PIXELS) -> None:
+    """Refuse a picture of more than ``limit`` pixels (``size`` in inches at ``dpi``)."""
+    w, h = size or default_size
+    px = int(w * dpi) * int(h * dpi)
+    if px > limit:
+        raise ParseError(
+            f"{flag}/--dpi: {w:g}x{h:g} inches at {dpi} dpi is {int(w * dpi)} × {int(h * dpi)} pixels; "
+            f"the limit is {limit} pixels (a smaller size or dpi)"
+        )

@@ -21,11 +21,13 @@ import numpy as np
 from .parse import (
     bounded_float,
     check_output_file,
+    check_pixels,
     check_work,
     parse_axis,
     parse_optimizers,
     parse_point,
     parse_problem,
+    parse_size,
     state_numbers,
 )
 
@@ -34,6 +36,39 @@ PICTURES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
 MAX_SWEEP_WORK = 50_000_000
 
 __all__ = ["plot_cmd", "animate_cmd", "sweep_cmd"]
+
+#: the names of ``ravine.plot.STYLES`` (a test checks they agree; listed here so that
+#: ``--help`` does not load matplotlib)
+STYLE_NAMES = ("default", "slides", "paper")
+#: one frame of an animation, at most (frames × pixels is what the writer holds)
+MAX_FRAME_PIXELS = 4_000_000
+
+
+def _picture_options(dpi_default: int):
+    def deco(f):
+        opts = [
+            click.option(
+                "--dpi",
+                default=dpi_default,
+                show_default=True,
+                type=click.IntRange(20, 600),
+                help="Dots per inch of the picture.",
+            ),
+            click.option("--size", metavar="WxH", help="Figure size in inches, e.g. 12x6.75 (each 1 to 40)."),
+            click.option(
+                "--style",
+                "style_name",
+                type=click.Choice(STYLE_NAMES),
+                default="default",
+                show_default=True,
+                help="slides: large text and thick lines for a projector; paper: small text.",
+            ),
+        ]
+        for o in reversed(opts):
+            f = o(f)
+        return f
+
+    return deco
 
 
 def _starts(problem, start):
@@ -112,23 +147,54 @@ def _do_run(optimizers, problem, formula, start, steps, lr, sets, noise, seed, t
 @click.argument("optimizers", nargs=-1, required=True)
 @_run_options
 @click.option("--kind", type=click.Choice(["contour", "surface", "loss"]), default="contour", show_default=True)
+@_picture_options(100)
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Picture file (.png/.svg/.pdf).")
-def plot_cmd(optimizers, problem, formula, start, steps, lr, sets, noise, seed, tol, window, title, kind, out):
-    """Contour or 3-D trajectory plot, or loss curves, of OPTIMIZERS on a problem."""
+def plot_cmd(
+    optimizers,
+    problem,
+    formula,
+    start,
+    steps,
+    lr,
+    sets,
+    noise,
+    seed,
+    tol,
+    window,
+    title,
+    kind,
+    dpi,
+    size,
+    style_name,
+    out,
+):
+    """Contour or 3-D trajectory plot, or loss curves, of OPTIMIZERS on a problem (a 1-D
+    problem: the curve f(x) with the iterates on it).
+
+    \b
+    Examples:
+      ravine plot sgd:lr=0.4 sgd:lr=0.6,momentum=0.5 --problem ellipse --start=-5,-2 --steps 20 -o e.png
+      ravine plot sgd:lr=0.05 sgd:lr=1.1 --problem parabola --start 10 --steps 10 -o x2.png
+      ravine plot adam --problem rosenbrock --style slides --size 12x6.75 --dpi 160 -o slide.png
+    """
     with _usage_errors():
         if Path(out).suffix.lower() not in PICTURES:
             raise ValueError(f"-o: picture files end in .png, .svg, .pdf or .jpg, got {Path(out).name!r}")
+        figsize = parse_size(size)
+        check_pixels(figsize, dpi, (6.4, 5.0))
         check_output_file(out, "-o")
         prob, res = _do_run(optimizers, problem, formula, start, steps, lr, sets, noise, seed, tol)
         from .. import plot
 
         bounds = _window(prob, window)
-        if kind == "contour":
-            plot.contour(prob, res, path=out, bounds=bounds, title=title)
-        elif kind == "surface":
-            plot.surface3d(prob, res, path=out, bounds=bounds, title=title)
-        else:
-            plot.loss_curves(res, problem=prob, path=out, title=title)
+        fig = {"dpi": dpi, **({"figsize": figsize} if figsize else {})}
+        with plot.style(style_name):
+            if kind == "contour":
+                plot.contour(prob, res, path=out, bounds=bounds, title=title, **fig)
+            elif kind == "surface":
+                plot.surface3d(prob, res, path=out, bounds=bounds, title=title, **fig)
+            else:
+                plot.loss_curves(res, problem=prob, path=out, title=title, **fig)
     click.echo(f"wrote {out}")
 
 
@@ -138,18 +204,53 @@ def plot_cmd(optimizers, problem, formula, start, steps, lr, sets, noise, seed, 
 @click.option("--frames", default=60, show_default=True, type=click.IntRange(1, 2000))
 @click.option("--fps", default=15, show_default=True, type=click.IntRange(1, 120))
 @click.option("--3d", "three_d", is_flag=True, help="Move on the 3-D surface instead of the contour map.")
+@_picture_options(80)
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="out.gif or out.mp4 (needs ffmpeg).")
 def animate_cmd(
-    optimizers, problem, formula, start, steps, lr, sets, noise, seed, tol, window, title, frames, fps, three_d, out
+    optimizers,
+    problem,
+    formula,
+    start,
+    steps,
+    lr,
+    sets,
+    noise,
+    seed,
+    tol,
+    window,
+    title,
+    frames,
+    fps,
+    three_d,
+    dpi,
+    size,
+    style_name,
+    out,
 ):
     """Animate OPTIMIZERS moving together on a 2-D problem (GIF, or MP4 with ffmpeg)."""
     with _usage_errors():
         from ..plot.animation import _check_out, animate
 
         _check_out(out)  # wrong suffix or missing ffmpeg: fail before running anything
+        figsize = parse_size(size)
+        check_pixels(figsize, dpi, (6.0, 5.0), limit=MAX_FRAME_PIXELS)
         check_output_file(out, "-o")
         prob, res = _do_run(optimizers, problem, formula, start, steps, lr, sets, noise, seed, tol)
-        animate(prob, res, out, frames=frames, fps=fps, three_d=three_d, bounds=_window(prob, window), title=title)
+        from .. import plot
+
+        with plot.style(style_name):
+            animate(
+                prob,
+                res,
+                out,
+                frames=frames,
+                fps=fps,
+                three_d=three_d,
+                bounds=_window(prob, window),
+                title=title,
+                dpi=dpi,
+                figsize=figsize,
+            )
     click.echo(f"wrote {out}")
 
 
@@ -309,9 +410,26 @@ def _write_data(path, rule, prob, metric, steps, tol, data) -> None:
     help="Also write every cell (x, y, value, status) to FILE.csv or FILE.json.",
 )
 @click.option("--title")
+@_picture_options(100)
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False))
 def sweep_cmd(
-    optimizer, problem, formula, x_axis, y_axis, metric, steps, tol, start, sets, backend, data_out, title, out
+    optimizer,
+    problem,
+    formula,
+    x_axis,
+    y_axis,
+    metric,
+    steps,
+    tol,
+    start,
+    sets,
+    backend,
+    data_out,
+    title,
+    dpi,
+    size,
+    style_name,
+    out,
 ):
     """Heatmap of final loss or steps-to-tolerance over two hyperparameters of OPTIMIZER.
 
@@ -323,6 +441,8 @@ def sweep_cmd(
     with _usage_errors():
         if Path(out).suffix.lower() not in PICTURES:
             raise ValueError(f"-o: picture files end in .png, .svg, .pdf or .jpg, got {Path(out).name!r}")
+        figsize = parse_size(size)
+        check_pixels(figsize, dpi, (6.4, 4.8))
         check_output_file(out, "-o")
         if data_out is not None:
             check_output_file(data_out, "--data", DATA)
@@ -369,7 +489,7 @@ def sweep_cmd(
         from .. import plot
 
         what = f"sweep: {xv.size} × {yv.size} cells × {n_starts} start{'s' * (n_starts > 1)} × {steps} steps ({used})"
-        with _progress(what):
+        with _progress(what), plot.style(style_name):
             fig = plot.heatmap(
                 rule,
                 prob,
@@ -384,6 +504,8 @@ def sweep_cmd(
                 xscale=xs,
                 yscale=ys,
                 backend=backend,
+                dpi=dpi,
+                **({"figsize": figsize} if figsize else {}),
             )
         if data_out is not None:
             _write_data(
