@@ -595,3 +595,68 @@ def test_digits_mlp_default_reaches_95_percent():
     res = train(TrainConfig(problem="digits", optimizer=ADAM))
     assert res.config["model"] == "mlp"
     assert res.test_acc > 0.95, res.final
+
+
+# --------------------------------------------------------------------------- CLI: never misleading
+
+QUICK = ["--model", "logreg", "--epochs", "2", "--samples", "200", "--optimizer", "torch.sgd", "--lr", "0.1"]
+
+
+def test_cli_o_is_not_the_optimizer(tmp_path):
+    r = CliRunner().invoke(command, ["-o", "adam", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "-o is the output elsewhere; use --optimizer" in r.output
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_cli_offers_only_runnable_optimizers():
+    from ravine.cli.train import runnable_optimizers
+    from ravine.train.factories import resolve_optimizer
+
+    names = runnable_optimizers()
+    assert "adam" in names and "sgd" in names
+    assert not {"newton", "nag", "exact_step"} & set(names)
+    for n in names:
+        resolve_optimizer(n)
+    r = CliRunner().invoke(command, ["--help"])
+    opt_help = r.output[r.output.index("  --optimizer TEXT") : r.output.index("  --lr FLOAT")]
+    assert "newton" not in opt_help and "RuleOptimizer" not in opt_help and "yogi" in opt_help
+    assert "--schedule-interval epoch" in r.output and "in updates" in r.output
+    r = CliRunner().invoke(command, ["--optimizer", "adamm"])
+    assert r.exit_code == 2 and "did you mean 'adam'" in r.output and "newton" not in r.output
+    r = CliRunner().invoke(command, ["--optimizer", "torch.adamm"])
+    assert r.exit_code == 2 and "did you mean 'torch.adam'" in r.output
+
+
+def test_cli_progress_shows_lr_and_rerun_keeps_the_first_record(tmp_path):
+    r = CliRunner().invoke(command, [*QUICK, "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert "lr 0.1" in r.stderr
+    (first,) = tmp_path.glob("*.json")
+    r = CliRunner().invoke(command, [*QUICK, "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert {p.name for p in tmp_path.glob("*.json")} == {first.name, first.stem + "-2.json"}
+    assert f"{first.stem}-2.json" in r.output
+    r = CliRunner().invoke(command, [*QUICK, "--out", str(tmp_path), "--overwrite"])
+    assert r.exit_code == 0 and len(list(tmp_path.glob("*.json"))) == 2
+
+
+def test_cli_ctrl_c_writes_a_partial_record_and_exits_130(tmp_path, monkeypatch, capsys):
+    import ravine.cli.train as T
+    from ravine.cli import main
+
+    def interrupted(cfg, callback=None, step_callback=None):
+        for e in (1, 2):
+            callback({"epoch": e, "steps": 7 * e, "lr": 0.1, "train_loss": 1.0 / e, "train_acc": 0.5,
+                      "val_loss": 1.0, "val_acc": 0.5, "time": 0.1, "elapsed": 0.1 * e})  # fmt: skip
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(T, "train", interrupted)
+    with pytest.raises(SystemExit) as ei:
+        main(["train", *QUICK, "--out", str(tmp_path)])
+    assert ei.value.code == 130
+    err = capsys.readouterr().err
+    assert "partial record" in err and "ravine: interrupted" in err and "Traceback" not in err
+    (pj,) = tmp_path.glob("*.json")
+    rec = json.loads(pj.read_text())
+    assert rec["interrupted"] is True and [e["epoch"] for e in rec["epochs"]] == [1, 2]
+    assert rec["test_acc"] is None and len(list(tmp_path.glob("*.csv"))) == 1

@@ -3,8 +3,14 @@
 Its flags become a :class:`ravine.train.TrainConfig` (validated by
 :func:`ravine.train.validate` before anything runs; a bad value is one line naming the flag),
 ``--opt key=value`` is read by :func:`ravine.cli.parse.parse_assignments`, the run shows a
-per-epoch progress bar (``_progress``: rich on a terminal, a plain line every few epochs
-otherwise) and its record is written with :meth:`ravine.train.Result.save`.
+per-epoch progress bar with the learning rate (``_progress``: rich on a terminal, a plain line
+every few epochs otherwise) and its record is written as ``<run_id>.json`` and ``.csv``. A
+second run of the same config does not overwrite the first record: it is written as
+``<run_id>-2`` (``--overwrite`` replaces it). Ctrl+C writes the epochs done so far as a
+record marked ``"interrupted": true`` and exits with status 130.
+
+``-o`` is the output file in every other command, so here the optimizer is ``--optimizer`` only
+(``-o adam`` is refused with a message saying so).
 """
 
 from __future__ import annotations
@@ -17,6 +23,114 @@ from ..train import MODELS, PROBLEMS, TrainConfig, train, validate
 from .parse import check_output_dir, parse_assignments
 
 __all__ = ["command"]
+
+
+def runnable_optimizers() -> list[str]:
+    """The ravine rule names ``ravine train`` can run (those
+    :func:`ravine.train.factories.resolve_optimizer` accepts; not the rules without a
+    ``ravine.optim`` class such as newton or nag)."""
+    from ..rules import RULES
+
+    try:
+        from ..train.factories import resolve_optimizer
+    except Exception:  # torch missing: the command says so when it runs
+        return []
+    out = []
+    for name in RULES:
+        try:
+            resolve_optimizer(name)
+        except Exception:
+            continue
+        out.append(name)
+    return out
+
+
+def _complete_optimizer(ctx, param, incomplete):
+    names = runnable_optimizers()
+    if incomplete.startswith("torch."):
+        from ..train.factories import _torch_optimizers
+
+        names = [f"torch.{c.__name__.lower()}" for c in _torch_optimizers().values()]
+    return [n for n in names if n.startswith(incomplete)]
+
+
+def _optimizer_message(name: str, exc: Exception) -> str:
+    """The refusal of an optimizer name: only the runnable names offered, and the nearest one."""
+    from .parse import _did_you_mean
+
+    msg = str(exc).splitlines()[0].removeprefix("optimizer: ")
+    runnable = runnable_optimizers()
+    if name.strip().lower().startswith("torch."):
+        from ..train.factories import _torch_optimizers
+
+        torch_names = [f"torch.{c.__name__.lower()}" for c in _torch_optimizers().values()]
+        return msg + _did_you_mean(name.strip(), torch_names)
+    if "unknown name" in msg:
+        return (
+            f"unknown name {name!r}; choose one of: {', '.join(runnable)}, or torch.<name> for a torch.optim "
+            f"optimizer" + _did_you_mean(name, runnable)
+        )
+    if "not available" in msg:
+        return f"{msg}; ravine train runs {', '.join(runnable)} and torch.<name>"
+    return msg
+
+
+def _no_short_o(ctx, param, value):
+    if value is not None:
+        raise click.UsageError(f"-o is the output elsewhere; use --optimizer {value}")
+    return value
+
+
+def _record_paths(out, run_id: str, overwrite: bool):
+    """``<run_id>.json``/``.csv`` in ``out``; when a record of this config is there already and
+    ``overwrite`` is off, the first free ``<run_id>-N``."""
+    from pathlib import Path
+
+    folder = Path(out)
+    stem, n = run_id, 2
+    while not overwrite and ((folder / f"{stem}.json").exists() or (folder / f"{stem}.csv").exists()):
+        stem = f"{run_id}-{n}"
+        n += 1
+    return folder / f"{stem}.json", folder / f"{stem}.csv"
+
+
+def _save(res, out, overwrite: bool, interrupted: bool = False):
+    import json
+
+    folder_paths = _record_paths(out, res.run_id, overwrite)
+    pj, pc = folder_paths
+    pj.parent.mkdir(parents=True, exist_ok=True)
+    if interrupted:
+        d = json.loads(res.to_json())
+        d["interrupted"] = True
+        pj.write_text(json.dumps(d, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    else:
+        pj.write_text(res.to_json() + "\n")
+    pc.write_text(res.to_csv())
+    return pj, pc
+
+
+def _partial_result(cfg, epochs: list, t0: float):
+    """A :class:`ravine.train.Result` of the epochs finished before Ctrl+C (no test metrics)."""
+    import time
+
+    from ..train import Result
+    from ..train.record import versions
+
+    return Result(
+        config=cfg.resolved().to_dict(),
+        config_hash=cfg.hash(),
+        optimizer={"name": cfg.optimizer},
+        schedule=None,
+        data={},
+        model={},
+        epochs=list(epochs),
+        test_loss=None,
+        test_acc=None,
+        diverged=False,
+        wall_time=time.perf_counter() - t0,
+        versions=versions(),
+    )
 
 
 class _BatchSize(click.ParamType):
@@ -50,6 +164,8 @@ def _progress(quiet: bool, epochs: int, label: str):
 
     def fmt(r):
         s = f"loss {r['train_loss']:.4f}" if r["train_loss"] is not None else "loss nan"
+        if r.get("lr") is not None:
+            s += f"  lr {r['lr']:.3g}"
         if r["val_acc"] is not None:
             s += f"  val {100 * r['val_acc']:.1f}%"
         return s
@@ -95,11 +211,12 @@ def _progress(quiet: bool, epochs: int, label: str):
 @click.option("--model", default="mlp", show_default=True, help=f"Model: {', '.join(MODELS)}.")
 @click.option(
     "--optimizer",
-    "-o",
     default="adam",
     show_default=True,
-    help="ravine.optim name (adam, sgd, yogi, …) or torch.<name> (torch.adam).",
+    shell_complete=_complete_optimizer,
+    help="A ravine.optim name (" + ", ".join(runnable_optimizers()) + ") or torch.<name> (torch.adam).",
 )
+@click.option("-o", "short_o", hidden=True, expose_value=False, callback=_no_short_o)
 @click.option("--lr", type=float, default=None, help="Learning rate [default: the optimizer's].")
 @click.option(
     "--opt",
@@ -111,7 +228,8 @@ def _progress(quiet: bool, epochs: int, label: str):
 @click.option(
     "--schedule",
     default=None,
-    help="LR schedule: cosine, step:step_size=10,gamma=0.5, warmup_cosine, … or torch.<name>.",
+    help="LR schedule: cosine, step:step_size=10,gamma=0.5, warmup_cosine, … or torch.<name>. "
+    "Counts (step_size, warmup_steps, …) are in updates, or in epochs with --schedule-interval epoch.",
 )
 @click.option(
     "--schedule-interval",
@@ -175,6 +293,11 @@ def _progress(quiet: bool, epochs: int, label: str):
     help="Record λmax of the training loss's Hessian every K steps (ravine.landscape; "
     "preconditioned λmax(P⁻¹H) for Adam-like optimizers) into <run_id>.sharpness.csv.",
 )
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace the record of the same config in --out (default: write <run_id>-2, -3, …).",
+)
 @click.option("--no-save", is_flag=True, help="Write no record.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
@@ -200,6 +323,7 @@ def command(
     data_dir,
     out,
     track,
+    overwrite,
     no_save,
     as_json,
     quiet,
@@ -210,9 +334,14 @@ def command(
     Examples:
       ravine train --problem digits --optimizer adam
       ravine train --problem mnist1d --model cnn --optimizer adam
-      ravine train -o torch.sgd --lr 0.1 --opt momentum=0.9 --schedule cosine
-      ravine train -o sgd --lr 0.5 --batch-size full --epochs 200    # gradient descent
-      ravine train -o sgd --lr 0.5 --batch-size full --epochs 200 --track-sharpness every=10
+      ravine train --optimizer torch.sgd --lr 0.1 --opt momentum=0.9 --schedule cosine
+      ravine train --optimizer sgd --lr 0.1 --schedule step:step_size=10,gamma=0.5 --schedule-interval epoch
+      ravine train --optimizer sgd --lr 0.5 --batch-size full --epochs 200    # gradient descent
+      ravine train --optimizer sgd --lr 0.5 --batch-size full --epochs 200 --track-sharpness every=10
+
+    \b
+    Schedule counts such as step_size are in updates unless --schedule-interval epoch: with
+    the default (step), step_size=10 halves lr every 10 updates - many times an epoch.
     """
     if not no_save:
         check_output_dir(out, "--out")  # before training, not after it
@@ -220,7 +349,11 @@ def command(
         kw: dict[str, Any] = parse_assignments(list(opt_args), "--opt")
         from ..train.factories import check_optimizer_args, resolve_optimizer
 
-        check_optimizer_args(resolve_optimizer(optimizer), kw, "--opt")
+        try:
+            cls = resolve_optimizer(optimizer)
+        except ValueError as exc:
+            raise ValueError(f"--optimizer: {_optimizer_message(optimizer, exc)}") from None
+        check_optimizer_args(cls, kw, "--opt")
         if "lr" in kw:
             raise click.UsageError("--opt: give the learning rate with --lr, not --opt lr=...")
         cfg = TrainConfig(
@@ -262,12 +395,27 @@ def command(
         tracker = track_sharpness(cfg, every=every)
     label = f"{resolved.problem}/{resolved.model}/{resolved.optimizer}"
     cb, ctx = _progress(quiet, resolved.epochs, label)
+    import time
+
+    done: list = []
+
+    def keep(r):
+        done.append(dict(r))
+        if cb is not None:
+            cb(r)
+
+    t0 = time.perf_counter()
     try:
         with ctx:
-            res = train(cfg, callback=cb, step_callback=tracker)
+            res = train(cfg, callback=keep, step_callback=tracker)
     except ValueError as exc:  # e.g. an optimizer refusing a keyword
         raise click.UsageError(str(exc).splitlines()[0]) from None
-    paths = None if no_save else res.save(out)
+    except KeyboardInterrupt:
+        if not no_save:
+            pj, _ = _save(_partial_result(cfg, done, t0), out, overwrite, interrupted=True)
+            click.echo(f"interrupted after {len(done)} epoch{'s' * (len(done) != 1)}: partial record {pj}", err=True)
+        raise
+    paths = None if no_save else _save(res, out, overwrite)
     if as_json:
         click.echo(res.to_json())
     f = res.final
