@@ -16,6 +16,15 @@ Flat buffers
     tensors: eagerly (plain torch ops) or through ``torch.compile``, which fuses
     the whole update of a bucket into one kernel.
 
+Torch's semantics on top of the buffers
+    A post-accumulate-grad hook marks the parameters a backward pass reached since
+    ``zero_grad()``: the others are skipped, as torch skips ``p.grad is None``. At each step a
+    parameter that left its buffer (``p.data = …``, ``model.to(…)``, another optimizer) is
+    taken back in with its state; ``self.state[p]`` holds views of the flat state, and
+    what the user assigned or deleted there is read back in before the step. Complex
+    parameters are stepped as their real views; ``differentiable=True`` groups have no
+    buffers (parameter by parameter, autograd on).
+
 Compiled path
     One compiled function per (rule class, structural flags, maximize, policy,
     dtype, device type), each with its own code object so that dynamo's cache
