@@ -149,7 +149,7 @@ def test_grid_sweep_and_labels():
     r = run(rules, "ellipse", np.array([[-5.0, -2.0], [1.0, 1.0]]), 20, record="final")
     assert r.final_theta.shape == (8, 2) and r.labels[0] == "sgd(lr=0.1, momentum=0)"
     with pytest.raises(ValueError, match="momentum"):
-        grid("sgd", momentum=[1.5])
+        grid("sgd", momentum=[-0.1])
 
 
 def test_second_order_rules_on_a_quadratic():
