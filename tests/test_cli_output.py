@@ -100,12 +100,16 @@ def test_sweep_backends_agree_and_data_is_every_cell(tmp_path):
 
 
 def test_sweep_says_when_it_compiles(tmp_path, monkeypatch):
+    from ravine.runner import numba_backend as nb
+
     monkeypatch.setenv("RAVINE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(nb, "_KERNELS", {})  # as in a fresh process: nothing compiled yet
+    monkeypatch.setattr(nb, "_BY_KEY", type(nb._BY_KEY)())
     r = invoke(*SWEEP, "-o", str(tmp_path / "a.png"))
     assert r.exit_code == 0, r.output
-    assert "compiling the kernel for sgd on ellipse" in r.stderr and "cached on disk" in r.stderr
+    assert "compiling the kernel for sgd on ellipse" in r.stderr and "once; cached on disk" in r.stderr
     r = invoke(*SWEEP, "-o", str(tmp_path / "b.png"))
-    assert "compiling" not in r.stderr  # cached now
+    assert r.exit_code == 0 and "compiling" not in r.stderr  # loaded now
 
 
 def test_sweep_bad_data_and_backend(tmp_path):
@@ -177,3 +181,55 @@ def test_one_dimensional_problem_plots(tmp_path):
     assert r.exit_code == 0, r.output
     with Image.open(p) as im:
         assert im.format == "PNG" and im.size[0] > 100
+
+
+# ------------------------------------------------------------------ names: "did you mean", shell completion
+
+
+def test_did_you_mean_for_every_kind_of_name(tmp_path):
+    png = str(tmp_path / "x.png")
+    for args, hint in [
+        (["plto"], "did you mean 'plot'"),
+        (["run", "adamm"], "did you mean 'adam'"),
+        (["run", "sgd", "--problem", "rosenbrok"], "did you mean 'rosenbrock'"),
+        (["run", "sgd", "--convention", "kears"], "did you mean 'keras'"),
+        (["list", "optimzers"], "did you mean 'optimizers'"),
+        (["list", "shedules"], "did you mean 'schedules'"),
+        (["run", "sgd", "--format", "jsn"], "did you mean 'json'"),
+        (["sweep", "sgd", "--problem", "ellipse", "--x", "lrr=0.1:1:3", "--y", "momentum=0:0.5:2", "-o", png],
+         "did you mean 'lr'"),
+        (["train", "--schedule", "cosin", "--no-save"], "did you mean 'cosine'"),
+        (["train", "--problem", "digts", "--no-save"], "did you mean 'digits'"),
+    ]:  # fmt: skip
+        r = invoke(*args)
+        assert r.exit_code == 2 and hint in r.output, (args, r.output)
+
+
+def test_main_prints_the_subcommand_hint_on_its_one_line(capsys):
+    import pytest
+
+    from ravine.cli import main
+
+    with pytest.raises(SystemExit) as ei:
+        main(["sweeep"])
+    assert ei.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "did you mean 'sweep'" in err
+
+
+def test_shell_completion_of_optimizer_and_problem_names():
+    from click.shell_completion import ShellComplete
+
+    from ravine.cli import cli
+
+    def complete(args, incomplete):
+        return [c.value for c in ShellComplete(cli, {}, "ravine", "_RAVINE_COMPLETE").get_completions(args, incomplete)]
+
+    assert {"adam", "adamw", "adagrad", "adadelta"} <= set(complete(["run"], "ad"))
+    assert complete(["plot", "sgd", "--problem"], "rosen") == ["rosenbrock"]
+    assert complete(["sweep"], "yo") == ["yogi"]
+    assert "sigmoid_neuron" in complete(["analyze"], "sig")
+    assert complete(["explain", "--problem"], "bea") == ["beale"]
+    assert complete(["train", "--optimizer"], "yo") == ["yogi"]
+    assert "newton" not in complete(["train", "--optimizer"], "")
+    assert "sweep" in complete([], "sw")

@@ -65,6 +65,16 @@ class LazyGroup(click.Group):
             return unavailable
         return getattr(mod, attr)
 
+    def resolve_command(self, ctx, args):
+        name = click.utils.make_str(args[0]) if args else ""
+        if args and name not in COMMANDS and not name.startswith("-"):
+            import difflib
+
+            close = difflib.get_close_matches(name, list(COMMANDS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise click.UsageError(f"no such command {name!r}; choose one of: {', '.join(COMMANDS)}{hint}", ctx)
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx, formatter):
         rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]
         with formatter.section("Commands"):
@@ -85,6 +95,11 @@ def cli():
       ravine run adam momentum --problem rosenbrock --steps 500
       ravine explain adam --problem sigmoid_neuron --steps 1
       ravine analyze seed_bowl3d
+
+    \b
+    Shell completion (commands, options, optimizer and problem names), bash:
+      eval "$(_RAVINE_COMPLETE=bash_source ravine)"
+    (zsh: zsh_source, fish: fish_source)
     """
 
 

@@ -7,10 +7,13 @@ import json
 import click
 
 from .parse import (
+    Choice,
     bounded_float,
     check_output_dir,
     check_output_file,
     check_work,
+    complete_optimizer,
+    complete_problem,
     fmt_number,
     parse_assignments,
     parse_optimizer,
@@ -29,7 +32,7 @@ __all__ = ["list_cmd", "run_cmd", "analyze_cmd", "demo_cmd"]
     "what",
     required=False,
     default="all",
-    type=click.Choice(["all", "optimizers", "problems", "conventions", "schedules"]),
+    type=Choice(["all", "optimizers", "problems", "conventions", "schedules"]),
 )
 def list_cmd(what):
     """List optimizers, problems, conventions or schedules."""
@@ -58,8 +61,14 @@ def list_cmd(what):
 
 
 @click.command("run")
-@click.argument("optimizers", nargs=-1, required=True)
-@click.option("--problem", "-p", default=None, help="Problem name (ravine list problems). Default rosenbrock.")
+@click.argument("optimizers", nargs=-1, required=True, shell_complete=complete_optimizer)
+@click.option(
+    "--problem",
+    "-p",
+    default=None,
+    shell_complete=complete_problem,
+    help="Problem name (ravine list problems). Default rosenbrock.",
+)
 @click.option("--formula", "-f", default=None, help="A formula instead, e.g. 'x**2 + 10*y**2'.")
 @click.option("--start", "-s", "starts", multiple=True, help="Start point 'x,y' (repeatable). Default: the problem's.")
 @click.option("--steps", "-n", default=1000, show_default=True, type=click.IntRange(0, 1_000_000))
@@ -68,7 +77,7 @@ def list_cmd(what):
 @click.option("--tol", default=None, type=float, help="Stop a trajectory when ‖g‖ ≤ tol.")
 @click.option("--noise", default=0.0, show_default=True, type=float, help="σ of gradient noise (SGD emulation).")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
-@click.option("--format", "fmt", default="text", type=click.Choice(["text", "json", "csv"]), show_default=True)
+@click.option("--format", "fmt", default="text", type=Choice(["text", "json", "csv"]), show_default=True)
 @click.option("--output", "-o", default=None, type=click.Path(dir_okay=False), help="Write the trajectories here.")
 @click.option(
     "--digits", default=6, show_default=True, type=click.IntRange(1, 17), help="Significant digits in the table."
@@ -159,7 +168,7 @@ def _same_point(a, b, tol: float = _DEDUP_TOL) -> bool:
 
 
 @click.command("analyze")
-@click.argument("problem", required=False, default=None)
+@click.argument("problem", required=False, default=None, shell_complete=complete_problem)
 @click.option("--formula", "-f", default=None, help="A formula instead of a problem name.")
 @click.option("--point", "points", multiple=True, help="Classify the point 'x,y' (repeatable).")
 @click.option(
@@ -168,7 +177,7 @@ def _same_point(a, b, tol: float = _DEDUP_TOL) -> bool:
     show_default=True,
     help="Look for critical points by Newton's method from a grid of starts.",
 )
-@click.option("--format", "fmt", default="text", type=click.Choice(["text", "json"]), show_default=True)
+@click.option("--format", "fmt", default="text", type=Choice(["text", "json"]), show_default=True)
 def analyze_cmd(problem, formula, points, search, fmt):
     """Critical points and their kind; on quadratics, step-size bounds and rates.
 

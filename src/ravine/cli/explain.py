@@ -5,7 +5,14 @@ from __future__ import annotations
 import click
 
 from ..tables.table import FORMATS, check_digits
-from .parse import check_output_file, parse_assignments, parse_point, parse_problem
+from .parse import (
+    check_output_file,
+    complete_optimizer,
+    complete_problem,
+    parse_assignments,
+    parse_point,
+    parse_problem,
+)
 
 #: the longest table ``ravine explain`` prints (one row per step)
 MAX_STEPS = 10_000
@@ -14,8 +21,14 @@ __all__ = ["command"]
 
 
 @click.command(name="explain", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("optimizer", required=False)
-@click.option("--problem", "problem", metavar="NAME", help="Catalog problem (ravine list problems).")
+@click.argument("optimizer", required=False, shell_complete=complete_optimizer)
+@click.option(
+    "--problem",
+    "problem",
+    metavar="NAME",
+    shell_complete=complete_problem,
+    help="Catalog problem (ravine list problems).",
+)
 @click.option("--formula", metavar="TEXT", help="A formula instead, e.g. '(1-x)^2 + 100*(y-x^2)^2'.")
 @click.option("--variables", metavar="x,y", help="Variable order for --formula.")
 @click.option(

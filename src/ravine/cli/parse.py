@@ -57,6 +57,10 @@ __all__ = [
     "shorten_labels",
     "fmt_number",
     "parse_size",
+    "did_you_mean",
+    "Choice",
+    "complete_optimizer",
+    "complete_problem",
     "check_pixels",
     "MAX_PIXELS",
 ]
@@ -136,8 +140,39 @@ def optimizer_class(name: str, flag: str):
 def _did_you_mean(name: str, choices: Iterable[str]) -> str:
     import difflib
 
-    close = difflib.get_close_matches(str(name).lower(), list(choices), n=1)
+    choices = list(choices)
+    close = difflib.get_close_matches(str(name), choices, n=1) or difflib.get_close_matches(
+        str(name).lower(), choices, n=1
+    )
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+did_you_mean = _did_you_mean
+
+
+class Choice(click.Choice):
+    """``click.Choice`` whose refusal ends with the nearest choice: "(did you mean 'optimizers'?)"."""
+
+    def convert(self, value, param, ctx):
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as exc:
+            exc.message = f"{exc.message}{_did_you_mean(value, [str(c) for c in self.choices])}"
+            raise
+
+
+def complete_optimizer(ctx, param, incomplete: str) -> list[str]:
+    """Shell completion of optimizer names (``ravine.rules.RULES``)."""
+    from ..rules import RULES
+
+    return [n for n in RULES if n.startswith(incomplete.lower())]
+
+
+def complete_problem(ctx, param, incomplete: str) -> list[str]:
+    """Shell completion of the catalog's problem names."""
+    from ..problems import list_problems
+
+    return [n for n in list_problems() if n.startswith(incomplete)]
 
 
 def _as_float_if_real(field, v):
@@ -213,7 +248,10 @@ def parse_optimizer(
     try:
         rule = cls.build(convention or "torch", **kw)
     except ValueError as exc:
-        raise ParseError(f"{where}: {exc}") from None
+        hint = ""
+        if convention is not None and convention not in cls.conventions:
+            hint = _did_you_mean(convention, cls.conventions)
+        raise ParseError(f"{where}: {str(exc).splitlines()[0]}{hint}") from None
     shown = dict(own) or ({"lr": rule.h.lr} if "lr" in rule.h._fields else {})
     label = rule.name + (" (" + ", ".join(f"{k} {_show(v)}" for k, v in shown.items()) + ")" if shown else "")
     return label, rule

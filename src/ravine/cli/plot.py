@@ -19,10 +19,14 @@ import click
 import numpy as np
 
 from .parse import (
+    Choice,
     bounded_float,
     check_output_file,
     check_pixels,
     check_work,
+    complete_optimizer,
+    complete_problem,
+    did_you_mean,
     parse_axis,
     parse_optimizers,
     parse_point,
@@ -58,7 +62,7 @@ def _picture_options(dpi_default: int):
             click.option(
                 "--style",
                 "style_name",
-                type=click.Choice(STYLE_NAMES),
+                type=Choice(STYLE_NAMES),
                 default="default",
                 show_default=True,
                 help="slides: large text and thick lines for a projector; paper: small text.",
@@ -103,7 +107,12 @@ def _usage_errors():
 
 def _run_options(f):
     opts = [
-        click.option("--problem", "-p", help="Catalog problem, e.g. rosenbrock or rosenbrock:b=10."),
+        click.option(
+            "--problem",
+            "-p",
+            shell_complete=complete_problem,
+            help="Catalog problem, e.g. rosenbrock or rosenbrock:b=10.",
+        ),
         click.option("--formula", "-f", help="A formula instead, e.g. '(1-x)^2 + 100*(y-x^2)^2'."),
         click.option("--start", "-s", multiple=True, help="Start point x,y (repeatable; default the problem's)."),
         click.option("--steps", default=500, show_default=True, type=click.IntRange(0, 100_000)),
@@ -144,9 +153,9 @@ def _do_run(optimizers, problem, formula, start, steps, lr, sets, noise, seed, t
 
 
 @click.command("plot")
-@click.argument("optimizers", nargs=-1, required=True)
+@click.argument("optimizers", nargs=-1, required=True, shell_complete=complete_optimizer)
 @_run_options
-@click.option("--kind", type=click.Choice(["contour", "surface", "loss"]), default="contour", show_default=True)
+@click.option("--kind", type=Choice(["contour", "surface", "loss"]), default="contour", show_default=True)
 @_picture_options(100)
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Picture file (.png/.svg/.pdf).")
 def plot_cmd(
@@ -199,7 +208,7 @@ def plot_cmd(
 
 
 @click.command("animate")
-@click.argument("optimizers", nargs=-1, required=True)
+@click.argument("optimizers", nargs=-1, required=True, shell_complete=complete_optimizer)
 @_run_options
 @click.option("--frames", default=60, show_default=True, type=click.IntRange(1, 2000))
 @click.option("--fps", default=15, show_default=True, type=click.IntRange(1, 120))
@@ -386,19 +395,19 @@ def _write_data(path, rule, prob, metric, steps, tol, data) -> None:
 
 
 @click.command("sweep")
-@click.argument("optimizer")
-@click.option("--problem", "-p", help="Catalog problem.")
+@click.argument("optimizer", shell_complete=complete_optimizer)
+@click.option("--problem", "-p", shell_complete=complete_problem, help="Catalog problem.")
 @click.option("--formula", "-f", help="A formula instead.")
 @click.option("--x", "x_axis", required=True, help="x axis: name=low:high:n[:log|log1m] or name=v1,v2,...")
 @click.option("--y", "y_axis", required=True, help="y axis, same syntax.")
-@click.option("--metric", type=click.Choice(["loss", "steps"]), default="loss", show_default=True)
+@click.option("--metric", type=Choice(["loss", "steps"]), default="loss", show_default=True)
 @click.option("--steps", default=200, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--tol", type=float, help="Gradient-norm tolerance for --metric steps (default 1e-6).")
 @click.option("--start", "-s", multiple=True, help="Start point(s) x,y (default the problem's).")
 @click.option("--set", "sets", multiple=True, metavar="K=V", help="Fixed hyperparameters.")
 @click.option(
     "--backend",
-    type=click.Choice(["auto", "numba", "numpy"]),
+    type=Choice(["auto", "numba", "numpy"]),
     default="auto",
     show_default=True,
     help="auto: the compiled runner where the rule and problem allow it, else NumPy.",
@@ -463,7 +472,7 @@ def sweep_cmd(
             if name not in rule.h._fields:
                 raise ValueError(
                     f"--{'x' if name == xn else 'y'}: {rule.name} has no hyperparameter {name!r}; "
-                    f"it has {', '.join(rule.h._fields)}"
+                    f"it has {', '.join(rule.h._fields)}" + did_you_mean(name, rule.h._fields)
                 )
         starts = _starts(prob, start)
         if backend == "numba":

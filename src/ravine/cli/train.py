@@ -75,6 +75,21 @@ def _optimizer_message(name: str, exc: Exception) -> str:
     return msg
 
 
+def _with_hint(msg: str, problem, model, schedule) -> str:
+    """A refused data set, model or schedule name, with the nearest name."""
+    from .parse import did_you_mean
+
+    if msg.startswith("problem must be one of"):
+        return msg + did_you_mean(problem, PROBLEMS)
+    if msg.startswith("model must be one of"):
+        return msg + did_you_mean(model, MODELS)
+    if msg.startswith("schedule: unknown name") and isinstance(schedule, str):
+        from ..train.factories import _RAVINE_SCHEDULES
+
+        return msg + did_you_mean(schedule.partition(":")[0].strip(), _RAVINE_SCHEDULES)
+    return msg
+
+
 def _no_short_o(ctx, param, value):
     if value is not None:
         raise click.UsageError(f"-o is the output elsewhere; use --optimizer {value}")
@@ -387,7 +402,7 @@ def command(
                 )
             every = spec["every"]
     except ValueError as exc:
-        raise click.UsageError(str(exc).splitlines()[0]) from None
+        raise click.UsageError(_with_hint(str(exc).splitlines()[0], problem, model, schedule)) from None
     tracker = None
     if every is not None:
         from ..landscape import track_sharpness
