@@ -80,10 +80,17 @@ RANGES: dict[str, tuple[float, float, str]] = {
 def _kind(rule_cls: type, field_name: str) -> str:
     """Which tuning range of :data:`RANGES` a field takes, from the rule's spec
     (``ravine.rules.hyper``): a field searched as 1 − v (its scale ``"log1m"``: β1, β2, α,
-    ρ, momentum) takes ``"unit"``, otherwise the name of its kind (``"lr"``, ``"positive"``)."""
+    ρ, momentum) takes ``"unit"``; a learning rate ``"lr"``; another number searched on a log
+    scale (ε, valid as ``>= 0`` or ``> 0``) ``"positive"``; flags and forms their kind's name."""
     for f in rule_cls.fields:
         if f.name == field_name:
-            return "unit" if f.scale == "log1m" else f.kind.name
+            if f.scale == "log1m":
+                return "unit"
+            if f.kind.name == "lr":
+                return "lr"
+            if f.scale == "log":
+                return "positive"
+            return f.kind.name
     raise ValueError(
         f"search space: {rule_cls.__name__} has no hyperparameter {field_name!r}; "
         f"it has {', '.join(f.name for f in rule_cls.fields)}"

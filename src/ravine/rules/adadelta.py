@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .base import DEFAULT, Rule
+from .base import DEFAULT, Rule, refuse_keras_coupled_decay
 from .hyper import LR, NONNEG, UNIT_KIND, Field
 from .ops import Array, sqrt, zeros_like
-from .sgd import refuse_keras_coupled_decay
 
 
 class AdadeltaHyper(NamedTuple):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .base import DEFAULT, Rule
+from .base import DEFAULT, Rule, refuse_keras_coupled_decay
 from .hyper import BOOL, LR, NONNEG
 from .ops import Array, full_like, sqrt
-from .sgd import refuse_keras_coupled_decay
 
 
 class AdagradHyper(NamedTuple):

@@ -117,6 +117,18 @@ def check_choice(owner: str, name: str, v, choices) -> str:
     return _checks.choice(owner, name, v, choices)
 
 
+def refuse_keras_coupled_decay(rule, h) -> None:
+    """SGD, Adagrad, RMSprop, Adadelta: Keras decays decoupled, these rules coupled; a Keras
+    preset that cannot be Keras's refuses (base_optimizer.py L952-959)."""
+    if getattr(rule, "convention", None) == "keras" and h.weight_decay != 0:
+        raise ValueError(
+            f"{type(rule).__name__}: convention='keras' with weight_decay={h.weight_decay:g} is not reproduced: "
+            "Keras decays the weights decoupled (theta <- theta - lr*weight_decay*theta before the step), "
+            f"ravine's {type(rule).__name__} adds weight_decay*theta to the gradient (torch's L2); "
+            "use convention='torch' for that, or AdamW for decoupled decay"
+        )
+
+
 # ---------------------------------------------------------------------- Rule
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "UNIT",
     "POSITIVE",
     "NONNEG",
+    "REAL",
     "BOOL",
     "INT",
     "CHOICE",
@@ -114,11 +115,15 @@ UNIT_KIND = Kind("unit", "real", lo=0.0, hi=1.0, hi_open=True, scale="log1m", me
 POSITIVE_KIND = Kind("positive", "real", lo=0.0, lo_open=True, scale="log", meaning="positive number")
 #: ≥ 0 (weight decay, initial accumulators, damping)
 NONNEG_KIND = Kind("nonneg", "real", lo=0.0, scale="log", meaning="non-negative number")
+#: any finite number (torch leaves SGD's dampening unchecked)
+REAL_KIND = Kind("real", "real", scale="linear", meaning="real number")
 BOOL_KIND = Kind("bool", "bool", meaning="flag")
 INT_KIND = Kind("int", "int", lo=1, scale="linear", meaning="count")
 CHOICE_KIND = Kind("choice", "choice", meaning="form")
 
-KINDS = {k.name: k for k in (LR_KIND, UNIT_KIND, POSITIVE_KIND, NONNEG_KIND, BOOL_KIND, INT_KIND, CHOICE_KIND)}
+KINDS = {
+    k.name: k for k in (LR_KIND, UNIT_KIND, POSITIVE_KIND, NONNEG_KIND, REAL_KIND, BOOL_KIND, INT_KIND, CHOICE_KIND)
+}
 
 
 class Field(NamedTuple):
@@ -198,6 +203,7 @@ LR = _maker(LR_KIND)
 UNIT = _maker(UNIT_KIND)
 POSITIVE = _maker(POSITIVE_KIND)
 NONNEG = _maker(NONNEG_KIND)
+REAL = _maker(REAL_KIND)
 BOOL = _maker(BOOL_KIND)
 INT = _maker(INT_KIND)
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .base import DEFAULT, Rule
+from .base import DEFAULT, Rule, refuse_keras_coupled_decay
 from .hyper import BOOL, INT, LR, NONNEG, POSITIVE, UNIT
 from .ops import Array, push, sqrt, window_sum, zeros_like, zeros_stack
-from .sgd import refuse_keras_coupled_decay
 
 
 class RMSpropHyper(NamedTuple):
@@ -84,10 +83,10 @@ class RMSprop(Rule):
 
     fields = (
         LR("lr"),
-        NONNEG("alpha"),  # torch: alpha >= 0
+        NONNEG("alpha", scale="log1m"),  # torch: alpha >= 0
         NONNEG("eps"),  # torch: eps >= 0
         NONNEG("weight_decay", default=0.0),
-        NONNEG("momentum", default=0.0),  # torch: momentum >= 0
+        NONNEG("momentum", default=0.0, scale="log1m"),  # torch: momentum >= 0
         BOOL("centered", default=False),
         BOOL("eps_inside"),
         BOOL("lr_in_buffer", default=False, doc="keep η inside the momentum buffer (Keras, optax: b ← μb + ηg/den)"),

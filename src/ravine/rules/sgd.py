@@ -12,21 +12,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .base import DEFAULT, Rule
-from .hyper import BOOL, CHOICE, LR, NONNEG, UNIT, Field, Kind
+from .base import DEFAULT, Rule, refuse_keras_coupled_decay
+from .hyper import BOOL, CHOICE, LR, NONNEG, REAL, UNIT
 from .ops import Array, add_scaled, zeros_like
-
-
-def refuse_keras_coupled_decay(rule, h) -> None:
-    """SGD, Adagrad, RMSprop, Adadelta: Keras decays decoupled, these rules coupled; a Keras
-    preset that cannot be Keras's refuses (base_optimizer.py L952-959)."""
-    if getattr(rule, "convention", None) == "keras" and h.weight_decay != 0:
-        raise ValueError(
-            f"{type(rule).__name__}: convention='keras' with weight_decay={h.weight_decay:g} is not reproduced: "
-            "Keras decays the weights decoupled (theta <- theta - lr*weight_decay*theta before the step), "
-            f"ravine's {type(rule).__name__} adds weight_decay*theta to the gradient (torch's L2); "
-            "use convention='torch' for that, or AdamW for decoupled decay"
-        )
 
 
 class SGDHyper(NamedTuple):
@@ -99,8 +87,8 @@ class SGD(Rule):
 
     fields = (
         LR("lr"),
-        NONNEG("momentum", default=0.0),  # torch: momentum >= 0 (>= 1 runs, and diverges)
-        Field("dampening", Kind("real", "real", meaning="dampening"), default=0.0),  # torch: unchecked
+        NONNEG("momentum", default=0.0, scale="log1m"),  # torch: momentum >= 0 (>= 1 runs, and diverges)
+        REAL("dampening", default=0.0),  # torch: unchecked
         NONNEG("weight_decay", default=0.0),
         BOOL("nesterov", default=False),
         CHOICE("first_buffer", ("g", "zero")),
