@@ -98,7 +98,7 @@ def test_smoke_suite_with_backend_batched_matches_local(tmp_path, smoke_referenc
     import json
     import sqlite3
 
-    from conftest import SMOKE_ARGS
+    from support.bench import SMOKE_ARGS
 
     store = tmp_path / "b.db"
     r = run_ravine("bench", "run", store, *SMOKE_ARGS, "--backend", "batched", "--workers", "1")

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from conftest import SMOKE_ARGS, bench_env
+from support.bench import SMOKE_ARGS, bench_env
 
 # a small plan, inline (one worker: no pool start-up), a few seconds in all
 ARGS = [*SMOKE_ARGS, "--workers", "1"]
@@ -45,7 +45,7 @@ def test_sigkill_at_random_points_then_restart(tmp_path, smoke_reference):
     ref_rows = {r[0]: r for r in _rows(smoke_reference)}
     assert len(ref_rows) == EXPECTED
 
-    from conftest import TIMING
+    from support.bench import TIMING
 
     store = tmp_path / "killed.db"
     rnd = random.Random(7)

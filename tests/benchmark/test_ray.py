@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from conftest import SMOKE_ARGS, ravine
+from support.bench import SMOKE_ARGS, ravine
 
 pytest.importorskip("ray")
 

@@ -9,12 +9,12 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import bench_env
 from ravine.benchmark import metrics as M
 from ravine.benchmark.report import summarize, write_report
 from ravine.benchmark.space import RANGES, _kind, rule_class, sobol_points, space_for
 from ravine.benchmark.store import Store
 from ravine.benchmark.sweep import choose_best, final_rows, make_plan, run_sweep, tune_rows
+from support.bench import bench_env
 
 
 def test_spaces_come_from_rule_fields_and_share_sobol_points():

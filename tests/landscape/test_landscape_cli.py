@@ -115,7 +115,7 @@ def test_train_track_sharpness_records_lambda_max_every_k_steps(tmp_path):
     r = CliRunner().invoke(
         train_cmd,
         [
-            "-o",
+            "--optimizer",
             "sgd",
             "--lr",
             "0.5",
