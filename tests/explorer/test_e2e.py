@@ -181,6 +181,13 @@ def test_explorer_end_to_end(server, browser):
     for _ in range(60):
         page.keyboard.press("ArrowLeft")  # 60 of 1000 positions (log scale) lower
     page.wait_for_function("(n) => window.ravineState.requests > n && window.ravineState.pending === 0", arg=n2)
+    # each key press may send a request; wait until the answer shown is the one for the last press
+    # (on a loaded machine an earlier answer can arrive while later presses are still debounced)
+    page.wait_for_function(
+        "() => { const s = window.ravineState, want = s.setup.optimizers[1].hyper.lr;"
+        " const got = s.result && s.result.trajectories[1].hyper.lr;"
+        " return s.pending === 0 && got != null && Math.abs(got - want) <= 1e-6 * Math.abs(want); }"
+    )
     lr_after = page.evaluate("() => window.ravineState.setup.optimizers[1].hyper.lr")
     assert lr_after != lr_before
     assert page.evaluate("() => window.ravineState.result.trajectories[1].hyper.lr") == pytest.approx(lr_after)
