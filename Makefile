@@ -28,12 +28,12 @@ test: $(STAMP) browser
 
 # ruff: lint and format (configured in pyproject.toml); CI runs `make lint` before the tests
 lint: $(STAMP)
-	$(BIN)/ruff check src tests perf scripts
-	$(BIN)/ruff format --check src tests perf scripts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix src tests perf scripts
-	$(BIN)/ruff format src tests perf scripts
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 perf: $(STAMP)
 	$(BIN)/python perf/runner.py
