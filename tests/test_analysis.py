@@ -428,3 +428,24 @@ def test_core_imports_only_numpy_and_stdlib():
                 names.add(node.module.split(".")[0])
         third_party = {n for n in names if n not in sys.stdlib_module_names and n != "__future__"}
         assert third_party == {"numpy"}, (mod.__name__, third_party)
+
+
+@pytest.mark.parametrize("lam,beta", [(4.0, 0.0), (4.0, 0.5), (0.3, 0.9), (10.0, 0.99)])
+def test_nesterov_bound_is_the_edge_of_the_iteration(lam, beta):
+    """SGD(nesterov=True) on f = ½λθ²: b' = βb + λθ, θ' = θ − η(λθ + βb'), i.e. the state
+    (θ, b) is multiplied by [[1 − ηλ(1+β), −ηβ²], [λ, β]]: stable just below the bound,
+    unstable just above."""
+
+    def radius(eta):
+        m = np.array([[1 - eta * lam * (1 + beta), -eta * beta**2], [lam, beta]])
+        return max(abs(np.linalg.eigvals(m)))
+
+    edge = A.nesterov_bound(lam, beta)
+    assert radius(edge * (1 - 1e-6)) < 1 < radius(edge * (1 + 1e-6))
+    assert A.nesterov_bound(lam, 0.0) == pytest.approx(2 / lam)
+
+
+def test_adam_preconditioned_bound():
+    assert A.adam_preconditioned_bound(0.01, 0.9) == pytest.approx(38 / 0.01)  # Cohen et al. 2022
+    with pytest.raises(ValueError, match="beta1"):
+        A.adam_preconditioned_bound(0.01, 1.0)

@@ -38,11 +38,13 @@ from .rates import (
     HeavyBallOptimum,
     QuadraticRates,
     RateComparison,
+    adam_preconditioned_bound,
     compare_rates,
     constant_hessian,
     heavy_ball_bound,
     heavy_ball_form,
     measured_rate,
+    nesterov_bound,
 )
 
 __all__ = [
@@ -63,4 +65,6 @@ __all__ = [
     "heavy_ball_form",
     "HeavyBallForm",
     "constant_hessian",
+    "nesterov_bound",
+    "adam_preconditioned_bound",
 ]

@@ -31,6 +31,8 @@ __all__ = [
     "heavy_ball_form",
     "HeavyBallForm",
     "constant_hessian",
+    "nesterov_bound",
+    "adam_preconditioned_bound",
 ]
 
 
@@ -303,6 +305,25 @@ def heavy_ball_bound(lambda_max: float, momentum: float = 0.0) -> float:
     lam = positive("heavy_ball_bound", "lambda_max", lambda_max)
     beta = real("heavy_ball_bound", "momentum", momentum, lo=0.0)
     return 2.0 * (1.0 + beta) / lam if beta < 1.0 else 0.0
+
+
+def nesterov_bound(lambda_max: float, momentum: float = 0.0) -> float:
+    """The largest stable step of Nesterov's momentum (SGD's ``nesterov=True``) on a quadratic:
+    η < 2(1 + β)/((1 + 2β)·λmax); with β = 0, gradient descent's 2/λmax (Cohen et al. 2021,
+    App. on momentum). The bound is symmetric in η and λmax, so it is also the largest stable
+    sharpness for a given η."""
+    lam = positive("nesterov_bound", "lambda_max", lambda_max)
+    beta = real("nesterov_bound", "momentum", momentum, lo=0.0)
+    return 2.0 * (1.0 + beta) / ((1.0 + 2.0 * beta) * lam) if beta < 1.0 else 0.0
+
+
+def adam_preconditioned_bound(lr: float, beta1: float) -> float:
+    """The stability threshold of Adam's preconditioned sharpness λmax(P⁻¹H) at step size η:
+    (2 + 2β₁)/((1 − β₁)η) — 38/η for β₁ = 0.9 (Cohen et al. 2022, "Adaptive gradient methods at
+    the edge of stability")."""
+    eta = positive("adam_preconditioned_bound", "lr", lr)
+    b1 = real("adam_preconditioned_bound", "beta1", beta1, lo=0.0, hi=1.0, hi_open=True)
+    return (2.0 + 2.0 * b1) / ((1.0 - b1) * eta)
 
 
 def constant_hessian(problem) -> np.ndarray | None:

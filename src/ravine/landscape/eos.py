@@ -45,15 +45,18 @@ __all__ = ["track_sharpness", "stability_threshold", "adam_preconditioner"]
 def stability_threshold(optimizer: torch.optim.Optimizer) -> tuple[str, float]:
     """(kind, threshold) for the optimizer's first group: "plain" with 2/η, (2 + 2β)/η for heavy
     ball, (2 + 2β)/((1 + 2β)η) for Nesterov, or "preconditioned" (2 + 2β₁)/((1 − β₁)η) for Adam."""
+    from ..analysis import adam_preconditioned_bound, heavy_ball_bound, nesterov_bound
+
     g = optimizer.param_groups[0]
     lr = float(g["lr"])
     if "betas" in g:
-        b1 = float(g["betas"][0])
-        return "preconditioned", (2 + 2 * b1) / ((1 - b1) * lr)
+        return "preconditioned", adam_preconditioned_bound(lr, float(g["betas"][0]))
     beta = float(g.get("momentum", 0.0) or 0.0)
+    # the step-size bounds of ravine.analysis are symmetric in η and λmax: at a given η they
+    # are the largest stable sharpness
     if g.get("nesterov", False):
-        return "plain", (2 + 2 * beta) / ((1 + 2 * beta) * lr)
-    return "plain", (2 + 2 * beta) / lr
+        return "plain", nesterov_bound(lr, beta)
+    return "plain", heavy_ball_bound(lr, beta)
 
 
 def adam_preconditioner(model: nn.Module, optimizer: torch.optim.Optimizer, step: int) -> torch.Tensor:
