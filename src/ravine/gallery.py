@@ -475,7 +475,7 @@ def build(out_dir, quick: bool = False) -> list[tuple[Path, str]]:
             xlabel="epoch",
             ylabel="validation loss",
             log=True,
-            title=f"Logistic regression on sklearn's digits: mean ± std over {t_seeds} seeds",
+            title=f"Logistic regression on sklearn's digits: geometric mean ×/÷ std over {t_seeds} seeds",
         )
         add(
             "training_bands.png",
