@@ -17,7 +17,7 @@ Pictures (hyperparameters are in every title/legend):
   with the stability edge of :class:`ravine.analysis.QuadraticRates`.
 * ``sweep_adam_betas.png`` -- Adam's final loss over (β1, β2) on Rosenbrock.
 * ``surface_ravine.png`` -- the ravine story on the 3-D surface.
-* ``seed_bands.png`` -- noisy SGD / momentum / Adam on Rosenbrock, mean ± std over 5 seeds.
+* ``seed_bands.png`` -- noisy SGD / momentum / Adam on Rosenbrock, bands over 5 seeds (geometric on the log axis).
 * ``ravine_3d.gif`` -- the ravine story moving on the surface.
 """
 
@@ -426,7 +426,7 @@ def build(out_dir, quick: bool = False) -> list[tuple[Path, str]]:
         path=out / "seed_bands.png",
         xlabel="step",
         ylabel="f(θ)",
-        title=f"Rosenbrock with gradient noise σ 2: mean ± std over {seeds} seeds",
+        title=f"Rosenbrock with gradient noise σ 2: {seeds} seeds (the legend says which statistics)",
     )
     add(
         "seed_bands.png",
