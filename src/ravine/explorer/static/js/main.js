@@ -6,6 +6,9 @@
  *   playback.js  step / play / pause / selection, /api/explain when paused
  *   controls.js  the inputs and optimizer cards; every change → URL hash, debounce, /api/run
  *   main.js      boot: /api/meta, bind everything, restore the setup from the URL
+ *
+ * Views (each a module with an init(), called once at boot; they redraw on the "result" and
+ * "step" events of state.js):
  */
 import { api, loadProblem } from "./api.js";
 import { bindActions, bindContourClick, bindRunInputs, buildOptimizers, buildProblemSelect, runNow,
@@ -47,6 +50,7 @@ async function boot() {
   bindPlayback();
   bindContourClick();
   bindActions();
+  // views: init() of each view module
   const fromUrl = readHash();
   await restore(fromUrl || { setup: defaultSetup(), t: 0, sel: 0 });
   window.addEventListener("hashchange", () => {

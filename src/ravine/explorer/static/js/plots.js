@@ -1,6 +1,6 @@
 /* Drawing: the contour with trajectories and arrows, the loss curves, the cards' status
  * lines and the state table (quick, from the run; or the rule's record from /api/explain). */
-import { $, S, colorOf, explainKey, fmt, fmtHyper, labelOf } from "./state.js";
+import { $, S, colorOf, emit, explainKey, fmt, fmtHyper, labelOf } from "./state.js";
 
 export const contourDiv = () => $("contour");
 const lossDiv = () => $("loss");
@@ -188,6 +188,7 @@ export function drawAll() {
   drawCardsStatus();
   drawStepLabel();
   drawQuickTable();
+  emit("result");
 }
 
 function drawStepLabel() {
@@ -217,6 +218,7 @@ export function drawStep() {
   }
   Plotly.relayout(lossDiv(), { "shapes[0].x0": S.step, "shapes[0].x1": S.step });
   drawQuickTable();
+  emit("step");
 }
 
 // ------------------------------------------------------------------ state table

@@ -26,6 +26,18 @@ export const S = {
 window.ravineState = S;
 
 export const $ = (id) => document.getElementById(id);
+
+// ------------------------------------------------------------------ events
+// The views beside the contour and below it listen here instead of being called by name:
+//   "result"  a new /api/run answer is in S.result (also after a problem change)
+//   "step"    S.step or S.selected changed (playback, the slider, a click on a card)
+const listeners = {};
+export function on(event, fn) { (listeners[event] = listeners[event] || []).push(fn); }
+export function emit(event) {
+  for (const fn of listeners[event] || []) {
+    try { fn(); } catch (e) { console.error(`${event} listener:`, e); }
+  }
+}
 export const byName = (name) => S.meta.optimizers.find((o) => o.name === name);
 
 // the /api/run answer a record belongs to (explain answers are matched to it)
