@@ -33,6 +33,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ravine._json import jsonable
+from ravine.plot import palette
 from ravine.problems import from_formula, get_problem, list_problems
 from ravine.rules import RULES, get_rule
 from ravine.rules.hyper import NO_DEFAULT, describe, field_map
@@ -571,6 +572,8 @@ class Explorer:
                     "optimizers": [rule_meta(n, c) for n, c in RULES.items()],
                     "problems": problems,
                     "limits": LIMITS,
+                    # the colours, markers and contour map of every ravine picture (one home)
+                    "palette": palette.as_dict(),
                 }
             )
         return self._meta

@@ -12,8 +12,39 @@ from pathlib import Path
 
 import numpy as np
 
-#: colours by label order (colour-blind-friendly Tableau/Okabe-Ito mix)
-COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
+from . import palette
+from .palette import COLORS, MARKERS
+
+#: the contour map of :mod:`ravine.plot.palette` as a matplotlib colormap name's stand-in:
+#: ``draw_background(cmap=None)`` builds it (matplotlib is imported only when drawing)
+CONTOUR_CMAP = "ravine"
+
+
+def contour_cmap(name=None):
+    """``name`` (a matplotlib colormap or its name), or for None/"ravine" the palette's
+    contour map (:data:`ravine.plot.palette.CONTOUR_SCALE`)."""
+    if name is not None and name != CONTOUR_CMAP:
+        return name
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list(CONTOUR_CMAP, [(p, c) for p, c in palette.CONTOUR_SCALE])
+
+
+def marker_style(kind: str, color: str | None = None) -> dict:
+    """matplotlib keywords for a point of ``kind`` (:data:`ravine.plot.palette.MARKERS`);
+    ``color`` fills "path" faces and edges."""
+    m = MARKERS[kind]
+
+    def col(c):
+        return color if c == "path" else c
+
+    return {
+        "marker": m["matplotlib"],
+        "ms": m["size"],
+        "color": col(m["face"]),
+        "mec": col(m["edge"]),
+        "mew": m["edge_width"],
+    }
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -281,7 +312,7 @@ def _levels(Z, log, n, f_star=None):
     return Z, np.linspace(lo, hi, n), 0.0
 
 
-def draw_background(ax, problem, window, *, levels=24, log=None, filled=True, cmap="viridis", n=200):
+def draw_background(ax, problem, window, *, levels=24, log=None, filled=True, cmap=None, n=200):
     """Contour map of ``problem`` over ``window`` into ``ax``; returns (ContourSet, zshift)."""
     from matplotlib.colors import LogNorm
 
@@ -291,7 +322,7 @@ def draw_background(ax, problem, window, *, levels=24, log=None, filled=True, cm
     norm = LogNorm(vmin=lv[0], vmax=lv[-1]) if log else None
     cs = None
     if filled:
-        cs = ax.contourf(X, Y, zz, levels=lv, cmap=cmap, norm=norm, alpha=0.45, extend="both")
+        cs = ax.contourf(X, Y, zz, levels=lv, cmap=contour_cmap(cmap), norm=norm, alpha=0.45, extend="both")
     ax.contour(X, Y, zz, levels=lv, colors="k", linewidths=0.4, alpha=0.35, norm=norm)
     ax.set_xlim(*window[0])
     ax.set_ylim(*window[1])
@@ -310,11 +341,7 @@ def _mark_minima(ax, problem, window, z=None):
             pts[:, 0],
             pts[:, 1],
             ls="none",
-            marker="*",
-            ms=14,
-            color="white",
-            mec="k",
-            mew=1.0,
+            **marker_style("minimum"),
             label="minimum",
             zorder=6,
         )
@@ -324,11 +351,7 @@ def _mark_minima(ax, problem, window, z=None):
             pts[:, 1],
             z(pts),
             ls="none",
-            marker="*",
-            ms=12,
-            color="white",
-            mec="k",
-            mew=0.8,
+            **{**marker_style("minimum"), "ms": 12, "mew": 0.8},
             label="minimum",
             zorder=6,
         )
@@ -340,6 +363,17 @@ def _suffix(tr: Trace, exit_index) -> str:
     if exit_index is not None and exit_index < len(tr.steps):
         return f" — left the window at step {int(tr.steps[exit_index])}"
     return ""
+
+
+def _casing(lw):
+    """matplotlib path effects: the palette's thin dark edge under a path line, then the line."""
+    from matplotlib import patheffects
+
+    k = palette.PATH_CASING
+    return [
+        patheffects.Stroke(linewidth=lw + k["extra_width"], foreground=k["color"], alpha=k["opacity"]),
+        patheffects.Normal(),
+    ]
 
 
 def _draw_paths(ax, trs, window, colors, *, lw=1.6, z=None, zoff=0.0, markers=None):
@@ -357,40 +391,38 @@ def _draw_paths(ax, trs, window, colors, *, lw=1.6, z=None, zoff=0.0, markers=No
         mk = markers if markers is not None else ("o" if len(pts) <= 60 else None)
         if z is None:
             ax.plot(
-                pts[:, 0], pts[:, 1], color=c, lw=lw, marker=mk, ms=2.5, label=show, zorder=4, gid=f"path:{tr.label}"
+                pts[:, 0],
+                pts[:, 1],
+                color=c,
+                lw=lw,
+                marker=mk,
+                ms=2.5,
+                label=show,
+                zorder=4,
+                gid=f"path:{tr.label}",
+                path_effects=_casing(lw),
             )
             key = tuple(np.round(pts[0], 12))
             if key not in starts_drawn:
-                ax.plot(*pts[0], marker="o", ms=7, color="white", mec="k", mew=1.2, zorder=5)
+                ax.plot(*pts[0], **marker_style("start"), zorder=5)
                 starts_drawn.add(key)
             if ex is not None:
                 ax.plot(
                     *pts[-1],
-                    marker="X",
-                    ms=10,
-                    color=c,
-                    mec="k",
-                    mew=0.8,
+                    **marker_style("diverged", c),
                     zorder=7,
                     gid=f"exit:{tr.label}",
                     clip_on=False,
                 )
             else:
-                ax.plot(*pts[-1], marker="o", ms=4.5, color=c, mec="k", mew=0.5, zorder=6)
+                ax.plot(*pts[-1], **marker_style("end", c), zorder=6)
         else:
             zz = z(pts) + zoff
             ax.plot(pts[:, 0], pts[:, 1], zz, color=c, lw=lw, label=show, zorder=10, gid=f"path:{tr.label}")
-            ax.plot([pts[0, 0]], [pts[0, 1]], [zz[0]], marker="o", ms=6, color="white", mec="k", zorder=11)
-            ax.plot(
-                [pts[-1, 0]],
-                [pts[-1, 1]],
-                [zz[-1]],
-                marker="X" if ex is not None else "o",
-                ms=8 if ex is not None else 4,
-                color=c,
-                mec="k",
-                zorder=11,
-            )
+            ax.plot([pts[0, 0]], [pts[0, 1]], [zz[0]], **{**marker_style("start"), "ms": 6}, zorder=11)
+            end = marker_style("diverged" if ex is not None else "end", c)
+            end["ms"] = 8 if ex is not None else 4
+            ax.plot([pts[-1, 0]], [pts[-1, 1]], [zz[-1]], **end, zorder=11)
 
 
 def _short_title(problem):

@@ -1,6 +1,6 @@
 /* Drawing: the contour with trajectories and arrows, the loss curves, the cards' status
  * lines and the state table (quick, from the run; or the rule's record from /api/explain). */
-import { $, S, colorOf, emit, explainKey, fmt, fmtHyper, labelOf } from "./state.js";
+import { $, S, colorOf, contourScale, emit, explainKey, fmt, fmtHyper, labelOf, markerOf, palette } from "./state.js";
 
 export const contourDiv = () => $("contour");
 const lossDiv = () => $("loss");
@@ -18,15 +18,20 @@ function contourTrace() {
   }
   S.contourTrace = {
     type: "contour", x: c.x, y: c.y, z, ncontours: 28, hoverinfo: "skip",
-    colorscale: [[0, "#22315a"], [0.2, "#3d5a8a"], [0.45, "#7d9fc6"], [0.7, "#c2d4ea"], [1, "#f5f8fc"]],
+    colorscale: contourScale(),  // the palette's grey map: every path colour stays readable on it
     contours: { coloring: "fill", showlines: true },
-    line: { color: "rgba(255,255,255,0.35)", width: 0.6 },
+    line: { color: "rgba(28,37,51,0.22)", width: 0.6 },
     colorbar: { title: { text: title, side: "right", font: { size: 11 } }, thickness: 12, len: 0.9, tickfont: { size: 10 } },
   };
   return S.contourTrace;
 }
 
 function at(arr, t) { return arr[Math.min(t, arr.length - 1)]; }
+// the index of a trajectory's last finite point (-1: none)
+export function lastFinite(tr) {
+  for (let k = tr.x.length - 1; k >= 0; k--) if (tr.x[k] !== null && tr.y[k] !== null) return k;
+  return -1;
+}
 // a state field is [values of coordinate 1, values of coordinate 2] over the steps
 function stateAt(v, t) { return [at(v[0], t), at(v[1], t)]; }
 
@@ -74,11 +79,19 @@ export function drawContour() {
   if (info.minima.length) {
     traces.push({
       type: "scatter", mode: "markers", name: "minima", x: info.minima.map((m) => m.point[0]),
-      y: info.minima.map((m) => m.point[1]), marker: { symbol: "x-thin", size: 11, line: { width: 2, color: "#ffffff" } },
+      y: info.minima.map((m) => m.point[1]), marker: markerOf("minimum"),
       hovertemplate: "minimum (%{x:.4g}, %{y:.4g})<extra></extra>", showlegend: false,
     });
   }
   if (r) {
+    const casing = palette().path_casing;
+    r.trajectories.forEach((tr, i) => {  // a thin dark edge under each path (light colours keep their contrast)
+      const sel = i === S.selected;
+      traces.push({
+        type: "scatter", mode: "lines", showlegend: false, hoverinfo: "skip", x: tr.x, y: tr.y,
+        line: { color: casing.color, width: (sel ? 2.6 : 1.7) + casing.extra_width }, opacity: casing.opacity,
+      });
+    });
     r.trajectories.forEach((tr, i) => {
       const color = colorOf(i);
       const sel = i === S.selected;
@@ -88,17 +101,27 @@ export function drawContour() {
         hovertemplate: `${tr.label} step %{pointNumber}: (%{x:.4g}, %{y:.4g})<extra></extra>`,
       });
     });
+    r.trajectories.forEach((tr, i) => {  // the last point: a dot of the path's colour, an ✕ where it diverged
+      const k = lastFinite(tr);
+      if (k < 0) return;
+      const kind = tr.status === "diverged" ? "diverged" : "end";
+      traces.push({
+        type: "scatter", mode: "markers", showlegend: false, x: [tr.x[k]], y: [tr.y[k]],
+        marker: markerOf(kind, colorOf(i), kind === "end" ? 1.6 : 1),
+        hovertemplate: `${tr.label} ${tr.status.replace("_", " ")} at step ${k}: (%{x:.4g}, %{y:.4g})<extra></extra>`,
+      });
+    });
     r.trajectories.forEach((tr, i) => {
       const t = Math.min(S.step, tr.x.length - 1);
       traces.push({
         type: "scatter", mode: "markers", showlegend: false, x: [tr.x[t]], y: [tr.y[t]], hoverinfo: "skip",
-        marker: { color: colorOf(i), size: i === S.selected ? 12 : 9, line: { color: "#fff", width: 1.5 } },
+        marker: markerOf("current", colorOf(i), i === S.selected ? 4 / 3 : 1),
       });
     });
   }
   traces.push({
     type: "scatter", mode: "markers", name: "start", x: [S.setup.start[0]], y: [S.setup.start[1]],
-    marker: { symbol: "star", size: 15, color: "#ffd166", line: { color: "#1c2533", width: 1.2 } },
+    marker: markerOf("start", null, 1.6),
     hovertemplate: "start (%{x:.4g}, %{y:.4g})<extra></extra>", showlegend: false,
   });
   const b = info.bounds;
@@ -209,7 +232,8 @@ export function drawStep() {
     const idx = [], xs = [], ys = [], sizes = [];
     S.result.trajectories.forEach((tr, i) => {
       const t = Math.min(S.step, tr.x.length - 1);
-      idx.push(first + i); xs.push([tr.x[t]]); ys.push([tr.y[t]]); sizes.push(i === S.selected ? 12 : 9);
+      const m = markerOf("current", colorOf(i), i === S.selected ? 4 / 3 : 1);
+      idx.push(first + i); xs.push([tr.x[t]]); ys.push([tr.y[t]]); sizes.push(m.size);
     });
     Plotly.restyle(gd, { x: xs, y: ys, "marker.size": sizes }, idx);
     Plotly.relayout(gd, { annotations: arrowAnnotations() });

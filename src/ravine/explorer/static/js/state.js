@@ -5,8 +5,6 @@
  * (current step t, selected optimizer). window.ravineState exposes S for tests and the curious.
  */
 
-const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-  "#bcbd22", "#7f7f7f", "#393b79", "#e7969c", "#637939", "#ad494a", "#3182bd", "#fd8d3c"];
 export const FORMULA = "__formula__";
 
 export const S = {
@@ -22,6 +20,7 @@ export const S = {
   lastError: null,
   explain: null,
   runMs: null,
+  view: { surface: false },  // the views' switches, remembered in the URL (v3d)
 };
 window.ravineState = S;
 
@@ -76,7 +75,21 @@ export function labelOf(i) {
   const parts = keys.slice(0, 3).map((k) => `${k}=${fmtHyper(h[k])}`);
   return `${o.name}${parts.length ? " (" + parts.join(", ") + ")" : ""}`;
 }
-export function colorOf(i) { return COLORS[i % COLORS.length]; }
+// ------------------------------------------------------------------ palette
+// Colours, markers and the contour map come from the server (/api/meta "palette", built from
+// ravine.plot.palette, the one definition the static matplotlib plots use too).
+export function palette() { return S.meta.palette; }
+export function colorOf(i) { const c = S.meta.palette.colors; return c[i % c.length]; }
+// a Plotly marker for a point kind ("minimum", "start", "end", "diverged", "current");
+// "path" in the definition is the trajectory's colour
+export function markerOf(kind, color, scale = 1) {
+  const m = S.meta.palette.markers[kind];
+  const col = (c) => (c === "path" ? color : c);
+  return { symbol: m.plotly, size: m.size * scale, color: col(m.face),
+           line: { color: col(m.edge), width: m.edge_width * scale } };
+}
+// the contour map as a Plotly colorscale
+export function contourScale() { return S.meta.palette.contour_scale.map(([p, c]) => [p, c]); }
 
 export function defaultSetup() {
   return {
@@ -92,6 +105,7 @@ export function defaultSetup() {
 // ------------------------------------------------------------------ URL state
 function encodeState() {
   const s = Object.assign({}, S.setup, { t: S.step, sel: S.selected });
+  if (S.view.surface) s.v3d = 1;
   if (!s.formula) delete s.formula;
   if (!s.bounds) delete s.bounds;
   if (s.tol === null) delete s.tol;
@@ -127,6 +141,7 @@ export function readHash() {
                        hyper: (o.hyper && typeof o.hyper === "object") ? o.hyper : {} })),
     };
     if (!setup.optimizers.length) setup.optimizers = base.optimizers;
+    S.view = { surface: s.v3d === 1 };
     return { setup, t: Number.isInteger(s.t) ? s.t : 0, sel: Number.isInteger(s.sel) ? s.sel : 0 };
   } catch (e) {
     showError("could not read the setup in the URL: " + e.message);
