@@ -13,11 +13,20 @@ Endpoints (all JSON; every request body validated by pydantic, see ``docs/explor
     POST /api/run             a whole setup -> trajectories, losses, gradients, optimizer state
     POST /api/explain         setup + optimizer index + step -> the rule's Record at that step
     POST /api/export?format=csv|json   setup -> RunResult.to_csv() / to_json()
+    POST /api/eigen           setup + optimizer index -> |q_iᵀ(θ_t − θ*)| along each eigenvector of H
+                              (the function's own H on a quadratic, else the local model at the
+                              nearest minimum) and the linear rates ρ_i of ravine.analysis.linear
+    POST /api/hypermap        setup + index + metric (loss | steps), n, y, ranges -> the final
+                              f − f* (or steps to tol) over an (η, y) grid, one batched run, with
+                              the stability bounds of ravine.analysis as lines
 
 Limits (:data:`ravine.explorer.schemas.LIMITS`): steps ≤ 10 000, ≤ 16 optimizers, steps ×
 optimizers ≤ 40 000, formula ≤ 2000 characters (and the parser's cost model), start coordinates
 finite with |x| ≤ 1e6, request bodies ≤ 64 KiB, counts (``window``) ≤ 100, recorded state and
-work per request bounded (``engine.py``). Hyperparameters are validated by the rules
+work per request bounded (``engine.py``); the map: ≤ ``map_side`` (64) cells per axis and
+cells × steps ≤ ``max_map_work`` (2 000 000) on the compiled path; on the NumPy path (``--no-numba``,
+or while its kernel compiles, said by ``compiling``) the grid is made coarser until cells × steps
+≤ ``max_map_work_numpy`` (40 000), said by ``coarse``. Hyperparameters are validated by the rules
 themselves; their one-line ``ValueError`` becomes a 422 ``{"detail": message}``. User formulas
 are parsed only by :func:`ravine.problems.from_formula` (a whitelist over the syntax tree;
 never evaluated; the symbolic work in a child process with a hard time limit).
@@ -54,7 +63,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from .._version import __version__
 from .encode import encode
 from .engine import Explorer, Overloaded, one_line
-from .schemas import LIMITS, ExplainRequest, ProblemSpec, RunSetup
+from .schemas import LIMITS, EigenRequest, ExplainRequest, MapRequest, ProblemSpec, RunSetup
 
 __all__ = ["create_app", "Explorer", "LIMITS", "RunSetup", "encode"]
 
@@ -358,6 +367,16 @@ def create_app(*, numba: bool = True, background: bool = True, allowed_hosts=())
     async def explain(req: ExplainRequest):
         await prepared(req.setup)
         return _json(await compute(engine.explain, req, heavy=_heavy(req.setup)))
+
+    @app.post("/api/eigen")
+    async def eigen(req: EigenRequest):
+        await prepared(req.setup)
+        return _json(await compute(engine.eigen, req, heavy=_heavy(req.setup)))
+
+    @app.post("/api/hypermap")
+    async def hypermap(req: MapRequest):
+        await prepared(req.setup)
+        return _json(await compute(engine.hypermap, req, heavy=True))
 
     @app.post("/api/export")
     async def export(setup: RunSetup, format: Literal["csv", "json"] = "csv"):

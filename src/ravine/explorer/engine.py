@@ -37,11 +37,11 @@ from ravine.plot import palette
 from ravine.problems import from_formula, get_problem, list_problems
 from ravine.rules import RULES, get_rule
 from ravine.rules.hyper import NO_DEFAULT, describe, field_map
-from ravine.runner import STATUS, RunResult, run
+from ravine.runner import CONVERGED, DIVERGED, STATUS, RunResult, grid, run
 
 from .._version import __version__
 from .encode import encode, f32, f64, nested
-from .schemas import LIMITS, ExplainRequest, OptimizerSpec, ProblemSpec, RunSetup
+from .schemas import LIMITS, EigenRequest, ExplainRequest, MapRequest, OptimizerSpec, ProblemSpec, RunSetup
 
 __all__ = ["Explorer", "BadRequest", "Overloaded", "rule_meta", "one_line"]
 
@@ -387,7 +387,8 @@ class Explorer:
     @staticmethod
     def _compile(rule, e: _Entry, key, start, grad_noise):
         try:
-            run([rule], e.problem, starts=[start], steps=2, record="all", backend="numba", grad_noise=grad_noise)
+            record = "final" if key[0] == "map" else "all"  # the map's kernel keeps no state
+            run([rule], e.problem, starts=[start], steps=2, record=record, backend="numba", grad_noise=grad_noise)
             e.warm.add(key)
         except Exception:
             e.broken.add(key)
@@ -468,16 +469,20 @@ class Explorer:
             backend="+".join(sorted({r.backend for r in results})),
         )
 
+    def _one(self, req):
+        """The setup's rules, optimizer ``req.index`` of them and the problem, all checked."""
+        rules = self._check(req.setup)
+        if req.index >= len(rules):
+            raise BadRequest(f"index: there are {len(rules)} optimizers, got index {req.index}")
+        e = self.entry(req.setup)
+        self._check_cost([rules[req.index]], e, req.setup)
+        return rules, rules[req.index], e
+
     def explain(self, req: ExplainRequest) -> dict:
         """The rule's Record at step ``req.step`` of optimizer ``req.index`` (replayed with
         ``Rule.apply``, exactly as the runner steps: same look-ahead, Hessian and noise)."""
         setup = req.setup
-        rules = self._check(setup)
-        if req.index >= len(rules):
-            raise BadRequest(f"index: there are {len(rules)} optimizers, got index {req.index}")
-        rule = rules[req.index]
-        e = self.entry(setup)
-        self._check_cost([rule], e, setup)
+        rules, rule, e = self._one(req)
         p = e.problem
         res = self._run_one(rule, e, setup)
         stop = int(res.stop_step[0])
@@ -551,6 +556,314 @@ class Explorer:
             "rows": rows,
         }
 
+    # -- the eigen-components and hyperparameter-map views ----------------------------------
+    def _model(self, e: _Entry, near) -> dict:
+        """The quadratic the theory speaks of: the function itself when its Hessian is constant
+        (``kind`` "quadratic"), else the local quadratic model at the minimum nearest ``near``
+        (``kind`` "local"), else ``kind`` None with a ``message`` saying why."""
+        from ravine.analysis import constant_hessian, find_critical_points, quadratic_critical_point
+
+        p = e.problem
+        if not hasattr(e, "quadratic"):
+            H = constant_hessian(p)
+            e.quadratic = None
+            if H is not None:
+                with np.errstate(all="ignore"):
+                    b = -np.asarray(p.grad(np.zeros(2)), float)
+                cp = quadratic_critical_point(H, b)
+                e.quadratic = (H, cp)
+        if e.quadratic is not None:
+            H, cp = e.quadratic
+            if not cp.unique:
+                return {"kind": None, "message": f"a quadratic with a singular Hessian: {cp.message}"}
+            return {
+                "kind": "quadratic",
+                "hessian": H,
+                "theta_star": cp.point + 0.0,  # no −0
+                "f_star": float(p.f(cp.point)),
+                "point_kind": cp.classification.kind,
+                "message": f"f is a quadratic (constant Hessian); its {cp.classification.kind} θ* = "
+                f"({cp.point[0]:.6g}, {cp.point[1]:.6g})",
+            }
+        near = np.asarray(near, float)
+        cands = [np.asarray(m.point, float) for m in p.minima]
+        if not cands and np.isfinite(near).all():
+            check_deadline()
+            cands = [r.point for r in find_critical_points(p, [near], max_iter=50) if r.kind == "minimum"]
+        if not cands or not np.isfinite(near).all():
+            return {"kind": None, "message": "f is not a quadratic and no minimum was found near the run"}
+        xs = min(cands, key=lambda c: float(np.linalg.norm(c - near)))
+        with np.errstate(all="ignore"):
+            H = np.asarray(p.hessian(xs), float)
+        H = 0.5 * (H + H.T)
+        if not np.isfinite(H).all() or np.linalg.eigvalsh(H)[0] <= 0:
+            return {"kind": None, "message": "f is not a quadratic; its Hessian at the nearest minimum is not positive"}
+        return {
+            "kind": "local",
+            "hessian": H,
+            "theta_star": xs,
+            "f_star": float(p.f(xs)),
+            "point_kind": "minimum",
+            "message": f"f is not a quadratic: the local quadratic model ½(θ − θ*)ᵀH(θ − θ*) at the minimum "
+            f"θ* = ({xs[0]:.6g}, {xs[1]:.6g}) nearest the run; the theory holds only near it",
+        }
+
+    def eigen(self, req: EigenRequest) -> dict:
+        """|q_iᵀ(θ_t − θ*)| of optimizer ``req.index`` along each eigenvector q_i of H, and the
+        linear rates ρ_i the theory gives for its η and β (:mod:`ravine.analysis.linear`)."""
+        from ravine.analysis.linear import linear_form, no_linear_rate_reason
+
+        setup = req.setup
+        rules, rule, e = self._one(req)
+        try:
+            res = self._run_one(rule, e, setup)
+        except ValueError as exc:
+            raise BadRequest(f"optimizers[{req.index}]: {one_line(exc)}") from None
+        theta = np.asarray(res.theta[:, 0], float)
+        out = {
+            "index": req.index,
+            "label": self.labels(rules)[req.index],
+            "name": rule.name,
+            "hyper": {k: jsonable(v) for k, v in rule.hyperparameters().items()},
+            "steps": int(setup.steps),
+            "status": STATUS[res.status[0]],
+            "stop_step": int(res.stop_step[0]),
+        }
+        model = self._model(e, theta[-1] if np.isfinite(theta[-1]).all() else theta[0])
+        out.update(kind=model["kind"], message=model["message"])
+        if model["kind"] is None:
+            return out
+        H, xs = model["hessian"], model["theta_star"]
+        form = linear_form(rule)
+        wd = form.weight_decay if form is not None else 0.0
+        if wd:  # coupled decay: the decayed loss f + ½λ‖θ‖² has Hessian H + λI and its own θ*
+            xs = xs - np.linalg.solve(H + wd * np.eye(2), wd * xs)
+        lam, Q = np.linalg.eigh(H)
+        with np.errstate(all="ignore"):
+            comps = np.abs((theta - xs) @ Q)  # (steps + 1, 2): |q_iᵀ(θ_t − θ*)|
+        out.update(
+            theta_star=nested(xs),
+            hessian=nested(H),
+            eigenvalues=nested(lam),
+            eigenvectors=nested(Q.T),  # row i is q_i
+            components=[f64(comps[:, i]) for i in range(2)],
+        )
+        if form is None:
+            out["theory"] = None
+            out["no_theory"] = no_linear_rate_reason(rule)
+        else:
+            rates = form.rates(lam)
+            out["theory"] = {
+                "method": form.method,
+                "lr": form.lr,
+                "momentum": form.momentum,
+                "weight_decay": wd,
+                "rates": nested(rates),
+                "formula": form.formula,
+                "start": nested(comps[0]),
+            }
+            out["no_theory"] = None
+        if setup.grad_noise > 0:
+            out["message"] += "; with gradient noise the components stall at a noise floor"
+        return out
+
+    @staticmethod
+    def _map_y(rule, name):
+        """The map's second field: ``name``, or the rule's momentum / β₁, else ε, else None."""
+        fields = field_map(type(rule).settable())
+        if name is None:
+            for cand in ("momentum", "beta1", "eps"):
+                if cand in fields and cand in rule.h._fields:
+                    return cand
+            return None
+        if name == "":
+            return None
+        f = fields.get(name)
+        ok = [k for k, v in fields.items() if k != "lr" and v.kind.type == "real" and v.scale in ("log", "log1m")]
+        if f is None or name not in ok:
+            raise BadRequest(f"y: {rule.name} has no hyperparameter {name!r} to map; it has {', '.join(ok) or 'none'}")
+        return name
+
+    def hypermap(self, req: MapRequest) -> dict:
+        """Final f − f* (or steps to ‖∇f‖ ≤ tol) over an (η, y) grid of optimizer ``req.index``,
+        one batched :func:`ravine.run` (compiled once its kernel is), with the stability bounds
+        of :mod:`ravine.analysis` on η as lines."""
+        from ravine.analysis import heavy_ball_bound, nesterov_bound
+        from ravine.analysis.linear import linear_form
+        from ravine.rules.specialize import literals
+
+        t0 = time.perf_counter()
+        setup = req.setup
+        rules, base, e = self._one(req)
+        p = e.problem
+        fields = field_map(type(base).settable())
+        yname = self._map_y(base, req.y)
+        n = req.n
+        cells = n * n if yname else n
+        if cells * setup.steps > LIMITS["max_map_work"]:
+            raise BadRequest(
+                f"map: cells × steps must be <= {LIMITS['max_map_work']}, got {n if yname else ''}"
+                f"{' × ' if yname else ''}{n} cells × {setup.steps} steps = {cells * setup.steps} "
+                "(a smaller n or fewer steps)"
+            )
+        model = self._model(e, setup.start)
+        form = linear_form(base)
+        wd = form.weight_decay if form is not None else 0.0
+        L = None
+        if model["kind"] is not None:
+            L = float(np.linalg.eigvalsh(model["hessian"])[-1]) + wd
+            L = L if L > 0 else None
+        cur = base.hyperparameters()
+
+        # the axes' ranges (values; checked by the rule) on the fields' own scales
+        def default_range(name):
+            v = float(cur[name])
+            if name == "lr":
+                ref = 2.0 / L if (L and form is not None) else v
+                return (ref * 10**-2.5, ref * 10**0.8) if (L and form is not None) else (v * 1e-2, v * 10**1.5)
+            if fields[name].scale == "log1m":
+                return (1 - 10**-0.02, 1 - 10**-2.5)
+            return (1e-10, 10.0)
+
+        def axis(which, name, rng):
+            lo, hi = rng if rng is not None else default_range(name)
+            for v in (lo, hi):
+                try:
+                    base.with_hyper(**{name: v})
+                except ValueError as exc:
+                    raise BadRequest(f"{which}_range: {one_line(exc)}") from None
+            scale = fields[name].scale
+            if scale == "log1m":
+                if not hi < 1:
+                    raise BadRequest(f"{which}_range: {name} is mapped on log(1 − {name}), so it must be < 1")
+                return np.sort(1 - np.logspace(np.log10(1 - lo), np.log10(1 - hi), m)), scale
+            return np.logspace(np.log10(lo), np.log10(hi), m), scale
+
+        key = ("map", type(base), literals(base.h), setup.grad_noise > 0)
+        eligible = self.numba and base.elementwise and p.scalar_functions() is not None
+        compiling = False
+        if eligible and key not in e.warm and key not in e.broken:
+            job = (base, e, key, setup.start, setup.grad_noise)
+            if not self.background:
+                self._compile(*job)
+            else:
+                compiling = True
+                with e.lock:
+                    todo = key not in e.pending
+                    if todo:
+                        e.pending.add(key)
+                if todo and self._queue is not None:
+                    try:
+                        self._queue.put_nowait(job)
+                    except queue.Full:
+                        e.pending.discard(key)
+        compiled = eligible and key in e.warm
+        m = n
+        if not compiled:  # the NumPy path: a coarser grid that fits its budget
+            per = max(setup.steps, 1)
+            while m > 2 and (m * m if yname else m) * per > LIMITS["max_map_work_numpy"]:
+                m -= 1
+        xv, xscale = axis("x", "lr", req.x_range)
+        yv, yscale = axis("y", yname, req.y_range) if yname else (None, None)
+        values = {"lr": [float(v) for v in xv]}
+        if yname:
+            values[yname] = [float(v) for v in yv]
+        try:
+            cells_rules = grid(base, **values)  # lr outer, y inner
+        except ValueError as exc:
+            raise BadRequest(f"optimizers[{req.index}]: {one_line(exc)}") from None
+        window = np.asarray(p.bounds, float)
+        divergence = 1000.0 * float(np.max(np.abs(window)))
+        tol = setup.tol if setup.tol is not None else (1e-6 if req.metric == "steps" else None)
+        res = run(
+            cells_rules,
+            p if compiled else _guarded(p),
+            starts=[setup.start],
+            steps=setup.steps,
+            tol=tol,
+            divergence=divergence,
+            record="final",
+            grad_noise=setup.grad_noise,
+            seed=setup.seed,
+            backend="numba" if compiled else "numpy",
+        )
+        check_deadline()
+        shape = (xv.size, yv.size) if yname else (xv.size,)
+        status = res.status.reshape(shape)
+        if model["kind"] == "quadratic" and model["point_kind"] == "minimum":
+            f_ref, f_ref_kind = model["f_star"], "f(θ*)"
+        elif p.f_min is not None:
+            f_ref, f_ref_kind = float(p.f_min), "f_min (the known minimum)"
+        else:
+            fin = res.final_loss[np.isfinite(res.final_loss) & (res.status != DIVERGED)]
+            f_ref, f_ref_kind = (float(fin.min()) if fin.size else 0.0), "the least final f on the map"
+        if req.metric == "loss":
+            vals = res.final_loss.reshape(shape).astype(float) - f_ref
+        else:
+            vals = np.where(status == CONVERGED, res.stop_step.reshape(shape), np.nan).astype(float)
+        vals = np.where(status == DIVERGED, np.nan, vals)
+        code = np.where(status == DIVERGED, 2, np.where(np.isfinite(vals), 0, 1))
+        # rows per y value (what a heatmap's z is): transpose (lr, y) → (y, lr)
+        if yname:
+            vals, code = vals.T, code.T
+
+        bounds = []
+        where = " (local: the Hessian at the nearest minimum)" if model["kind"] == "local" else ""
+        note = None if L is not None else model["message"]
+        if L is not None and form is not None:
+            if yname == "momentum":  # the edge η_max(β) over the map's β range
+                ys = np.sort(1 - np.logspace(np.log10(1 - yv[0]), np.log10(1 - yv[-1]), 200))
+                edges, forms = [], []
+                for b in ys:
+                    f_b = linear_form(base.with_hyper(lr=1.0, momentum=float(b)))
+                    edge = nesterov_bound(L, b) if f_b.method == "nesterov" else heavy_ball_bound(L, b)
+                    edges.append(edge / f_b.lr_scale)
+                    forms.append(f_b)
+                label = _bound_label(forms[-1], base)
+                bounds.append({"label": f"{label}, L = {L:.4g}{where}", "x": nested(edges), "y": nested(ys)})
+            else:  # one η: the edge for the current β
+                if form.method == "nesterov":
+                    edge = nesterov_bound(L, form.momentum)
+                else:
+                    edge = heavy_ball_bound(L, form.momentum)
+                bounds.append(
+                    {"label": f"{_bound_label(form, base)}, L = {L:.4g}{where}", "x": [edge / form.lr_scale], "y": None}
+                )
+        elif L is not None and yname == "beta1":
+            note = (
+                "no bound drawn: Adam's stability depends on its preconditioner P = √v̂ + ε, which changes "
+                "along the run (Cohen et al. 2022: λmax(P⁻¹H) < (2 + 2β₁)/((1 − β₁)η))"
+            )
+        elif L is not None:
+            note = f"no bound drawn: {base.name}'s step is not linear in the gradient"
+        return {
+            "index": req.index,
+            "label": self.labels(rules)[req.index],
+            "name": base.name,
+            "metric": req.metric,
+            "x": {"name": "lr", "scale": xscale, "values": f64(xv), "symbol": _symbol(base, "lr")},
+            "y": None
+            if not yname
+            else {"name": yname, "scale": yscale, "values": f64(yv), "symbol": _symbol(base, yname)},
+            "values": f64(vals),
+            "status": code.tolist(),
+            "current": {"lr": jsonable(cur["lr"]), **({yname: jsonable(cur[yname])} if yname else {})},
+            "f_ref": f_ref,
+            "f_ref_kind": f_ref_kind,
+            "tol": tol,
+            "steps": int(setup.steps),
+            "divergence": divergence,
+            "n": int(m),
+            "requested_n": int(n),
+            "coarse": bool(m < n),
+            "compiling": compiling,
+            "backend": res.backend,
+            "model": {"kind": model["kind"], "message": model["message"], "lambda_max": L},
+            "bounds": bounds,
+            "note": note,
+            "server_ms": round(1000 * (time.perf_counter() - t0), 3),
+        }
+
     def meta(self) -> bytes:
         if self._meta is None:
             problems = []
@@ -577,6 +890,28 @@ class Explorer:
                 }
             )
         return self._meta
+
+
+def _symbol(rule, name: str) -> str:
+    """The symbol of hyperparameter ``name`` (η, β, ε …) as :func:`describe` gives it."""
+    for d in describe(type(rule)):
+        if d["name"] == name:
+            return d.get("symbol") or name
+    return name
+
+
+def _bound_label(form, rule) -> str:
+    """The stability edge of a linear form, in words and symbols."""
+    if form.method == "nesterov":
+        return "Nesterov stability: η < 2(1 + β)/((1 + 2β)L)"
+    if form.method == "gd":
+        step = "η" if form.lr_scale == 1.0 else "η(1 − τ)"
+        return f"GD stability: {step} < 2/L"
+    if getattr(rule.h, "form", None) == "average":
+        step = "η(1 − β)"
+    else:
+        step = "η" if form.lr_scale == 1.0 else "η(1 − τ)"
+    return f"heavy-ball stability: {step} < 2(1 + β)/L"
 
 
 def _numba_available() -> bool:

@@ -10,11 +10,11 @@ the engine.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator
 
-__all__ = ["LIMITS", "OptimizerSpec", "ProblemSpec", "RunSetup", "ExplainRequest"]
+__all__ = ["LIMITS", "OptimizerSpec", "ProblemSpec", "RunSetup", "ExplainRequest", "EigenRequest", "MapRequest"]
 
 LIMITS = {
     "max_steps": 10_000,
@@ -36,6 +36,10 @@ LIMITS = {
     "formula_seconds": 5.0,  # hard limit on a new formula's symbolic work (child process)
     "compile_queue": 4,  # background kernel compiles waiting or running
     "compiled_formulas": 16,  # distinct user formulas that get compiled kernels (then NumPy)
+    # the hyperparameter map (POST /api/hypermap): one trajectory per cell
+    "map_side": 64,  # cells per axis
+    "max_map_work": 2_000_000,  # cells × steps on the compiled path (40 × 40 × 500 = 800 000)
+    "max_map_work_numpy": 40_000,  # cells × steps on the NumPy path: a coarser grid, said so
 }
 
 Coordinate = Annotated[
@@ -96,3 +100,39 @@ class ExplainRequest(BaseModel):
     setup: RunSetup
     index: Annotated[StrictInt, Field(ge=0, lt=LIMITS["max_optimizers"])] = 0
     step: Annotated[StrictInt, Field(ge=0, le=LIMITS["max_steps"])] = 0
+
+
+Range = Annotated[
+    list[Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0, le=1e6)]], Field(min_length=2, max_length=2)
+]
+
+
+class EigenRequest(BaseModel):
+    """The error of one optimizer along each eigenvector of the Hessian (``POST /api/eigen``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    setup: RunSetup
+    index: Annotated[StrictInt, Field(ge=0, lt=LIMITS["max_optimizers"])] = 0
+
+
+class MapRequest(BaseModel):
+    """Final loss or steps to tolerance over a grid of one optimizer's η and a second
+    hyperparameter (``POST /api/hypermap``). ``y``: the second field (default: the rule's
+    momentum / β₁, else ε, else none: a 1-D curve over η); ``""`` asks for the 1-D curve.
+    Ranges are (low, high) of the values (for a β: of β itself), checked by the rule."""
+
+    model_config = ConfigDict(extra="forbid")
+    setup: RunSetup
+    index: Annotated[StrictInt, Field(ge=0, lt=LIMITS["max_optimizers"])] = 0
+    metric: Literal["loss", "steps"] = "loss"
+    n: Annotated[StrictInt, Field(ge=2, le=LIMITS["map_side"])] = 40
+    y: Annotated[str, Field(max_length=40)] | None = None
+    x_range: Range | None = None
+    y_range: Range | None = None
+
+    @field_validator("x_range", "y_range")
+    @classmethod
+    def _low_high(cls, v):
+        if v is not None and not v[0] < v[1]:
+            raise ValueError(f"must be [low, high] with low < high, got [{v[0]:g}, {v[1]:g}]")
+        return v
