@@ -1,4 +1,4 @@
-"""Seed 004's Figure 1 and claim on real data: do adaptive methods find sharper minima, and do
+"""Lecture 004's Figure 1 and claim on real data: do adaptive methods find sharper minima, and do
 sharper minima generalize worse?
 
     PYTHONPATH=src python scripts/landscape_study.py [--seeds 5] [--out docs] [--quick]

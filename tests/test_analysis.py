@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ravine import analysis as A
-from ravine import seeds
+from ravine import lectures
 
 SQ2 = math.sqrt(2.0)
 
@@ -40,17 +40,17 @@ def ill_conditioned(lams, seed=0):
 # --------------------------------------------------------------------------- classify
 
 
-def test_classify_seed_three_variable_hessian():
+def test_classify_lecture_three_variable_hessian():
     c = A.classify([[2, -1, 0], [-1, 2, -1], [0, -1, 2]])
     np.testing.assert_allclose(c.eigenvalues, [2 - SQ2, 2, 2 + SQ2], rtol=1e-14)
-    np.testing.assert_allclose(c.eigenvalues, [0.586, 2, 3.414], atol=5e-4)  # the seed's values
+    np.testing.assert_allclose(c.eigenvalues, [0.586, 2, 3.414], atol=5e-4)  # the lecture's values
     assert c.kind == "minimum" and c.n_positive == 3
 
 
 @pytest.mark.parametrize(
     "hessian, kind",
     [
-        ([[2, 0], [0, -2]], "saddle"),  # x² − y² (the seed's "x² y²" lost its minus)
+        ([[2, 0], [0, -2]], "saddle"),  # x² − y² (the lecture's "x² y²" lost its minus)
         ([[-2, 0], [0, -2]], "maximum"),  # −x² − y²
         ([[2, 0], [0, 2]], "minimum"),
         ([[0, 0], [0, 0]], "inconclusive"),  # zero matrix, e.g. x²y² at the origin
@@ -67,7 +67,7 @@ def test_classify_cases(hessian, kind):
 
 def test_classify_x4_and_x3_are_both_inconclusive():
     # f = x⁴: f''(0) = 0 yet 0 is a minimum; f = x³: f''(0) = 0 at a stationary inflection.
-    # The seed's rule "f'' = 0 means saddle" would call the x⁴ minimum a saddle.
+    # The lecture's rule "f'' = 0 means saddle" would call the x⁴ minimum a saddle.
     for prob in (X4, X3):
         r = A.critical_point_at(prob, [0.0])
         assert r.critical and r.grad_norm == 0.0
@@ -201,8 +201,8 @@ def test_find_critical_points_drops_failures():
 # --------------------------------------------------------------------------- quadratics
 
 
-def test_seed_critical_point_example():
-    r = seeds.seed_critical_point_example()
+def test_lecture_critical_point_example():
+    r = lectures.lecture_critical_point_example()
     assert r.status == "unique" and r.unique
     np.testing.assert_allclose(r.point, [-1, -1, -1], atol=1e-14)
     # f(−1, −1, −1) = 1 − 2 + 1 − 1 + 1 − 1 = −1
@@ -363,11 +363,11 @@ def test_compare_rates_requires_positive_definite():
         A.compare_rates(np.eye(2), [0, 0], 0.1, 0, [1, 1])
 
 
-# --------------------------------------------------------------------------- the seed's slide
+# --------------------------------------------------------------------------- the lecture's slide
 
 
-def test_seed_step_size_slide():
-    s = seeds.seed_step_size_slide()
+def test_lecture_step_size_slide():
+    s = lectures.lecture_step_size_slide()
     np.testing.assert_array_equal(s.hessian, np.diag([6.0, 4.0, 8.0]))  # ∂²(3x²+2y²+4z²+6)
     assert s.eigenvalues.tolist() == [4.0, 6.0, 8.0]
     rows = {r.quantity.split(" (")[0]: r for r in s.rows}

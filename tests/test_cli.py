@@ -54,8 +54,8 @@ def test_run_set_applies_to_every_optimizer_that_has_it():
     assert data["optimizers"]["sgd"]["lr"] == 0.5 and data["optimizers"]["adam"]["lr"] == 0.5
 
 
-def test_analyze_the_seed_slide():
-    r = invoke("analyze", "seed_bowl3d")
+def test_analyze_the_lecture_slide():
+    r = invoke("analyze", "lecture_bowl3d")
     assert r.exit_code == 0
     assert "0.33" in r.output and "minimum" in r.output and "lr_max (2/λmax)" in r.output
 

@@ -17,10 +17,10 @@ def invoke(*args):
 
 
 def test_run_never_cuts_a_number():
-    r = invoke("run", "sgd(lr=0.1)", "--problem", "seed_bowl3d", "--steps", "50")
+    r = invoke("run", "sgd(lr=0.1)", "--problem", "lecture_bowl3d", "--steps", "50")
     assert r.exit_code == 0, r.output
     assert "1.1259e-35" in r.output  # z, once shown as "1."
-    r = invoke("run", "sgd(lr=0.1)", "--problem", "seed_bowl3d", "--steps", "50", "--digits", "2")
+    r = invoke("run", "sgd(lr=0.1)", "--problem", "lecture_bowl3d", "--steps", "50", "--digits", "2")
     assert "1.1e-35" in r.output
     r = invoke("run", "sgd", "--digits", "0")
     assert r.exit_code == 2

@@ -16,8 +16,8 @@ from ravine.tables import Table, build_rule, explain
 
 
 def _problem_for(cls):
-    # second-order rules on a quadratic; everything else on the seed's ellipse
-    return "seed_error_surface" if "hessian" in cls.needs else "ellipse"
+    # second-order rules on a quadratic; everything else on the lecture's ellipse
+    return "lecture_error_surface" if "hessian" in cls.needs else "ellipse"
 
 
 @pytest.mark.parametrize("name", list(RULES))
@@ -47,7 +47,7 @@ def test_nesterov_lookahead_and_rmsprop_nesterov_lookahead():
 
 
 def test_newton_reaches_quadratic_minimum_in_one_step():
-    tab = explain("newton", "seed_error_surface", start=(1.5, 2.0), steps=1)
+    tab = explain("newton", "lecture_error_surface", start=(1.5, 2.0), steps=1)
     r = tab.row(1)
     assert (r["w1"], r["w2"]) == pytest.approx((3.0, 4.0))
     assert r["f(θ)"] == pytest.approx(0.05)
@@ -96,7 +96,7 @@ def test_opt_state_start_velocity_heavy_ball():
     rule = Momentum(lr=0.3, momentum=0.9)
     st = rule.init(np.array([1.5, 2.0]))
     st = st._replace(state=st.state._replace(v=np.array([0.5, 1.0])))
-    r = explain(rule, "seed_error_surface", start=(1.5, 2.0), steps=1, opt_state=st).row(1)
+    r = explain(rule, "lecture_error_surface", start=(1.5, 2.0), steps=1, opt_state=st).row(1)
     # θ_{t+1} = θ_t − η g + β(θ_t − θ_{t−1}), gradient written out
     g1 = (1.5 - 3) / 2 - (2 - 4) / 6
     g2 = 2 * (2 - 4) / 9 - (1.5 - 3) / 6
@@ -160,7 +160,7 @@ def test_bad_input_is_valueerror():
 
 
 def test_build_rule_and_parse_value():
-    r = build_rule("adam", {"betas": (0.9, 0.99), "beta1": 0.8}, convention="seed002")
+    r = build_rule("adam", {"betas": (0.9, 0.99), "beta1": 0.8}, convention="lecture002")
     assert (r.h.beta1, r.h.beta2, r.h.eps_mode) == (0.8, 0.99, "inside")
     assert parse_value("0.9,0.99") == (0.9, 0.99)
     assert parse_value("true") is True and parse_value("5") == 5 and parse_value("heavy_ball") == "heavy_ball"
@@ -187,7 +187,8 @@ def _invoke_main(args):
 def test_cli_help():
     res = CliRunner().invoke(command, ["--help"])
     assert res.exit_code == 0
-    assert "--seed-example" in res.output and "--formula" in res.output
+    assert "--lecture-example" in res.output and "--formula" in res.output
+    assert "--seed-example" not in res.output and "seed" not in res.output.lower()
 
 
 def test_cli_run_text_and_json():
@@ -232,8 +233,11 @@ def test_cli_bad_optimizer_one_line_nonzero():
         (["adam", "--problem", "ellipse", "--set", "eps=-1"], "eps"),
         (["adam", "--problem", "ellipse", "--set", "oops"], "key=value"),
         (["adam", "--problem", "ellipse", "--start", "a,b"], "--start"),
-        (["sgd", "--seed-example", "adam_sigmoid"], "uses adam"),
-        (["--seed-example", "nope"], "unknown name"),
+        (["sgd", "--lecture-example", "adam_sigmoid"], "uses adam"),
+        (["--lecture-example", "nope"], "unknown name"),
+        (["--seed-example", "list"], "option '--seed-example' was renamed '--lecture-example'"),
+        (["adam", "--problem", "seed_bowl3d"], "problem 'seed_bowl3d' was renamed 'lecture_bowl3d'"),
+        (["adam", "--problem", "ellipse", "--convention", "seed002"], "convention 'seed002' was renamed 'lecture002'"),
     ],
 )
 def test_cli_errors_exit_2_one_line(args, needle):
@@ -242,11 +246,11 @@ def test_cli_errors_exit_2_one_line(args, needle):
     assert len(err.strip().splitlines()) == 1 and needle in err
 
 
-def test_cli_seed_example_and_list():
-    code, out, err = _invoke_main(["explain", "adam", "--seed-example", "adam_sigmoid"])
+def test_cli_lecture_example_and_list():
+    code, out, err = _invoke_main(["explain", "adam", "--lecture-example", "adam_sigmoid"])
     assert code == 0, err
     assert "ERRATUM" in out and "0.000123395" in out
-    code, out, err = _invoke_main(["explain", "--seed-example", "list"])
+    code, out, err = _invoke_main(["explain", "--lecture-example", "list"])
     assert code == 0 and "adam_sigmoid" in out
-    code, out, err = _invoke_main(["explain", "--seed-example", "adam_sigmoid", "--format", "json"])
+    code, out, err = _invoke_main(["explain", "--lecture-example", "adam_sigmoid", "--format", "json"])
     assert json.loads(out)["name"] == "adam_sigmoid"

@@ -168,7 +168,7 @@ def test_seed_bands_on_a_log_axis_never_dip_towards_zero():
 
 
 def test_one_dimensional_problems_draw_the_curve_and_the_iterates(tmp_path):
-    """The lecture's gd on x²: η = 0.05 creeps down, η = 1.1 bounces out (seed 002)."""
+    """The lecture's gd on x²: η = 0.05 creeps down, η = 1.1 bounces out (lecture 002)."""
     from ravine import plot, run
     from ravine.rules import SGD
 
@@ -371,7 +371,7 @@ def test_cli_plot_animate_sweep(tmp_path):
         ["plot", "adam", "--problem", "beale", "--start", "1,2,3", "-o", "x.png"],
         ["plot", "adam", "--problem", "beale", "-o", "x.txt"],
         ["plot", "adam", "--problem", "beale", "--formula", "x^2", "-o", "x.png"],
-        ["plot", "sgd", "--problem", "seed_bowl3d", "-o", "x.png"],
+        ["plot", "sgd", "--problem", "lecture_bowl3d", "-o", "x.png"],
         ["plot", "sgd", "--problem", "beale", "--set", "beta9=1", "-o", "x.png"],
         ["sweep", "sgd", "--problem", "ellipse", "--x", "lr=1:0:3:log", "--y", "momentum=0:1:2", "-o", "x.png"],
         ["sweep", "sgd", "--problem", "ellipse", "--x", "lr=0.1:1:3", "--y", "momentum=-0.5:0.5:2", "-o", "x.png"],

@@ -62,32 +62,32 @@ def test_exponential_formula():
     assert s(0) == 2.0
 
 
-def test_exponential_matches_seed_snippet():
-    # seed 002's exponential_lr: global t incremented before use
+def test_exponential_matches_lecture_snippet():
+    # lecture 002's exponential_lr: global t incremented before use
     t = 0
-    seed = []
+    snippet = []
     for _ in range(10):
         t += 1
-        seed.append(math.exp(-0.1 * t))
-    assert seed[0] == pytest.approx(math.exp(-0.1))
+        snippet.append(math.exp(-0.1 * t))
+    assert snippet[0] == pytest.approx(math.exp(-0.1))
     s = S.exponential(1.0, 0.1)
-    np.testing.assert_allclose(s.values(11)[1:], seed, rtol=1e-15)
+    np.testing.assert_allclose(s.values(11)[1:], snippet, rtol=1e-15)
     # the same sequence indexed from ravine's t = 0
-    np.testing.assert_allclose(S.exponential(math.exp(-0.1), 0.1).values(10), seed, rtol=1e-14)
+    np.testing.assert_allclose(S.exponential(math.exp(-0.1), 0.1).values(10), snippet, rtol=1e-14)
 
 
-def test_polynomial_formula_and_seed_snippet():
+def test_polynomial_formula_and_lecture_snippet():
     s = S.polynomial(3.0, alpha=0.5, beta=0.1)
     for t in range(20):
         assert s(t) == pytest.approx(3.0 * (0.1 * t + 1) ** -0.5, rel=1e-15)
     t = 0
-    seed = []
+    snippet = []
     for _ in range(10):
         t += 1
-        seed.append((1 + 0.1 * t) ** (-0.5))
-    np.testing.assert_allclose(S.polynomial(1.0, 0.5, 0.1).values(11)[1:], seed, rtol=1e-15)
+        snippet.append((1 + 0.1 * t) ** (-0.5))
+    np.testing.assert_allclose(S.polynomial(1.0, 0.5, 0.1).values(11)[1:], snippet, rtol=1e-15)
     shifted = S.polynomial(1.1**-0.5, alpha=0.5, beta=0.1 / 1.1)
-    np.testing.assert_allclose(shifted.values(10), seed, rtol=1e-14)
+    np.testing.assert_allclose(shifted.values(10), snippet, rtol=1e-14)
 
 
 def test_step_like_torch_steplr():
@@ -110,7 +110,7 @@ def test_cosine():
 def test_linear_and_momentum_anneal():
     s = S.linear(1.0, 0.0, 4)
     assert s.values(7).tolist() == pytest.approx([1.0, 0.75, 0.5, 0.25, 0.0, 0.0, 0.0])
-    m = S.momentum_anneal(steps=4)  # seed 004: 0.5 annealed to 0.9
+    m = S.momentum_anneal(steps=4)  # lecture 004: 0.5 annealed to 0.9
     assert m(0) == 0.5
     assert m(2) == pytest.approx(0.7)
     assert m(4) == 0.9 and m(100) == 0.9

@@ -4,12 +4,12 @@ The package is layered; imports point down only (``tests/test_layering.py`` enfo
 
     cli/                       the ``ravine`` command (the only importer of click)
       ↓
-    tools      tables/ seeds/ plot/ gallery explorer/ train/ benchmark/ landscape/
+    tools      tables/ lectures/ plot/ gallery explorer/ train/ benchmark/ landscape/
       ↓
     adapters   runner/ (many trajectories on NumPy or compiled)   optim/ (torch.optim)
       ↓
     core       rules/ (every update rule, once; hyper.py: their hyperparameters)
-               problems/  schedules  analysis/  _checks  _json
+               problems/  schedules  analysis/  _checks  _json  _renamed
 
 Public face (loaded lazily: ``import ravine`` imports NumPy and the rules only — no torch,
 matplotlib, web stack or Ray): ``ravine.run``, ``ravine.get_rule``, ``ravine.get_problem``,
@@ -40,7 +40,7 @@ _LAZY = {
     "optim": ("ravine.optim", None),
     "plot": ("ravine.plot", None),
     "train": ("ravine.train", None),
-    "seeds": ("ravine.seeds", None),
+    "lectures": ("ravine.lectures", None),
     "landscape": ("ravine.landscape", None),  # a tool: imports torch, only when asked for
 }
 

@@ -1,18 +1,18 @@
-"""Every picture of the seeds, reproduced: ``build(out_dir)`` writes them and ``gallery.md``.
+"""Every picture of the lectures, reproduced: ``build(out_dir)`` writes them and ``gallery.md``.
 
 ``make demo`` (``ravine demo``) calls :func:`build`; ``python -m ravine.gallery --docs docs``
 also refreshes the small committed selection under ``docs/img/`` and ``docs/gallery.md``.
 
 Pictures (hyperparameters are in every title/legend):
 
-* ``hero.png`` -- seed 004's ravine story on Rosenbrock: GD bouncing across the ravine, SGD
+* ``hero.png`` -- lecture 004's ravine story on Rosenbrock: GD bouncing across the ravine, SGD
   with gradient noise, momentum, RMSProp, Adam; contour + loss curves.
-* ``ellipse_momentum.png`` -- seed 002 (after d2l §12.6): f = 0.1x1² + 2x2², η = 0.4 and 0.6
+* ``ellipse_momentum.png`` -- lecture 002 (after d2l §12.6): f = 0.1x1² + 2x2², η = 0.4 and 0.6
   without momentum, η = 0.6 with β = 0.5 and 0.25 (torch-form momentum v ← βv + g, θ ← θ − ηv).
-* ``seven_optimizers.gif`` / ``.png`` -- seed 000's comparison on Beale: SGD, momentum, NAG,
+* ``seven_optimizers.gif`` / ``.png`` -- lecture 000's comparison on Beale: SGD, momentum, NAG,
   Adagrad, AdaDelta (Zeiler, lr 1) and lecture 45's "AdaDelta" (windowed RMSProp), RMSProp, Adam.
 * ``adagrad_vs_rmsprop.png`` -- Adagrad's vanishing step beside RMSProp's (‖Δθ_t‖ vs t).
-* ``adadelta_eps.png`` -- seed 001: AdaDelta's ε acting as a learning rate.
+* ``adadelta_eps.png`` -- lecture 001: AdaDelta's ε acting as a learning rate.
 * ``sweep_momentum.png`` -- steps to tolerance over (η, β) for heavy-ball SGD on the ellipse,
   with the stability edge of :class:`ravine.analysis.QuadraticRates`.
 * ``sweep_adam_betas.png`` -- Adam's final loss over (β1, β2) on Rosenbrock.
@@ -94,7 +94,7 @@ def build(out_dir, quick: bool = False) -> list[tuple[Path, str]]:
     def add(name, command, title, caption):
         made.append((out / name, command, title, caption))
 
-    # ---------------------------------------------------------------- 1. the ravine (seed 004)
+    # ---------------------------------------------------------------- 1. the ravine (lecture 004)
     steps = 600 if quick else 2000
     ravine = _ravine_runs(steps)
     fig, axes = plot.new_figure(1, 2, figsize=(11, 4.6), width_ratios=[1.35, 1])
@@ -141,7 +141,8 @@ def build(out_dir, quick: bool = False) -> list[tuple[Path, str]]:
     axes[0, 0].indicate_inset_zoom(zoom, edgecolor="0.2")
     plot.loss_curves(ravine, ax=axes[0, 1], title="loss (log scale)")
     fig.suptitle(
-        "Seed 004's ravine: gradient descent bounces across it, momentum and adaptive steps get along it", fontsize=11
+        "Lecture 004's ravine: gradient descent bounces across it, momentum and adaptive steps get along it",
+        fontsize=11,
     )
     plot._save(fig, out / "hero.png")
     start = "--start=-1.2,1"
@@ -152,14 +153,14 @@ def build(out_dir, quick: bool = False) -> list[tuple[Path, str]]:
         f"ravine plot sgd:lr=1e-3 --noise 3 --seed 1 --problem rosenbrock {start} --steps {steps} -o sgd_noise.png\n"
         f"ravine plot sgd:lr=1.45e-3 sgd:lr=1e-3,momentum=0.9 rmsprop:lr=1e-2,alpha=0.9 adam:lr=2e-2 "
         f"--problem rosenbrock {start} --steps {steps} --kind loss -o ravine_loss.png",
-        "The ravine (seed 004)",
+        "The ravine (lecture 004)",
         "Rosenbrock's valley is steep across and flat along. Gradient descent at the largest stable "
-        "rate zig-zags across it at the start and then crawls; gradient noise (SGD emulated as in seed "
+        "rate zig-zags across it at the start and then crawls; gradient noise (SGD emulated as in lecture "
         "002) jitters; momentum (heavy ball) swings across the valley but accumulates speed along it; "
         "RMSProp and Adam rescale each coordinate.",
     )
 
-    # ---------------------------------------------------------------- 2. the ellipse (seed 002)
+    # ---------------------------------------------------------------- 2. the ellipse (lecture 002)
     cases = [
         ("η 0.4, no momentum", SGD(lr=0.4)),
         ("η 0.6, no momentum", SGD(lr=0.6)),
@@ -173,7 +174,7 @@ def build(out_dir, quick: bool = False) -> list[tuple[Path, str]]:
             "ellipse", r, ax=ax, title=f"{lab}: f after 20 steps = {r.final_loss[0]:.3g}", legend_loc="lower right"
         )
     fig.suptitle(
-        "Seed 002: f = 0.1·x1² + 2·x2² from (−5, −2), 20 steps; GD is stable iff η < 2/λmax = 0.5; "
+        "Lecture 002: f = 0.1·x1² + 2·x2² from (−5, −2), 20 steps; GD is stable iff η < 2/λmax = 0.5; "
         "momentum v ← βv + g, θ ← θ − ηv",
         fontsize=10,
     )
@@ -189,12 +190,12 @@ def build(out_dir, quick: bool = False) -> list[tuple[Path, str]]:
                 ("sgd:lr=0.6,momentum=0.25", "eta06_b025.png"),
             )
         ),
-        "Momentum on the distorted ellipsoid (seed 002)",
+        "Momentum on the distorted ellipsoid (lecture 002)",
         "η = 0.4 converges slowly along x1; η = 0.6 > 2/λmax = 0.5 oscillates out of the window in "
         "x2 (marked ✕ where it leaves); momentum with the same η = 0.6 converges (β = 0.5 and 0.25).",
     )
 
-    # ---------------------------------------------------------------- 3. seven optimizers (seed 000)
+    # ---------------------------------------------------------------- 3. seven optimizers (lecture 000)
     seven = {
         "SGD (η 1e-3)": SGD(lr=1e-3),
         "momentum (η 1e-3, β 0.9)": SGD(lr=1e-3, momentum=0.9),
@@ -238,14 +239,14 @@ def build(out_dir, quick: bool = False) -> list[tuple[Path, str]]:
     add(
         "seven_optimizers.gif",
         f"ravine animate {seven_cmd} --frames 60 --fps 12 -o seven_optimizers.gif",
-        "Seven optimizers of lecture 45 (seed 000), animated",
+        "Seven optimizers of lecture 45 (lecture 000), animated",
         "Both methods called AdaDelta are shown: Zeiler's (unit-corrected, lr 1) and the lecture's "
         "moving-window RMSProp.",
     )
     add(
         "seven_optimizers.png",
         f"ravine plot {seven_cmd} -o seven_optimizers.png",
-        "Seven optimizers of lecture 45 (seed 000), final paths",
+        "Seven optimizers of lecture 45 (lecture 000), final paths",
         "",
     )
 
@@ -275,7 +276,7 @@ def build(out_dir, quick: bool = False) -> list[tuple[Path, str]]:
     )
     fig.suptitle(
         "Adagrad sums every squared gradient, so its step vanishes; RMSProp's leaky average "
-        "keeps it (seeds 000, 001, 003)",
+        "keeps it (lectures 000, 001, 003)",
         fontsize=10.5,
     )
     plot._save(fig, out / "adagrad_vs_rmsprop.png")
@@ -288,7 +289,7 @@ def build(out_dir, quick: bool = False) -> list[tuple[Path, str]]:
         "stepping ≈ η around the minimum (it never anneals).",
     )
 
-    # ---------------------------------------------------------------- 5. AdaDelta's ε (seed 001)
+    # ---------------------------------------------------------------- 5. AdaDelta's ε (lecture 001)
     eps_list = (1e-8, 1e-6, 1e-4, 1e-2)
     r5 = run(
         {f"ε = {e:g}": Adadelta(lr=1.0, rho=0.9, eps=e) for e in eps_list},
@@ -303,7 +304,8 @@ def build(out_dir, quick: bool = False) -> list[tuple[Path, str]]:
     )
     plot.loss_curves(r5, ax=axes[0, 1], title="first step ≈ √(ε/(1−ρ)): 3e-4, 3e-3, 0.03, 0.3")
     fig.suptitle(
-        "Seed 001: AdaDelta (Zeiler, lr 1, ρ 0.9) is not learning-rate free: ε acts as the learning rate", fontsize=10.5
+        "Lecture 001: AdaDelta (Zeiler, lr 1, ρ 0.9) is not learning-rate free: ε acts as the learning rate",
+        fontsize=10.5,
     )
     plot._save(fig, out / "adadelta_eps.png")
     add(
@@ -311,7 +313,7 @@ def build(out_dir, quick: bool = False) -> list[tuple[Path, str]]:
         "ravine plot "
         + " ".join(f"adadelta:lr=1,rho=0.9,eps={e:g}" for e in eps_list)
         + " --problem ellipse --start=-5,-2 --steps 300 -o adadelta_eps.png",
-        "AdaDelta's ε acts as a learning rate (seed 001)",
+        "AdaDelta's ε acts as a learning rate (lecture 001)",
         "At t = 1, Δ = √ε/√((1−ρ)g² + ε)·g ≈ √(ε/(1−ρ))·sign g: with lr = 1 the size of the first steps is "
         "set by ε. (ε = 1e-2 reaches the minimum by step ~100 and is then thrown out again: once the "
         "gradients are tiny, √(u + ε)/√(s + ε) grows; that is AdaDelta, not a plotting artefact.)",
@@ -499,7 +501,7 @@ def build(out_dir, quick: bool = False) -> list[tuple[Path, str]]:
         meta = {
             "landscape_interpolation.png": (
                 f"ravine landscape interpolate {common} --optimizers sgd:0.1,adam:0.01",
-                "The loss along the line between two solutions (ravine.landscape, seed 004 Fig. 1)",
+                "The loss along the line between two solutions (ravine.landscape, lecture 004 Fig. 1)",
                 "SGD and Adam trained from one initialization on sklearn's digits; the training and test loss "
                 "and accuracy at θ(α) = (1 − α)·θ_SGD + α·θ_Adam, α ∈ [−0.5, 1.5] (Goodfellow et al. 2015).",
             ),
@@ -518,7 +520,7 @@ def build(out_dir, quick: bool = False) -> list[tuple[Path, str]]:
                 "ravine landscape track --problem digits --model mlp --width 32 --samples 500 --lr 0.5 --lr 2 "
                 "--steps 150 --every 5",
                 "Sharpness during full-batch gradient descent, with the 2/η lines",
-                "Seed 002's largest stable step 2/λmax meets real training: λmax of the training loss's Hessian "
+                "Lecture 002's largest stable step 2/λmax meets real training: λmax of the training loss's Hessian "
                 "every 5 steps of gradient descent. At η = 2 it overshoots 2/η = 1, is pushed back to it, then falls; "
                 "digits is fitted too fast for it to hover there (the edge of stability, Cohen et al. 2021, is "
                 "shown on MNIST-1D in docs/landscape.md).",

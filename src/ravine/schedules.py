@@ -13,17 +13,17 @@ hyperparameter may be given either as a plain number or as a schedule.
 
 Sources
 -------
-* Seed ``002_a32fa2ef93e90666.txt`` ("Dynamic learning rate"): piecewise constant
+* Lecture ``002_a32fa2ef93e90666.txt`` ("Dynamic learning rate"): piecewise constant
   η(t) = η_i for t_i ≤ t < t_{i+1}, exponential η₀·e^{−λt}, polynomial η₀(βt + 1)^{−α}.
-* Seed ``004_e3e25ab036bd9f9f.txt``: "the coefficient of momentum is initialized at 0.5, and
+* Lecture ``004_e3e25ab036bd9f9f.txt``: "the coefficient of momentum is initialized at 0.5, and
   gradually annealed to 0.9" -- :func:`momentum_anneal`, a :func:`linear` ramp.
 * torch ``StepLR`` (:func:`step`), ``CosineAnnealingLR`` (:func:`cosine`), optax
   ``linear_schedule`` (:func:`linear`), ``join_schedules`` (:func:`join`) and the linear
   warm-up of ``warmup_cosine_decay_schedule`` (:func:`warmup`).
 
-Mapping the seed's snippets
+Mapping the lecture's snippets
 ---------------------------
-Seed 002 writes its schedules with a global counter that is incremented *before* use::
+Lecture 002 writes its schedules with a global counter that is incremented *before* use::
 
     def exponential_lr():          def polynomial_lr():
         global t                       global t
@@ -31,10 +31,10 @@ Seed 002 writes its schedules with a global counter that is incremented *before*
         return math.exp(-0.1 * t)      return (1 + 0.1 * t) ** (-0.5)
 
 Starting from ``t = 0``, the k-th call (k = 1, 2, ...) returns the formula at t = k, so the
-seed's first learning rate is e^{−0.1} ≈ 0.905, not 1. In ravine's convention:
+lecture's first learning rate is e^{−0.1} ≈ 0.905, not 1. In ravine's convention:
 
-* ``exponential(1.0, 0.1)(k)`` is the seed's k-th value, i.e. the seed's first ``n`` values
-  are ``exponential(1.0, 0.1).values(n + 1)[1:]``; the seed's sequence indexed from ravine's
+* ``exponential(1.0, 0.1)(k)`` is the lecture's k-th value, i.e. the lecture's first ``n`` values
+  are ``exponential(1.0, 0.1).values(n + 1)[1:]``; the lecture's sequence indexed from ravine's
   t = 0 is ``exponential(math.exp(-0.1), 0.1)`` (because η₀e^{−λ(t+1)} = (η₀e^{−λ})e^{−λt}).
 * likewise ``polynomial(1.0, alpha=0.5, beta=0.1).values(n + 1)[1:]``, or, from t = 0,
   ``polynomial((1.1) ** -0.5, alpha=0.5, beta=0.1 / 1.1)``
@@ -183,12 +183,12 @@ class Constant(Schedule):
 
 @dataclass(frozen=True)
 class PiecewiseConstant(Schedule):
-    """η(t) = levels[i] for boundaries[i−1] ≤ t < boundaries[i] (seed 002).
+    """η(t) = levels[i] for boundaries[i−1] ≤ t < boundaries[i] (lecture 002).
 
     (The field is called ``levels`` because ``values`` is the method every schedule has.)
     With boundaries t_1 < t_2 < ... < t_k and values η_0, ..., η_k: η_0 for t < t_1,
     η_i for t_i ≤ t < t_{i+1}, η_k for t ≥ t_k. A boundary is the first step of the new value.
-    (The seed writes t_i ≤ t ≤ t_{i+1}, which would give two values at each boundary.)
+    (The lecture writes t_i ≤ t ≤ t_{i+1}, which would give two values at each boundary.)
     """
 
     boundaries: tuple[int, ...]
@@ -216,7 +216,7 @@ class PiecewiseConstant(Schedule):
 
 @dataclass(frozen=True)
 class Exponential(Schedule):
-    """η(t) = init · e^{−decay_rate·t} (seed 002's exponential decay, λ = decay_rate)."""
+    """η(t) = init · e^{−decay_rate·t} (lecture 002's exponential decay, λ = decay_rate)."""
 
     init: float
     decay_rate: float
@@ -231,9 +231,9 @@ class Exponential(Schedule):
 
 @dataclass(frozen=True)
 class Polynomial(Schedule):
-    """η(t) = init · (beta·t + 1)^{−alpha} (seed 002's polynomial decay).
+    """η(t) = init · (beta·t + 1)^{−alpha} (lecture 002's polynomial decay).
 
-    ``alpha=0.5, beta=0.1`` is the seed's ``polynomial_lr`` (see the module docstring for its
+    ``alpha=0.5, beta=0.1`` is the lecture's ``polynomial_lr`` (see the module docstring for its
     off-by-one counter).
     """
 
@@ -394,7 +394,7 @@ def constant(value: float) -> Constant:
 
 
 def piecewise_constant(boundaries: Sequence[int], values: Sequence[float]) -> PiecewiseConstant:
-    """η(t) = values[i] for boundaries[i−1] ≤ t < boundaries[i] (seed 002).
+    """η(t) = values[i] for boundaries[i−1] ≤ t < boundaries[i] (lecture 002).
 
     ``len(values) == len(boundaries) + 1``; boundaries are strictly increasing positive ints,
     each the first step at which the next value applies. Example:
@@ -405,14 +405,14 @@ def piecewise_constant(boundaries: Sequence[int], values: Sequence[float]) -> Pi
 
 
 def exponential(init: float, decay_rate: float) -> Exponential:
-    """η(t) = init·e^{−decay_rate·t} (seed 002). Seed 002's ``exponential_lr`` gives, at its
+    """η(t) = init·e^{−decay_rate·t} (lecture 002). Lecture 002's ``exponential_lr`` gives, at its
     k-th call, ``exponential(1.0, 0.1)(k)`` -- its first value is e^{−0.1}; see the module
     docstring."""
     return Exponential(init, decay_rate)
 
 
 def polynomial(init: float, alpha: float, beta: float) -> Polynomial:
-    """η(t) = init·(beta·t + 1)^{−alpha} (seed 002). ``polynomial(1.0, 0.5, 0.1)(k)`` is seed
+    """η(t) = init·(beta·t + 1)^{−alpha} (lecture 002). ``polynomial(1.0, 0.5, 0.1)(k)`` is lecture
     002's ``polynomial_lr`` at its k-th call (k ≥ 1)."""
     return Polynomial(init, alpha, beta)
 
@@ -433,9 +433,9 @@ def linear(init: float, final: float, steps: int) -> Linear:
 
 
 def momentum_anneal(start: float = 0.5, end: float = 0.9, *, steps: int) -> Linear:
-    """Seed 004's momentum schedule: "initialized at 0.5, and gradually annealed to 0.9".
+    """Lecture 004's momentum schedule: "initialized at 0.5, and gradually annealed to 0.9".
 
-    The seed does not say how fast or in what shape; ravine uses a linear ramp over ``steps``
+    The lecture does not say how fast or in what shape; ravine uses a linear ramp over ``steps``
     updates, then holds ``end``: ``linear(start, end, steps)``. Pass it as the momentum of any
     optimizer that accepts a schedule for it.
     """

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from ravine.problems import CATALOG, Minimum, Problem, get_problem, list_problems
-from ravine.problems.catalog import SEED_002
+from ravine.problems.catalog import LECTURE_002
 
 NAMES = list_problems()
 REQUIRED = {
-    "seed_error_surface",
+    "lecture_error_surface",
     "ellipse",
-    "seed_bowl3d",
-    "seed_three_var",
+    "lecture_bowl3d",
+    "lecture_three_var",
     "parabola",
     "saddle",
     "tanh",
@@ -86,7 +86,15 @@ def test_unknown_name_lists_choices():
         get_problem("foo")
     msg = str(err.value)
     assert msg.startswith("problem: unknown name 'foo'; choose one of: ")
-    assert "rosenbrock" in msg and "seed_error_surface" in msg
+    assert "rosenbrock" in msg and "lecture_error_surface" in msg
+
+
+@pytest.mark.parametrize("old", ["seed_bowl3d", "seed_three_var", "Seed-Error-Surface"])
+def test_old_lecture_problem_names_say_the_new_name(old):
+    new = "lecture_" + old.lower().replace("-", "_").removeprefix("seed_")
+    with pytest.raises(ValueError, match=rf"^problem '{old.lower().replace('-', '_')}' was renamed '{new}'$"):
+        get_problem(old)
+    assert get_problem(new).name == new
 
 
 def test_names_are_normalized():
@@ -124,9 +132,9 @@ def test_metadata(name):
         assert all(lo <= c <= hi for c, (lo, hi) in zip(m.point, p.bounds))
     for c in p.critical_points:
         assert len(c) == p.dim
-    seed_problems = {"ellipse", "parabola", "saddle", "tanh", "sigmoid_neuron"}
-    if name.startswith("seed_") or name in seed_problems:
-        assert SEED_002 in p.source
+    lecture_problems = {"ellipse", "parabola", "saddle", "tanh", "sigmoid_neuron"}
+    if name.startswith("lecture_") or name in lecture_problems:
+        assert LECTURE_002 in p.source
     elif name != "monkey_saddle":
         assert any(k in p.source for k in ("Surjanovic", "Himmelblau"))
 
@@ -242,23 +250,23 @@ def test_rastrigin_parameter():
     assert float(p.f(x)) == pytest.approx(expected)
 
 
-# ----------------------------------------------------------------------------- seed examples
+# -------------------------------------------------------------------------- lecture examples
 
 
-def test_seed_error_surface_gradient_step():
-    p = get_problem("seed_error_surface")
+def test_lecture_error_surface_gradient_step():
+    p = get_problem("lecture_error_surface")
     g = p.grad([1.5, 2.0])
     np.testing.assert_allclose(g, [-5 / 12, -7 / 36])
     new = np.array([1.5, 2.0]) - 0.3 * g
-    # the seed prints (1.625, 2.05); the second coordinate is 2.0583 (rounded down on the slide)
+    # the lecture prints (1.625, 2.05); the second coordinate is 2.0583 (rounded down on the slide)
     np.testing.assert_allclose(new, [1.625, 2.0 + 0.3 * 7 / 36])
     # momentum with the 0.9 the slide's arithmetic uses: (2.075, 2.958)
     momentum = new + 0.9 * (np.array([1.5, 2.0]) - np.array([1.0, 1.0]))
     np.testing.assert_allclose(momentum, [2.075, 2.958333333], atol=1e-9)
 
 
-def test_seed_three_var_minimum_and_hessian():
-    p = get_problem("seed_three_var")
+def test_lecture_three_var_minimum_and_hessian():
+    p = get_problem("lecture_three_var")
     assert p.minima == (Minimum((-1.0, -1.0, -1.0), -1.0),)
     assert float(p.f([-1.0, -1.0, -1.0])) == -1.0
     h = p.hessian(np.zeros(3))
@@ -266,8 +274,8 @@ def test_seed_three_var_minimum_and_hessian():
     np.testing.assert_allclose(np.linalg.eigvalsh(h), [2 - math.sqrt(2), 2, 2 + math.sqrt(2)])
 
 
-def test_seed_bowl3d():
-    p = get_problem("seed_bowl3d")
+def test_lecture_bowl3d():
+    p = get_problem("lecture_bowl3d")
     assert p.minima == (Minimum((0.0, 0.0, 0.0), 6.0),)
     np.testing.assert_array_equal(p.hessian(np.ones(3)), np.diag([6.0, 4.0, 8.0]))
 
@@ -303,7 +311,7 @@ def test_sigmoid_neuron_loss_gradient_and_infimum():
     assert p.variables == ("w", "b")
     assert p.minima == ()
     assert "line" in p.notes and "ln 2" in p.notes
-    # the seed's Adam example starts at w = b = -2 with (x, y) = (3.5, 0.5)
+    # the lecture's Adam example starts at w = b = -2 with (x, y) = (3.5, 0.5)
     z = -2.0 * 3.5 - 2.0
     s = 1 / (1 + math.exp(-z))
     loss = -(0.5 * math.log(s) + 0.5 * math.log(1 - s))

@@ -55,7 +55,7 @@ def test_adadelta_zeiler_algorithm_1(kw, closed_loop):
 
 @pytest.mark.parametrize("rho,eps", [(0.9, 1e-6), (0.95, 1e-6), (0.9, 1e-4)])
 def test_adadelta_first_step_epsilon_is_the_learning_rate(rho, eps):
-    """Seed 001: at t = 1, Δ = √ε/√((1−ρ)g² + ε)·g ≈ √(ε/(1−ρ))·sign(g) once (1−ρ)g² ≫ ε,
+    """Lecture 001: at t = 1, Δ = √ε/√((1−ρ)g² + ε)·g ≈ √(ε/(1−ρ))·sign(g) once (1−ρ)g² ≫ ε,
     whatever the scale of g: ε sets the first step sizes."""
     g = np.array([3.0, -0.5, 250.0, -7e3, 1e-2])
     theta = np.array([1.0, 2.0, -1.0, 0.5, 0.0])

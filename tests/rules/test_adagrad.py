@@ -3,7 +3,7 @@
     g ← g + λθ                  (weight decay, torch)
     r ← r + g ⊙ g               (r₀ = initial_accumulator_value)
     η_t = η / (1 + (t − 1)·lr_decay)
-    θ ← θ − η_t g / (√r + ε)    (torch)   or   θ ← θ − η_t g / √(ε + r)   (seeds)
+    θ ← θ − η_t g / (√r + ε)    (torch)   or   θ ← θ − η_t g / √(ε + r)   (lectures)
 
 Tolerance: RTOL = 1e-12 relative to the scale of the expected array.
 """
@@ -50,7 +50,7 @@ def test_adagrad_reference(kw, closed_loop):
 
 
 def test_adagrad_accumulator_is_a_sum():
-    """Seed 002 writes s_t = s_{t−1} g_t² (a dropped '+'); the rule sums: r_t = r₀ + Σ g_τ²."""
+    """Lecture 002 writes s_t = s_{t−1} g_t² (a dropped '+'); the rule sums: r_t = r₀ + Σ g_τ²."""
     grads = grad_sequence(21)
     r0 = 0.3
     traj = run_rule(Adagrad(lr=0.01, initial_accumulator_value=r0), np.zeros(DIM), grads)
@@ -74,7 +74,7 @@ def test_adagrad_first_step_is_sign_times_lr():
 def test_adagrad_conventions():
     h = Adagrad().h
     assert (h.lr, h.eps, h.initial_accumulator_value, h.eps_inside) == (1e-2, 1e-10, 0.0, False)
-    h = Adagrad(convention="seed000").h
+    h = Adagrad(convention="lecture000").h
     assert h.eps_inside is True
     h = Adagrad(convention="keras").h
     assert (h.eps, h.initial_accumulator_value, h.eps_inside) == (1e-7, 0.1, True)

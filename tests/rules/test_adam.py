@@ -83,7 +83,7 @@ def test_adam_reference(kw, closed_loop):
 
 def test_adam_bias_correction_has_the_power_t():
     """Constant gradient: ŝ_t = g and r̂_t = g² exactly for every t (with 1 − β^t), so every
-    step is −η g/(|g| + ε). Seed 000's 1/(1 − β) would shrink the step after t = 1."""
+    step is −η g/(|g| + ε). Lecture 000's 1/(1 − β) would shrink the step after t = 1."""
     g = np.array([2.0, -0.5, 1e-3])
     eta, eps = 0.01, 1e-8
     traj = run_rule(Adam(lr=eta, eps=eps), np.zeros(3), [g] * STEPS)
@@ -129,8 +129,8 @@ def test_adam_hat_first_step():
 
 def test_adam_conventions_eps_mode():
     assert Adam().h.eps_mode == "outside" and Adam().h.eps == 1e-8
-    assert Adam(convention="seed000").h.eps_mode == "inside"
-    h = Adam(convention="seed002").h
+    assert Adam(convention="lecture000").h.eps_mode == "inside"
+    h = Adam(convention="lecture002").h
     assert (h.eps_mode, h.eps) == ("inside", 1e-7)
 
 

@@ -1,4 +1,4 @@
-"""Every ``convention=`` preset against the framework's (or paper's, or seed's) own equations.
+"""Every ``convention=`` preset against the framework's (or paper's, or lecture's) own equations.
 
 For each rule and each convention the reference below is the update WRITTEN OUT as
 that source has it, with the source's default numbers typed in by hand (so the test
@@ -12,7 +12,7 @@ equations there were checked numerically against the real packages):
   Keras  keras-team/keras          keras/src/optimizers/<name>.py, base_optimizer.py
   optax  google-deepmind/optax     optax/_src/transform.py, optax/_src/alias.py,
                                    optax/transforms/_accumulation.py
-  seeds  /work/shared/seeds/00N_*.txt
+  lectures  /work/shared/seeds/00N_*.txt
 
 The comparison is on the displacement θ_T − θ_0 (float64), relative 1e-12, so that a
 wrong ε, β or initial state shows even when η is small.
@@ -180,9 +180,9 @@ def test_sgd_first_buffer_shows_only_with_dampening():
 # ------------------------------------------------------------------ Momentum, NAG
 
 
-@pytest.mark.parametrize("conv", ["torch", "seed003", "seed004"])
+@pytest.mark.parametrize("conv", ["torch", "lecture003", "lecture004"])
 def test_momentum_heavy_ball(conv):
-    # seeds 003/004: v ← αv − ηg; θ ← θ + v (v₀ = 0); η = 1e-2, α = 0.9.
+    # lectures 003/004: v ← αv − ηg; θ ← θ + v (v₀ = 0); η = 1e-2, α = 0.9.
     # "torch": torch.optim.SGD(momentum=α) is the same heavy ball (v = −η·buf)
     covers(Momentum, conv)
 
@@ -195,9 +195,9 @@ def test_momentum_heavy_ball(conv):
         same(run_rule(Momentum(convention=conv)), run_torch(torch.optim.SGD, lr=1e-2, momentum=0.9))
 
 
-@pytest.mark.parametrize("conv", ["seed001", "seed002"])
+@pytest.mark.parametrize("conv", ["lecture001", "lecture002"])
 def test_momentum_average(conv):
-    # seed 001, seed 002 algorithm 4: v ← βv + (1−β)g; θ ← θ − ηv (v₀ = 0)
+    # lecture 001, lecture 002 algorithm 4: v ← βv + (1−β)g; θ ← θ − ηv (v₀ = 0)
     covers(Momentum, conv)
 
     def step(theta, t, v):
@@ -209,7 +209,7 @@ def test_momentum_average(conv):
 
 @pytest.mark.parametrize("conv", ["torch", "paper"])
 def test_nag(conv):
-    # seeds 000/003 (Nesterov 1983, Sutskever 2013): θ̃ = θ + αv; v ← αv − η∇L(θ̃); θ ← θ + v
+    # lectures 000/003 (Nesterov 1983, Sutskever 2013): θ̃ = θ + αv; v ← αv − η∇L(θ̃); θ ← θ + v
     covers(NAG, conv)
 
     def step(theta, t, v):
@@ -265,10 +265,10 @@ def test_adagrad_paper():
     same(run_rule(Adagrad(convention="paper")), run_ref(step, Z))
 
 
-def test_adagrad_seed000():
-    # seed 000 L38: W ← W − η/√(ε + r_t) ∘ g_t, r_t = Σ g²
-    covers(Adagrad, "seed000")
-    same(run_rule(Adagrad(convention="seed000")), run_ref(adagrad_in_root(1e-2, 1e-8), Z))
+def test_adagrad_lecture000():
+    # lecture 000 L38: W ← W − η/√(ε + r_t) ∘ g_t, r_t = Σ g²
+    covers(Adagrad, "lecture000")
+    same(run_rule(Adagrad(convention="lecture000")), run_ref(adagrad_in_root(1e-2, 1e-8), Z))
 
 
 # ===================================================================== RMSprop
@@ -326,16 +326,16 @@ def test_rmsprop_optax(kw):
     )
 
 
-@pytest.mark.parametrize("conv,lr,eps", [("paper", 1e-3, 1e-8), ("seed000", 1e-2, 1e-6), ("seed002", 1e-2, 1e-6)])
-def test_rmsprop_paper_and_seeds(conv, lr, eps):
+@pytest.mark.parametrize("conv,lr,eps", [("paper", 1e-3, 1e-8), ("lecture000", 1e-2, 1e-6), ("lecture002", 1e-2, 1e-6)])
+def test_rmsprop_paper_and_lectures(conv, lr, eps):
     # Tieleman & Hinton 2012: MS = 0.9 MS + 0.1 g²; θ ← θ − η g/√MS (ravine adds ε inside the root);
-    # seed 000 L139 / seed 002 L809 and its code L842-846: θ ← θ − η/√(s + ε) ⊙ g, β = 0.9
+    # lecture 000 L139 / lecture 002 L809 and its code L842-846: θ ← θ − η/√(s + ε) ⊙ g, β = 0.9
     covers(RMSprop, conv)
     same(run_rule(RMSprop(convention=conv)), run_ref(rms_lr_in_buffer(lr, 0.9, eps, False, 0.0), (Z, Z, Z)))
 
 
 def rms_nesterov_lookahead(lr, beta, mu, eps, inside):
-    # seed 000 L170 (Goodfellow et al. alg. 8.7): θ̃ = θ + αv; r = βr + (1−β)g(θ̃)²;
+    # lecture 000 L170 (Goodfellow et al. alg. 8.7): θ̃ = θ + αv; r = βr + (1−β)g(θ̃)²;
     # v ← αv − η/√(ε + r) ∘ g; θ ← θ + v
     def step(theta, t, state):
         r, v = state
@@ -350,7 +350,7 @@ def rms_nesterov_lookahead(lr, beta, mu, eps, inside):
 
 @pytest.mark.parametrize(
     "conv,lr,beta,eps,inside",
-    [("torch", 1e-2, 0.99, 1e-8, False), ("seed000", 1e-2, 0.9, 1e-6, True), ("paper", 1e-3, 0.9, 1e-6, True)],
+    [("torch", 1e-2, 0.99, 1e-8, False), ("lecture000", 1e-2, 0.9, 1e-6, True), ("paper", 1e-3, 0.9, 1e-6, True)],
 )
 def test_rmsprop_nesterov(conv, lr, beta, eps, inside):
     covers(RMSpropNesterov, conv)
@@ -360,9 +360,9 @@ def test_rmsprop_nesterov(conv, lr, beta, eps, inside):
     )
 
 
-@pytest.mark.parametrize("conv,eps,inside", [("torch", 1e-8, False), ("seed000", 1e-6, True)])
+@pytest.mark.parametrize("conv,eps,inside", [("torch", 1e-8, False), ("lecture000", 1e-6, True)])
 def test_windowed_rmsprop(conv, eps, inside):
-    # seed 000 "AdaDelta" slide: r_t = mean of the last min(t, W) squared gradients, W = 10;
+    # lecture 000 "AdaDelta" slide: r_t = mean of the last min(t, W) squared gradients, W = 10;
     # θ ← θ − η/√(ε + r_t) ∘ g ("torch": ε outside the root)
     covers(WindowedRMSprop, conv)
     hist = []
@@ -417,9 +417,9 @@ def test_adadelta_optax():
     )
 
 
-@pytest.mark.parametrize("conv,rho", [("paper", 0.95), ("seed001", 0.9)])
-def test_adadelta_paper_and_seed(conv, rho):
-    # Zeiler 2012 Alg. 1: x += −RMS[Δx]_{t−1}/RMS[g]_t · g, no η; seed 001 L132 (ρ 0.9, ε 1e-6)
+@pytest.mark.parametrize("conv,rho", [("paper", 0.95), ("lecture001", 0.9)])
+def test_adadelta_paper_and_lecture(conv, rho):
+    # Zeiler 2012 Alg. 1: x += −RMS[Δx]_{t−1}/RMS[g]_t · g, no η; lecture 001 L132 (ρ 0.9, ε 1e-6)
     covers(Adadelta, conv)
 
     def step(theta, t, state):
@@ -447,7 +447,7 @@ def test_adam_torch(kw):
 
 def adam_alg1(lr, b1, b2, eps, amsgrad=None, wd_decoupled=0.0, inside=False):
     # Algorithm 1 / torch / optax scale_by_adam L246-310 (ε_root = 0):
-    # ŝ = s/bc1, r̂ = r/bc2, θ ← θ − η ŝ/(√r̂ + ε) (inside: √(r̂ + ε), seeds 000/002)
+    # ŝ = s/bc1, r̂ = r/bc2, θ ← θ − η ŝ/(√r̂ + ε) (inside: √(r̂ + ε), lectures 000/002)
     # amsgrad "r_hat": optax scale_by_amsgrad L321-390, ν_max = max(ν_max, r/bc2)
     def step(theta, t, state):
         s, r, rmax = state
@@ -516,10 +516,10 @@ def test_adam_paper():
     same(run_rule(Adam(convention="paper")), run_ref(adam_alg1(1e-3, 0.9, 0.999, 1e-8), (Z, Z, Z)))
 
 
-@pytest.mark.parametrize("conv,eps", [("seed000", 1e-8), ("seed002", 1e-7)])
-def test_adam_seeds(conv, eps):
-    # seed 000 L236 and seed 002 L909/L938 (algorithm 6, ε = 1e-7): θ ← θ − η ŝ/√(r̂ + ε).
-    # Seed 000 writes 1/(1−β) without the power t: ravine keeps the power t (docs/errata.md).
+@pytest.mark.parametrize("conv,eps", [("lecture000", 1e-8), ("lecture002", 1e-7)])
+def test_adam_lectures(conv, eps):
+    # lecture 000 L236 and lecture 002 L909/L938 (algorithm 6, ε = 1e-7): θ ← θ − η ŝ/√(r̂ + ε).
+    # Lecture 000 writes 1/(1−β) without the power t: ravine keeps the power t (docs/errata.md).
     covers(Adam, conv)
     same(run_rule(Adam(convention=conv)), run_ref(adam_alg1(1e-3, 0.9, 0.999, eps, inside=True), (Z, Z, Z)))
 
@@ -565,9 +565,9 @@ def test_adamw_paper():
     assert AdamW(convention="paper").h.weight_decay == 1e-2
 
 
-@pytest.mark.parametrize("conv,eps", [("seed000", 1e-8), ("seed002", 1e-7)])
-def test_adamw_seeds(conv, eps):
-    # the seeds have no AdamW: their Adam form (ε inside) with torch's decoupled λ = 1e-2
+@pytest.mark.parametrize("conv,eps", [("lecture000", 1e-8), ("lecture002", 1e-7)])
+def test_adamw_lectures(conv, eps):
+    # the lectures have no AdamW: their Adam form (ε inside) with torch's decoupled λ = 1e-2
     covers(AdamW, conv)
     same(
         run_rule(AdamW(convention=conv)),
@@ -696,6 +696,16 @@ def test_explicit_keywords_override_convention_defaults():
     assert AdamW(convention="keras", weight_decay=0.0).h.weight_decay == 0.0
     assert Yogi(convention="optax", initial_first_moment=0.0).h.initial_first_moment == 0.0
     assert Adadelta(convention="keras", lr=1.0).h.lr == 1.0
+
+
+def test_old_lecture_convention_names_say_the_new_name():
+    with pytest.raises(ValueError, match=r"^Adam: convention 'seed000' was renamed 'lecture000'$"):
+        Adam(convention="seed000")
+    with pytest.raises(ValueError, match=r"^Momentum: convention 'seed004' was renamed 'lecture004'$"):
+        Momentum(convention="seed004")
+    # an old name whose new name this rule lacks: the ordinary message with the choices
+    with pytest.raises(ValueError, match=r"^Adadelta: convention must be one of .*got 'seed000'$"):
+        Adadelta(convention="seed000")
 
 
 def test_overridden_rule_runs_the_overridden_equations():

@@ -1,4 +1,4 @@
-"""Second-order rules (seed 004) on batched inputs θ: (B, D), H: (B, D, D).
+"""Second-order rules (lecture 004) on batched inputs θ: (B, D), H: (B, D, D).
 
 Newton:     Δθ = −η (H + λI)⁻¹ g   where H + λI ≻ 0,   else   Δθ = −η_fb g   (per batch entry)
 ExactStep:  ε* = gᵀg / gᵀHg,  Δθ = −ε* g   where gᵀHg > 0,   else   Δθ = −lr·g
@@ -94,7 +94,7 @@ def test_newton_damped_reference_on_a_nonquadratic(eta, lam):
 
 
 def test_newton_fallback_at_a_saddle_per_batch_entry():
-    """f = x² − y² (seed 002's saddle with its minus sign): H = diag(2, −2) is not PD, so
+    """f = x² − y² (lecture 002's saddle with its minus sign): H = diag(2, −2) is not PD, so
     those entries take −η_fb g; the PD entries in the same batch take the Newton step."""
     fb = 0.05
     rule = Newton(lr=1.0, damping=0.0, fallback_lr=fb)

@@ -62,9 +62,9 @@ def test_rmsprop_reference(kw, closed_loop):
             assert_rel(st.state.b, b, what=f"b step {t}")
 
 
-def test_rmsprop_slide_form_seed000():
-    """Seeds: r ← 0.9 r + 0.1 g²; θ ← θ − η g/√(ε + r) — convention 'seed000'."""
-    rule = RMSprop(convention="seed000")
+def test_rmsprop_slide_form_lecture000():
+    """Lectures: r ← 0.9 r + 0.1 g²; θ ← θ − η g/√(ε + r) — convention 'lecture000'."""
+    rule = RMSprop(convention="lecture000")
     assert (rule.h.alpha, rule.h.eps_inside) == (0.9, True)
     grads = grad_sequence(31)
     traj = run_rule(rule, np.zeros(DIM), grads)
@@ -83,7 +83,7 @@ def test_rmsprop_slide_form_seed000():
 @pytest.mark.parametrize("eps_inside", [False, True])
 @pytest.mark.parametrize("alpha", [0.0, 0.5, 0.9])
 def test_rmsprop_nesterov_slide_form(eps_inside, alpha):
-    """Seed 000 / Goodfellow alg. 8.7: θ̃ = θ + αv; g = ∇L(θ̃); r ← βr + (1−β)g²;
+    """Lecture 000 / Goodfellow alg. 8.7: θ̃ = θ + αv; g = ∇L(θ̃); r ← βr + (1−β)g²;
     v ← αv − η g/√(ε + r); θ ← θ + v."""
     theta0, grad = make_problem(32)
     eta, beta, eps = 1e-3, 0.9, 1e-6
@@ -206,4 +206,4 @@ def test_windowed_rmsprop_is_lecture45_adadelta():
     assert ALIASES["adadelta_lecture45"] == "windowed_rmsprop"
     assert type(get_rule("adadelta_lecture45")) is WindowedRMSprop
     assert "AdaDelta" in WindowedRMSprop.__doc__
-    assert WindowedRMSprop(convention="seed000").h.eps_inside is True
+    assert WindowedRMSprop(convention="lecture000").h.eps_inside is True

@@ -22,7 +22,7 @@ from ravine.rules import NAG, SGD, Momentum
 
 @pytest.mark.parametrize("closed_loop", [True, False], ids=["problem", "sequence"])
 def test_plain_gradient_descent(closed_loop):
-    """θ ← θ − η g (seed 002: batch GD, SGD and minibatch SGD are this one rule)."""
+    """θ ← θ − η g (lecture 002: batch GD, SGD and minibatch SGD are this one rule)."""
     theta0, grad = make_problem(1)
     grads = grad if closed_loop else grad_sequence(1)
     eta = 0.05
@@ -51,7 +51,7 @@ def test_plain_gd_with_weight_decay():
 
 
 def test_sgd_minibatch_mean_is_the_gradient():
-    """Minibatch SGD is the same rule fed with g = 1/|B| Σ ∇L_i (seed 002)."""
+    """Minibatch SGD is the same rule fed with g = 1/|B| Σ ∇L_i (lecture 002)."""
     r = np.random.default_rng(3)
     X = r.normal(size=(40, DIM))
     y = r.normal(size=40)
@@ -169,7 +169,7 @@ def test_sgd_keras_convention_trajectory():
 @pytest.mark.parametrize("alpha", [0.0, 0.5, 0.9])
 @pytest.mark.parametrize("closed_loop", [True, False], ids=["problem", "sequence"])
 def test_heavy_ball_reference(alpha, closed_loop):
-    """Seeds 003/004: v ← αv − ηg; θ ← θ + v, v₀ = 0."""
+    """Lectures 003/004: v ← αv − ηg; θ ← θ + v, v₀ = 0."""
     theta0, grad = make_problem(6)
     grads = grad if closed_loop else grad_sequence(6)
     eta = 0.03
@@ -212,7 +212,7 @@ def test_heavy_ball_equals_sgd_momentum(alpha):
 @pytest.mark.parametrize("beta", [0.0, 0.5, 0.9])
 @pytest.mark.parametrize("closed_loop", [True, False], ids=["problem", "sequence"])
 def test_average_momentum_reference(beta, closed_loop):
-    """Seeds 001/002 algorithm 4: v ← βv + (1−β)g; θ ← θ − ηv, v₀ = 0."""
+    """Lectures 001/002 algorithm 4: v ← βv + (1−β)g; θ ← θ − ηv, v₀ = 0."""
     theta0, grad = make_problem(9)
     grads = grad if closed_loop else grad_sequence(9)
     eta = 0.05
@@ -244,14 +244,14 @@ def test_average_momentum_vs_torch_dampened_sgd():
 
 def test_momentum_conventions_pick_the_form():
     assert Momentum().h.form == "heavy_ball"
-    assert Momentum(convention="seed003").h.form == "heavy_ball"
-    assert Momentum(convention="seed004").h.form == "heavy_ball"
-    assert Momentum(convention="seed001").h.form == "average"
-    assert Momentum(convention="seed002").h.form == "average"
+    assert Momentum(convention="lecture003").h.form == "heavy_ball"
+    assert Momentum(convention="lecture004").h.form == "heavy_ball"
+    assert Momentum(convention="lecture001").h.form == "average"
+    assert Momentum(convention="lecture002").h.form == "average"
 
 
 def test_momentum_schedule_through_with_hyper():
-    """Seed 004's annealing (0.5 → 0.9) is a schedule on α: changing α between steps
+    """Lecture 004's annealing (0.5 → 0.9) is a schedule on α: changing α between steps
     continues v with the new α: v ← α_t v − ηg."""
     theta0, grad = make_problem(11)
     eta = 0.03
@@ -286,7 +286,7 @@ def test_lr_override_per_step():
 
 @pytest.mark.parametrize("alpha", [0.0, 0.5, 0.9])
 def test_nag_lookahead_reference(alpha):
-    """θ̃ = θ + αv; g = ∇L(θ̃); v ← αv − ηg; θ ← θ + v (seeds 000, 003)."""
+    """θ̃ = θ + αv; g = ∇L(θ̃); v ← αv − ηg; θ ← θ + v (lectures 000, 003)."""
     theta0, grad = make_problem(13)
     eta = 0.03
     rule = NAG(lr=eta, momentum=alpha)

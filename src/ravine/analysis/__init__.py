@@ -1,10 +1,10 @@
-"""Analysis the seeds teach: critical points, Hessians and step sizes on quadratics.
+"""Analysis the lectures teach: critical points, Hessians and step sizes on quadratics.
 
-* Critical points (seed ``002_a32fa2ef93e90666.txt``): ∇f = 0, classified by the eigenvalues
+* Critical points (lecture ``002_a32fa2ef93e90666.txt``): ∇f = 0, classified by the eigenvalues
   of the Hessian -- all positive: (strict local) minimum, all negative: maximum, some of each:
-  saddle. Where an eigenvalue is zero the second-order test says nothing: the seed's
+  saddle. Where an eigenvalue is zero the second-order test says nothing: the lecture's
   "f''(x) = 0 means saddle point" is wrong in general (x⁴ has f''(0) = 0 at a minimum, −x⁴ at a
-  maximum, x³ at a stationary inflection). The seed's saddle example "f(x, y) = x² y²" has lost
+  maximum, x³ at a stationary inflection). The lecture's saddle example "f(x, y) = x² y²" has lost
   its minus sign: x² − y² (x²y² has a zero Hessian at the origin, where it is a minimum).
 * Step sizes on a quadratic f(θ) = ½θᵀAθ − bᵀθ + c with eigenvalues 0 < λ_min ≤ ... ≤ λ_max of
   A: gradient descent θ ← θ − η∇f multiplies the error along eigenvector i by (1 − ηλ_i), so it
@@ -17,8 +17,8 @@
   η = 4/(√λ_max + √λ_min)², α = ((√κ − 1)/(√κ + 1))², rate (√κ − 1)/(√κ + 1).
 
 Only NumPy is imported. ``critical.py`` holds the critical points, ``rates.py`` the rates and
-step-size bounds (the one home of the 2/λmax and 2(1+β)/λmax bounds). The seeds' slides
-that use them live in ``ravine.seeds``.
+step-size bounds (the one home of the 2/λmax and 2(1+β)/λmax bounds). The lectures' slides
+that use them live in ``ravine.lectures``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Critical points and their kind (seed ``002_a32fa2ef93e90666.txt``).
+"""Critical points and their kind (lecture ``002_a32fa2ef93e90666.txt``).
 
 ∇f = 0, classified by the eigenvalues of the Hessian -- all positive: (strict local) minimum,
 all negative: maximum, some of each: saddle. Where an eigenvalue is zero the second-order
-test says nothing: the seed's "f''(x) = 0 means saddle point" is wrong in general (x⁴ has
+test says nothing: the lecture's "f''(x) = 0 means saddle point" is wrong in general (x⁴ has
 f''(0) = 0 at a minimum, −x⁴ at a maximum, x³ at a stationary inflection).
 """
 
@@ -75,7 +75,7 @@ def classify(hessian: Any, tol: float | None = None) -> Classification:
     * otherwise any zero eigenvalue: "inconclusive";
     * all positive: "minimum" (strict local); all negative: "maximum" (strict local).
 
-    The seed (002) says f''(x) = 0 means a saddle point. That is wrong in general: x⁴ has
+    The lecture (002) says f''(x) = 0 means a saddle point. That is wrong in general: x⁴ has
     f''(0) = 0 at a minimum, −x⁴ at a maximum, and x³ at a stationary inflection point; the
     second-order test cannot tell them apart, so ravine reports "inconclusive".
 

@@ -2,11 +2,11 @@
 
 On f(θ) = ½θᵀAθ − bᵀθ + c with eigenvalues 0 < λ_min ≤ ... ≤ λ_max of A, gradient descent
 θ ← θ − η∇f multiplies the error along eigenvector i by (1 − ηλ_i), so it converges iff
-0 < η < 2/λ_max (seed ``002_a32fa2ef93e90666.txt``); the heavy ball
+0 < η < 2/λ_max (lecture ``002_a32fa2ef93e90666.txt``); the heavy ball
 θ_{t+1} = θ_t − η∇f(θ_t) + α(θ_t − θ_{t−1}) (Polyak 1964) evolves the pair (e_{t+1}, e_t) by
 [[1 + α − ηλ_i, −α], [1, 0]] and is stable iff 0 ≤ α < 1 and 0 < η < 2(1 + α)/λ_max.
 
-This module is the one home of these facts: the plots, the explorer and the seeds read them
+This module is the one home of these facts: the plots, the explorer and the lectures read them
 from here (``heavy_ball_bound``, ``heavy_ball_form``).
 """
 
@@ -282,7 +282,7 @@ def heavy_ball_form(rule) -> HeavyBallForm | None:
     """The heavy-ball form of ``rule``, or None if it is not one.
 
     SGD (dampening τ, no Nesterov): θ_{t+1} = θ_t − η(1−τ)g + μ(θ_t − θ_{t−1}) from t = 2 on;
-    Momentum(form="heavy_ball"): η, α; form="average": η(1−β), β (seed 002 algorithm 4).
+    Momentum(form="heavy_ball"): η, α; form="average": η(1−β), β (lecture 002 algorithm 4).
     """
     from ..rules import SGD, Momentum
 
@@ -297,7 +297,7 @@ def heavy_ball_form(rule) -> HeavyBallForm | None:
 def heavy_ball_bound(lambda_max: float, momentum: float = 0.0) -> float:
     """The largest stable effective step of the heavy ball on a quadratic: η < 2(1 + β)/λmax.
 
-    With β = 0 this is gradient descent's 2/λmax (seed 002). From the characteristic
+    With β = 0 this is gradient descent's 2/λmax (lecture 002). From the characteristic
     polynomial z² − (1 + β − ηλ)z + β of [[1 + β − ηλ, −β], [1, 0]]: both roots lie in the
     unit disc iff |β| < 1 and 0 < ηλ < 2(1 + β) (Polyak 1964). With β ≥ 1 the product of
     the roots is β ≥ 1, so no step is stable: the bound is 0.

@@ -94,7 +94,7 @@ def cli():
       ravine list optimizers
       ravine run adam momentum --problem rosenbrock --steps 500
       ravine explain adam --problem sigmoid_neuron --steps 1
-      ravine analyze seed_bowl3d
+      ravine analyze lecture_bowl3d
 
     \b
     Shell completion (commands, options, optimizer and problem names), bash:

@@ -50,9 +50,11 @@ def list_cmd(what):
         from ..problems import get_problem, list_problems
 
         click.echo("Problems (ravine.problems):")
-        for name in list_problems():
+        names = list_problems()
+        width = max(18, *map(len, names))
+        for name in names:
             p = get_problem(name)
-            click.echo(f"  {name:18s} {p.dim}-D  {p.title}")
+            click.echo(f"  {name:{width}s} {p.dim}-D  {p.title}")
     if what in ("all", "schedules"):
         click.echo(
             "Schedules (ravine.schedules): constant, piecewise_constant, exponential, polynomial, "
@@ -73,7 +75,7 @@ def list_cmd(what):
 @click.option("--start", "-s", "starts", multiple=True, help="Start point 'x,y' (repeatable). Default: the problem's.")
 @click.option("--steps", "-n", default=1000, show_default=True, type=click.IntRange(0, 1_000_000))
 @click.option("--set", "sets", multiple=True, help="key=value for every optimizer that has it, e.g. --set lr=0.01")
-@click.option("--convention", default=None, help="torch (default), keras, optax, paper, seed000 …")
+@click.option("--convention", default=None, help="torch (default), keras, optax, paper, lecture000 …")
 @click.option("--tol", default=None, type=float, help="Stop a trajectory when ‖g‖ ≤ tol.")
 @click.option("--noise", default=0.0, show_default=True, type=float, help="σ of gradient noise (SGD emulation).")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
@@ -183,7 +185,7 @@ def analyze_cmd(problem, formula, points, search, fmt):
 
     \b
     Examples:
-      ravine analyze seed_bowl3d          # the seed's 3x²+2y²+4z²+6 slide, checked
+      ravine analyze lecture_bowl3d          # the lecture's 3x²+2y²+4z²+6 slide, checked
       ravine analyze saddle --point 0,0
       ravine analyze --formula "x**4 + y**2" --point 0,0
     """
@@ -249,11 +251,11 @@ def analyze_cmd(problem, formula, points, search, fmt):
                 continue
             val = ", ".join(f"{x:.6g}" for x in v) if isinstance(v, list) else f"{v:.6g}"
             click.echo(f"  {k:28s} {val}")
-    if prob.name == "seed_bowl3d":
-        click.echo("the seed's slide, checked (seed 002_a32fa2ef93e90666.txt):")
-        from ..seeds import seed_step_size_slide
+    if prob.name == "lecture_bowl3d":
+        click.echo("the lecture's slide, checked (lecture 002_a32fa2ef93e90666.txt):")
+        from ..lectures import lecture_step_size_slide
 
-        click.echo(seed_step_size_slide().table())
+        click.echo(lecture_step_size_slide().table())
 
 
 @click.command("demo")
@@ -262,7 +264,7 @@ def analyze_cmd(problem, formula, points, search, fmt):
 )
 @click.option("--quick", is_flag=True, help="Fewer, smaller pictures.")
 def demo_cmd(out, quick):
-    """The main demo: the seed's ravine story on Rosenbrock, then the gallery of pictures."""
+    """The main demo: the lecture's ravine story on Rosenbrock, then the gallery of pictures."""
     from pathlib import Path
 
     import numpy as np
@@ -279,7 +281,7 @@ def demo_cmd(out, quick):
         "Adam (lr 2e-2)": Adam(lr=2e-2),
     }
     res = run(opts, "rosenbrock", np.array([[-1.5, 2.0]]), 2000, tol=1e-6, backend="numpy")
-    click.echo("The ravine of Rosenbrock's function, from (-1.5, 2), 2000 steps (seed 004's story):")
+    click.echo("The ravine of Rosenbrock's function, from (-1.5, 2), 2000 steps (lecture 004's story):")
     for i, lab in enumerate(res.labels):
         th = ", ".join(f"{v:.4f}" for v in res.final_theta[i])
         click.echo(

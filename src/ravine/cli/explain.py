@@ -20,6 +20,15 @@ MAX_STEPS = 10_000
 __all__ = ["command"]
 
 
+def _renamed_option(ctx, param, value):
+    """A renamed option (``--seed-example``): stop with the one-line message naming the new one."""
+    if value is not None:
+        from .._renamed import renamed_message
+
+        raise click.UsageError(renamed_message("option", param.opts[0]), ctx=ctx)
+    return value
+
+
 @click.command(name="explain", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("optimizer", required=False, shell_complete=complete_optimizer)
 @click.option(
@@ -44,16 +53,18 @@ __all__ = ["command"]
     metavar="KEY=VALUE",
     help="Hyperparameter, e.g. --set betas=0.9,0.99 --set eps=1e-8 (repeatable).",
 )
-@click.option("--convention", metavar="NAME", help="Convention of the optimizer (torch, keras, seed002 …).")
+@click.option("--convention", metavar="NAME", help="Convention of the optimizer (torch, keras, lecture002 …).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--digits", type=int, default=6, show_default=True, help="Significant digits (text, markdown).")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
 @click.option(
-    "--seed-example",
-    "seed_example",
+    "--lecture-example",
+    "lecture_example",
     metavar="NAME",
-    help="Print a worked example of the seeds, slide beside correct values ('list' lists them, 'all' prints all).",
+    help="Print a worked example of the lectures (lecture 000…004, docs/explain.md), slide beside correct values "
+    "('list' lists them, 'all' prints all).",
 )
+@click.option("--seed-example", "old_seed_example", hidden=True, expose_value=True, callback=_renamed_option)
 def command(
     optimizer,
     problem,
@@ -68,7 +79,8 @@ def command(
     fmt,
     digits,
     output,
-    seed_example,
+    lecture_example,
+    old_seed_example,
 ):
     """Step-by-step table of every quantity of OPTIMIZER on a problem.
 
@@ -76,17 +88,17 @@ def command(
     Examples:
       ravine explain adam --problem sigmoid_neuron --steps 1 --lr 0.1 --set betas=0.9,0.99
       ravine explain nag --formula "x^2 + 10*y^2" --start 1,1 --steps 5
-      ravine explain adam --seed-example adam_sigmoid
-      ravine explain --seed-example list
+      ravine explain adam --lecture-example adam_sigmoid
+      ravine explain --lecture-example list
     """
     check_digits(digits)
     if output:
         check_output_file(output, "--output")  # before the work, not after it
-    if seed_example is not None:
-        text = _seed_example_output(optimizer, seed_example, fmt, digits, problem, formula, sets, lr, start)
+    if lecture_example is not None:
+        text = _lecture_example_output(optimizer, lecture_example, fmt, digits, problem, formula, sets, lr, start)
     else:
         if not optimizer:
-            raise click.UsageError("give an OPTIMIZER (ravine list optimizers) or --seed-example NAME")
+            raise click.UsageError("give an OPTIMIZER (ravine list optimizers) or --lecture-example NAME")
         if not problem and formula is None:
             raise click.UsageError("give --problem NAME or --formula TEXT")
         prob = parse_problem(problem, formula, variables=variables, params=params)
@@ -113,8 +125,8 @@ def command(
         click.echo(text)
 
 
-def _seed_example_output(optimizer, name, fmt, digits, problem, formula, sets, lr, start) -> str:
-    from .. import seeds
+def _lecture_example_output(optimizer, name, fmt, digits, problem, formula, sets, lr, start) -> str:
+    from .. import lectures
 
     extra = [
         o
@@ -122,14 +134,14 @@ def _seed_example_output(optimizer, name, fmt, digits, problem, formula, sets, l
         if v
     ]
     if extra:
-        raise click.UsageError(f"--seed-example fixes its own setup; drop {extra[0]}")
+        raise click.UsageError(f"--lecture-example fixes its own setup; drop {extra[0]}")
     if name == "list":
-        lines = [f"{n:24s} {seeds.EXAMPLES[n][1]}" for n in seeds.EXAMPLES]
+        lines = [f"{n:24s} {lectures.EXAMPLES[n][1]}" for n in lectures.EXAMPLES]
         return "\n".join(lines)
-    names = list(seeds.EXAMPLES) if name == "all" else [name]
+    names = list(lectures.EXAMPLES) if name == "all" else [name]
     out = []
     for n in names:
-        ex = seeds.get_example(n)
+        ex = lectures.get_example(n)
         if optimizer and name != "all":
             from ..rules import RULES, normalize_name
 
@@ -138,7 +150,7 @@ def _seed_example_output(optimizer, name, fmt, digits, problem, formula, sets, l
                 raise ValueError(f"optimizer: unknown name {optimizer!r}; choose one of: {', '.join(RULES)}")
             if key not in ex.rules:
                 uses = ", ".join(ex.rules) if ex.rules else "no optimizer"
-                raise click.UsageError(f"seed example {n!r} uses {uses}, not {key!r}")
+                raise click.UsageError(f"lecture example {n!r} uses {uses}, not {key!r}")
         out.append(ex.render(fmt, digits))
     if fmt == "json" and len(out) > 1:
         return "[\n" + ",\n".join(out) + "\n]"

@@ -249,9 +249,10 @@ def parse_optimizer(
         rule = cls.build(convention or "torch", **kw)
     except ValueError as exc:
         hint = ""
-        if convention is not None and convention not in cls.conventions:
+        msg = str(exc).splitlines()[0]
+        if convention is not None and convention not in cls.conventions and " was renamed " not in msg:
             hint = _did_you_mean(convention, cls.conventions)
-        raise ParseError(f"{where}: {str(exc).splitlines()[0]}{hint}") from None
+        raise ParseError(f"{where}: {msg}{hint}") from None
     shown = dict(own) or ({"lr": rule.h.lr} if "lr" in rule.h._fields else {})
     label = rule.name + (" (" + ", ".join(f"{k} {_show(v)}" for k, v in shown.items()) + ")" if shown else "")
     return label, rule
@@ -346,8 +347,10 @@ def parse_problem(
     except (TypeError, ValueError) as exc:
         from ..problems import list_problems
 
-        hint = "" if name.strip() in list_problems() else _did_you_mean(name, list_problems())
-        raise ParseError(f"{flag}: {str(exc).splitlines()[0]}{hint}") from None
+        msg = str(exc).splitlines()[0]
+        # a renamed name's message already names the new one (ravine._renamed)
+        hint = "" if name.strip() in list_problems() or " was renamed " in msg else _did_you_mean(name, list_problems())
+        raise ParseError(f"{flag}: {msg}{hint}") from None
 
 
 def parse_axis(text: str, flag: str = "axis"):

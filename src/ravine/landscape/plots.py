@@ -3,7 +3,7 @@
 Every function returns the Figure and saves it when given ``path``:
 
 * :func:`interpolation` — loss (and accuracy) along θ(α) = (1 − α)θ_a + αθ_b, train dashed,
-  test solid, the two solutions marked at α = 0 and 1 (Goodfellow et al. 2015; seed 004's Figure 1).
+  test solid, the two solutions marked at α = 0 and 1 (Goodfellow et al. 2015; lecture 004's Figure 1).
 * :func:`contour2d` / :func:`surface3d` — a :class:`~ravine.landscape.surfaces.Plane`
   (filter-normalized slice, Li et al. 2018, or the plane through three solutions).
 * :func:`spectral_density` — an SLQ density on a log axis (Ghorbani et al. 2019).

@@ -9,7 +9,7 @@ L(θ_p) = (1/N) Σᵢ ℓ(f(xᵢ; θ_p), yᵢ) and the accuracy on a split.
   (Goodfellow, Vinyals & Saxe 2015, "Qualitatively characterizing neural network optimization
   problems"; with θ_a the initialization it is their path from initialization). At α = 0
   and 1 the point *is* θ_a and θ_b (0·θ + 1·θ' = θ' exactly in floating point).
-  :func:`interpolate_pairs` does every pair of two or more solutions (seed 004's Figure 1).
+  :func:`interpolate_pairs` does every pair of two or more solutions (lecture 004's Figure 1).
 * :func:`random_plane` — θ(x, y) = θ* + x δ + y η with filter-normalized Gaussian directions
   (Li, Xu, Taylor, Studer & Goldstein 2018, "Visualizing the loss landscape of neural nets"):
   each filter (a row of a Linear weight, an output channel of a Conv weight) of δ is rescaled

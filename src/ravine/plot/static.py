@@ -103,7 +103,7 @@ def curve1d(
 ):
     """A 1-D problem's curve f(x) with each run's iterates (x_t, f(x_t)) joined in order.
 
-    The lecture's gradient descent on f(x) = x² (seed 002's ``gd(eta, f_grad)``) is the use:
+    The lecture's gradient descent on f(x) = x² (lecture 002's ``gd(eta, f_grad)``) is the use:
     η = 0.05 creeps down one side, η = 1.1 bounces from side to side and climbs out. The
     window is widened to hold every iterate that stays finite, so a divergent run shows.
     """

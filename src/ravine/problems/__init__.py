@@ -5,7 +5,7 @@
 >>> p.f([[1.0, 1.0], [0.0, 0.0]]).tolist()
 [0.0, 1.0]
 
-* :func:`get_problem` / :func:`list_problems`: the catalog (the lecture's seed examples and
+* :func:`get_problem` / :func:`list_problems`: the catalog (the lecture's worked examples and
   the classic 2-D test functions), see :mod:`ravine.problems.catalog`.
 * :func:`from_formula` / :func:`parse_formula`: user formulas, parsed safely (never
   evaluated), see :mod:`ravine.problems.formula` (the parser) and

@@ -7,8 +7,8 @@ sympy.
 
 Sources
 -------
-* Seed 002 (``002_a32fa2ef93e90666.txt``): the lecture "Deep Learning module 3: Optimization"
-  (BITS Pilani), whose worked examples give the seed_* problems, ``ellipse``, ``parabola``,
+* Lecture 002 (``002_a32fa2ef93e90666.txt``): the lecture "Deep Learning module 3: Optimization"
+  (BITS Pilani), whose worked examples give the lecture_* problems, ``ellipse``, ``parabola``,
   ``saddle``, ``tanh`` and ``sigmoid_neuron``.
 * Surjanovic, S. & Bingham, D. (2013). Virtual Library of Simulation Experiments: Test
   Functions and Datasets. https://www.sfu.ca/~ssurjano/ (VLSE) for the classic 2-D set.
@@ -26,11 +26,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._renamed import renamed_message
 from .base import Minimum
 
-__all__ = ["CatalogEntry", "CATALOG", "get_problem", "list_problems", "SEED_002", "VLSE"]
+__all__ = ["CatalogEntry", "CATALOG", "get_problem", "list_problems", "LECTURE_002", "VLSE"]
 
-SEED_002 = "002_a32fa2ef93e90666.txt"
+LECTURE_002 = "002_a32fa2ef93e90666.txt"
 VLSE = "Surjanovic & Bingham, Virtual Library of Simulation Experiments (https://www.sfu.ca/~ssurjano/)"
 JAMIL_YANG = (
     "Jamil & Yang (2013), A literature survey of benchmark functions for global optimization "
@@ -98,18 +99,18 @@ def _check_positive(*names: str) -> Callable[[dict], str | None]:
 
 
 _ENTRIES: tuple[CatalogEntry, ...] = (
-    # ------------------------------------------------------------------ seed 002
+    # ------------------------------------------------------------------ lecture 002
     CatalogEntry(
-        name="seed_error_surface",
+        name="lecture_error_surface",
         variables=("w1", "w2"),
         formula="0.05 + (w1 - 3)^2/4 + (w2 - 4)^2/9 - (w1 - 3)*(w2 - 4)/6",
-        title="Seed error surface E(w1, w2) = 0.05 + (w1−3)²/4 + (w2−4)²/9 − (w1−3)(w2−4)/6",
-        source=SEED_002 + " (numerical example: one GD and one momentum step from "
+        title="Lecture error surface E(w1, w2) = 0.05 + (w1−3)²/4 + (w2−4)²/9 − (w1−3)(w2−4)/6",
+        source=LECTURE_002 + " (numerical example: one GD and one momentum step from "
         "(1, 1) at t−1 and (1.5, 2.0) at t with η = 0.3)",
         minima=(((3.0, 4.0), 0.05),),
         bounds=((-1.0, 7.0), (0.0, 8.0)),
         start=(1.0, 1.0),
-        notes="A convex quadratic with Hessian [[1/2, −1/6], [−1/6, 2/9]]. The seed's momentum "
+        notes="A convex quadratic with Hessian [[1/2, −1/6], [−1/6, 2/9]]. The lecture's momentum "
         "step states β = 0.6 but its arithmetic uses 0.9.",
     ),
     CatalogEntry(
@@ -117,19 +118,19 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
         variables=("x1", "x2"),
         formula="0.1*x1^2 + 2*x2^2",
         title="Distorted ellipsoid f(x1, x2) = 0.1·x1² + 2·x2²",
-        source=SEED_002 + " (momentum example, after Dive into Deep Learning §12.6)",
+        source=LECTURE_002 + " (momentum example, after Dive into Deep Learning §12.6)",
         minima=(((0.0, 0.0), 0.0),),
         bounds=((-6.0, 6.0), (-3.0, 3.0)),
         start=(-5.0, -2.0),
-        notes="Hessian diag(0.2, 4): gradient descent diverges for η > 2/4 = 0.5; the seed uses "
+        notes="Hessian diag(0.2, 4): gradient descent diverges for η > 2/4 = 0.5; the lecture uses "
         "η = 0.4 and 0.6, with and without momentum (β = 0.5, 0.25).",
     ),
     CatalogEntry(
-        name="seed_bowl3d",
+        name="lecture_bowl3d",
         variables=("x", "y", "z"),
         formula="3*x^2 + 2*y^2 + 4*z^2 + 6",
-        title="Seed error surface E(x, y, z) = 3x² + 2y² + 4z² + 6",
-        source=SEED_002 + " (optimal learning-rate example)",
+        title="Lecture error surface E(x, y, z) = 3x² + 2y² + 4z² + 6",
+        source=LECTURE_002 + " (optimal learning-rate example)",
         minima=(((0.0, 0.0, 0.0), 6.0),),
         bounds=((-3.0, 3.0),) * 3,
         start=(1.0, 1.0, 1.0),
@@ -138,23 +139,23 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
         "min[2/6, 2/4, 2/8] = 0.25); the best fixed rate is 2/(λmin + λmax) = 1/6.",
     ),
     CatalogEntry(
-        name="seed_three_var",
+        name="lecture_three_var",
         variables=("x1", "x2", "x3"),
         formula="x1^2 + x1*(1 - x2) + x2^2 - x2*x3 + x3^2 + x3",
-        title="Seed example f(x1, x2, x3) = x1² + x1(1 − x2) + x2² − x2·x3 + x3² + x3",
-        source=SEED_002 + " (unconstrained minimization example)",
+        title="Lecture example f(x1, x2, x3) = x1² + x1(1 − x2) + x2² − x2·x3 + x3² + x3",
+        source=LECTURE_002 + " (unconstrained minimization example)",
         minima=(((-1.0, -1.0, -1.0), -1.0),),
         bounds=((-3.0, 3.0),) * 3,
         start=(1.0, 1.0, 1.0),
         notes="Hessian [[2, −1, 0], [−1, 2, −1], [0, −1, 2]] with eigenvalues 2 − √2, 2, 2 + √2 "
-        "(the seed's 0.586, 2, 3.414); the minimum value −1 is not stated in the seed.",
+        "(the lecture's 0.586, 2, 3.414); the minimum value −1 is not stated in the lecture.",
     ),
     CatalogEntry(
         name="parabola",
         variables=("x",),
         formula="x^2",
         title="Parabola f(x) = x²",
-        source=SEED_002 + " (gd(eta, f_grad) from x = 10 with η = 0.05 and η = 1.1)",
+        source=LECTURE_002 + " (gd(eta, f_grad) from x = 10 with η = 0.05 and η = 1.1)",
         minima=(((0.0,), 0.0),),
         bounds=((-11.0, 11.0),),
         start=(10.0,),
@@ -164,8 +165,8 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
         name="saddle",
         variables=("x", "y"),
         formula="x^2 - y^2",
-        title="Saddle f(x, y) = x² − y² (the seed prints 'x² y²': its minus sign was lost)",
-        source=SEED_002 + " (saddle-point example; the seed's 'f(x, y) = x² y²' lost its minus sign)",
+        title="Saddle f(x, y) = x² − y² (the lecture prints 'x² y²': its minus sign was lost)",
+        source=LECTURE_002 + " (saddle-point example; the lecture's 'f(x, y) = x² y²' lost its minus sign)",
         critical_points=((0.0, 0.0),),
         bounds=((-2.0, 2.0), (-2.0, 2.0)),
         start=(1.5, 0.05),
@@ -177,11 +178,11 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
         variables=("x",),
         formula="tanh(x)",
         title="Vanishing gradient f(x) = tanh(x), f'(x) = 1 − tanh²(x)",
-        source=SEED_002 + " (vanishing-gradient example: f'(4) ≈ 0.0013)",
+        source=LECTURE_002 + " (vanishing-gradient example: f'(4) ≈ 0.0013)",
         bounds=((-5.0, 5.0),),
         start=(4.0,),
         notes="No minimum and no critical point: f decreases towards its infimum −1 as x → −∞. "
-        "f'(4) = 1 − tanh²(4) ≈ 0.00134, the seed's 0.0013.",
+        "f'(4) = 1 − tanh²(4) ≈ 0.00134, the lecture's 0.0013.",
     ),
     CatalogEntry(
         name="sigmoid_neuron",
@@ -189,7 +190,7 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
         formula="y*log(1 + exp(-(w*x + b))) + (1 - y)*log(1 + exp(w*x + b))",
         title="BCE loss of one sigmoid neuron L(w, b) = −[y·ln σ(wx + b) + (1 − y)·ln(1 − σ(wx + b))]"
         " on (x, y) = ({x}, {y})",
-        source=SEED_002 + " (Adam numerical example: (x, y) = (3.5, 0.5), w = b = −2)",
+        source=LECTURE_002 + " (Adam numerical example: (x, y) = (3.5, 0.5), w = b = −2)",
         bounds=((-4.0, 4.0), (-4.0, 4.0)),
         start=(-2.0, -2.0),
         parameters={"x": 3.5, "y": 0.5},
@@ -346,7 +347,7 @@ CATALOG: dict[str, CatalogEntry] = {e.name: e for e in _ENTRIES}
 
 
 def list_problems() -> list[str]:
-    """Names of all catalog problems (seed problems first, then the classic 2-D set)."""
+    """Names of all catalog problems (lecture problems first, then the classic 2-D set)."""
     return list(CATALOG)
 
 
@@ -369,6 +370,9 @@ def get_problem(name: str, **params: Any):
     key = _normalize(name)
     entry = CATALOG.get(key)
     if entry is None:
+        moved = renamed_message("problem", key)
+        if moved:
+            raise ValueError(moved)
         raise ValueError(f"problem: unknown name {name!r}; choose one of: {', '.join(CATALOG)}")
     unknown = sorted(set(params) - set(entry.parameters))
     if unknown:

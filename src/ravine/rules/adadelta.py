@@ -30,7 +30,7 @@ class AdadeltaRecord(NamedTuple):
 
 
 class Adadelta(Rule):
-    r"""AdaDelta, Zeiler 2012 Algorithm 1 (seed 001's "ADADELTA"):
+    r"""AdaDelta, Zeiler 2012 Algorithm 1 (lecture 001's "ADADELTA"):
 
     .. math::
         s &\leftarrow \rho s + (1-\rho)\, g \odot g \\
@@ -40,7 +40,7 @@ class Adadelta(Rule):
 
     (u here is Zeiler's E[Δx²]; the old u enters Δ, the new u is kept.) The
     paper has no η (η = 1, torch's default); Keras multiplies by η = 0.001.
-    Seed 001 shows that at t = 1, Δ = √ε/√((1−ρ)g² + ε)·g ≈ √(ε/(1−ρ))·sign(g):
+    Lecture 001 shows that at t = 1, Δ = √ε/√((1−ρ)g² + ε)·g ≈ √(ε/(1−ρ))·sign(g):
     ε acts as the learning rate early on.
 
     Conventions (docs/conventions.md): all put ε inside both roots and
@@ -51,19 +51,19 @@ class Adadelta(Rule):
     ε = 1e-6. optax's ``weight_decay`` is coupled like torch's; Keras's is
     decoupled (θ ← θ − ηλθ): ``"keras"`` with λ ≠ 0 is refused.
 
-    Lecture 45 (seed 000) uses the name AdaDelta for a different method, a
+    Lecture 45 (lecture 000) uses the name AdaDelta for a different method, a
     moving-window RMSProp: that is :class:`ravine.rules.WindowedRMSprop`.
     """
 
     name = "adadelta"
     title = "AdaDelta (Zeiler 2012)"
-    source = "seed 001_248cd834d8512756.txt; Zeiler 2012 (arXiv:1212.5701) Algorithm 1; torch.optim.Adadelta"
+    source = "lecture 001_248cd834d8512756.txt; Zeiler 2012 (arXiv:1212.5701) Algorithm 1; torch.optim.Adadelta"
     conventions = {
         "torch": dict(lr=1.0, rho=0.9, eps=1e-6),  # torch adadelta.py L32-35
         "keras": dict(lr=1e-3, rho=0.95, eps=1e-7),  # keras adadelta.py L42-44
         "optax": dict(lr=1.0, rho=0.9, eps=1e-6),  # optax alias.adadelta L144-147 (= learning_rate=1.0)
         "paper": dict(lr=1.0, rho=0.95, eps=1e-6),
-        "seed001": dict(lr=1.0, rho=0.9, eps=1e-6),
+        "lecture001": dict(lr=1.0, rho=0.9, eps=1e-6),
     }
     symbols = {"g": "g", "s": "s", "step": "Δ", "u": "u", "delta": "Δθ"}
     Hyper, State, Record = AdadeltaHyper, AdadeltaState, AdadeltaRecord

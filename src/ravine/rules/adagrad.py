@@ -34,7 +34,7 @@ class AdagradTerms(NamedTuple):
 
 
 class Adagrad(Rule):
-    r"""Adagrad (Duchi, Hazan & Singer 2011; seeds 000, 002, 003):
+    r"""Adagrad (Duchi, Hazan & Singer 2011; lectures 000, 002, 003):
 
     .. math::
         g &\leftarrow g + \lambda\theta \\
@@ -47,17 +47,17 @@ class Adagrad(Rule):
     (ε = 1e-10, r₀ = 0, η = 1e-2), as does ``"paper"`` (Duchi et al.'s δ + √G).
     ``"keras"`` puts ε inside, √(r + ε), with ε = 1e-7, r₀ = 0.1 and η = 1e-3;
     ``"optax"`` the same with η required (ravine: 1e-2); optax's "no update
-    where r = 0" cannot arise since ε > 0. The seeds put ε inside
-    (``"seed000"``: "η/√(ε + r_t)"). Only torch has ``lr_decay``. Keras's
+    where r = 0" cannot arise since ε > 0. The lectures put ε inside
+    (``"lecture000"``: "η/√(ε + r_t)"). Only torch has ``lr_decay``. Keras's
     ``weight_decay`` is decoupled (θ ← θ − ηλθ): ``"keras"`` with λ ≠ 0 is refused.
-    Seed 002 writes s_t = s_{t−1} g_t² (a dropped "+"): read it as r ← r + g²
+    Lecture 002 writes s_t = s_{t−1} g_t² (a dropped "+"): read it as r ← r + g²
     (docs/errata.md).
     """
 
     name = "adagrad"
     title = "Adagrad"
     source = (
-        "seed 000_ab20cd003144fc09.txt, 002_a32fa2ef93e90666.txt, 003_be78d6bd17366415.txt; "
+        "lecture 000_ab20cd003144fc09.txt, 002_a32fa2ef93e90666.txt, 003_be78d6bd17366415.txt; "
         "Duchi et al. 2011; torch.optim.Adagrad"
     )
     conventions = {
@@ -68,7 +68,7 @@ class Adagrad(Rule):
         # optax alias.adagrad L329-333 + scale_by_rss L45-75 (lr required)
         "optax": dict(lr=1e-2, eps=1e-7, initial_accumulator_value=0.1, eps_inside=True),
         "paper": dict(lr=1e-2, eps=1e-10, initial_accumulator_value=0.0, eps_inside=False),
-        "seed000": dict(lr=1e-2, eps=1e-8, initial_accumulator_value=0.0, eps_inside=True),
+        "lecture000": dict(lr=1e-2, eps=1e-8, initial_accumulator_value=0.0, eps_inside=True),
     }
     symbols = {"g": "g", "r": "r", "eta_t": "η_t", "delta": "Δθ"}
     Hyper, State, Record, Terms = AdagradHyper, AdagradState, AdagradRecord, AdagradTerms

@@ -56,7 +56,7 @@ class AdamTerms(NamedTuple):
 
 
 class Adam(Rule):
-    r"""Adam (Kingma & Ba 2015, Algorithm 1; seeds 000, 001, 002, 004), with AMSGrad and weight decay:
+    r"""Adam (Kingma & Ba 2015, Algorithm 1; lectures 000, 001, 002, 004), with AMSGrad and weight decay:
 
     .. math::
         g &\leftarrow g + \lambda\theta \quad\text{(coupled weight decay; decoupled: } \Delta\theta \mathrel{-}= \eta\lambda\theta) \\
@@ -67,7 +67,7 @@ class Adam(Rule):
         \Delta\theta &= -\eta\, \hat s / (\sqrt{\hat r} + \epsilon)
 
     ``eps_mode``: ``"outside"`` √r̂ + ε (paper, torch, optax); ``"inside"``
-    √(r̂ + ε) (seed 000 and seed 002 algorithm 6, with Keras's ε = 1e-7 there);
+    √(r̂ + ε) (lecture 000 and lecture 002 algorithm 6, with Keras's ε = 1e-7 there);
     ``"hat"`` Kingma & Ba's "more efficient" form used by Keras, ε added to √r
     before the bias correction: Δθ = −η √(1−β2^t)/(1−β1^t) · s/(√r + ε).
 
@@ -81,16 +81,16 @@ class Adam(Rule):
     corrected r̂ (``amsgrad_max="r_hat"``, set by the ``"optax"`` convention). ``decoupled_weight_decay=None`` (the default) means "as the
     convention says".
 
-    Errata (docs/errata.md): seed 000 divides by (1 − β) without the power t —
+    Errata (docs/errata.md): lecture 000 divides by (1 − β) without the power t —
     not a bias correction after t = 1 — ravine keeps the power t in every
-    convention; seed 004's equations have wrong signs and multiply by g again.
+    convention; lecture 004's equations have wrong signs and multiply by g again.
     """
 
     name = "adam"
     title = "Adam (AMSGrad, weight decay)"
     source = (
         "Kingma & Ba 2015 (arXiv:1412.6980) Algorithm 1; Reddi et al. 2018 (AMSGrad); "
-        "seeds 000_ab20cd003144fc09.txt, 001_248cd834d8512756.txt, 002_a32fa2ef93e90666.txt; torch.optim.Adam"
+        "lectures 000_ab20cd003144fc09.txt, 001_248cd834d8512756.txt, 002_a32fa2ef93e90666.txt; torch.optim.Adam"
     )
     conventions = {
         # torch.optim.Adam (adam.py L38-49); decay coupled unless decoupled_weight_decay=True
@@ -103,8 +103,8 @@ class Adam(Rule):
             lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside", decoupled_weight_decay=False, amsgrad_max="r_hat"
         ),
         "paper": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside", decoupled_weight_decay=False),
-        "seed000": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="inside", decoupled_weight_decay=False),
-        "seed002": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-7, eps_mode="inside", decoupled_weight_decay=False),
+        "lecture000": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="inside", decoupled_weight_decay=False),
+        "lecture002": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-7, eps_mode="inside", decoupled_weight_decay=False),
     }
     symbols = {"g": "g", "s": "s", "r": "r", "r_max": "r_max", "s_hat": "ŝ", "r_hat": "r̂", "delta": "Δθ"}
     Hyper, State, Record, Terms = AdamHyper, AdamState, AdamRecord, AdamTerms
@@ -203,7 +203,7 @@ class AdamW(Adam):
     ``"keras"`` 4e-3 (with Keras Adam's "hat" form, ε̂ = 1e-7), ``"optax"`` 1e-4.
     ``"paper"`` (Loshchilov & Hutter, Algorithm 2) scales the decay by the
     schedule multiplier only, not by α: pass ``weight_decay = λ_paper / lr``
-    (its λ default is torch's 1e-2). The seeds have no AdamW; their conventions
+    (its λ default is torch's 1e-2). The lectures have no AdamW; their conventions
     keep λ = 1e-2.
     """
 
@@ -233,10 +233,10 @@ class AdamW(Adam):
         "paper": dict(
             lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="outside", weight_decay=1e-2, decoupled_weight_decay=True
         ),
-        "seed000": dict(
+        "lecture000": dict(
             lr=1e-3, betas=(0.9, 0.999), eps=1e-8, eps_mode="inside", weight_decay=1e-2, decoupled_weight_decay=True
         ),
-        "seed002": dict(
+        "lecture002": dict(
             lr=1e-3, betas=(0.9, 0.999), eps=1e-7, eps_mode="inside", weight_decay=1e-2, decoupled_weight_decay=True
         ),
     }
@@ -434,7 +434,7 @@ class Yogi(Rule):
         \Delta\theta &= -\eta\, \hat s / (\sqrt{\hat r} + \epsilon)
 
     The additive update keeps r from forgetting large gradients as fast as
-    Adam's multiplicative one (seed 002 names Yogi as the fix for Adam's
+    Adam's multiplicative one (lecture 002 names Yogi as the fix for Adam's
     variance problem). With ``bias_correction`` ŝ = s/(1−β1^t), r̂ = r/(1−β2^t),
     otherwise ŝ = s, r̂ = r.
 
@@ -449,7 +449,7 @@ class Yogi(Rule):
 
     name = "yogi"
     title = "Yogi"
-    source = "Zaheer et al. 2018 (NeurIPS) Algorithm 2; seed 002_a32fa2ef93e90666.txt; optax.scale_by_yogi"
+    source = "Zaheer et al. 2018 (NeurIPS) Algorithm 2; lecture 002_a32fa2ef93e90666.txt; optax.scale_by_yogi"
     conventions = {
         "torch": dict(
             lr=1e-2,

@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, NamedTuple
 
 from .. import _checks
+from .._renamed import RENAMED, renamed_message
 from . import hyper as hp
 from .ops import isfinite_all
 
@@ -150,7 +151,7 @@ class Rule:
     name: ClassVar[str] = ""
     #: human title
     title: ClassVar[str] = ""
-    #: where the equations come from (seed file names, papers)
+    #: where the equations come from (lecture file names, papers)
     source: ClassVar[str] = ""
     Hyper: ClassVar[type]
     State: ClassVar[type]
@@ -182,6 +183,9 @@ class Rule:
     def __init__(self, convention: str = "torch", **given):
         owner = type(self).__name__
         if convention not in self.conventions:
+            moved = renamed_message("convention", convention)
+            if moved and RENAMED[convention] in self.conventions:
+                raise ValueError(f"{owner}: {moved}")
             raise ValueError(
                 f"{owner}: convention must be one of {', '.join(map(repr, self.conventions))}, got {convention!r}"
             )

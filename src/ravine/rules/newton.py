@@ -1,4 +1,4 @@
-"""Second-order steps (seed 004): damped Newton and the exact step along the
+"""Second-order steps (lecture 004): damped Newton and the exact step along the
 gradient on a quadratic. They need the Hessian, so they run on analytic
 problems (the runner passes H); they are not elementwise."""
 
@@ -28,7 +28,7 @@ class NewtonRecord(NamedTuple):
 
 
 class Newton(Rule):
-    r"""Damped Newton's method with a gradient-step fallback (seed 004):
+    r"""Damped Newton's method with a gradient-step fallback (lecture 004):
 
     .. math::
         \Delta\theta = \begin{cases} -\eta\,(H + \lambda I)^{-1} g & H + \lambda I \succ 0 \\
@@ -42,7 +42,7 @@ class Newton(Rule):
 
     name = "newton"
     title = "Newton (damped, with fallback)"
-    source = "seed 004_e3e25ab036bd9f9f.txt (Newton's method); Nocedal & Wright 2006, §3.4"
+    source = "lecture 004_e3e25ab036bd9f9f.txt (Newton's method); Nocedal & Wright 2006, §3.4"
     conventions = {"torch": dict(lr=1.0, damping=0.0, fallback_lr=1e-2)}
     elementwise = False
     needs = ("hessian",)
@@ -85,19 +85,19 @@ class ExactStepRecord(NamedTuple):
 
 
 class ExactStep(Rule):
-    r"""The optimal step along the gradient on a quadratic (seed 004):
+    r"""The optimal step along the gradient on a quadratic (lecture 004):
 
     .. math::
         \epsilon^* = \frac{g^\top g}{g^\top H g}, \qquad \Delta\theta = -\epsilon^* g
 
     On a quadratic this is exact line search (steepest descent with the best
     step). Where gᵀHg ≤ 0 the quadratic model is unbounded along −g and, as
-    the seed says, the method "switches back" to the base learning rate ``lr``.
+    the lecture says, the method "switches back" to the base learning rate ``lr``.
     """
 
     name = "exact_step"
     title = "Exact quadratic step gᵀg / gᵀHg"
-    source = "seed 004_e3e25ab036bd9f9f.txt (ε* = gᵀg / gᵀHg)"
+    source = "lecture 004_e3e25ab036bd9f9f.txt (ε* = gᵀg / gᵀHg)"
     conventions = {"torch": dict(lr=1e-2)}
     elementwise = False
     needs = ("hessian",)

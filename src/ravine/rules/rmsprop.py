@@ -1,5 +1,5 @@
 """RMSProp and its relatives: centered/momentum RMSProp (torch), RMSProp with
-Nesterov momentum (seed 000), and the moving-window RMSProp that lecture 45
+Nesterov momentum (lecture 000), and the moving-window RMSProp that lecture 45
 calls AdaDelta."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class RMSpropRecord(NamedTuple):
 
 
 class RMSprop(Rule):
-    r"""RMSProp (Tieleman & Hinton 2012; seeds 000, 001, 002, 004), with torch's options:
+    r"""RMSProp (Tieleman & Hinton 2012; lectures 000, 001, 002, 004), with torch's options:
 
     .. math::
         g &\leftarrow g + \lambda\theta \\
@@ -50,7 +50,7 @@ class RMSprop(Rule):
         \Delta\theta &= -\eta\, g / \text{denom} \qquad (\mu = 0)
 
     torch calls the decay ``alpha`` (default 0.99) and puts ε outside the root;
-    the seeds call it β (γ, ρ) = 0.9 and put ε inside: ``convention="seed000"``.
+    the lectures call it β (γ, ρ) = 0.9 and put ε inside: ``convention="lecture000"``.
 
     Conventions (docs/conventions.md): ``"torch"`` α = 0.99, ε = 1e-8 outside the
     root (after centering), η = 1e-2. ``"keras"`` ρ = 0.9, ε = 1e-7 inside,
@@ -67,7 +67,7 @@ class RMSprop(Rule):
     name = "rmsprop"
     title = "RMSProp (centered, momentum)"
     source = (
-        "seed 000_ab20cd003144fc09.txt, 001_248cd834d8512756.txt, 002_a32fa2ef93e90666.txt, "
+        "lecture 000_ab20cd003144fc09.txt, 001_248cd834d8512756.txt, 002_a32fa2ef93e90666.txt, "
         "004_e3e25ab036bd9f9f.txt; Tieleman & Hinton 2012; Graves 2013 (centered); torch.optim.RMSprop"
     )
     conventions = {
@@ -75,8 +75,8 @@ class RMSprop(Rule):
         "keras": dict(lr=1e-3, alpha=0.9, eps=1e-7, eps_inside=True, lr_in_buffer=True),  # L55-59, L109-154
         "optax": dict(lr=1e-2, alpha=0.9, eps=1e-8, eps_inside=True, lr_in_buffer=True),  # alias.rmsprop
         "paper": dict(lr=1e-3, alpha=0.9, eps=1e-8, eps_inside=True),
-        "seed000": dict(lr=1e-2, alpha=0.9, eps=1e-6, eps_inside=True),
-        "seed002": dict(lr=1e-2, alpha=0.9, eps=1e-6, eps_inside=True),
+        "lecture000": dict(lr=1e-2, alpha=0.9, eps=1e-6, eps_inside=True),
+        "lecture002": dict(lr=1e-2, alpha=0.9, eps=1e-6, eps_inside=True),
     }
     symbols = {"g": "g", "r": "r", "m": "m", "denom": "√r+ε", "b": "b", "delta": "Δθ"}
     Hyper, State, Record = RMSpropHyper, RMSpropState, RMSpropRecord
@@ -186,7 +186,7 @@ class _LookaheadNeeds:
 
 
 class RMSpropNesterov(Rule):
-    r"""RMSProp with Nesterov momentum (seed 000, after Goodfellow et al. algorithm 8.7):
+    r"""RMSProp with Nesterov momentum (lecture 000, after Goodfellow et al. algorithm 8.7):
 
     .. math::
         \tilde\theta &= \theta + \alpha v, \quad g = \nabla L(\tilde\theta) \\
@@ -206,10 +206,10 @@ class RMSpropNesterov(Rule):
 
     name = "rmsprop_nesterov"
     title = "RMSProp with Nesterov momentum"
-    source = "seed 000_ab20cd003144fc09.txt; Goodfellow, Bengio & Courville 2016, algorithm 8.7"
+    source = "lecture 000_ab20cd003144fc09.txt; Goodfellow, Bengio & Courville 2016, algorithm 8.7"
     conventions = {
         "torch": dict(lr=1e-2, alpha=0.99, momentum=0.9, eps=1e-8, eps_inside=False),
-        "seed000": dict(lr=1e-2, alpha=0.9, momentum=0.9, eps=1e-6, eps_inside=True),
+        "lecture000": dict(lr=1e-2, alpha=0.9, momentum=0.9, eps=1e-6, eps_inside=True),
         "paper": dict(lr=1e-3, alpha=0.9, momentum=0.9, eps=1e-6, eps_inside=True),
     }
     symbols = {"g": "g(θ̃)", "r": "r", "v": "v", "delta": "Δθ"}
@@ -288,7 +288,7 @@ class WindowedRMSpropTerms(NamedTuple):
 
 
 class WindowedRMSprop(Rule):
-    r"""RMSProp with a moving-WINDOW average: what lecture 45 (seed 000) calls "AdaDelta".
+    r"""RMSProp with a moving-WINDOW average: what lecture 45 (lecture 000) calls "AdaDelta".
 
     .. math::
         r_t &= \frac{1}{n}\sum_{\tau=t-n+1}^{t} g_\tau \odot g_\tau, \qquad n = \min(t, W) \\
@@ -303,10 +303,10 @@ class WindowedRMSprop(Rule):
 
     name = "windowed_rmsprop"
     title = "Windowed RMSProp (lecture 45's 'AdaDelta')"
-    source = "seed 000_ab20cd003144fc09.txt (Lecture 45, 'AdaDelta' slide)"
+    source = "lecture 000_ab20cd003144fc09.txt (Lecture 45, 'AdaDelta' slide)"
     conventions = {
         "torch": dict(lr=1e-2, window=10, eps=1e-8, eps_inside=False),
-        "seed000": dict(lr=1e-2, window=10, eps=1e-6, eps_inside=True),
+        "lecture000": dict(lr=1e-2, window=10, eps=1e-6, eps_inside=True),
     }
     elementwise = False
     symbols = {"g": "g", "r": "r (window mean)", "delta": "Δθ"}

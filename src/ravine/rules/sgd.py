@@ -3,9 +3,9 @@ the lectures, and Nesterov's look-ahead.
 
 Batch GD, SGD and minibatch SGD are one rule, θ ← θ − η g; they differ only in
 how g is computed (all data, one example, the mean over a minibatch B), which
-belongs to the training loop (seed 002_a32fa2ef93e90666.txt, algorithms 1–3).
+belongs to the training loop (lecture 002_a32fa2ef93e90666.txt, algorithms 1–3).
 On analytic functions the runner emulates SGD by adding Gaussian noise to the
-gradient (seed 002's ``sgd`` snippet), see ``ravine.run(grad_noise=...)``.
+gradient (lecture 002's ``sgd`` snippet), see ``ravine.run(grad_noise=...)``.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ class SGD(Rule):
         d &\leftarrow g + \mu b \text{ if nesterov else } b \\
         \Delta\theta &= -\eta\, d
 
-    Without momentum this is plain gradient descent, θ ← θ − η g (seed 002).
-    With constant η and τ = 0 it equals the heavy ball of seeds 003/004
+    Without momentum this is plain gradient descent, θ ← θ − η g (lecture 002).
+    With constant η and τ = 0 it equals the heavy ball of lectures 003/004
     (v = −η b); ``nesterov=True`` is Nesterov's method written in the
     look-ahead variable (see :class:`NAG`; Sutskever et al. 2013).
 
@@ -71,7 +71,7 @@ class SGD(Rule):
 
     name = "sgd"
     title = "SGD (momentum, dampening, Nesterov)"
-    source = "seed 002_a32fa2ef93e90666.txt (GD, SGD, minibatch); torch.optim.SGD; Sutskever et al. 2013"
+    source = "lecture 002_a32fa2ef93e90666.txt (GD, SGD, minibatch); torch.optim.SGD; Sutskever et al. 2013"
     conventions = {
         "torch": dict(lr=1e-3, first_buffer="g"),  # torch sgd.py L32, L358-364
         "keras": dict(lr=1e-2, first_buffer="zero", lr_in_buffer=True),  # keras sgd.py L45-47, L105-111
@@ -184,33 +184,33 @@ class MomentumRecord(NamedTuple):
 class Momentum(Rule):
     r"""Momentum in the two forms the lectures teach.
 
-    ``form="heavy_ball"`` (seeds 003, 004 and seed 002's worked example; Polyak 1964):
+    ``form="heavy_ball"`` (lectures 003, 004 and lecture 002's worked example; Polyak 1964):
 
     .. math::  v \leftarrow \alpha v - \eta g, \qquad \theta \leftarrow \theta + v
 
     equivalently θ_{t+1} = θ_t − η g_t + α(θ_t − θ_{t−1}).
 
-    ``form="average"`` (seed 001 and seed 002 algorithm 4, an exponential average):
+    ``form="average"`` (lecture 001 and lecture 002 algorithm 4, an exponential average):
 
     .. math::  v \leftarrow \beta v + (1-\beta) g, \qquad \theta \leftarrow \theta - \eta v
 
     Both start at v₀ = 0. ``momentum`` is α (resp. β). A momentum schedule
-    (seed 004: start at 0.5, anneal to 0.9) is ``ravine.schedules.momentum_anneal``
+    (lecture 004: start at 0.5, anneal to 0.9) is ``ravine.schedules.momentum_anneal``
     applied to ``momentum``.
     """
 
     name = "momentum"
     title = "Momentum (heavy ball or exponential average)"
     source = (
-        "seed 003_be78d6bd17366415.txt, 004_e3e25ab036bd9f9f.txt (heavy ball); "
+        "lecture 003_be78d6bd17366415.txt, 004_e3e25ab036bd9f9f.txt (heavy ball); "
         "001_248cd834d8512756.txt, 002_a32fa2ef93e90666.txt algorithm 4 (average)"
     )
     conventions = {
         "torch": dict(lr=1e-2, momentum=0.9, form="heavy_ball"),
-        "seed003": dict(lr=1e-2, momentum=0.9, form="heavy_ball"),
-        "seed004": dict(lr=1e-2, momentum=0.9, form="heavy_ball"),
-        "seed001": dict(lr=1e-2, momentum=0.9, form="average"),
-        "seed002": dict(lr=1e-2, momentum=0.9, form="average"),
+        "lecture003": dict(lr=1e-2, momentum=0.9, form="heavy_ball"),
+        "lecture004": dict(lr=1e-2, momentum=0.9, form="heavy_ball"),
+        "lecture001": dict(lr=1e-2, momentum=0.9, form="average"),
+        "lecture002": dict(lr=1e-2, momentum=0.9, form="average"),
     }
     symbols = {"g": "g", "v": "v", "delta": "Δθ"}
 
@@ -258,7 +258,7 @@ class NAGRecord(NamedTuple):
 
 
 class NAG(Rule):
-    r"""Nesterov's accelerated gradient, look-ahead form (seeds 000, 003):
+    r"""Nesterov's accelerated gradient, look-ahead form (lectures 000, 003):
 
     .. math::
         \tilde\theta = \theta + \alpha v,\quad g = \nabla L(\tilde\theta),\quad
@@ -272,7 +272,7 @@ class NAG(Rule):
 
     name = "nag"
     title = "Nesterov accelerated gradient (look-ahead)"
-    source = "seed 000_ab20cd003144fc09.txt, 003_be78d6bd17366415.txt; Nesterov 1983; Sutskever et al. 2013"
+    source = "lecture 000_ab20cd003144fc09.txt, 003_be78d6bd17366415.txt; Nesterov 1983; Sutskever et al. 2013"
     conventions = {"torch": dict(lr=1e-2, momentum=0.9), "paper": dict(lr=1e-2, momentum=0.9)}
     needs = ("lookahead",)
     symbols = {"g": "g(θ̃)", "v": "v", "delta": "Δθ"}

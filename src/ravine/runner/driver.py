@@ -115,7 +115,7 @@ def run(
     divergence : mark a trajectory diverged when ‖θ‖∞ exceeds this
     record : "all" (every step, with the optimizer state), "final", or an
         int k (every k-th step and the last)
-    grad_noise : σ of Gaussian noise added to every gradient (seed 002's SGD
+    grad_noise : σ of Gaussian noise added to every gradient (lecture 002's SGD
         emulation: g += N(0, σ²)); ``seed`` seeds it
     schedules : hyperparameter name → schedule (``ravine.schedules``), for all
         optimizers, e.g. ``{"lr": schedules.exponential(0.1, 0.01)}``

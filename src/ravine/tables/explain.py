@@ -16,7 +16,7 @@ the start point and f(θ_0) only.
 Every number in the table comes from the rule's own :meth:`~ravine.rules.Rule.apply`
 (its ``Record``) and the problem's ``f``/``grad``/``hessian``: nothing here
 restates an update equation. Record fields are named with the rule's
-``symbols`` (the seed's notation: s, r, ŝ, r̂, Δθ, …); vector quantities are
+``symbols`` (the lecture's notation: s, r, ŝ, r̂, Δθ, …); vector quantities are
 split per coordinate with the problem's variable names (``s[w]``, ``s[b]``).
 Fields that a configuration does not use (a Python-float placeholder in the
 state, e.g. Adam's ``r_max`` without amsgrad) and fields that are not of θ's

@@ -1,6 +1,6 @@
 """Tables of numbers for people: one renderer for text, Markdown, CSV and JSON.
 
-:class:`Table` is what ``ravine explain``, ``ravine run``, the seeds' worked examples and the
+:class:`Table` is what ``ravine explain``, ``ravine run``, the lectures' worked examples and the
 benchmark reports print. Numbers are shown to a number of significant digits (never cut to
 a column width), wide characters are measured as the terminal shows them, and JSON output is
 finite-or-null.

@@ -1,4 +1,4 @@
-"""Seed ``002_a32fa2ef93e90666.txt``'s worked examples, recomputed through the rules."""
+"""Lecture ``002_a32fa2ef93e90666.txt``'s worked examples, recomputed through the rules."""
 
 from __future__ import annotations
 
@@ -7,23 +7,23 @@ import math
 import numpy as np
 
 from ..tables import Table, explain
-from .example import SEED_002, Row, SeedExample
+from .example import LECTURE_002, LectureExample, Row
 from .example import cmd as _cmd
 
-# ====================================================================== seed 002: E(w1, w2)
+# ====================================================================== lecture 002: E(w1, w2)
 
 _E_PREV = (1.0, 1.0)  # (w1, w2) at t − 1
 _E_NOW = (1.5, 2.0)  # (w1, w2) at t
 _E_LR = 0.3
 
 
-def error_surface_gd() -> SeedExample:
+def error_surface_gd() -> LectureExample:
     """One gradient-descent step on E(w1, w2) from (1.5, 2.0) with η = 0.3; and the minimum."""
     from ..rules import SGD, Newton
 
-    tab = explain(SGD(lr=_E_LR), "seed_error_surface", start=_E_NOW, steps=1)
+    tab = explain(SGD(lr=_E_LR), "lecture_error_surface", start=_E_NOW, steps=1)
     r1 = tab.row(1)
-    newton = explain(Newton(), "seed_error_surface", start=_E_NOW, steps=1)
+    newton = explain(Newton(), "lecture_error_surface", start=_E_NOW, steps=1)
     n1 = newton.row(1)
     gd_w2 = r1["w2"]
     rows = (
@@ -42,10 +42,10 @@ def error_surface_gd() -> SeedExample:
             formula="w2 − η ∂E/∂w2",
         ),
     )
-    return SeedExample(
+    return LectureExample(
         "error_surface_gd",
-        "One gradient-descent step on the seed's error surface",
-        SEED_002,
+        "One gradient-descent step on the lecture's error surface",
+        LECTURE_002,
         "E(w1, w2) = 0.05 + (w1−3)²/4 + (w2−4)²/9 − (w1−3)(w2−4)/6, (w1, w2) = (1.5, 2.0) at t, η = 0.3",
         rows,
         (("SGD (plain gradient descent), one step:", tab), ("Newton, one step (the minimum):", newton)),
@@ -63,10 +63,10 @@ def _heavy_ball_step(beta: float, velocity) -> Table:
     start = np.array(_E_NOW)
     st = rule.init(start)
     st = st._replace(state=MomentumState(v=np.asarray(velocity, dtype=float)))
-    return explain(rule, "seed_error_surface", start=start, steps=1, opt_state=st)
+    return explain(rule, "lecture_error_surface", start=start, steps=1, opt_state=st)
 
 
-def error_surface_momentum() -> SeedExample:
+def error_surface_momentum() -> LectureExample:
     """One heavy-ball step θ_{t+1} = θ_t − η g_t + β(θ_t − θ_{t−1}) with β = 0.6 (stated) and 0.9 (used).
 
     Through :class:`ravine.rules.Momentum` (heavy ball) with the initial velocity
@@ -105,10 +105,10 @@ def error_surface_momentum() -> SeedExample:
             formula="w2 − η∂E/∂w2 + βΔw1",
         ),
     )
-    return SeedExample(
+    return LectureExample(
         "error_surface_momentum",
-        "One heavy-ball momentum step on the seed's error surface",
-        SEED_002,
+        "One heavy-ball momentum step on the lecture's error surface",
+        LECTURE_002,
         "(w1, w2) = (1, 1) at t−1, (1.5, 2.0) at t, η = 0.3, stated β = 0.6 (and α = 1.5, unused); "
         "θ_{t+1} = θ_t − η g_t + β(θ_t − θ_{t−1}), i.e. Momentum(form='heavy_ball') with v = θ_t − θ_{t−1}",
         rows,
@@ -122,14 +122,14 @@ def error_surface_momentum() -> SeedExample:
     )
 
 
-# ====================================================================== seed 002: Adam on a neuron
+# ====================================================================== lecture 002: Adam on a neuron
 
 
 def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
 
-def adam_sigmoid() -> SeedExample:
+def adam_sigmoid() -> LectureExample:
     """One Adam step on one sigmoid neuron with BCE: (x, y) = (3.5, 0.5), w = b = −2.
 
     Adam(lr=0.1, betas=(0.9, 0.99), eps=1e-8), ε outside the root as the slide's last formula.
@@ -235,10 +235,10 @@ def adam_sigmoid() -> SeedExample:
         ),
         Row("L after the step", None, r["f(θ)"], formula="BCE at (w, b) after one step"),
     )
-    return SeedExample(
+    return LectureExample(
         "adam_sigmoid",
         "One Adam step on a sigmoid neuron with BCE loss",
-        SEED_002,
+        LECTURE_002,
         "(x, y) = (3.5, 0.5), w = b = −2.0, η = 0.1, β1 = 0.9, β2 = 0.99, ε = 1e−8 (outside the root, "
         "as the slide's last formula), s = r = 0, bias correction at t = 1",
         rows,
@@ -252,11 +252,11 @@ def adam_sigmoid() -> SeedExample:
     )
 
 
-# ====================================================================== seed 002: gd on x²
+# ====================================================================== lecture 002: gd on x²
 
 
-def gd_parabola() -> SeedExample:
-    """Seed 002's ``gd(eta, f_grad)`` on f(x) = x² from x = 10, 10 steps, η = 0.05 and η = 1.1."""
+def gd_parabola() -> LectureExample:
+    """Lecture 002's ``gd(eta, f_grad)`` on f(x) = x² from x = 10, 10 steps, η = 0.05 and η = 1.1."""
     from ..rules import SGD
 
     runs = {eta: explain(SGD(lr=eta), "parabola", start=(10.0,), steps=10) for eta in (0.05, 1.1)}
@@ -291,10 +291,10 @@ def gd_parabola() -> SeedExample:
             ok=True,
         ),
     )
-    return SeedExample(
+    return LectureExample(
         "gd_parabola",
         "gd(eta, f_grad) on f(x) = x²",
-        SEED_002,
+        LECTURE_002,
         "x_0 = 10, x ← x − η·2x for 10 steps, η = 0.05 and η = 1.1 (the slide shows only plots)",
         rows,
         (("Iterates (SGD with lr = η through explain) beside the closed form x_k = 10(1 − 2η)^k:", table),),
@@ -304,10 +304,10 @@ def gd_parabola() -> SeedExample:
     )
 
 
-# ====================================================================== seed 002: ellipse + momentum
+# ====================================================================== lecture 002: ellipse + momentum
 
 
-def ellipse_momentum(steps: int = 20) -> SeedExample:
+def ellipse_momentum(steps: int = 20) -> LectureExample:
     """The ellipse 0.1x1² + 2x2² from (−5, −2): η = 0.4, 0.6 without momentum, η = 0.6 with β = 0.5, 0.25.
 
     The pictures come from d2l (§12.6), whose momentum is v ← βv + g, θ ← θ − ηv: torch's
@@ -371,10 +371,10 @@ def ellipse_momentum(steps: int = 20) -> SeedExample:
             formula="2/λ_max = 2/4: η = 0.6 > 0.5 diverges along x2",
         )
     )
-    return SeedExample(
+    return LectureExample(
         "ellipse_momentum",
         "Gradient descent and momentum on the ellipse 0.1x1² + 2x2²",
-        SEED_002,
+        LECTURE_002,
         f"start (−5, −2), {steps} steps; Hessian diag(0.2, 4); momentum as d2l: v ← βv + g, θ ← θ − ηv "
         "(SGD(momentum=β))",
         tuple(rows),
@@ -385,14 +385,14 @@ def ellipse_momentum(steps: int = 20) -> SeedExample:
     )
 
 
-# ====================================================================== seed 002: analysis slides
+# ====================================================================== lecture 002: analysis slides
 
 
-def step_size_slide() -> SeedExample:
-    """The E = 3x² + 2y² + 4z² + 6 slide, from :func:`ravine.seeds.seed_step_size_slide`."""
-    from .slides import seed_step_size_slide
+def step_size_slide() -> LectureExample:
+    """The E = 3x² + 2y² + 4z² + 6 slide, from :func:`ravine.lectures.lecture_step_size_slide`."""
+    from .slides import lecture_step_size_slide
 
-    s = seed_step_size_slide()
+    s = lecture_step_size_slide()
     printed = {
         "η_x,opt (one-step optimum along x)": "1/6",
         "η_y,opt (one-step optimum along y)": "1/4",
@@ -412,27 +412,27 @@ def step_size_slide() -> SeedExample:
         )
         for r in s.rows
     )
-    return SeedExample(
+    return LectureExample(
         "step_size_slide",
         "Optimal learning rate for E(x, y, z) = 3x² + 2y² + 4z² + 6",
-        SEED_002,
+        LECTURE_002,
         f"Hessian diag(6, 4, 8), eigenvalues {', '.join(f'{v:g}' for v in s.eigenvalues)}; gradient descent",
         rows,
         (),
-        ("Computed by ravine.seeds.seed_step_size_slide() (QuadraticRates).",),
+        ("Computed by ravine.lectures.lecture_step_size_slide() (QuadraticRates).",),
         (),
         _cmd("step_size_slide"),
     )
 
 
-def critical_point() -> SeedExample:
+def critical_point() -> LectureExample:
     """The three-variable example: minimum (−1, −1, −1), Hessian eigenvalues 0.586, 2, 3.414."""
     from ..problems import get_problem
     from ..rules import Newton
-    from .slides import seed_critical_point_example
+    from .slides import lecture_critical_point_example
 
-    cp = seed_critical_point_example()
-    prob = get_problem("seed_three_var")
+    cp = lecture_critical_point_example()
+    prob = get_problem("lecture_three_var")
     lam = cp.classification.eigenvalues
     g_at = prob.grad(cp.point)
     newton = explain(Newton(), prob, start=(1.0, 1.0, 1.0), steps=1)
@@ -447,24 +447,24 @@ def critical_point() -> SeedExample:
         Row("kind", "minimum", cp.classification.kind, formula=cp.classification.reason),
         Row("f(x*)", None, float(cp.value), formula="not stated on the slide"),
     )
-    return SeedExample(
+    return LectureExample(
         "critical_point",
         "Critical point of f = x1² + x1(1 − x2) + x2² − x2x3 + x3² + x3",
-        SEED_002,
+        LECTURE_002,
         "∇f = 0, Hessian [[2, −1, 0], [−1, 2, −1], [0, −1, 2]]",
         rows,
         (("One Newton step from (1, 1, 1) lands on the minimum:", newton),),
         (
             "The slide writes 'All Eigen vectors are positive': it means eigenvalues.",
-            "Computed by ravine.seeds.seed_critical_point_example().",
+            "Computed by ravine.lectures.lecture_critical_point_example().",
         ),
         ("newton",),
         _cmd("critical_point", "newton"),
     )
 
 
-def tanh_vanishing() -> SeedExample:
-    """tanh′(4) = 1 − tanh²(4) ≈ 0.001341 (the seed's 0.0013)."""
+def tanh_vanishing() -> LectureExample:
+    """tanh′(4) = 1 − tanh²(4) ≈ 0.001341 (the lecture's 0.0013)."""
     from ..problems import get_problem
 
     prob = get_problem("tanh")
@@ -473,10 +473,10 @@ def tanh_vanishing() -> SeedExample:
         Row("f'(4) = 1 − tanh²(4)", "0.0013", d, formula="problem 'tanh' gradient at x = 4"),
         Row("f'(0) (for scale)", None, float(prob.grad([0.0])[0]), formula="1 − tanh²(0)"),
     )
-    return SeedExample(
+    return LectureExample(
         "tanh_vanishing",
         "Vanishing gradient of tanh",
-        SEED_002,
+        LECTURE_002,
         "f(x) = tanh(x), f'(x) = 1 − tanh²(x)",
         rows,
         (),

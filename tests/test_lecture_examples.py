@@ -1,4 +1,4 @@
-"""ravine.seeds: the seeds' worked examples, checked against numbers written out here by hand."""
+"""ravine.lectures: the lectures' worked examples, checked against numbers written out here by hand."""
 
 import csv
 import io
@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from ravine.seeds import EXAMPLES, Row, get_example, list_examples
+from ravine.lectures import EXAMPLES, Row, get_example, list_examples
 
 
 def _c(ex, quantity):
@@ -186,7 +186,7 @@ def test_tanh():
     assert r.agrees is True  # 0.0013 to the printed digits
 
 
-def test_momentum_expansion_seed004():
+def test_momentum_expansion_lecture004():
     ex = get_example("momentum_expansion")
     assert [_c(ex, f"ν3: coefficient of G{i}") for i in (1, 2, 3)] == pytest.approx([-0.81, -0.9, -1.0])
     assert [r.quantity for r in ex.errata] == ["ν3 middle step: '−0.9·(0.9·G1 − G2)' → coefficient of G2"]
@@ -206,7 +206,7 @@ def test_row_tolerance_from_printed_digits():
 @pytest.mark.parametrize("name", list_examples())
 def test_every_example_renders(name):
     ex = get_example(name)
-    assert ex.rows and ex.seed.endswith(".txt") and ex.command.endswith(name)
+    assert ex.rows and ex.lecture.endswith(".txt") and ex.command.endswith(name)
     text = ex.to_text()
     assert ex.title in text and "Reproduce" in text
     md = ex.to_markdown()

@@ -1,18 +1,18 @@
-"""Seed ``004_e3e25ab036bd9f9f.txt``'s worked example: the unrolled heavy-ball velocities."""
+"""Lecture ``004_e3e25ab036bd9f9f.txt``'s worked example: the unrolled heavy-ball velocities."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..tables import explain
-from .example import SEED_004, Row, SeedExample
+from .example import LECTURE_004, LectureExample, Row
 from .example import cmd as _cmd
 
-# ====================================================================== seed 004: unrolled momentum
+# ====================================================================== lecture 004: unrolled momentum
 
 
-def momentum_expansion() -> SeedExample:
-    """Seed 004: ν ← 0.9ν − G_t (learning rate 1) unrolled: ν3 = −0.81G1 − 0.9G2 − G3.
+def momentum_expansion() -> LectureExample:
+    """Lecture 004: ν ← 0.9ν − G_t (learning rate 1) unrolled: ν3 = −0.81G1 − 0.9G2 − G3.
 
     Computed with Momentum(lr=1, momentum=0.9) in 3-D, the gradients G1, G2, G3 being the unit
     vectors e1, e2, e3, so the coordinates of ν_t are the coefficients of G1, G2, G3.
@@ -46,11 +46,11 @@ def momentum_expansion() -> SeedExample:
         Row("ν3: coefficient of G2", "-0.9", v3["v[G2]"]),
         Row("ν3: coefficient of G3", "-1", v3["v[G3]"]),
     )
-    return SeedExample(
+    return LectureExample(
         "momentum_expansion",
         "Unrolled heavy-ball velocities ν1, ν2, ν3",
-        SEED_004,
-        "ν ← 0.9·ν − G_t, ν0 = 0 (the seed's η = 0.9 is the momentum coefficient, α = 1 the step)",
+        LECTURE_004,
+        "ν ← 0.9·ν − G_t, ν0 = 0 (the lecture's η = 0.9 is the momentum coefficient, α = 1 the step)",
         rows,
         (("Momentum(lr=1, momentum=0.9) with G_t = e_t (coordinates = coefficients):", tab),),
         (),

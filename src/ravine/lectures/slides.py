@@ -1,4 +1,4 @@
-"""Seed 002's analysis slides, checked: the step-size slide and the critical-point example.
+"""Lecture 002's analysis slides, checked: the step-size slide and the critical-point example.
 
 The numbers come from :mod:`ravine.analysis` (``QuadraticRates``, ``quadratic_critical_point``);
 this module holds only what the slides print and the comparison.
@@ -14,7 +14,7 @@ import numpy as np
 from ..analysis import QuadraticCriticalPoint, QuadraticRates, quadratic_critical_point
 from ..tables.table import Table
 
-__all__ = ["SlideRow", "StepSizeSlide", "seed_step_size_slide", "seed_critical_point_example"]
+__all__ = ["SlideRow", "StepSizeSlide", "lecture_step_size_slide", "lecture_critical_point_example"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class SlideRow:
 
 @dataclass(frozen=True, eq=False)
 class StepSizeSlide:
-    """Seed 002's "E(x, y, z) = 3x² + 2y² + 4z² + 6" slide, checked."""
+    """Lecture 002's "E(x, y, z) = 3x² + 2y² + 4z² + 6" slide, checked."""
 
     function: str
     hessian: np.ndarray
@@ -47,8 +47,8 @@ class StepSizeSlide:
         return Table(["quantity", "slide", "correct", "ok", "formula"], rows).to_text(digits=4)
 
 
-def seed_step_size_slide() -> StepSizeSlide:
-    """Reproduce and check seed 002's step-size slide for E = 3x² + 2y² + 4z² + 6.
+def lecture_step_size_slide() -> StepSizeSlide:
+    """Reproduce and check lecture 002's step-size slide for E = 3x² + 2y² + 4z² + 6.
 
     Hessian diag(6, 4, 8). The slide's per-direction optima 1/6, 1/4, 1/8 (= 1/λ_i) are right.
     Its "largest learning rate for convergence = min[2η_xopt, 2η_yopt, 2η_zopt] = 0.33" is an
@@ -96,11 +96,11 @@ def seed_step_size_slide() -> StepSizeSlide:
     return StepSizeSlide("E(x, y, z) = 3x² + 2y² + 4z² + 6", h, r.eigenvalues, rows)
 
 
-def seed_critical_point_example() -> QuadraticCriticalPoint:
-    """Seed 002's worked example f = x1² + x1(1 − x2) + x2² − x2x3 + x3² + x3.
+def lecture_critical_point_example() -> QuadraticCriticalPoint:
+    """Lecture 002's worked example f = x1² + x1(1 − x2) + x2² − x2x3 + x3² + x3.
 
     As ½xᵀAx − bᵀx: A = [[2, −1, 0], [−1, 2, −1], [0, −1, 2]], b = (−1, 0, −1). Critical point
-    (−1, −1, −1), eigenvalues 2 − √2, 2, 2 + √2 ≈ 0.586, 2, 3.414 (the seed's): a minimum,
+    (−1, −1, −1), eigenvalues 2 − √2, 2, 2 + √2 ≈ 0.586, 2, 3.414 (the lecture's): a minimum,
     f = −1.
     """
     a = np.array([[2.0, -1.0, 0.0], [-1.0, 2.0, -1.0], [0.0, -1.0, 2.0]])

@@ -10,13 +10,13 @@ from typing import Any
 
 from ..tables.table import Table, check_digits, check_format, fmt_number, jsonable, ljust, text_width
 
-__all__ = ["Row", "SeedExample", "SEED_000", "SEED_001", "SEED_002", "SEED_003", "SEED_004", "cmd"]
+__all__ = ["Row", "LectureExample", "LECTURE_000", "LECTURE_001", "LECTURE_002", "LECTURE_003", "LECTURE_004", "cmd"]
 
-SEED_000 = "000_ab20cd003144fc09.txt"
-SEED_001 = "001_248cd834d8512756.txt"
-SEED_002 = "002_a32fa2ef93e90666.txt"
-SEED_003 = "003_be78d6bd17366415.txt"
-SEED_004 = "004_e3e25ab036bd9f9f.txt"
+LECTURE_000 = "000_ab20cd003144fc09.txt"
+LECTURE_001 = "001_248cd834d8512756.txt"
+LECTURE_002 = "002_a32fa2ef93e90666.txt"
+LECTURE_003 = "003_be78d6bd17366415.txt"
+LECTURE_004 = "004_e3e25ab036bd9f9f.txt"
 
 
 # ====================================================================== rows
@@ -87,12 +87,12 @@ class Row:
 
 
 @dataclass(frozen=True, eq=False)
-class SeedExample:
+class LectureExample:
     """A worked example: the setup, rows (quantity, slide, correct, ok, note), step tables, notes."""
 
     name: str
     title: str
-    seed: str
+    lecture: str
     setup: str
     rows: tuple[Row, ...]
     tables: tuple[tuple[str, Table], ...] = ()
@@ -128,7 +128,7 @@ class SeedExample:
 
     # -- rendering --------------------------------------------------------
     def _head(self) -> list[str]:
-        return [f"{self.name}: {self.title}", f"seed: {self.seed}", f"setup: {self.setup}"]
+        return [f"{self.name}: {self.title}", f"lecture: {self.lecture}", f"setup: {self.setup}"]
 
     def to_text(self, digits: int = 6) -> str:
         digits = check_digits(digits)
@@ -158,7 +158,7 @@ class SeedExample:
         lines = [
             f"### `{self.name}`: {esc(self.title)}",
             "",
-            f"Seed `{self.seed}`. {esc(self.setup)}",
+            f"Lecture `{self.lecture}`. {esc(self.setup)}",
             "",
             "| quantity | slide | correct | ok | note |",
             "|---|---:|---:|---|---|",
@@ -175,7 +175,7 @@ class SeedExample:
         return {
             "name": self.name,
             "title": self.title,
-            "seed": self.seed,
+            "lecture": self.lecture,
             "setup": self.setup,
             "rows": [
                 {
@@ -214,4 +214,4 @@ class SeedExample:
 
 
 def cmd(name: str, opt: str = "") -> str:
-    return f"ravine explain {opt + ' ' if opt else ''}--seed-example {name}"
+    return f"ravine explain {opt + ' ' if opt else ''}--lecture-example {name}"
