@@ -96,6 +96,8 @@ def test_markers_follow_the_static_conventions():
     assert (m["start"]["matplotlib"], m["start"]["face"], m["start"]["edge"]) == ("o", "#ffffff", "#000000")
     assert m["end"]["face"] == "path" and m["diverged"]["face"] == "path"
     assert m["diverged"]["matplotlib"] == "X" and m["diverged"]["plotly"] == "x"
+    for kind, look in m.items():  # every face has its symbol
+        assert {"matplotlib", "plotly", "plotly3d", "face", "edge", "size", "edge_width"} <= set(look), kind
     d = palette.as_dict()
     assert d["colors"] == palette.COLORS and set(d["markers"]) == set(m)
 

@@ -46,12 +46,14 @@ _PALETTE = (
 COLORS = [c for _, c in _PALETTE]
 COLOR_NAMES = [n for n, _ in _PALETTE]
 
-#: point kinds → look. ``face``/``edge``: a colour, or "path" (the trajectory's colour);
+#: point kinds → look: the symbol in matplotlib, Plotly 2-D and Plotly 3-D (scatter3d has fewer);
+#: ``face``/``edge``: a colour, or "path" (the trajectory's colour);
 #: ``size``: matplotlib points (Plotly's sizes are pixels, about the same numbers)
 MARKERS = {
     "minimum": {
         "matplotlib": "*",
         "plotly": "star",
+        "plotly3d": "diamond",  # scatter3d has no star
         "face": "#ffffff",
         "edge": "#000000",
         "size": 14,
@@ -60,15 +62,40 @@ MARKERS = {
     "start": {
         "matplotlib": "o",
         "plotly": "circle",
+        "plotly3d": "circle",
         "face": "#ffffff",
         "edge": "#000000",
         "size": 7,
         "edge_width": 1.2,
     },
-    "end": {"matplotlib": "o", "plotly": "circle", "face": "path", "edge": "#000000", "size": 4.5, "edge_width": 0.5},
-    "diverged": {"matplotlib": "X", "plotly": "x", "face": "path", "edge": "#000000", "size": 10, "edge_width": 0.8},
+    "end": {
+        "matplotlib": "o",
+        "plotly": "circle",
+        "plotly3d": "circle",
+        "face": "path",
+        "edge": "#000000",
+        "size": 4.5,
+        "edge_width": 0.5,
+    },
+    "diverged": {
+        "matplotlib": "X",
+        "plotly": "x",
+        "plotly3d": "x",
+        "face": "path",
+        "edge": "#000000",
+        "size": 10,
+        "edge_width": 0.8,
+    },
     # the explorer's moving point (the state at the current step)
-    "current": {"matplotlib": "o", "plotly": "circle", "face": "path", "edge": "#000000", "size": 9, "edge_width": 1.5},
+    "current": {
+        "matplotlib": "o",
+        "plotly": "circle",
+        "plotly3d": "circle",
+        "face": "path",
+        "edge": "#000000",
+        "size": 9,
+        "edge_width": 1.5,
+    },
 }
 
 #: the contour map: (position in [0, 1], colour), low f first (Plotly's colorscale form)

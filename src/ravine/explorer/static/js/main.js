@@ -6,6 +6,7 @@
  *   playback.js  step / play / pause / selection, /api/explain when paused
  *   controls.js  the inputs and optimizer cards; every change → URL hash, debounce, /api/run
  *   main.js      boot: /api/meta, bind everything, restore the setup from the URL
+ *   surface.js   the 3-D view beside the contour: surface z = f, the paths on it (toggle "3-D")
  *
  * Views (each a module with an init(), called once at boot; they redraw on the "result" and
  * "step" events of state.js):
@@ -15,6 +16,7 @@ import { bindActions, bindContourClick, bindRunInputs, buildOptimizers, buildPro
   syncProblemInputs, syncRunInputs } from "./controls.js";
 import { bindPlayback, pause } from "./playback.js";
 import { $, S, defaultSetup, lastHash, readHash, showError, writeHash } from "./state.js";
+import { init as initSurface } from "./surface.js";
 
 async function restore(state) {
   S.setup = state.setup;
@@ -51,6 +53,7 @@ async function boot() {
   bindContourClick();
   bindActions();
   // views: init() of each view module
+  initSurface();
   const fromUrl = readHash();
   await restore(fromUrl || { setup: defaultSetup(), t: 0, sel: 0 });
   window.addEventListener("hashchange", () => {

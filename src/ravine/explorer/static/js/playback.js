@@ -1,5 +1,5 @@
-/* Time and selection: the step slider, play / pause, keyboard, which optimizer's state is
- * shown, and the /api/explain request for a paused step. */
+/* Time and selection: the step slider, play / pause, keyboard (space, ←/→, Shift+←/→, Home/End,
+ * +/−), which optimizer's state is shown, and the /api/explain request for a paused step. */
 import { requestBody, api } from "./api.js";
 import { drawExplainTable, drawStep } from "./plots.js";
 import { $, S, explainKey, writeHash } from "./state.js";
@@ -82,10 +82,45 @@ export function bindPlayback() {
   $("fwd").addEventListener("click", () => { pause(); setStep(S.step + 1); writeHash(); });
   $("step").addEventListener("input", () => { if (S.playing) pause(); setStep(Number($("step").value)); writeHash(); });
   $("selected").addEventListener("change", () => select(Number($("selected").value)));
-  document.addEventListener("keydown", (ev) => {
-    if (ev.target.closest("input,textarea,select")) return;
-    if (ev.key === " ") { ev.preventDefault(); S.playing ? pause() : play(); }
-    else if (ev.key === "ArrowRight") { pause(); setStep(S.step + 1); }
-    else if (ev.key === "ArrowLeft") { pause(); setStep(S.step - 1); }
-  });
+  for (const [id, title] of Object.entries(TITLES)) $(id).title = title;
+  document.addEventListener("keydown", onKey);
+}
+
+// ------------------------------------------------------------------ keyboard
+// The keys (docs/explorer.md lists the same): the buttons' titles say them too.
+const BIG_STEP = 10;
+const TITLES = {
+  play: "Play / pause (space)",
+  first: "First step (Home)",
+  last: "Last step (End)",
+  back: `One step back (←; Shift+← ${BIG_STEP} steps)`,
+  fwd: `One step forward (→; Shift+→ ${BIG_STEP} steps)`,
+  speed: "Playback speed (+ faster, − slower)",
+};
+// typing in a field (text, number, a slider's own arrows, a select, the formula) keeps its keys
+function typing(el) {
+  if (!el || !el.closest) return false;
+  if (el.closest("textarea,select,[contenteditable=''],[contenteditable='true']")) return true;
+  const input = el.closest("input");
+  return !!input && !["checkbox", "radio", "button"].includes(input.type);
+}
+function changeSpeed(d) {
+  const sel = $("speed");
+  const i = Math.max(0, Math.min(sel.options.length - 1, sel.selectedIndex + d));
+  if (i !== sel.selectedIndex) { sel.selectedIndex = i; sel.dispatchEvent(new Event("change")); }
+}
+function go(ev, t) { ev.preventDefault(); pause(); setStep(t); writeHash(); }
+function onKey(ev) {
+  if (ev.ctrlKey || ev.metaKey || ev.altKey || typing(ev.target)) return;
+  const max = S.result ? S.result.steps : 0;
+  const n = ev.shiftKey ? BIG_STEP : 1;
+  if (ev.key === " ") {
+    if (ev.target.closest && ev.target.closest("button,input,summary")) return;  // the focused control's own click
+    ev.preventDefault(); S.playing ? pause() : play();
+  } else if (ev.key === "ArrowRight") go(ev, S.step + n);
+  else if (ev.key === "ArrowLeft") go(ev, S.step - n);
+  else if (ev.key === "Home") go(ev, 0);
+  else if (ev.key === "End") go(ev, max);
+  else if (ev.key === "+" || ev.key === "=") { ev.preventDefault(); changeSpeed(1); }
+  else if (ev.key === "-" || ev.key === "_") { ev.preventDefault(); changeSpeed(-1); }
 }
