@@ -576,14 +576,15 @@ class Explorer:
             H, cp = e.quadratic
             if not cp.unique:
                 return {"kind": None, "message": f"a quadratic with a singular Hessian: {cp.message}"}
+            xs = np.where(np.abs(cp.point) < 1e-13, 0.0, cp.point) + 0.0  # no −0
             return {
                 "kind": "quadratic",
                 "hessian": H,
-                "theta_star": cp.point + 0.0,  # no −0
-                "f_star": float(p.f(cp.point)),
+                "theta_star": xs,
+                "f_star": float(p.f(xs)),
                 "point_kind": cp.classification.kind,
                 "message": f"f is a quadratic (constant Hessian); its {cp.classification.kind} θ* = "
-                f"({cp.point[0]:.6g}, {cp.point[1]:.6g})",
+                f"({xs[0]:.6g}, {xs[1]:.6g})",
             }
         near = np.asarray(near, float)
         cands = [np.asarray(m.point, float) for m in p.minima]

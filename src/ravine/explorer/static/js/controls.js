@@ -170,6 +170,20 @@ function setHyper(i, field, value) {
   changed();
 }
 
+/** Set several hyperparameters of optimizer i at once (the map's click), rebuild its card
+ * and rerun: the contour then shows the run with these values. */
+export function setHypers(i, values) {
+  const opt = S.setup.optimizers[i];
+  if (!opt) return;
+  const d = defaultsOf(opt);
+  opt.hyper = Object.assign({}, opt.hyper);
+  for (const [field, value] of Object.entries(values)) {
+    if (d[field] === value) delete opt.hyper[field]; else opt.hyper[field] = value;
+  }
+  buildOptimizers();
+  changed();
+}
+
 function fieldRow(i, f, value) {
   const row = document.createElement("div");
   row.className = "opt-field";

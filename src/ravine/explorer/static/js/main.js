@@ -7,6 +7,8 @@
  *   controls.js  the inputs and optimizer cards; every change → URL hash, debounce, /api/run
  *   main.js      boot: /api/meta, bind everything, restore the setup from the URL
  *   surface.js   the 3-D view beside the contour: surface z = f, the paths on it (toggle "3-D")
+ *   eigen.js     the eigen-components view: |qᵢᵀ(θₜ − θ*)| per eigenvector of H, and ρᵢᵗ·|eᵢ(0)|
+ *   hypermap.js  the hyperparameter map: final loss over (η, β), the stability bounds; click → run it
  *
  * Views (each a module with an init(), called once at boot; they redraw on the "result" and
  * "step" events of state.js):
@@ -17,6 +19,8 @@ import { bindActions, bindContourClick, bindRunInputs, buildOptimizers, buildPro
 import { bindPlayback, pause } from "./playback.js";
 import { $, S, defaultSetup, lastHash, readHash, showError, writeHash } from "./state.js";
 import { init as initSurface } from "./surface.js";
+import { init as initEigen } from "./eigen.js";
+import { init as initHypermap } from "./hypermap.js";
 
 async function restore(state) {
   S.setup = state.setup;
@@ -54,6 +58,8 @@ async function boot() {
   bindActions();
   // views: init() of each view module
   initSurface();
+  initEigen();
+  initHypermap();
   const fromUrl = readHash();
   await restore(fromUrl || { setup: defaultSetup(), t: 0, sel: 0 });
   window.addEventListener("hashchange", () => {
