@@ -133,27 +133,44 @@ def triad(n, steps, device):
     return 12 * n / statistics.median(ts) / 1e9
 
 
-AB = {  # --ab: name → (factory, bytes moved per parameter, in 4-byte words)
-    "torch fused Adam": (lambda ps: torch.optim.Adam(ps, lr=1e-3, fused=True), 7),
-    "ravine Adam": (lambda ps: ro.Adam(ps, lr=1e-3), 7),
-    "ravine Adam ignore": (lambda ps: ro.Adam(ps, lr=1e-3, nonfinite="ignore"), 7),
-    "ravine RMSprop": (lambda ps: ro.RMSprop(ps, lr=1e-3), 5),
-    "ravine Adadelta": (lambda ps: ro.Adadelta(ps, lr=1.0), 7),
-    "ravine NAdam": (lambda ps: ro.NAdam(ps, lr=1e-3), 9),
-    "ravine Yogi": (lambda ps: ro.Yogi(ps, lr=1e-2), 7),
+def _torch(name, **kw):
+    return lambda ps: getattr(torch.optim, name)(ps, **kw)
+
+
+#: --ab: name → (factory, 4-byte words moved per parameter per step, words of state per parameter).
+#: The torch rows are the references: fused Adam for every ratio; for-loop and foreach beside it.
+AB = {
+    "torch fused Adam": (_torch("Adam", lr=1e-3, fused=True), 7, 2),
+    "torch foreach Adam": (_torch("Adam", lr=1e-3, foreach=True), 7, 2),
+    "torch for-loop Adam": (_torch("Adam", lr=1e-3, foreach=False), 7, 2),
+    "ravine Adam": (lambda ps: ro.Adam(ps, lr=1e-3), 7, 2),
+    "ravine Adam ignore": (lambda ps: ro.Adam(ps, lr=1e-3, nonfinite="ignore"), 7, 2),
+    "torch foreach RMSprop": (_torch("RMSprop", lr=1e-3, foreach=True), 5, 1),
+    "ravine RMSprop": (lambda ps: ro.RMSprop(ps, lr=1e-3), 5, 1),
+    "torch foreach Adadelta": (_torch("Adadelta", lr=1.0, foreach=True), 7, 2),
+    "ravine Adadelta": (lambda ps: ro.Adadelta(ps, lr=1.0), 7, 2),
+    "torch foreach NAdam": (_torch("NAdam", lr=1e-3, foreach=True), 7, 2),
+    "ravine NAdam": (lambda ps: ro.NAdam(ps, lr=1e-3), 9, 3),
+    "ravine Yogi": (lambda ps: ro.Yogi(ps, lr=1e-2), 7, 2),
+    # the ring: reads the W rows (the sum) and p, g; writes one row and p
+    "ravine WindowedRMSprop": (lambda ps: ro.WindowedRMSprop(ps, lr=1e-3, window=W), W + 4, W),
 }
 
 
-def run_ab(sizes, tensor_counts, steps, warmup, device):
-    print("\n## interleaved (--ab): median ms over rounds; × fused Adam, and × fused Adam per byte\n")
-    print("| params | tensors | optimizer | ms/step | × torch fused Adam | × fused Adam per byte |")
-    print("|---:|---:|---|---:|---:|---:|")
+def run_ab(sizes, tensor_counts, steps, warmup, device, only=None):
+    print(
+        "\n## interleaved (--ab): median ms over rounds; × torch fused Adam; × fused Adam per byte moved "
+        "(the method's memory pattern / Adam's 7 words); × fused Adam per byte of state\n"
+    )
+    print("| params | tensors | optimizer | ms/step | × torch fused Adam | per byte moved | per byte of state |")
+    print("|---:|---:|---|---:|---:|---:|---:|")
+    names = [k for k in AB if only is None or k == "torch fused Adam" or any(o in k for o in only)]
     for n in sizes:
         for nt in tensor_counts:
             sz = layout(n, nt)
             opts = {}
-            for name, (make, _) in AB.items():
-                opts[name] = make(make_params(sz, device))
+            for name in names:
+                opts[name] = AB[name][0](make_params(sz, device))
                 for _ in range(max(1, warmup)):
                     opts[name].step()
             times = {name: [] for name in opts}
@@ -167,8 +184,13 @@ def run_ab(sizes, tensor_counts, steps, warmup, device):
             ref = statistics.median(times["torch fused Adam"])
             for name in opts:
                 med = statistics.median(times[name])
-                per_byte = (med / AB[name][1]) / (ref / 7)
-                print(f"| {n:,} | {nt} | {name} | {med * 1e3:.2f} | {med / ref:.2f} | {per_byte:.2f} |", flush=True)
+                _, moved, state = AB[name]
+                per_byte = (med / moved) / (ref / 7)
+                per_state = (med / state) / (ref / 2)
+                print(
+                    f"| {n:,} | {nt} | {name} | {med * 1e3:.2f} | {med / ref:.2f} | {per_byte:.2f} | {per_state:.2f} |",
+                    flush=True,
+                )
             del opts
 
 
@@ -183,7 +205,10 @@ def main(argv=None):
     ap.add_argument("--impl", default="auto", choices=ro.IMPLS)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--markdown", default=None, help="also write the table to this file")
-    ap.add_argument("--ab", action="store_true", help="interleaved Adam-family comparison only")
+    ap.add_argument("--ab", action="store_true", help="interleaved: one step of each optimizer per round")
+    ap.add_argument(
+        "--only", default=None, help="--ab: only the rows whose name contains one of these (comma-separated)"
+    )
     a = ap.parse_args(argv)
     if a.steps < 7:
         ap.error("--steps must be at least 7")
@@ -194,7 +219,7 @@ def main(argv=None):
     t_start = time.perf_counter()
     print(machine_info())
     if a.ab:
-        run_ab(sizes, tensor_counts, a.steps, a.warmup, device)
+        run_ab(sizes, tensor_counts, a.steps, a.warmup, device, a.only.split(",") if a.only else None)
         print(f"\ntotal {time.perf_counter() - t_start:.0f} s")
         return
     print(

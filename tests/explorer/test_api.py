@@ -123,7 +123,7 @@ def test_meta(client):
     eps_mode = next(f for f in adam["fields"] if f["name"] == "eps_mode")
     assert set(eps_mode["choices"]) == {"outside", "inside", "hat"}
     assert adam["symbols"]["s_hat"] == "ŝ"
-    assert all(p["name"] != "seed_bowl3d" for p in m["problems"])  # 2-D only
+    assert all(p["name"] != "lecture_bowl3d" for p in m["problems"])  # 2-D only
     assert m["limits"]["max_steps"] == 10_000 and m["limits"]["max_optimizers"] == 16
 
 
@@ -316,7 +316,7 @@ def test_bad_content_length(client):
         ({"optimizers": [{"name": "sgd", "hyper": {"lr": 10**400}}]}, "optimizers"),
         ({"problem": "x" * 41}, "problem"),
         ({"problem": "nope"}, "unknown name"),
-        ({"problem": "seed_bowl3d"}, "2 variables"),
+        ({"problem": "lecture_bowl3d"}, "2 variables"),
         ({"bounds": [[1, 0], [0, 1]]}, "bounds"),
         ({"tol": -1}, "tol"),
         ({"grad_noise": 1e9}, "grad_noise"),

@@ -225,6 +225,11 @@ def test_schedule_lr_with_ravine_schedules():
     s2 = ro.ScheduleLR(adam, {"beta1": schedules.linear(0.8, 0.9, 5)})
     s2.step()
     assert adam.param_groups[0]["betas"] == (schedules.linear(0.8, 0.9, 5)(1), 0.999)
+    # a torch optimizer: the pairs come from the rules' field specs (betas = (beta1, beta2))
+    tadam = torch.optim.Adam(make_model().parameters())
+    s3 = ro.ScheduleLR(tadam, {"beta2": schedules.linear(0.99, 0.999, 5)})
+    s3.step()
+    assert tadam.param_groups[0]["betas"] == (0.9, schedules.linear(0.99, 0.999, 5)(1))
     with pytest.raises(ValueError, match="nope"):
         ro.ScheduleLR(adam, {"nope": schedules.constant(1.0)})
 

@@ -29,6 +29,8 @@ for _name, _cls in ro.OPTIMIZERS.items():
 def _other_values(field, default):
     """Valid values other than ``default`` for one field."""
     k = field.kind
+    if default is hp.NO_DEFAULT:  # the convention has none (optax's Adadelta η): any valid value
+        return [0.5]
     if k.type == "bool":
         return [not default]
     if k.type == "choice":

@@ -183,10 +183,11 @@ def test_windowed_rmsprop_reference(W, eps_inside, closed_loop):
         rule_theta, st, rec = traj[t - 1]
         assert_rel(rule_theta, theta, what=f"θ step {t}")
         assert_rel(rec.r, r, what=f"r step {t}")
-        # the state holds the last W squared gradients, newest first, zeros where unseen
+        # the state is a ring of the last W squared gradients: g_τ² in row (τ − 1) mod W,
+        # zeros where unseen
         stored = np.zeros((W, DIM))
-        for i, sq in enumerate(reversed(window)):
-            stored[i] = sq
+        for tau, sq in zip(range(t - len(window) + 1, t + 1), window):
+            stored[(tau - 1) % W] = sq
         assert_rel(st.state.w, stored, what=f"window step {t}")
 
 

@@ -108,13 +108,20 @@ def one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _convention_defaults(cls, conv: str) -> dict:
+    """Every hyperparameter under ``conv``, resolved by the rule; where the convention has no
+    default for a field (optax's Adadelta η: ``hyper.Required``) that field is left out."""
+    try:
+        return cls(convention=conv).hyperparameters()
+    except ValueError:
+        return cls.resolved_defaults(conv)
+
+
 def rule_meta(name: str, cls) -> dict:
     """A rule as ``/api/meta`` describes it: every field from :func:`describe` (kind, type,
     range, lo/hi, scale, choices, pair, defaults per convention, symbol), the resolved defaults
     of each convention, its State/Record fields and the state field θ moves with."""
-    defaults = {
-        conv: {k: jsonable(v) for k, v in cls(convention=conv).hyperparameters().items()} for conv in cls.conventions
-    }
+    defaults = {conv: {k: jsonable(v) for k, v in _convention_defaults(cls, conv).items()} for conv in cls.conventions}
     fields = []
     for d in describe(cls):
         d["defaults"] = {c: None if v is NO_DEFAULT else jsonable(v) for c, v in d["defaults"].items()}

@@ -8,9 +8,21 @@ from typing import Any
 
 from torch.optim.lr_scheduler import LRScheduler
 
+from ..rules import RULES
+from ..rules import hyper as hp
+
 __all__ = ["ScheduleLR"]
 
-_BETAS = {"beta1": 0, "beta2": 1}
+
+def _parts(optimizer) -> dict[str, tuple[str, int]]:
+    """``{"beta1": ("betas", 0), "beta2": ("betas", 1)}``: each part of a paired group key, from
+    the rule's field specs (a ravine optimizer), or from every rule's (a torch optimizer)."""
+    rule = getattr(optimizer, "_rule", None)
+    out: dict[str, tuple[str, int]] = {}
+    for r in [rule] if rule is not None else RULES.values():
+        for pair, parts in hp.pair_names(r.fields).items():
+            out.update({part: (pair, i) for i, part in enumerate(parts)})
+    return out
 
 
 class ScheduleLR(LRScheduler):
@@ -30,6 +42,7 @@ class ScheduleLR(LRScheduler):
         if not isinstance(schedules, Mapping) or not schedules:
             raise ValueError(f"ScheduleLR: schedules must be a non-empty dict name -> schedule, got {schedules!r}")
         n = len(optimizer.param_groups)
+        self._parts = _parts(optimizer)
         self.schedules: dict[str, list[Callable]] = {}
         for name, s in schedules.items():
             per = list(s) if isinstance(s, (list, tuple)) else [s] * n
@@ -40,7 +53,7 @@ class ScheduleLR(LRScheduler):
             for f in per:
                 if not callable(f):
                     raise ValueError(f"ScheduleLR: schedules[{name!r}] must be callable sched(t), got {f!r}")
-            key = "betas" if name in _BETAS else name
+            key = self._parts[name][0] if name in self._parts else name
             for g in optimizer.param_groups:
                 if key not in g:
                     raise ValueError(f"ScheduleLR: schedules names {name!r}, which the param groups do not have")
@@ -62,10 +75,11 @@ class ScheduleLR(LRScheduler):
         for name, per in self.schedules.items():
             for g, f in zip(self.optimizer.param_groups, per):
                 v = float(f(t))
-                if name in _BETAS:
-                    b = list(g["betas"])
-                    b[_BETAS[name]] = v
-                    g["betas"] = tuple(b)
+                if name in self._parts:
+                    pair, i = self._parts[name]
+                    b = list(g[pair])
+                    b[i] = v
+                    g[pair] = tuple(b)
                 elif name == "lr" and hasattr(g["lr"], "fill_"):
                     g["lr"].fill_(v)
                 else:
@@ -73,7 +87,7 @@ class ScheduleLR(LRScheduler):
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
     def state_dict(self):
-        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "schedules")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "schedules", "_parts")}
 
     def load_state_dict(self, state_dict):
         self.__dict__.update(state_dict)

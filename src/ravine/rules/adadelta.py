@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from .base import DEFAULT, Rule, refuse_keras_coupled_decay
-from .hyper import LR, NONNEG, UNIT_KIND, Field
+from .hyper import LR, NONNEG, UNIT_KIND, Field, Required
 from .ops import Array, sqrt, zeros_like
+
+#: optax's preset has no learning rate ravine can reproduce: it must be given
+_OPTAX_LR = Required(
+    "optax.adadelta()'s default learning_rate=None applies +Δ without the sign flip (θ climbs), "
+    "which ravine does not reproduce; give lr (optax.adadelta(learning_rate=1.0) is lr=1.0)"
+)
 
 
 class AdadeltaHyper(NamedTuple):
@@ -46,8 +52,10 @@ class Adadelta(Rule):
     Conventions (docs/conventions.md): all put ε inside both roots and
     accumulate the Δ before η. ``"torch"`` η = 1, ρ = 0.9, ε = 1e-6;
     ``"keras"`` η = 1e-3, ρ = 0.95, ε = 1e-7; ``"optax"`` ρ = 0.9, ε = 1e-6
-    and η = 1: optax's default ``learning_rate=None`` skips the sign flip and
-    climbs (+Δ), which ravine does not reproduce; ``"paper"`` η = 1, ρ = 0.95,
+    and no default η: optax's default ``learning_rate=None`` skips the sign flip and
+    climbs (+Δ), which ravine does not reproduce, so ``Adadelta(convention="optax")``
+    without ``lr`` is refused with that reason (``lr=1.0`` is
+    ``optax.adadelta(learning_rate=1.0)``); ``"paper"`` η = 1, ρ = 0.95,
     ε = 1e-6. optax's ``weight_decay`` is coupled like torch's; Keras's is
     decoupled (θ ← θ − ηλθ): ``"keras"`` with λ ≠ 0 is refused.
 
@@ -61,7 +69,9 @@ class Adadelta(Rule):
     conventions = {
         "torch": dict(lr=1.0, rho=0.9, eps=1e-6),  # torch adadelta.py L32-35
         "keras": dict(lr=1e-3, rho=0.95, eps=1e-7),  # keras adadelta.py L42-44
-        "optax": dict(lr=1.0, rho=0.9, eps=1e-6),  # optax alias.adadelta L144-147 (= learning_rate=1.0)
+        # optax alias.adadelta: rho=0.9, eps=1e-6 and learning_rate=None, which is no
+        # scale_by_learning_rate at all: the update +Δ is applied without the sign flip
+        "optax": dict(lr=_OPTAX_LR, rho=0.9, eps=1e-6),
         "paper": dict(lr=1.0, rho=0.95, eps=1e-6),
         "lecture001": dict(lr=1.0, rho=0.9, eps=1e-6),
     }

@@ -218,7 +218,7 @@ class Rule:
         conv = hp.split_pairs(cls.__name__, cls.fields, cls.conventions[convention])
         out = {f.name: f.default for f in cls.fields if f.default is not hp.NO_DEFAULT}
         out.update(conv)
-        return out
+        return {k: v for k, v in out.items() if not isinstance(v, hp.Required)}
 
     @classmethod
     def default_of(cls, name: str, convention: str = "torch"):
@@ -245,7 +245,9 @@ class Rule:
         values = {}
         for f in self.fields:
             if f.name not in p:
-                raise ValueError(f"{owner}: {f.name} must be given ({f.kind.range_text()})")
+                why = self.conventions.get(getattr(self, "convention", None), {}).get(f.name)
+                reason = f" under convention={self.convention!r}: {why.why}" if isinstance(why, hp.Required) else ""
+                raise ValueError(f"{owner}: {f.name} must be given ({f.kind.range_text()}){reason}")
             values[f.name] = f.check(owner, p[f.name])
         h = self.Hyper(**values)
         self.check(h)

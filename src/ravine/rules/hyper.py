@@ -49,6 +49,7 @@ __all__ = [
     "describe",
     "field_map",
     "NO_DEFAULT",
+    "Required",
 ]
 
 
@@ -58,6 +59,16 @@ class _NoDefault:
 
 
 NO_DEFAULT: Any = _NoDefault()
+
+
+class Required(NamedTuple):
+    """A convention's value for a field that the user must give, with the reason.
+
+    For a framework whose default ravine cannot reproduce: ``optax.adadelta()``'s
+    ``learning_rate=None`` applies the update without the sign flip, so the preset has no
+    default η and says why when none is given (``Rule.__init__``)."""
+
+    why: str
 
 
 def fmt(v: Any) -> str:

@@ -36,6 +36,7 @@ __all__ = [
     "square",
     "isfinite_all",
     "push",
+    "ring_put",
     "window_sum",
     "solve",
     "dot",
@@ -146,6 +147,25 @@ def push(window, x):
 
         return torch.cat([x.unsqueeze(0), window[:-1]], dim=0)
     return np.concatenate([np.asarray(x)[None], window[:-1]], axis=0)
+
+
+def ring_put(window, i, x):
+    """Return ``window`` with entry ``i`` replaced by ``x``: a ring buffer of the last ``W`` values.
+
+    ``window`` has shape ``(W, *x.shape)``; writing step t's value at ``i = (t − 1) mod W`` keeps
+    the W newest values (in no particular order: a sum over them does not care). The function is
+    pure; under ``torch.compile`` the copy back into the state buffer becomes a write of the one
+    entry (inductor re-inplaces it), so a step moves θ-sized data, not W·θ. ``i`` may be a
+    0-d tensor (the compiled step passes its terms as tensor values).
+    """
+    if _is_tensor(window):
+        import torch
+
+        idx = i.long().reshape(1) if _is_tensor(i) else torch.tensor([int(i)], device=window.device)
+        return window.index_copy(0, idx, x.unsqueeze(0))
+    out = np.array(window, copy=True)
+    out[int(i)] = x
+    return out
 
 
 def window_sum(window):
