@@ -19,6 +19,7 @@ import { setHypers } from "./controls.js";
 import { $, S, byName, fmt, on } from "./state.js";
 
 const plotDiv = () => $("hypermap-plot");
+const FLOOR = 1e-20;  // f − f* below this (round-off of a converged run) is drawn as this
 let controller = null;
 let seq = 0;
 let lastKey = null;
@@ -134,7 +135,7 @@ function draw(d) {
   const xs = d.x.values;
   const xc = xs.map((v) => coord(d.x, v));
   const loss = d.metric === "loss";
-  const zOf = (v) => (v === null ? null : loss ? log10(Math.max(v, 1e-30)) : v);
+  const zOf = (v) => (v === null ? null : loss ? log10(Math.max(v, FLOOR)) : v);
   const what = loss ? `log₁₀(f − f*) after ${d.steps} steps` : `steps to ‖∇f‖ ≤ ${fmt(d.tol)}`;
   const traces = [];
   const layout = {
@@ -150,7 +151,7 @@ function draw(d) {
     const z = d.values.map((row) => row.map(zOf));
     traces.push({
       type: "heatmap", name: what, x: xc, y: yc, z, colorscale: "Viridis", reversescale: true, showscale: true,
-      colorbar: { title: { text: loss ? "log₁₀(f − f*)" : "steps", side: "right" }, thickness: 12 },
+      colorbar: { title: { text: loss ? "log₁₀(f − f*) (floor −20)" : "steps", side: "right" }, thickness: 12 },
       customdata: d.values.map((row, j) => row.map((v, i) => [xs[i], ys[j], v === null ? NaN : v])),
       hovertemplate: `${d.x.symbol} = %{customdata[0]:.4g}<br>${d.y.symbol} = %{customdata[1]:.5g}<br>` +
         `${loss ? "f − f*" : "steps"} = %{customdata[2]:.4g}<extra>click: use these</extra>`,
@@ -177,7 +178,7 @@ function draw(d) {
     layout.yaxis = Object.assign({ title: { text: axisTitle(d.y) }, zeroline: false }, ticks(d.y, ys));
   } else {
     traces.push({ type: "scatter", mode: "lines+markers", name: what, x: xc,
-      y: d.values.map((v) => (v === null ? null : loss ? Math.max(v, 1e-30) : v)),
+      y: d.values.map((v) => (v === null ? null : loss ? Math.max(v, FLOOR) : v)),
       customdata: xs, hovertemplate: `${d.x.symbol} = %{customdata:.4g}<br>%{y:.4g}<extra>click: use this η</extra>`,
       line: { color: "#0072B2" }, meta: { role: "map" } });
     for (const b of d.bounds) {
