@@ -234,3 +234,83 @@ def test_keyboard_keys_change_the_step_as_documented(server, browser):  # noqa: 
     assert "Shift+←" in titles["back"] and "Shift+→" in titles["fwd"] and "+" in titles["speed"]
     assert not errors, errors
     page.close()
+
+
+def _expected(meta, name, hyper):
+    """Each convention's resolved hyperparameters from /api/meta, and the fields that differ."""
+    m = next(o for o in meta["optimizers"] if o["name"] == name)
+    resolved = {c: {**m["defaults"][c], **hyper} for c in m["conventions"]}
+    fields = [f["name"] for f in m["fields"] if len({json.dumps(resolved[c][f["name"]]) for c in resolved}) > 1]
+    return resolved, fields
+
+
+def test_conventions_view_runs_each_convention_and_explains_the_differences(server, browser):  # noqa: F811
+    setup = dict(
+        SETUP,
+        optimizers=[
+            {"name": "rmsprop", "convention": "torch", "hyper": {"lr": 0.01}},
+            {"name": "adam", "convention": "torch", "hyper": {"lr": 0.05}},
+            {"name": "sgd", "convention": "torch", "hyper": {"lr": 0.001, "momentum": 0.9, "weight_decay": 0.1}},
+        ],
+    )
+    page, errors = _open(browser, server, setup)
+    page.locator("#conventions-view > summary").click()
+    page.wait_for_function("() => window.ravineState.conventions && window.ravineState.conventions.draws > 0")
+    meta = page.evaluate("() => window.ravineState.meta")
+    resolved, fields = _expected(meta, "rmsprop", {"lr": 0.01})
+    conv = page.evaluate("() => window.ravineState.conventions")
+    convs = list(resolved)
+    assert conv["convs"] == convs and len(convs) >= 4
+    assert conv["info"]["resolved"] == resolved
+    assert all(h["lr"] == 0.01 for h in resolved.values())  # the user's lr in every convention
+    assert "lr" not in fields and {"alpha", "eps", "eps_inside"} <= set(fields)
+    # the table: one row per differing field, one value per convention, a sentence naming them
+    rows = page.evaluate("""() => [...document.querySelectorAll('#conv-table tr[data-field]')].map(tr => ({
+        field: tr.dataset.field, cells: [...tr.querySelectorAll('td.val')].length,
+        why: tr.nextElementSibling.textContent}))""")
+    assert [r["field"] for r in rows] == fields
+    for r in rows:
+        assert r["cells"] == len(convs)
+        assert all(c in r["why"] for c in convs), r
+    eps_row = next(r for r in rows if r["field"] == "eps_inside")
+    assert "inside the root" in eps_row["why"] and "outside the root" in eps_row["why"]
+    heads = page.evaluate("() => [...document.querySelectorAll('#conv-table th.conv')].map(th => th.textContent)")
+    assert heads == convs
+    # one path per convention, as /api/run returns it, in the palette's colours
+    drawn = page.evaluate("""() => document.getElementById('conv-contour').data
+        .filter(t => t.ravine && t.ravine.role === 'path').map(t => ({c: t.ravine.convention, x: t.x, y: t.y, color: t.line.color}))""")
+    assert [d["c"] for d in drawn] == convs
+    assert [d["color"] for d in drawn] == palette.COLORS[: len(convs)]
+    trajs = conv["result"]["trajectories"]
+    for d, tr, c in zip(drawn, trajs, convs):
+        assert tr["convention"] == c and tr["hyper"] == resolved[c]
+        assert (d["x"], d["y"]) == (tr["x"], tr["y"])
+    keras = convs.index("keras")
+    body = {
+        "problem": "rosenbrock",
+        "start": setup["start"],
+        "steps": setup["steps"],
+        "optimizers": [{"name": "rmsprop", "convention": "keras", "hyper": {"lr": 0.01}}],
+    }
+    alone = page.evaluate(
+        """(b) => fetch('/api/run', {method: 'POST', headers: {'Content-Type': 'application/json'},
+           body: JSON.stringify(b)}).then(r => r.json())""",
+        body,
+    )["trajectories"][0]
+    assert (drawn[keras]["x"], drawn[keras]["y"]) == (alone["x"], alone["y"])
+    assert drawn[convs.index("torch")]["x"] != drawn[keras]["x"]  # the conventions really differ here
+    losses = page.evaluate("""() => document.getElementById('conv-loss').data.map(t => [t.ravine.convention, t.y])""")
+    assert losses == [[c, tr["loss"]] for c, tr in zip(convs, trajs)]
+
+    # a convention the rule refuses with these hyperparameters is named, not run
+    n = page.evaluate("() => window.ravineState.conventions.draws")
+    page.locator("#conv-pick").select_option("opt:2")
+    page.wait_for_function("(n) => window.ravineState.conventions.draws > n", arg=n)
+    conv = page.evaluate("() => window.ravineState.conventions")
+    sgd_resolved, _ = _expected(meta, "sgd", setup["optimizers"][2]["hyper"])
+    assert set(conv["info"]["errors"]) == {"keras"}
+    assert conv["convs"] == [c for c in sgd_resolved if c != "keras"]
+    assert [t["convention"] for t in conv["result"]["trajectories"]] == conv["convs"]
+    assert "keras" in page.locator("#conv-errors").inner_text()
+    assert not errors, errors
+    page.close()

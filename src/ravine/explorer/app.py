@@ -13,6 +13,8 @@ Endpoints (all JSON; every request body validated by pydantic, see ``docs/explor
     POST /api/run             a whole setup -> trajectories, losses, gradients, optimizer state
     POST /api/explain         setup + optimizer index + step -> the rule's Record at that step
     POST /api/export?format=csv|json   setup -> RunResult.to_csv() / to_json()
+    POST /api/conventions     {name, hyper} -> each convention's resolved hyperparameters and the
+                              fields that differ, with a sentence each (conventions.py)
     POST /api/eigen           setup + optimizer index -> |q_iᵀ(θ_t − θ*)| along each eigenvector of H
                               (the function's own H on a quadratic, else the local model at the
                               nearest minimum) and the linear rates ρ_i of ravine.analysis.linear
@@ -61,6 +63,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from .._version import __version__
+from .conventions import ConventionsRequest
+from .conventions import compare as compare_conventions
 from .encode import encode
 from .engine import Explorer, Overloaded, one_line
 from .schemas import LIMITS, EigenRequest, ExplainRequest, MapRequest, ProblemSpec, RunSetup
@@ -377,6 +381,10 @@ def create_app(*, numba: bool = True, background: bool = True, allowed_hosts=())
     async def hypermap(req: MapRequest):
         await prepared(req.setup)
         return _json(await compute(engine.hypermap, req, heavy=True))
+
+    @app.post("/api/conventions")
+    async def conventions_(req: ConventionsRequest):
+        return _json(await compute(compare_conventions, req))
 
     @app.post("/api/export")
     async def export(setup: RunSetup, format: Literal["csv", "json"] = "csv"):

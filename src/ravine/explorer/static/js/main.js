@@ -7,6 +7,7 @@
  *   controls.js  the inputs and optimizer cards; every change → URL hash, debounce, /api/run
  *   main.js      boot: /api/meta, bind everything, restore the setup from the URL
  *   surface.js   the 3-D view beside the contour: surface z = f, the paths on it (toggle "3-D")
+ *   conventions.js  one rule under each of its conventions: paths, losses, what differs and why
  *   eigen.js     the eigen-components view: |qᵢᵀ(θₜ − θ*)| per eigenvector of H, and ρᵢᵗ·|eᵢ(0)|
  *   hypermap.js  the hyperparameter map: final loss over (η, β), the stability bounds; click → run it
  *
@@ -19,6 +20,7 @@ import { bindActions, bindContourClick, bindRunInputs, buildOptimizers, buildPro
 import { bindPlayback, pause } from "./playback.js";
 import { $, S, defaultSetup, lastHash, readHash, showError, writeHash } from "./state.js";
 import { init as initSurface } from "./surface.js";
+import { init as initConventions } from "./conventions.js";
 import { init as initEigen } from "./eigen.js";
 import { init as initHypermap } from "./hypermap.js";
 
@@ -58,6 +60,7 @@ async function boot() {
   bindActions();
   // views: init() of each view module
   initSurface();
+  initConventions();
   initEigen();
   initHypermap();
   const fromUrl = readHash();

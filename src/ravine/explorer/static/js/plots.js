@@ -5,7 +5,7 @@ import { $, S, colorOf, contourScale, emit, explainKey, fmt, fmtHyper, labelOf, 
 export const contourDiv = () => $("contour");
 const lossDiv = () => $("loss");
 
-function contourTrace() {
+export function contourTrace() {
   if (S.contourTrace) return S.contourTrace;
   const c = S.problemInfo.contour;
   const log = S.problemInfo.log_levels;

@@ -147,7 +147,7 @@ export function drawSurface() {
       xaxis: axis(vars[0], b[0].slice()), yaxis: axis(vars[1], b[1].slice()),
       zaxis: axis("f", [g.zmin, g.zmax + 2 * hair]),
       aspectmode: "manual", aspectratio: { x: 1, y: 1, z: 0.65 },
-      camera: { eye: { x: -1.35, y: -1.45, z: 1.05 } },
+      camera: { eye: { x: -0.85, y: -1.35, z: 1.75 } },  // from above: the valleys stay in view
     },
     showlegend: false,
     title: { text: `surface z = f (colour: ${g.title}) · drag to rotate`, font: { size: 11 }, x: 0.02, xanchor: "left" },
