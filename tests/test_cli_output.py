@@ -2,6 +2,7 @@
 the sweep's backend, progress and data, the picture options, and names with "did you mean"."""
 
 import json
+import re
 
 from click.testing import CliRunner
 
@@ -233,3 +234,61 @@ def test_shell_completion_of_optimizer_and_problem_names():
     assert complete(["train", "--optimizer"], "yo") == ["yogi"]
     assert "newton" not in complete(["train", "--optimizer"], "")
     assert "sweep" in complete([], "sw")
+
+
+def test_progress_bar_text():
+    from ravine.cli.plot import _bar
+
+    assert _bar(0, 10, 0.0) == "[------------------------]   0 % · 0 s"
+    assert _bar(5, 20, 3.0) == "[######------------------]  25 % · 3 s, about 9 s left"
+    assert _bar(20, 20, 7.0) == "[########################] 100 % · 7 s"
+
+
+def test_run_reports_progress_after_each_optimizer():
+    import ravine
+
+    seen = []
+    rules = {f"lr={lr}": ravine.rules.SGD(lr=lr) for lr in (0.01, 0.02, 0.05)}
+    ravine.run(rules, "ellipse", steps=5, record="final", progress=lambda k, n: seen.append((k, n)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_sweep_draws_a_progress_bar_on_a_terminal(tmp_path):
+    """On a terminal (a pty), stderr shows the bar with the fraction of cells done."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    args = ["sweep", "sgd", "--problem", "ellipse", "--x", "lr=0.05:1.5:20:log", "--y", "momentum=0:0.9:10"]
+    args += ["--steps", "2000", "--backend", "numpy", "-o", str(tmp_path / "s.png")]  # a few seconds
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from ravine.cli import main; main()", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+        stdin=subprocess.DEVNULL,
+    )
+    os.close(slave)
+    out = b""
+    while True:
+        r, _, _ = select.select([master], [], [], 120)
+        if not r:
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed its end
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert proc.wait(timeout=120) == 0, out.decode(errors="replace")
+    text = out.decode(errors="replace")
+    assert "done in" in text
+    bars = re.findall(r"\[([#-]{24})\] +(\d+) % · (\d+) s", text)
+    assert bars, text  # at least one redraw (the sweep takes more than a second)
+    fracs = [int(p) for _, p, _ in bars]
+    assert fracs == sorted(fracs) and any(0 < f < 100 for f in fracs), fracs  # cells done, in order
+    for fill, pct, _ in bars:  # the bar's fill is its percentage (each rounded: ½ cell + 24 × ½ %)
+        assert abs(fill.count("#") - 24 * int(pct) / 100) <= 0.5 + 0.12 + 1e-9

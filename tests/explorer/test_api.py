@@ -158,6 +158,21 @@ def test_run_matches_library(client):
     assert mom["momentum"]["kind"] == "displacement"  # heavy ball: θ ← θ + v
 
 
+def test_a_convention_without_a_default_takes_the_users_value(client):
+    """optax's Adadelta has no η ravine reproduces (hyper.Required): /api/meta leaves it unset,
+    a run without lr is refused with optax's reason, one with lr runs as the library does."""
+    meta = client.get("/api/meta").json()
+    ada = next(o for o in meta["optimizers"] if o["name"] == "adadelta")
+    assert "lr" not in ada["defaults"]["optax"] and ada["defaults"]["torch"]["lr"] == 1.0
+    body = dict(GOOD, optimizers=[{"name": "adadelta", "convention": "optax"}])
+    assert_rejected(post(client, "/api/run", body), 422, contains="learning_rate=None")
+    body = dict(GOOD, optimizers=[{"name": "adadelta", "convention": "optax", "hyper": {"lr": 0.5}}])
+    r = post(client, "/api/run", body)
+    assert r.status_code == 200, r.text
+    ref = ravine.run([get_rule("adadelta", convention="optax", lr=0.5)], "rosenbrock", starts=[[-1.2, 1.0]], steps=50)
+    assert np.allclose(r.json()["trajectories"][0]["x"], ref.theta[:, 0, 0])
+
+
 def test_run_diverged_values_are_null(client):
     body = dict(GOOD, optimizers=[{"name": "sgd", "hyper": {"lr": 5.0}}])
     d = post(client, "/api/run", body).json()

@@ -318,10 +318,19 @@ def _kernels_to_compile(rule, prob, starts, xn, xv, yn, yv) -> int | None:
     return missing
 
 
+def _bar(done: int, total: int, elapsed: float, width: int = 24) -> str:
+    """``[#########---------------]  37 % · 3 s, about 5 s left`` (the estimate from the rate so far)."""
+    frac = done / total if total else 0.0
+    fill = int(round(frac * width))
+    left = f", about {elapsed * (1 - frac) / frac:.0f} s left" if 0 < frac < 1 else ""
+    return f"[{'#' * fill}{'-' * (width - fill)}] {100 * frac:3.0f} % · {elapsed:.0f} s{left}"
+
+
 @contextlib.contextmanager
 def _progress(what: str):
-    """A progress line on stderr while the sweep runs: the elapsed time, updated in place on a
-    terminal; the time taken at the end."""
+    """A progress bar on stderr while the sweep runs (cells done, elapsed time, an estimate of
+    the time left), redrawn in place once a second on a terminal; the time taken at the end.
+    Yields the ``progress(done, total)`` callback the sweep calls after each cell."""
     import sys
     import threading
     import time
@@ -329,22 +338,29 @@ def _progress(what: str):
     t0 = time.perf_counter()
     done = threading.Event()
     tty = sys.stderr.isatty()
+    state = [0, 0]
+
+    def update(k: int, total: int) -> None:
+        state[0], state[1] = k, total
+
     click.echo(f"{what} …", err=True, nl=not tty)
 
     def tick():
         while not done.wait(1.0):
-            click.echo(f"\r{what} … {time.perf_counter() - t0:.0f} s", err=True, nl=False)
+            k, total = state
+            shown = _bar(k, total, time.perf_counter() - t0) if total else f"{time.perf_counter() - t0:.0f} s"
+            click.echo(f"\r{what} {shown}\x1b[K", err=True, nl=False)
 
     th = threading.Thread(target=tick, daemon=True) if tty else None
     if th:
         th.start()
     try:
-        yield
+        yield update
     finally:
         done.set()
         if th:
             th.join()
-            click.echo("\r", err=True, nl=False)
+            click.echo("\r\x1b[K", err=True, nl=False)
     click.echo(f"{what}: done in {time.perf_counter() - t0:.1f} s", err=True)
 
 
@@ -498,7 +514,7 @@ def sweep_cmd(
         from .. import plot
 
         what = f"sweep: {xv.size} × {yv.size} cells × {n_starts} start{'s' * (n_starts > 1)} × {steps} steps ({used})"
-        with _progress(what), plot.style(style_name):
+        with _progress(what) as progress, plot.style(style_name):
             fig = plot.heatmap(
                 rule,
                 prob,
@@ -514,6 +530,7 @@ def sweep_cmd(
                 yscale=ys,
                 backend=backend,
                 dpi=dpi,
+                progress=progress,
                 **({"figsize": figsize} if figsize else {}),
             )
         if data_out is not None:

@@ -278,10 +278,9 @@ class Explorer:
     # -- optimizers ------------------------------------------------------------------------
     @staticmethod
     def rule(spec: OptimizerSpec):
-        rule = get_rule(spec.name, convention=spec.convention)
-        if spec.hyper:
-            rule = rule.with_hyper(**spec.hyper)
-        return rule
+        # the user's values go in with the convention's (a convention may have no default for
+        # one: optax's Adadelta η, hyper.Required)
+        return get_rule(spec.name, convention=spec.convention, **(spec.hyper or {}))
 
     @staticmethod
     def labels(rules) -> list[str]:

@@ -78,6 +78,7 @@ def heatmap(
     xscale=None,
     yscale=None,
     annotate=True,
+    progress=None,
 ):
     """Final loss or steps-to-tolerance over a grid of two hyperparameters.
 
@@ -99,6 +100,7 @@ def heatmap(
     xscale, yscale : "linear", "log" or "log1m" (−log₁₀(1 − v): decay factors near 1, where
         β2 = 0.9, 0.99, 0.999 are the values that matter); default: from the spacing of the
         values (log1m for values up to ≥ 0.99 spaced evenly in log(1 − v)).
+    progress : called as ``progress(done, total)`` after each cell (:func:`ravine.runner.sweep`)
 
     Every cell is one trajectory of one vectorized :func:`ravine.run` over
     :func:`ravine.runner.grid`. Diverged cells are grey with a ✕. The numbers are in
@@ -108,7 +110,17 @@ def heatmap(
 
     problem = _problem(problem)
     sw = sweep(
-        rule, problem, x, y, metric=metric, steps=steps, starts=starts, tol=tol, divergence=divergence, backend=backend
+        rule,
+        problem,
+        x,
+        y,
+        metric=metric,
+        steps=steps,
+        starts=starts,
+        tol=tol,
+        divergence=divergence,
+        backend=backend,
+        progress=progress,
     )
     base, (xn, xv), (yn, yv) = sw.rule, (sw.x_name, sw.x), (sw.y_name, sw.y)
     vals, diverged, not_conv, tol = sw.values, sw.diverged, sw.not_converged, sw.tol

@@ -171,7 +171,7 @@ def surface3d(
     legend=True,
     elev=40,
     azim=-60,
-    n=70,
+    n=150,
     figsize=(6.4, 5.0),
     dpi=100,
     cmap="viridis",
@@ -207,7 +207,7 @@ def surface3d(
     if not log:  # keep the surface readable: cap the drawn height at the 98th percentile
         top = float(np.quantile(finite, 0.98)) if finite.size else 1.0
         ZT = np.where(ZT > top, np.nan, ZT)
-    ax.plot_surface(X, Y, ZT, cmap=cmap, alpha=0.55, linewidth=0, antialiased=False, rstride=2, cstride=2)
+    ax.plot_surface(X, Y, ZT, cmap=cmap, alpha=0.9, linewidth=0, antialiased=False, rstride=1, cstride=1)
     ax.contour(X, Y, ZT, levels=15, zdir="z", offset=np.nanmin(ZT), cmap=cmap, linewidths=0.6, alpha=0.6)
     zspan = float(np.nanmax(ZT) - np.nanmin(ZT)) or 1.0
     pts_min = [m.point for m in problem.minima if all(window[j, 0] <= m.point[j] <= window[j, 1] for j in range(2))]

@@ -102,6 +102,7 @@ def run(
     nonfinite: str = "stop",
     backend: str = "auto",
     dtype=np.float64,
+    progress=None,
 ) -> RunResult:
     """Run every optimizer from every start point on ``problem``.
 
@@ -115,6 +116,8 @@ def run(
     divergence : mark a trajectory diverged when ‖θ‖∞ exceeds this
     record : "all" (every step, with the optimizer state), "final", or an
         int k (every k-th step and the last)
+    progress : called as ``progress(done, total)`` after each optimizer's trajectories
+        (``ravine sweep`` draws its progress bar from it)
     grad_noise : σ of Gaussian noise added to every gradient (lecture 002's SGD
         emulation: g += N(0, σ²)); ``seed`` seeds it
     schedules : hyperparameter name → schedule (``ravine.schedules``), for all
@@ -215,6 +218,8 @@ def run(
             )
             used.add("numpy")
         results.append((label, out))
+        if progress is not None:
+            progress(len(results), len(opts))
 
     labels = [lab for lab, _ in results for _ in range(S)]
     cat = lambda key, axis: np.concatenate([o[key] for _, o in results], axis=axis)

@@ -89,12 +89,14 @@ def sweep(
     tol: float | None = None,
     divergence: float | None = None,
     backend: str = "auto",
+    progress=None,
 ) -> SweepResult:
     """Run ``rule`` over the grid of hyperparameters ``x`` × ``y`` on ``problem``.
 
     ``x``, ``y``: (hyperparameter name, values). ``metric``: ``"loss"`` (final f − f* when
     f* is known, else f) or ``"steps"`` (steps until ‖∇f‖ ≤ tol, default tol 1e-6).
     ``divergence`` defaults to 1000 × the problem window's largest |coordinate|.
+    ``progress(done, total)`` is called after each cell (see :func:`ravine.runner.run`).
     """
     from ..problems import Problem, get_problem
 
@@ -119,7 +121,17 @@ def sweep(
         return int(round(v)) if cast[f] is int else float(v)
 
     rules = grid(base, **{xn: [conv(xn, v) for v in xv], yn: [conv(yn, v) for v in yv]})
-    res = run(rules, problem, starts, steps, tol=tol, divergence=divergence, record="final", backend=backend)
+    res = run(
+        rules,
+        problem,
+        starts,
+        steps,
+        tol=tol,
+        divergence=divergence,
+        record="final",
+        backend=backend,
+        progress=progress,
+    )
     S = res.theta.shape[1] // (xv.size * yv.size)
     status = res.status.reshape(xv.size, yv.size, S)
     f_star = problem.f_min

@@ -214,7 +214,9 @@ function fieldRow(i, f, value) {
   const s = SLIDERS[f.kind];
   const num = document.createElement("input");
   num.type = "number"; num.step = "any"; num.className = "hyper-num";
-  num.value = value;
+  // a convention may have no default for a field (optax's Adadelta η): the box asks for it
+  if (value === undefined || value === null) { num.value = ""; num.placeholder = "required"; }
+  else num.value = value;
   let slider = null;
   if (s) {
     slider = document.createElement("input");
