@@ -20,6 +20,7 @@ from ._figure import (
     _short_title,
     _window,
     draw_background,
+    marker_style,
     traces,
 )
 
@@ -52,7 +53,7 @@ def contour(
     bounds : ((x0, x1), (y0, y1)) plotting window (default ``problem.bounds``)
     levels : number of contour levels; log-spaced (on f − min f) when ``log`` (default
         ``problem.log_levels``)
-    Start points are white circles, minima gold stars; a path that leaves the window ends at
+    Start points are white circles, minima white stars (:mod:`ravine.plot.palette`); a path that leaves the window ends at
     the window's edge with a ✕ and its legend entry says at which step (and, when the runner
     marked it diverged, the step of divergence).
     """
@@ -143,9 +144,9 @@ def curve1d(
         )
         if ok.any():
             i0 = int(np.argmax(ok))
-            ax.plot(x[i0], fx[i0], "o", ms=8, mfc="white", mec=c, zorder=4)
+            ax.plot(x[i0], fx[i0], ls="none", **marker_style("start"), zorder=4)
     for m in problem.minima:
-        ax.plot(m.point[0], m.value, "*", ms=13, color="gold", mec="k", zorder=5)
+        ax.plot(m.point[0], m.value, ls="none", **marker_style("minimum"), zorder=5)
     ax.set_xlim(lo, hi)
     ax.set_xlabel(problem.variables[0])
     ax.set_ylabel("f")
@@ -218,10 +219,7 @@ def surface3d(
             pm[:, 1],
             zf(pm) + 0.01 * zspan,
             ls="none",
-            marker="*",
-            ms=12,
-            color="white",
-            mec="k",
+            **marker_style("minimum"),
             label="minimum",
             zorder=12,
         )
