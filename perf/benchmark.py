@@ -19,6 +19,10 @@ import time
 
 import numpy as np
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# compiled code (batched backend's update) cached across runs, as perf/step.py does
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", os.path.join(ROOT, ".ravine-cache", "inductor"))
+
 
 def overhead(reps: int = 7) -> None:
     import torch
@@ -111,7 +115,7 @@ def batched() -> None:
     def run(name, kw, pool=None, warm=False):
         with tempfile.TemporaryDirectory() as d:
             st = Store.open(os.path.join(d, "s.db"), {"perf": name}, "perf")
-            st.add_planned(rows[:4] if warm else rows)
+            st.add_planned(rows)  # warm: the same jobs (compiled once per process)
             t = time.perf_counter()
             n = execute(st, st.pending(), pool=pool, **kw)
             dt = time.perf_counter() - t
@@ -120,23 +124,32 @@ def batched() -> None:
             return n, dt
 
     pool = make_pool(2)
-    res = {}
+    cases = (
+        ("local, 2 workers", dict(backend="local", workers=2), pool),
+        ("local, 1 worker (inline)", dict(backend="local", workers=1), None),
+        ("batched, 1 × 32 (one process)", dict(backend="batched", workers=1, batch=32), None),
+        ("batched, 2 workers × 16", dict(backend="batched", workers=2, batch=16), pool),
+    )
+    res: dict = {name: [] for name, _, _ in cases}
+    reps = int(os.environ.get("RAVINE_PERF_REPS", "3"))
     try:
-        for name, kw, p in (
-            ("local, 2 workers", dict(backend="local", workers=2), pool),
-            ("local, 1 worker (inline)", dict(backend="local", workers=1), None),
-            ("batched, 1 × 32 (one process)", dict(backend="batched", workers=1, batch=32), None),
-            ("batched, 2 workers × 16", dict(backend="batched", workers=2, batch=16), pool),
-        ):
-            run(name, kw, p, warm=True)  # start-up (imports, data, first calls) is not timed
-            n, dt = run(name, kw, p)
-            res[name] = n / dt
-            print(f"batched-vs-local {name}: {n} trials in {dt:.2f} s = {n / dt:.2f} trials/s (warm)", flush=True)
+        for name, kw, p in cases:  # start-up (imports, data, first calls, compilation) is not timed
+            t = time.perf_counter()
+            run(name, kw, p, warm=True)
+            run(name, kw, p, warm=True)
+            print(f"batched-vs-local {name}: warm-up {time.perf_counter() - t:.2f} s", flush=True)
+        for _ in range(reps):  # interleaved: the machine is shared
+            for name, kw, p in cases:
+                n, dt = run(name, kw, p)
+                res[name].append(n / dt)
+                print(f"batched-vs-local {name}: {n} trials in {dt:.2f} s = {n / dt:.2f} trials/s", flush=True)
     finally:
         pool.shutdown()
-    base = res["local, 2 workers"]
-    for k, v in res.items():
-        print(f"  {k}: {v / base:.2f}× local (2 workers)")
+    med = {k: float(np.median(v)) for k, v in res.items()}
+    base = med["local, 2 workers"]
+    print(f"medians of {reps} interleaved runs; load average after: {os.getloadavg()}")
+    for k, v in med.items():
+        print(f"  {k}: {v:.2f} trials/s = {v / base:.2f}× local (2 workers)")
 
 
 def smoke() -> None:

@@ -69,7 +69,9 @@ def test_batched_float32_within_stated_tolerance():
         assert _rel(u.curves["val_loss"], b.curves["val_loss"]) < 1e-3
 
 
-def test_diverged_member_is_masked_and_counted_as_missing():
+@pytest.mark.parametrize("compile_", ["0", "1"])
+def test_diverged_member_is_masked_and_counted_as_missing(monkeypatch, compile_):
+    monkeypatch.setenv("RAVINE_BATCHED_COMPILE", compile_)  # eager and compiled masking
     # Rosenbrock with noisy gradients: lr 1e-4 stays finite, lr 0.5 blows up within a few steps
     lrs = [1e-4, 0.5, 2e-4]
     specs = [TrialSpec(f"r{i}", "rosenbrock", "sgd", full_hyper("sgd", {"lr": lr}), 0, 200) for i, lr in enumerate(lrs)]
@@ -119,3 +121,51 @@ def test_smoke_suite_with_backend_batched_matches_local(tmp_path, smoke_referenc
         # nqm is float64 (1e-10); digits_logreg float32 (the stated 1e-3)
         tol = 1e-10 if "/nqm/" in k else 1e-3
         assert m["final_val_loss"] == pytest.approx(loc[k][1]["final_val_loss"], rel=tol), k
+
+
+@pytest.fixture
+def compiled(monkeypatch):
+    """The compiled update (torch.compile of the rule's own update) even for small batches."""
+    monkeypatch.setenv("RAVINE_BATCHED_COMPILE", "1")
+
+
+@pytest.mark.parametrize("opt", ["adam", "nesterov", "rmsprop"])
+def test_compiled_update_equals_unbatched_float64(float64_mlp, compiled, opt):
+    from ravine.benchmark import batched
+
+    before = dict(batched.STATS)
+    specs = _specs(float64_mlp, opt, 3, 40, seeds=[0, 1, 0])
+    out = run_batch(specs)
+    assert batched.STATS["compiled_batches"] == before["compiled_batches"] + 1
+    assert batched.STATS["fallbacks"] == before["fallbacks"]  # it really ran compiled
+    for s, b in zip(specs, out):
+        u = run_trial(s)
+        assert u.status == b.status == "ok", (u.error, b.error)
+        for f in ("val_loss", "test_loss", "train_loss"):
+            ua = [x for x in u.curves[f] if x is not None]
+            ba = [x for x in b.curves[f] if x is not None]
+            assert _rel(ua, ba) < 1e-10, (opt, f, _rel(ua, ba))
+        assert _rel([u.metrics["final_train_loss_full"]], [b.metrics["final_train_loss_full"]]) < 1e-10
+
+
+def test_compile_failure_falls_back_to_eager_once(compiled, monkeypatch):
+    import torch
+
+    from ravine.benchmark import batched
+
+    def broken(fn, **kw):
+        def call(*a, **k):
+            raise RuntimeError("no compiler here")
+
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken)
+    monkeypatch.setattr(batched, "_UPD", {})
+    monkeypatch.setattr(batched, "_FAILED", set())
+    specs = _specs("digits_logreg", "adam", 2, 20)
+    with pytest.warns(RuntimeWarning, match="torch.compile of the rule's update failed") as w:
+        out = run_batch(specs)
+    assert len([x for x in w if "torch.compile" in str(x.message)]) == 1  # said once
+    eager = run_batch(specs)  # the variant is known to fail: eager, silently
+    for a, b in zip(out, eager):
+        assert a.status == "ok" and a.curves["val_loss"] == b.curves["val_loss"]
