@@ -38,6 +38,10 @@ def test_nonfinite_policies(name, bad):
     X, Y = make_data()
     m = make_model()
     opt = _opt(name, m)
+    # the default is torch's: no check (the check costs a read of every gradient, perf/step.py)
+    assert all(g["nonfinite"] == "ignore" for g in opt.param_groups)
+    for g in opt.param_groups:
+        g["nonfinite"] = "raise"
     train(m, opt, X, Y, 3)
     before = flat_params(m).clone()
     state_before = {k: v.clone() for k, v in opt.state_dict()["state"][1].items()}

@@ -567,7 +567,7 @@ def test_deepcopy_and_pickle(name, how):
 def test_nonfinite_raise_is_atomic_across_groups(name, impl):
     a = torch.nn.Parameter(torch.ones(3))
     b = torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
-    opt = getattr(ro, name)([{"params": [a]}, {"params": [b]}], **SHARED[name], impl=impl)
+    opt = getattr(ro, name)([{"params": [a]}, {"params": [b]}], **SHARED[name], impl=impl, nonfinite="raise")
     a.grad, b.grad = torch.ones(3), torch.ones(2, dtype=torch.float64)
     opt.step()
     before = [a.detach().clone(), b.detach().clone()]

@@ -4,7 +4,7 @@
 ``torch.optim.Adam``, plus three keywords of ravine's:
 
 ``convention=``  where keyword defaults come from ("torch", "keras", "optax", …: see each rule),
-``nonfinite=``   "raise" (default) | "skip" | "ignore" (see ``ravine.rules.base``),
+``nonfinite=``   "ignore" (default: as torch, no check) | "raise" | "skip" (atomic over all groups),
 ``impl=``        "auto" (compiled when torch.compile works here, else eager) | "compiled" | "eager".
 
 No equation is written here: every step calls the rule's ``update`` (see
@@ -39,7 +39,7 @@ __all__ = [
     "OPTIMIZERS",
 ]
 
-_COMMON = dict(nonfinite="raise", impl="auto")
+_COMMON = dict(nonfinite="ignore", impl="auto")
 
 
 class SGD(RuleOptimizer):
@@ -67,7 +67,7 @@ class SGD(RuleOptimizer):
         first_buffer=DEFAULT,
         lr_in_buffer=DEFAULT,
         convention="torch",
-        nonfinite="raise",
+        nonfinite="ignore",
         impl="auto",
     ):
         super().__init__(
@@ -114,7 +114,7 @@ class Adagrad(RuleOptimizer):
         fused=None,
         eps_inside=DEFAULT,
         convention="torch",
-        nonfinite="raise",
+        nonfinite="ignore",
         impl="auto",
     ):
         super().__init__(
@@ -160,7 +160,7 @@ class RMSprop(RuleOptimizer):
         eps_inside=DEFAULT,
         lr_in_buffer=DEFAULT,
         convention="torch",
-        nonfinite="raise",
+        nonfinite="ignore",
         impl="auto",
     ):
         super().__init__(
@@ -204,7 +204,7 @@ class Adadelta(RuleOptimizer):
         maximize=False,
         differentiable=False,
         convention="torch",
-        nonfinite="raise",
+        nonfinite="ignore",
         impl="auto",
     ):
         super().__init__(
@@ -244,7 +244,7 @@ class Adam(RuleOptimizer):
         eps_mode=DEFAULT,
         amsgrad_max=DEFAULT,
         convention="torch",
-        nonfinite="raise",
+        nonfinite="ignore",
         impl="auto",
     ):
         super().__init__(
@@ -293,7 +293,7 @@ class AdamW(RuleOptimizer):
         eps_mode=DEFAULT,
         amsgrad_max=DEFAULT,
         convention="torch",
-        nonfinite="raise",
+        nonfinite="ignore",
         impl="auto",
     ):
         super().__init__(
@@ -340,7 +340,7 @@ class NAdam(RuleOptimizer):
         capturable=False,
         differentiable=False,
         convention="torch",
-        nonfinite="raise",
+        nonfinite="ignore",
         impl="auto",
     ):
         super().__init__(
@@ -381,7 +381,7 @@ class Yogi(RuleOptimizer):
         maximize=False,
         foreach=None,
         convention="torch",
-        nonfinite="raise",
+        nonfinite="ignore",
         impl="auto",
     ):
         super().__init__(
@@ -422,7 +422,7 @@ class RMSpropNesterov(RuleOptimizer):
         maximize=False,
         foreach=None,
         convention="torch",
-        nonfinite="raise",
+        nonfinite="ignore",
         impl="auto",
     ):
         super().__init__(
@@ -453,7 +453,7 @@ class WindowedRMSprop(RuleOptimizer):
         maximize=False,
         foreach=None,
         convention="torch",
-        nonfinite="raise",
+        nonfinite="ignore",
         impl="auto",
     ):
         super().__init__(
@@ -483,7 +483,7 @@ class Momentum(RuleOptimizer):
         maximize=False,
         foreach=None,
         convention="torch",
-        nonfinite="raise",
+        nonfinite="ignore",
         impl="auto",
     ):
         super().__init__(

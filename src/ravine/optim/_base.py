@@ -382,7 +382,7 @@ class RuleOptimizer(Optimizer):
         *,
         convention: str = "torch",
         maximize: bool = False,
-        nonfinite: str = "raise",
+        nonfinite: str = "ignore",
         impl: str = "auto",
         foreach=None,
         fused=None,

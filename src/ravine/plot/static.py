@@ -53,9 +53,9 @@ def contour(
     bounds : ((x0, x1), (y0, y1)) plotting window (default ``problem.bounds``)
     levels : number of contour levels; log-spaced (on f − min f) when ``log`` (default
         ``problem.log_levels``)
-    Start points are white circles, minima white stars (:mod:`ravine.plot.palette`); a path that leaves the window ends at
-    the window's edge with a ✕ and its legend entry says at which step (and, when the runner
-    marked it diverged, the step of divergence).
+    Start points are white circles, minima white stars (:mod:`ravine.plot.palette`); a path
+    that leaves the window ends at the window's edge with a ✕ and its legend entry says at
+    which step (and, when the runner marked it diverged, the step of divergence).
     """
     problem = _problem(problem)
     if problem.dim == 1:
