@@ -410,6 +410,8 @@ def test_adadelta_optax():
     # optax scale_by_adadelta L574-607, alias L143-222 (rho 0.9, eps 1e-6; add_decayed_weights
     # before: coupled); learning_rate must be passed as 1.0 (None climbs: transform.py L1000-1001)
     covers(Adadelta, "optax")
+    with pytest.raises(ValueError, match=r"lr must be given .*learning_rate=None applies \+Δ without the sign flip"):
+        Adadelta(convention="optax")  # optax.adadelta()'s default climbs: refused, not guessed
     same(run_rule(Adadelta(convention="optax", lr=1.0)), run_ref(adadelta_ref(1.0, 0.9, 1e-6), (Z, Z)))
     same(
         run_rule(Adadelta(convention="optax", lr=1.0, weight_decay=0.1)),
