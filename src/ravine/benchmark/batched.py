@@ -322,6 +322,7 @@ def _run(specs: list[TrialSpec], t_all: float) -> list[Outcome]:
         forward.__code__ = forward.__code__.replace(co_name=f"ravine_batched_forward_{len(_FWD)}")
         entry = dict(
             views=views,
+            loss=loss_v,
             eager=forward,
             compiled=torch.compile(forward, backend=_forward_backend(), dynamic=True)
             if compiling and _forward_backend() != "eager"
@@ -378,9 +379,14 @@ def _run(specs: list[TrialSpec], t_all: float) -> list[Outcome]:
                 fwd = None
             finally:
                 STATS["compile_seconds"] += time.perf_counter() - t if first[0] else 0.0
-        losses = entry["eager"](leaf, buffers, xb, yb)
-        (g,) = torch.autograd.grad(losses.sum(), leaf)
-        return losses.detach(), g
+        # eager: each parameter as its own contiguous (C, …) leaf (a copy of its columns of the
+        # flat buffer), and the gradient gathered back into one (C, P) buffer for the rule. The
+        # model's batched products on strided views of the flat buffer, and the backward into
+        # them, took 60 % longer (2.45 against 1.51 ms for 32 digits-MLP configurations).
+        ps = {n: v.contiguous().requires_grad_(True) for n, v in views(buf.detach()).items()}
+        losses = entry["loss"](ps, buffers, xb, yb)
+        gs = torch.autograd.grad(losses.sum(), list(ps.values()))
+        return losses.detach(), torch.cat([gi.reshape(gi.shape[0], -1) for gi in gs], dim=1)
 
     def to_tensor(v):
         if isinstance(v, torch.Tensor):
@@ -422,7 +428,7 @@ def _run(specs: list[TrialSpec], t_all: float) -> list[Outcome]:
     def record(step, tl):
         with torch.no_grad():
             res = {}
-            p = views(flat)
+            p = {n: v.contiguous() for n, v in views(flat).items()}  # (see grad_of)
             for split, x, y in (("val", data.x_val, data.y_val), ("test", data.x_test, data.y_test)):
                 out = eval_fn(p, buffers, x)
                 loss = crit(out, y)
@@ -477,7 +483,7 @@ def _run(specs: list[TrialSpec], t_all: float) -> list[Outcome]:
     full = None
     if data.x_train is not None:  # the whole training split, once, at the end
         with torch.no_grad():
-            out = eval_fn(views(flat), buffers, data.x_train)
+            out = eval_fn({n: v.contiguous() for n, v in views(flat).items()}, buffers, data.x_train)
             fl = crit(out, data.y_train).tolist()
             fe = None if problem.error(out[0], data.y_train) is None else err_of(out, data.y_train).tolist()
         full = (fl, fe)
