@@ -239,16 +239,12 @@ def _compiled_update(rule_cls, static: dict, dynamic: frozenset, dtype):
     hit = _UPD.get(key)
     if hit is not None:
         return hit
-    import inspect
-
     import torch
 
-    from ..rules.specialize import attributes_used, folded_tree
+    from ..rules.specialize import attributes_used, specialized_function
 
-    tree = folded_tree(rule_cls.update, static, nonzero=dynamic)
-    ns = dict(rule_cls.update.__globals__)
-    exec(compile(tree, inspect.getsourcefile(rule_cls.update) or "<rule>", "exec"), ns)  # the rule's own code
-    step = _masked_step(rule_cls, ns[tree.body[0].name])
+    update, tree = specialized_function(rule_cls.update, static, nonzero=dynamic)
+    step = _masked_step(rule_cls, update)
     used = sorted(attributes_used(tree, "h") & dynamic)
     const = {f: 0.0 for f in dynamic if f not in used}  # read by nothing the variant runs
     Hyper = rule_cls.Hyper

@@ -50,7 +50,7 @@ from torch.optim import Optimizer
 
 from ..rules import hyper as hp
 from ..rules.base import NONFINITE_POLICIES, NonFiniteGradientError, check_bool, check_choice, next_theta
-from ..rules.specialize import attributes_used, folded_tree
+from ..rules.specialize import attributes_used, specialized_function
 
 __all__ = ["RuleOptimizer", "IMPLS", "compile_stats"]
 
@@ -116,10 +116,7 @@ def _compiled_step(rule_cls, static, maximize, check, name):
     are left out."""
     Hyper = rule_cls.Hyper
     nonzero = {f for f in Hyper._fields if f not in static}
-    tree = folded_tree(rule_cls.update, static, nonzero=nonzero)
-    ns = dict(rule_cls.update.__globals__)
-    exec(compile(tree, inspect.getsourcefile(rule_cls.update) or "<rule>", "exec"), ns)  # the rule's own code
-    update = ns[tree.body[0].name]
+    update, tree = specialized_function(rule_cls.update, static, nonzero=nonzero)
     used_h = sorted(attributes_used(tree, "h") - set(static))
     used_k = sorted(attributes_used(tree, "k"))
     const_h = {f: 0.0 for f in nonzero if f not in used_h}

@@ -13,7 +13,7 @@ import ast
 import inspect
 import textwrap
 
-__all__ = ["literals", "fold", "folded_tree", "specialized_source", "attributes_used"]
+__all__ = ["literals", "fold", "folded_tree", "specialized_function", "specialized_source", "attributes_used"]
 
 
 def fold(tree: ast.AST, literals: dict, nonzero=frozenset()) -> ast.AST:
@@ -97,6 +97,17 @@ def folded_tree(fn, literals: dict, nonzero=frozenset()) -> ast.AST:
     for a in (*fdef.args.posonlyargs, *fdef.args.args, *fdef.args.kwonlyargs):
         a.annotation = None
     return fold(tree, literals, nonzero)
+
+
+def specialized_function(fn, literals: dict, nonzero=frozenset()):
+    """``(function, tree)``: ``fn`` with ``literals`` folded in, compiled as Python in ``fn``'s
+    own globals and file name (so tracebacks and ``torch.compile`` point at the rule's source),
+    and its folded AST (for :func:`attributes_used`). What ``ravine.optim``'s compiled steps and
+    the batched benchmark run."""
+    tree = folded_tree(fn, literals, nonzero=nonzero)
+    ns = dict(fn.__globals__)
+    exec(compile(tree, inspect.getsourcefile(fn) or "<rule>", "exec"), ns)  # the rule's own code
+    return ns[tree.body[0].name], tree
 
 
 def literals(h) -> tuple:
