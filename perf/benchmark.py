@@ -1,11 +1,16 @@
 """Timings of ``ravine bench`` (docs/benchmarks.md, "Performance"). No assertions: it prints.
 
-    PYTHONPATH=src python perf/benchmark.py [overhead] [batched] [smoke]
+    PYTHONPATH=src python perf/benchmark.py [overhead] [batched] [compile] [smoke]
 
 overhead  one trial (ravine.benchmark.trial.run_trial, evaluations included) against the
           same steps in a plain hand-written torch loop (same model, optimizer, minibatches)
 batched   32 configurations of the digits MLP: --backend local (process pool, 2 workers)
-          against --backend batched (one vectorized model of 32; and 2 × 16 on 2 workers)
+          against --backend batched --compile always (one vectorized model of 32 in one
+          process; 2 × 16 on 2 workers, the default split) and --compile never (2 × 16), warm:
+          the compilation is in the warm-up, not timed (``compile`` measures it)
+compile   what compiling the batched step costs: one 16-configuration digits-MLP batch in a
+          fresh process, compiled (first batch: tracing + compilation; second: steady) and
+          eager, with inductor's disk cache empty (cold) and then filled (warm)
 smoke     ``ravine bench run --suite smoke`` wall-clock, default workers
 """
 
@@ -99,35 +104,23 @@ def get_steps(problem):
 def batched() -> None:
     from ravine.benchmark.space import full_hyper, sobol_points, space_for
     from ravine.benchmark.store import Store
-    from ravine.benchmark.sweep import execute
-    from ravine.benchmark.trial import TrialSpec
+    from ravine.benchmark.sweep import execute, planned_row
 
     pts = sobol_points(32, 0)
     sp = space_for("adam")
-    specs = [
-        TrialSpec(
-            f"t{i}",
+    steps = get_steps("digits_mlp")
+    rows = [
+        planned_row(
+            "tune",
+            "all",
             "digits_mlp",
             "adam",
-            full_hyper("adam", {**sp.sample(pts[i], "all"), "weight_decay": 1e-4}),
+            i,
             0,
-            get_steps("digits_mlp"),
+            steps,
+            full_hyper("adam", {**sp.sample(pts[i], "all"), "weight_decay": 1e-4}),
         )
         for i in range(32)
-    ]
-    rows = [
-        dict(
-            key=s.key,
-            phase="tune",
-            protocol="all",
-            problem=s.problem,
-            optimizer=s.optimizer,
-            point=i,
-            seed=0,
-            steps=s.steps,
-            hyper=dict(s.hyper),
-        )
-        for i, s in enumerate(specs)
     ]
     from ravine.benchmark.sweep import make_pool
 
@@ -146,8 +139,17 @@ def batched() -> None:
     cases = (
         ("local, 2 workers", dict(backend="local", workers=2), pool),
         ("local, 1 worker (inline)", dict(backend="local", workers=1), None),
-        ("batched, 1 × 32 (one process)", dict(backend="batched", workers=1, batch=32), None),
-        ("batched, 2 workers × 16", dict(backend="batched", workers=2, batch=16), pool),
+        ("batched, 1 × 32 (one process)", dict(backend="batched", workers=1, batch=32, compile="always"), None),
+        (
+            "batched, 2 workers, --batch 32 (the default: 2 × 16)",
+            dict(backend="batched", workers=2, batch=32, compile="always"),
+            pool,
+        ),
+        (
+            "batched, 2 × 16, eager (--compile never)",
+            dict(backend="batched", workers=2, batch=32, compile="never"),
+            pool,
+        ),
     )
     res: dict = {name: [] for name, _, _ in cases}
     reps = int(os.environ.get("RAVINE_PERF_REPS", "3"))
@@ -167,8 +169,49 @@ def batched() -> None:
     med = {k: float(np.median(v)) for k, v in res.items()}
     base = med["local, 2 workers"]
     print(f"medians of {reps} interleaved runs; load average after: {os.getloadavg()}")
+    loc = res["local, 2 workers"]
     for k, v in med.items():
-        print(f"  {k}: {v:.2f} trials/s = {v / base:.2f}× local (2 workers)")
+        per_round = [a / b for a, b in zip(res[k], loc)]  # each round's ratio (run side by side)
+        print(
+            f"  {k}: {v:.2f} trials/s = {v / base:.2f}× local (2 workers); per round "
+            f"{min(per_round):.2f}–{max(per_round):.2f}×, median {np.median(per_round):.2f}×"
+        )
+
+
+_COMPILE_CHILD = """
+import json, os, sys, time
+from ravine.benchmark import batched
+from ravine.benchmark.space import full_hyper, sobol_points, space_for
+from ravine.benchmark.trial import TrialSpec
+pts, sp = sobol_points(16, 0), space_for("adam")
+specs = [TrialSpec(f"t{i}", "digits_mlp", "adam", full_hyper("adam", {**sp.sample(pts[i], "all"), "weight_decay": 1e-4}), 0, 200) for i in range(16)]
+out = {}
+for name, flag in (("compiled, first batch", "1"), ("compiled, second batch", "1"), ("eager", "0"), ("eager, again", "0")):
+    os.environ["RAVINE_BATCHED_COMPILE"] = flag
+    t = time.perf_counter()
+    batched.run_batch(specs)
+    out[name] = time.perf_counter() - t
+out["compile_seconds"] = batched.STATS["compile_seconds"]
+print(json.dumps(out))
+"""
+
+
+def compile_cost() -> None:
+    import json
+
+    with tempfile.TemporaryDirectory() as d:
+        env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=d, PYTHONPATH=os.path.join(ROOT, "src"))
+        for cache in ("cold (empty cache)", "warm (cache filled by the run above)"):
+            r = subprocess.run([sys.executable, "-c", _COMPILE_CHILD], env=env, capture_output=True, text=True)
+            if r.returncode:
+                print(f"compile {cache}: failed: {r.stderr[-500:]}", flush=True)
+                continue
+            v = json.loads(r.stdout.strip().splitlines()[-1])
+            print(
+                f"compile {cache}, 16 digits-MLP configurations × 200 steps, one process: "
+                + ", ".join(f"{k} {x:.2f} s" for k, x in v.items()),
+                flush=True,
+            )
 
 
 def smoke() -> None:
@@ -200,7 +243,7 @@ def smoke() -> None:
 
 
 if __name__ == "__main__":
-    which = sys.argv[1:] or ["overhead", "batched", "smoke"]
+    which = sys.argv[1:] or ["overhead", "batched", "compile", "smoke"]
     print(f"load average before: {os.getloadavg()}", flush=True)
     for w in which:
-        globals()[w]()
+        {"overhead": overhead, "batched": batched, "compile": compile_cost, "smoke": smoke}[w]()

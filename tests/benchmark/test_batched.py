@@ -3,6 +3,7 @@ relative; float32: 1e-3, see ravine.benchmark.batched), for every optimizer; div
 are masked and recorded as diverged without touching the others."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -125,12 +126,12 @@ def test_smoke_suite_with_backend_batched_matches_local(tmp_path, smoke_referenc
 
 @pytest.fixture
 def compiled(monkeypatch):
-    """The compiled update (torch.compile of the rule's own update) even for small batches."""
+    """The compiled step (the traced loss, gradient and rule's own update) even for small batches."""
     monkeypatch.setenv("RAVINE_BATCHED_COMPILE", "1")
 
 
-@pytest.mark.parametrize("opt", ["adam", "nesterov", "rmsprop"])
-def test_compiled_update_equals_unbatched_float64(float64_mlp, compiled, opt):
+@pytest.mark.parametrize("opt", list(OPTIMIZERS))
+def test_compiled_step_equals_unbatched_float64(float64_mlp, compiled, opt):
     from ravine.benchmark import batched
 
     before = dict(batched.STATS)
@@ -149,23 +150,63 @@ def test_compiled_update_equals_unbatched_float64(float64_mlp, compiled, opt):
 
 
 def test_compile_failure_falls_back_to_eager_once(compiled, monkeypatch):
-    import torch
-
     from ravine.benchmark import batched
 
-    def broken(fn, **kw):
-        def call(*a, **k):
-            raise RuntimeError("no compiler here")
+    def broken(gm, example):
+        raise RuntimeError("no compiler here")
 
-        return call
-
-    monkeypatch.setattr(torch, "compile", broken)
-    monkeypatch.setattr(batched, "_UPD", {})
+    monkeypatch.setattr(batched, "_compile_graph", broken)
+    monkeypatch.setattr(batched, "_STEP", {})
     monkeypatch.setattr(batched, "_FAILED", set())
     specs = _specs("digits_logreg", "adam", 2, 20)
-    with pytest.warns(RuntimeWarning, match="torch.compile of the rule's update failed") as w:
+    with pytest.warns(RuntimeWarning) as w:
         out = run_batch(specs)
-    assert len([x for x in w if "torch.compile" in str(x.message)]) == 1  # said once
-    eager = run_batch(specs)  # the variant is known to fail: eager, silently
+    said = sorted(str(x.message).split(" failed")[0] for x in w if "compiling" in str(x.message))
+    assert said == ["batched: compiling the batched evaluation", "batched: compiling the batched step"]  # once each
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        eager = run_batch(specs)  # the variant is known to fail: eager, silently
     for a, b in zip(out, eager):
         assert a.status == "ok" and a.curves["val_loss"] == b.curves["val_loss"]
+
+
+def test_auto_compiles_a_variant_once_it_has_run_long_enough_eagerly(monkeypatch):
+    from ravine.benchmark import batched
+
+    monkeypatch.setattr(batched, "AUTO_MIN_WORK", 2 * 2 * 20)  # two eager batches of 2 × 20
+    monkeypatch.setattr(batched, "_EAGER_WORK", {})
+    specs = _specs("digits_logreg", "adam", 2, 20)
+    seen = []
+    for _ in range(4):
+        before = dict(batched.STATS)
+        out = run_batch(specs, "auto")
+        assert all(o.status == "ok" for o in out)
+        seen.append("compiled" if batched.STATS["compiled_batches"] > before["compiled_batches"] else "eager")
+    assert seen == ["eager", "eager", "compiled", "compiled"]
+    assert run_batch(specs, "never") and batched.STATS["eager_batches"] > 0
+
+
+def test_compile_mode_names_what_was_given(monkeypatch):
+    from ravine.benchmark.batched import compile_mode
+
+    assert compile_mode("ALWAYS") == "always" and compile_mode(None) == "auto"
+    monkeypatch.setenv("RAVINE_BATCHED_COMPILE", "0")
+    assert compile_mode(None) == "never"
+    with pytest.raises(ValueError, match=r"^--compile: unknown mode 'maybe'; choose from auto, always, never$"):
+        compile_mode("maybe")
+    monkeypatch.setenv("RAVINE_BATCHED_COMPILE", "yes")
+    with pytest.raises(ValueError, match=r"^RAVINE_BATCHED_COMPILE: unknown mode 'yes'"):
+        compile_mode(None)
+
+
+def test_fewer_trials_than_workers_times_batch_are_split_across_the_workers(tmp_path):
+    from ravine.benchmark.store import Store
+    from ravine.benchmark.sweep import execute, planned_row
+
+    rows = [
+        planned_row("tune", "lr", "nqm", "sgd", i, 0, 20, full_hyper("sgd", {"lr": 0.01 * (i + 1)})) for i in range(6)
+    ]
+    st = Store.open(str(tmp_path / "s.db"), {"t": 1}, "t")
+    st.add_planned(rows)
+    assert execute(st, st.pending(), backend="batched", workers=2, batch=32, compile="never") == 6
+    assert [r["metrics"]["batched"] for r in st.rows()] == [3] * 6  # two models of 3, not one of 6

@@ -27,6 +27,7 @@ def _err(r):
         (["--range", "lr=-1,1"], ["lr", "positive"]),
         (["--range", "lrr=1e-4,1"], ["--range", "'lrr'"]),
         (["--backend", "spark"], ["--backend", "'spark'", "ray"]),
+        (["--backend", "batched", "--compile", "sometimes"], ["--compile", "'sometimes'", "always"]),
         (["--trials", "0"], ["--trials", "0"]),
     ],
 )

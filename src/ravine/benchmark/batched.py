@@ -28,6 +28,7 @@ relative per step and the curves agree to ~1e-4 relative after a few hundred ste
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from collections.abc import Sequence
@@ -122,15 +123,17 @@ def stack_hyper(hypers: Sequence[Any], ndim: int, dtype) -> Any:
     return H(**out)
 
 
-def run_batch(specs: Sequence[TrialSpec]) -> list[Outcome]:
-    """Run trials of one (problem, optimizer, steps) as one vectorized model. A failure of the
-    whole batch is recorded as "failed" for each trial (never raised)."""
+def run_batch(specs: Sequence[TrialSpec], compile: str | None = None) -> list[Outcome]:
+    """Run trials of one (problem, optimizer, steps) as one vectorized model; ``compile`` is
+    ``auto``, ``always`` or ``never`` (:func:`compile_mode`). A failure of the whole batch is
+    recorded as "failed" for each trial (never raised)."""
     t_all = time.perf_counter()
     keys = {(s.problem, s.optimizer, s.steps) for s in specs}
     if len(keys) != 1:
         raise ValueError(f"run_batch: one (problem, optimizer, steps) per batch, got {sorted(keys)}")
+    mode = compile_mode(compile)
     try:
-        return _run(list(specs), t_all)
+        return _run(list(specs), t_all, mode)
     except Exception as exc:
         msg = f"batched: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         return [
@@ -140,43 +143,54 @@ def run_batch(specs: Sequence[TrialSpec]) -> list[Outcome]:
 
 # ------------------------------------------------------------------ how a step executes
 #
-# Compiled (the default): the vmapped forward + loss goes through ``torch.compile``
-# (AOTAutograd compiles its backward too), and the rule's own ``update`` — partially evaluated
-# for the batch's flags by ``ravine.rules.specialize``, as ``ravine.optim``'s compiled steps are —
-# goes through ``torch.compile`` together with the finiteness test and the masking of diverged
-# members: one fused kernel over the (C, P) buffers per step. The hyperparameters enter as
-# tensors (one value per configuration: (C, 1); one shared value: a 0-d float64 tensor, which
-# rounds as the Python float of the eager path does), so another batch with other values reuses
-# the compiled code. Eager: the same functions, uncompiled (``RAVINE_BATCHED_COMPILE=0``, a step
-# whose terms carry a True flag — SGD's first — and, said once, whenever compilation fails).
+# Eager: each step runs the vmapped forward, autograd's backward and the rule's ``update`` on
+# the stacked buffers, operation by operation.
+#
+# Compiled (``always``; ``auto`` once a variant has run long enough eagerly to repay it, see
+# ``AUTO_MIN_WORK``): the same Python — ``_loss_and_grad`` below and the rule's own ``update``,
+# partially evaluated for the batch's flags by ``ravine.rules.specialize`` as ``ravine.optim``'s
+# compiled steps are — is traced ONCE into one graph of ATen operations (``make_fx``: vmap's
+# batching rules and autograd's backward are resolved while tracing), with the finiteness test
+# and the masking of diverged members, and inductor compiles that graph (``_compile_graph``).
+# A step is then one call: the batched products and a few fused loops over the (C, P) buffers,
+# with no vmap, autograd or Python dispatch per operation. The hyperparameters enter as tensors
+# (one value per configuration: (C, 1); one shared value: a 0-d float64 tensor, which rounds as
+# the Python float of the eager path does), so another batch with other values reuses the
+# compiled step. A graph is traced for one set of shapes (C, the minibatch; the shorter last
+# minibatch of an epoch has its own). A step whose terms carry a True flag (SGD's first), and —
+# said once — any step whose tracing or compilation failed, run eagerly. The evaluations (the
+# validation and test splits at each evaluation point, the training split at the end) are
+# traced and compiled the same way.
 
-_FWD: dict = {}  # (problem, dtype, shared, shapes) → (compiled forward, its meta module)
-_UPD: dict = {}  # (rule class, static fields, dynamic fields, dtype) → compiled masked update
+_FWD: dict = {}  # (problem, dtype, shared, names, shapes) → the vmapped functions of the model
+_STEP: dict = {}  # (rule variant, model, input shapes and constants) → compiled step
 _FAILED: set = set()  # keys whose compilation failed: eager from then on
 STATS = {"compile_seconds": 0.0, "fallbacks": 0, "compiled_batches": 0, "eager_batches": 0}
 
 
-#: "auto" compiles the update of a batch of at least this many configuration-steps (C × steps):
-#: a compilation costs ~4 s per process and rule variant (warm inductor cache; ~7-14 s cold) and
-#: saves ~2 ms per step of 32 digits-MLP configurations (16 × 200 steps compile)
-AUTO_MIN_WORK = 3200
+COMPILE_MODES = ("auto", "always", "never")
+
+#: ``auto`` compiles a (problem, rule variant) once this process has run that much of it eagerly,
+#: in configuration-steps (C × steps): the rent-or-buy rule — keep paying the eager steps until
+#: they have cost about what compiling costs (digits MLP: 16 × 200 configuration-steps take
+#: ≈ 0.65 s eagerly and 0.2 s compiled; compiling takes ≈ 5 s with inductor's disk cache warm),
+#: then compile — which never costs more than twice the better choice made in hindsight
+AUTO_MIN_WORK = 25_000
+_EAGER_WORK: dict = {}  # (rule variant, model) → configuration-steps run eagerly in this process
 
 
-def compile_enabled(C: int = 0, steps: int = 0) -> bool:
-    """``RAVINE_BATCHED_COMPILE``: ``auto`` (the default: batches of at least ``AUTO_MIN_WORK``
-    configuration-steps), ``1`` always, ``0`` never."""
+def compile_mode(mode: str | None = None) -> str:
+    """``auto``, ``always`` or ``never``: ``mode`` (``ravine bench run --compile``), else the
+    environment's ``RAVINE_BATCHED_COMPILE`` (also ``1`` / ``0``), else ``auto``."""
     import os
 
-    v = os.environ.get("RAVINE_BATCHED_COMPILE", "auto").lower()
-    if v == "auto":
-        return C * steps >= AUTO_MIN_WORK
-    return v not in ("0", "", "false", "no")
-
-
-def _forward_backend() -> str:
-    import os
-
-    return os.environ.get("RAVINE_BATCHED_FORWARD", "eager")
+    given = mode is not None
+    v = str(mode if given else os.environ.get("RAVINE_BATCHED_COMPILE", "auto")).strip().lower()
+    v = {"1": "always", "0": "never"}.get(v, v)
+    if v not in COMPILE_MODES:
+        where = "--compile" if given else "RAVINE_BATCHED_COMPILE"
+        raise ValueError(f"{where}: unknown mode {mode if given else v!r}; choose from {', '.join(COMPILE_MODES)}")
+    return v
 
 
 def _cache_dir() -> None:
@@ -193,7 +207,7 @@ def _fallback(key, what: str, exc: Exception) -> None:
     _FAILED.add(key)
     STATS["fallbacks"] += 1
     warnings.warn(
-        f"batched: torch.compile of the {what} failed ({type(exc).__name__}: "
+        f"batched: compiling the {what} failed ({type(exc).__name__}: "
         f"{(str(exc).splitlines() or [''])[0][:200]}); running it eagerly",
         RuntimeWarning,
         stacklevel=3,
@@ -231,36 +245,173 @@ def _ok_rows(losses, g):
     return torch.isfinite(losses) & torch.isfinite(g).all(1)
 
 
-def _compiled_update(rule_cls, static: dict, dynamic: frozenset, dtype):
-    """The rule's ``update`` for the flags in ``static`` (``ravine.rules.specialize``: branches on
-    them, and tests of the ``dynamic`` floats against 0, fold away), the finiteness test of each
-    row and the masking, through ``torch.compile``. Returns (fn, fields of h it reads)."""
-    key = (rule_cls, tuple(sorted(static.items())), dynamic, dtype)
-    hit = _UPD.get(key)
-    if hit is not None:
-        return hit
+def _loss_and_grad(entry, buf, buffers, xb, yb):
+    """Each configuration's minibatch loss (C,) and the gradient (C, P) at the flat buffer
+    ``buf``. Each parameter is its own contiguous (C, …) leaf (a copy of its columns of the
+    flat buffer) and the gradient is gathered back into one (C, P) buffer for the rule: the
+    model's batched products on strided views of the flat buffer, and the backward into them,
+    took 60 % longer eagerly (2.45 against 1.51 ms for 32 digits-MLP configurations)."""
     import torch
 
-    from ..rules.specialize import attributes_used, specialized_function
+    with torch.enable_grad():
+        ps = {n: v.contiguous().requires_grad_(True) for n, v in entry["views"](buf.detach()).items()}
+        losses = entry["loss"](ps, buffers, xb, yb)
+        gs = torch.autograd.grad(losses.sum(), list(ps.values()))
+    return losses.detach(), torch.cat([gi.reshape(gi.shape[0], -1) for gi in gs], dim=1)
 
-    update, tree = specialized_function(rule_cls.update, static, nonzero=dynamic)
-    step = _masked_step(rule_cls, update)
-    used = sorted(attributes_used(tree, "h") & dynamic)
-    const = {f: 0.0 for f in dynamic if f not in used}  # read by nothing the variant runs
-    Hyper = rule_cls.Hyper
 
-    def _inner(hv, k, state, g, theta, alive, losses):
-        ok = _ok_rows(losses, g)
-        new, st = step(Hyper(**static, **const, **hv), state, g, theta, k, (alive & ok)[:, None])
-        return new, st, ok, ok.all()
+def _compile_graph(gm, example):
+    """Inductor's compiler for a traced ATen graph (what ``torch.compile`` runs after Dynamo):
+    the result takes the graph's tensors positionally, without Dynamo's guards — the caller
+    keys every compiled step by the shapes, dtypes and constants it was traced for."""
+    from torch._guards import TracingContext, tracing
+    from torch._inductor.compile_fx import compile_fx
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.fx.experimental.symbolic_shapes import ShapeEnv
 
-    name = f"ravine_batched_{rule_cls.name}_update_{len(_UPD)}"
-    _inner.__code__ = _inner.__code__.replace(co_name=name)  # dynamo caches per code object
-    _UPD[key] = out = (torch.compile(_inner, fullgraph=True, dynamic=True), used, key)
+    # inside a tracing context with a shape environment, as Dynamo calls it: without one,
+    # inductor's graph cache is bypassed and every process compiles from scratch
+    with tracing(TracingContext(FakeTensorMode(shape_env=ShapeEnv()))):
+        return compile_fx(gm, example)
+
+
+_SLOT = object()  # an output position a tensor of the compiled graph fills
+
+
+class _Traced:
+    """``fn`` traced once (``make_fx``) for arguments of one structure, and compiled: called with
+    arguments of the same structure, tensor shapes and dtypes, and non-tensor values."""
+
+    def __init__(self, fn, args):
+        from torch.fx.experimental.proxy_tensor import make_fx
+        from torch.utils._pytree import tree_flatten
+
+        leaves, self.spec = tree_flatten(args)
+        self.is_t = [_is_tensor(x) for x in leaves]
+        consts = [None if t else x for x, t in zip(leaves, self.is_t)]
+        out_meta: dict = {}
+
+        def flat_fn(*ts):
+            from torch.utils._pytree import tree_flatten, tree_unflatten
+
+            it = iter(ts)
+            out = fn(*tree_unflatten([next(it) if t else c for t, c in zip(self.is_t, consts)], self.spec))
+            ol, out_meta["spec"] = tree_flatten(out)
+            out_meta["consts"] = [_SLOT if _is_tensor(o) else o for o in ol]
+            return [o for o in ol if _is_tensor(o)]
+
+        if [id(x) for x in _leaves(args, [])] != [id(x) for x in leaves]:  # the fast flattening below
+            raise TypeError("batched: arguments of a structure _leaves does not flatten as pytree does")
+        ts = [x for x, t in zip(leaves, self.is_t) if t]
+        gm = make_fx(flat_fn)(*ts)
+        self.fn = _compile_graph(gm, ts)
+        self.out_spec, self.out_consts = out_meta["spec"], out_meta["consts"]
+
+    def __call__(self, *args):
+        from torch.utils._pytree import tree_unflatten
+
+        outs = iter(self.fn(*[x for x, t in zip(_leaves(args, []), self.is_t) if t]))
+        return tree_unflatten([next(outs) if c is _SLOT else c for c in self.out_consts], self.out_spec)
+
+
+def _leaves(x, out: list) -> list:
+    """The leaves of nested tuples (named too), lists and dicts, in pytree's order (a few
+    microseconds where ``tree_flatten`` takes ~100 per step)."""
+    if isinstance(x, dict):
+        for v in x.values():
+            _leaves(v, out)
+    elif isinstance(x, (tuple, list)):
+        for v in x:
+            _leaves(v, out)
+    else:
+        out.append(x)
     return out
 
 
-def _run(specs: list[TrialSpec], t_all: float) -> list[Outcome]:
+def _is_tensor(x) -> bool:
+    import torch
+
+    return isinstance(x, torch.Tensor)
+
+
+def _signature(args) -> tuple:
+    """What a traced step is specialized for: the structure, each tensor's shape and dtype, and
+    every non-tensor value."""
+    from torch.utils._pytree import tree_flatten
+
+    leaves, spec = tree_flatten(args)
+    return (str(spec),) + tuple((tuple(x.shape), x.dtype) if _is_tensor(x) else (type(x).__name__, x) for x in leaves)
+
+
+def _traced(key, what: str, build, args):
+    """The compiled ``build()`` for ``args`` (``_Traced``), cached under ``key``; None if tracing
+    or compiling it failed (said once, a RuntimeWarning; eager from then on)."""
+    if key in _FAILED:
+        return None
+    hit = _STEP.get(key)
+    if hit is not None:
+        return hit
+    t = time.perf_counter()
+    try:
+        _STEP[key] = out = _Traced(build(), args)
+    except Exception as exc:
+        _fallback(key, what, exc)
+        return None
+    finally:
+        STATS["compile_seconds"] += time.perf_counter() - t
+    return out
+
+
+def _compiled_step(rule_cls, static: dict, dynamic: frozenset, entry, fkey, args):
+    """The whole step — loss and gradient of every configuration, the finiteness test of each
+    row, the rule's ``update`` for the flags in ``static`` (branches on them, and tests of the
+    ``dynamic`` floats against 0, fold away), the masking — traced and compiled for ``args``
+    = (hyper tensors, terms, state, θ, alive, buffers, x, y)."""
+
+    def build():
+        from ..rules.specialize import attributes_used, specialized_function
+
+        update, tree = specialized_function(rule_cls.update, static, nonzero=dynamic)
+        step = _masked_step(rule_cls, update)
+        const = {f: 0.0 for f in dynamic if f not in attributes_used(tree, "h")}  # read by nothing
+        Hyper = rule_cls.Hyper
+
+        def full(hv, k, state, theta, alive, buffers, x, y):
+            losses, g = _loss_and_grad(entry, theta, buffers, x, y)
+            ok = _ok_rows(losses, g)
+            hv = {f: v for f, v in hv.items() if f not in const}
+            new, st = step(Hyper(**static, **const, **hv), state, g, theta, k, (alive & ok)[:, None])
+            return new, st, losses, ok, ok.all()
+
+        return full
+
+    key = ("step", rule_cls, tuple(sorted(static.items())), dynamic, fkey, _signature(args))
+    return _traced(key, "batched step", build, args)
+
+
+def _evaluate(entry, problem, theta, buffers, splits):
+    """Loss and error (or None) of every configuration on each split: {name: ((C,), (C,) | None)}."""
+    import torch
+
+    with torch.no_grad():
+        p = {n: v.contiguous() for n, v in entry["views"](theta).items()}  # (see _loss_and_grad)
+        res = {}
+        for name, x, y in splits:
+            out = entry["eval"](p, buffers, x)
+            res[name] = (entry["crit"](out, y), None if problem.error(out[0], y) is None else entry["err"](out, y))
+    return res
+
+
+def _compiled_eval(entry, problem, fkey, args):
+    """``_evaluate`` traced and compiled for ``args`` = (θ, buffers, splits)."""
+
+    def build():
+        return lambda theta, buffers, splits: _evaluate(entry, problem, theta, buffers, splits)
+
+    return _traced(("eval", fkey, _signature(args)), "batched evaluation", build, args)
+
+
+def _run(specs: list[TrialSpec], t_all: float, mode: str) -> list[Outcome]:
     import torch
     from torch.func import functional_call, stack_module_state, vmap
 
@@ -271,7 +422,10 @@ def _run(specs: list[TrialSpec], t_all: float) -> list[Outcome]:
     data = problem.data()
     rule_cls = rule_class(s0.optimizer)
     hypers = [rule_cls.build(**s.hyper).h for s in specs]
-    models = [problem.model(s.seed) for s in specs]
+    # a model is a function of its seed (``Problem.model``): one per distinct seed, shared by
+    # the configurations that start from it
+    by_seed = {seed: problem.model(seed) for seed in dict.fromkeys(s.seed for s in specs)}
+    models = [by_seed[s.seed] for s in specs]
     params, buffers = stack_module_state(models)
     params = {k: v.detach().clone() for k, v in params.items()}
     buffers = {k: v.detach().clone() for k, v in buffers.items()}
@@ -291,9 +445,6 @@ def _run(specs: list[TrialSpec], t_all: float) -> list[Outcome]:
     gens = [torch.Generator().manual_seed(int(s.seed)) for s in (specs[:1] if shared else specs)]
     iters = [problem.batches(data, g) for g in gens]
     bdim = None if shared else 0
-    compiling = compile_enabled(C, s0.steps)
-    if compiling:
-        _cache_dir()
 
     fkey = (s0.problem, dtype, shared, tuple(names), tuple(shapes))
     entry = _FWD.get(fkey)
@@ -310,30 +461,18 @@ def _run(specs: list[TrialSpec], t_all: float) -> list[Outcome]:
         def outs_of(p, b, x):
             return functional_call(base, (p, b), (x,))
 
-        loss_v = vmap(loss_of, in_dims=(0, 0, bdim, bdim))
-
-        def forward(buf, b, x, y):
-            return loss_v(views(buf), b, x, y)
-
-        forward.__code__ = forward.__code__.replace(co_name=f"ravine_batched_forward_{len(_FWD)}")
         entry = dict(
             views=views,
-            loss=loss_v,
-            eager=forward,
-            compiled=torch.compile(forward, backend=_forward_backend(), dynamic=True)
-            if compiling and _forward_backend() != "eager"
-            else None,
+            loss=vmap(loss_of, in_dims=(0, 0, bdim, bdim)),
             eval=vmap(outs_of, in_dims=(0, 0, None)),
             crit=vmap(problem.criterion, in_dims=(0, None)),
             err=vmap(problem.error, in_dims=(0, None)),
         )
         _FWD[fkey] = entry
-    views, eval_fn, crit, err_of = entry["views"], entry["eval"], entry["crit"], entry["err"]
-
     h = stack_hyper(hypers, 2, dtype)
     state = tuple(rule_cls.init_state(h, flat))
 
-    # what the compiled update gets: flags and zeros fixed; every other float as a tensor.
+    # what the compiled step gets: flags and zeros fixed; every other float as a tensor.
     # A float that is 0 for some configurations only stays eager (a branch on it is an error)
     static, dynamic, mixed = {}, set(), False
     for f in rule_cls.Hyper._fields:
@@ -343,76 +482,50 @@ def _run(specs: list[TrialSpec], t_all: float) -> list[Outcome]:
             mixed |= any(v == 0.0 for v in vals)
         else:
             static[f] = getattr(h, f)
-    upd = None
-    if compiling and not mixed:
-        try:
-            upd = _compiled_update(rule_cls, static, frozenset(dynamic), dtype)
-        except Exception as exc:  # the rule's source cannot be specialized
-            _fallback((rule_cls, "specialize"), "rule's update", exc)
-        if upd is not None and upd[2] in _FAILED:
-            upd = None
-    if upd is not None:
-        hv = {
-            f: (v.as_subclass(torch.Tensor) if isinstance(v, torch.Tensor) else torch.tensor(v, dtype=torch.float64))
-            for f in upd[1]
-            for v in (getattr(h, f),)
-        }
-    eager_step = _masked_step(rule_cls, rule_cls.update)
-    fwd = entry["compiled"] if compiling and fkey not in _FAILED else None
-    STATS["compiled_batches" if fwd is not None or upd is not None else "eager_batches"] += 1
-
-    def grad_of(buf, xb, yb):
-        nonlocal fwd
-        leaf = buf.detach().requires_grad_(True)
-        if fwd is not None:
-            t = time.perf_counter()
-            try:
-                losses = fwd(leaf, buffers, xb, yb)
-                (g,) = torch.autograd.grad(losses.sum(), leaf)
-                return losses.detach(), g
-            except Exception as exc:
-                _fallback(fkey, "batched forward and backward", exc)
-                fwd = None
-            finally:
-                STATS["compile_seconds"] += time.perf_counter() - t if first[0] else 0.0
-        # eager: each parameter as its own contiguous (C, …) leaf (a copy of its columns of the
-        # flat buffer), and the gradient gathered back into one (C, P) buffer for the rule. The
-        # model's batched products on strided views of the flat buffer, and the backward into
-        # them, took 60 % longer (2.45 against 1.51 ms for 32 digits-MLP configurations).
-        ps = {n: v.contiguous().requires_grad_(True) for n, v in views(buf.detach()).items()}
-        losses = entry["loss"](ps, buffers, xb, yb)
-        gs = torch.autograd.grad(losses.sum(), list(ps.values()))
-        return losses.detach(), torch.cat([gi.reshape(gi.shape[0], -1) for gi in gs], dim=1)
+    family = (rule_cls, tuple(sorted(static.items())), frozenset(dynamic), fkey)
+    if mode == "auto":
+        compiling = _EAGER_WORK.get(family, 0) >= AUTO_MIN_WORK
+    else:
+        compiling = mode == "always"
+    compiling = compiling and not mixed
+    if compiling:
+        _cache_dir()
 
     def to_tensor(v):
         if isinstance(v, torch.Tensor):
             return v.as_subclass(torch.Tensor)
         return torch.tensor(float(v), dtype=torch.float64)
 
-    def update(step, state, g, flat, alive, losses):
-        """New (θ, state), the rows whose loss and gradient are finite, and whether all are."""
-        nonlocal upd
+    hv = {f: to_tensor(getattr(h, f)) for f in sorted(dynamic)}
+    eager_step = _masked_step(rule_cls, rule_cls.update)
+    used_compiled = False
+    traced: dict = {}  # minibatch shapes → compiled step (or None: eager)
+
+    def step_once(step, state, flat, alive, xb, yb):
+        """New (θ, state), the minibatch losses, the rows whose loss and gradient are finite,
+        and whether all are."""
+        nonlocal used_compiled
         k = rule_cls.terms(h, step)
-        flagged = isinstance(k, tuple) and any(isinstance(v, bool) and v for v in k)
-        if upd is not None and not flagged:
-            t = time.perf_counter()
-            try:
-                kk = type(k)(*(v if isinstance(v, bool) else to_tensor(v) for v in k)) if hasattr(k, "_fields") else k
-                return upd[0](hv, kk, state, g, flat, alive, losses)
-            except Exception as exc:
-                _fallback(upd[2], "rule's update", exc)
-                upd = None
-            finally:
-                STATS["compile_seconds"] += time.perf_counter() - t if first[1] else 0.0
-                first[1] = False
+        if compiling and isinstance(k, tuple) and all(isinstance(v, (bool, float, torch.Tensor)) for v in k):
+            if not any(isinstance(v, bool) and v for v in k):  # a True flag (SGD's first step): eager
+                kk = type(k)(*(v if isinstance(v, bool) else to_tensor(v) for v in k))
+                args = (hv, kk, state, flat, alive, buffers, xb, yb)
+                sig = (xb.shape, yb.shape)  # within a batch only the minibatch's shape varies
+                if sig not in traced:
+                    traced[sig] = _compiled_step(rule_cls, static, frozenset(dynamic), entry, fkey, args)
+                fn = traced[sig]
+                if fn is not None:
+                    used_compiled = True
+                    new, st, losses, ok, all_ok = fn(*args)
+                    return new, st, losses, ok, bool(all_ok)
+        losses, g = _loss_and_grad(entry, flat, buffers, xb, yb)
         with torch.no_grad():
             ok = _ok_rows(losses, g)
             all_ok = bool(ok.all())
             m = alive & ok
             new, st = eager_step(h, state, g, flat, k, None if all_ok and bool(alive.all()) else m[:, None])
-        return new, st, ok, all_ok
+        return new, st, losses, ok, all_ok
 
-    first = [True, True]  # the first compiled calls compile (or load from the cache)
     alive = torch.ones(C, dtype=torch.bool)
     dead_at = [None] * C  # steps_done of a diverged member
     curves = [{f: [] for f in CURVE_FIELDS} for _ in range(C)]
@@ -421,15 +534,12 @@ def _run(specs: list[TrialSpec], t_all: float) -> list[Outcome]:
     run_n = 0
     train_time = 0.0
 
+    splits = (("val", data.x_val, data.y_val), ("test", data.x_test, data.y_test))
+    ev = _compiled_eval(entry, problem, fkey, (flat, buffers, splits)) if compiling else None
+
     def record(step, tl):
-        with torch.no_grad():
-            res = {}
-            p = {n: v.contiguous() for n, v in views(flat).items()}  # (see grad_of)
-            for split, x, y in (("val", data.x_val, data.y_val), ("test", data.x_test, data.y_test)):
-                out = eval_fn(p, buffers, x)
-                loss = crit(out, y)
-                err = None if problem.error(out[0], y) is None else err_of(out, y)
-                res[split] = (loss.tolist(), None if err is None else err.tolist())
+        r = (ev or functools.partial(_evaluate, entry, problem))(flat, buffers, splits)
+        res = {k: (a.tolist(), None if b is None else b.tolist()) for k, (a, b) in r.items()}
         for c in range(C):
             if not alive[c]:
                 continue
@@ -452,12 +562,10 @@ def _run(specs: list[TrialSpec], t_all: float) -> list[Outcome]:
         else:
             bs = [next(it) for it in iters]
             xb, yb = torch.stack([b[0] for b in bs]), torch.stack([b[1] for b in bs])
-        losses, g = grad_of(flat, xb, yb)
-        first[0] = False
         # the update masks the rows that are dead or whose loss or gradient is not finite
-        new_flat, new_state, ok, all_ok = update(step, state, g, flat, alive, losses)
+        new_flat, new_state, losses, ok, all_ok = step_once(step, state, flat, alive, xb, yb)
         flat, state = new_flat, tuple(new_state)
-        if not bool(all_ok):
+        if not all_ok:
             newly = alive & ~ok
             for c in torch.nonzero(newly).flatten().tolist():
                 dead_at[c] = step - 1
@@ -478,11 +586,13 @@ def _run(specs: list[TrialSpec], t_all: float) -> list[Outcome]:
         train_time += time.perf_counter() - t0
     full = None
     if data.x_train is not None:  # the whole training split, once, at the end
-        with torch.no_grad():
-            out = eval_fn({n: v.contiguous() for n, v in views(flat).items()}, buffers, data.x_train)
-            fl = crit(out, data.y_train).tolist()
-            fe = None if problem.error(out[0], data.y_train) is None else err_of(out, data.y_train).tolist()
-        full = (fl, fe)
+        whole = (("train", data.x_train, data.y_train),)
+        ev_train = _compiled_eval(entry, problem, fkey, (flat, buffers, whole)) if used_compiled else None
+        fl, fe = (ev_train or functools.partial(_evaluate, entry, problem))(flat, buffers, whole)["train"]
+        full = (fl.tolist(), None if fe is None else fe.tolist())
+    STATS["compiled_batches" if used_compiled else "eager_batches"] += 1
+    if not used_compiled:
+        _EAGER_WORK[family] = _EAGER_WORK.get(family, 0) + C * step
     wall = time.perf_counter() - t_all
     outs = []
     for c, s in enumerate(specs):

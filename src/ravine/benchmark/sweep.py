@@ -22,8 +22,10 @@ tasks, ``max_retries``; Ray is imported only here).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import math
 import os
 import platform
 import sys
@@ -171,6 +173,21 @@ def _key(phase, protocol, problem, optimizer, point, seed) -> str:
     return f"{phase}/{protocol}/{problem}/{optimizer}/p{point if point is not None else '-'}/s{seed}"
 
 
+def planned_row(phase, protocol, problem, optimizer, point, seed, steps, hyper) -> dict[str, Any]:
+    """One row of the plan (what ``Store.add_planned`` takes), keyed by what it runs."""
+    return dict(
+        key=_key(phase, protocol, problem, optimizer, point, seed),
+        phase=phase,
+        protocol=protocol,
+        problem=problem,
+        optimizer=optimizer,
+        point=point,
+        seed=seed,
+        steps=steps,
+        hyper=hyper,
+    )
+
+
 def tune_rows(plan: Plan) -> list[dict[str, Any]]:
     pts = sobol_points(plan.trials, plan.sobol_seed)
     rows = []
@@ -182,19 +199,7 @@ def tune_rows(plan: Plan) -> list[dict[str, Any]]:
             for protocol in plan.protocols:
                 for i in range(plan.trials):
                     hyper = full_hyper(opt, {**space.sample(pts[i], protocol), "weight_decay": wd})
-                    rows.append(
-                        dict(
-                            key=_key("tune", protocol, problem, opt, i, TUNE_SEED),
-                            phase="tune",
-                            protocol=protocol,
-                            problem=problem,
-                            optimizer=opt,
-                            point=i,
-                            seed=TUNE_SEED,
-                            steps=steps,
-                            hyper=hyper,
-                        )
-                    )
+                    rows.append(planned_row("tune", protocol, problem, opt, i, TUNE_SEED, steps, hyper))
     return rows
 
 
@@ -209,19 +214,7 @@ def defaults_rows(plan: Plan) -> list[dict[str, Any]]:
         for opt in plan.optimizers:
             hyper = full_hyper(opt, {"weight_decay": wd})
             for s in final_seeds(plan):
-                rows.append(
-                    dict(
-                        key=_key("final", "defaults", problem, opt, None, s),
-                        phase="final",
-                        protocol="defaults",
-                        problem=problem,
-                        optimizer=opt,
-                        point=None,
-                        seed=s,
-                        steps=plan.steps(problem),
-                        hyper=hyper,
-                    )
-                )
+                rows.append(planned_row("final", "defaults", problem, opt, None, s, plan.steps(problem), hyper))
     return rows
 
 
@@ -254,17 +247,7 @@ def final_rows(plan: Plan, store: Store) -> list[dict[str, Any]]:
                     continue
                 for s in final_seeds(plan):
                     rows.append(
-                        dict(
-                            key=_key("final", protocol, problem, opt, best["point"], s),
-                            phase="final",
-                            protocol=protocol,
-                            problem=problem,
-                            optimizer=opt,
-                            point=best["point"],
-                            seed=s,
-                            steps=best["steps"],
-                            hyper=best["hyper"],
-                        )
+                        planned_row("final", protocol, problem, opt, best["point"], s, best["steps"], best["hyper"])
                     )
     return rows
 
@@ -273,6 +256,12 @@ def final_rows(plan: Plan, store: Store) -> list[dict[str, Any]]:
 
 
 def versions() -> dict[str, str | None]:
+    """The software a trial ran with (read once per process: the metadata lookups take ~10 ms)."""
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> dict[str, str | None]:
     from importlib import metadata
 
     def ver(p):
@@ -291,6 +280,12 @@ def versions() -> dict[str, str | None]:
 
 
 def hardware() -> dict[str, Any]:
+    """The machine (read once per process)."""
+    return dict(_hardware())
+
+
+@functools.cache
+def _hardware() -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as fh:
@@ -341,10 +336,10 @@ def _worker_init():
     torch.set_num_threads(1)
 
 
-def _run_batch_job(specs):
+def _run_batch_job(specs, compile=None):
     from .batched import run_batch
 
-    return run_batch(specs)
+    return run_batch(specs, compile)
 
 
 def execute(
@@ -355,6 +350,7 @@ def execute(
     workers: int | None = None,
     address: str | None = None,
     batch: int = 32,
+    compile: str | None = None,
     progress: Callable | None = None,
     max_retries: int = 3,
     pool=None,
@@ -381,12 +377,15 @@ def execute(
         groups: dict[tuple, list[TrialSpec]] = {}
         for s in specs:
             groups.setdefault((s.problem, s.optimizer, s.steps), []).append(s)
-        jobs = [g[i : i + batch] for g in groups.values() for i in range(0, len(g), batch)]
+        # at most ``batch`` configurations per model, and no fewer jobs than workers where the
+        # trials allow it (32 trials on 2 workers: two models of 16, one per core, not one of 32)
+        size = max(1, min(batch, math.ceil(len(specs) / workers)))
+        jobs = [g[i : i + size] for g in groups.values() for i in range(0, len(g), size)]
     elif backend == "local":
         jobs = [[s] for s in specs]
     else:
         raise ValueError(f"--backend: unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-    fn = _run_batch_job if backend == "batched" else _run_single
+    fn = functools.partial(_run_batch_job, compile=compile) if backend == "batched" else _run_single
     if workers == 1 or len(jobs) == 1:
         _worker_init()
         for job in jobs:
@@ -471,6 +470,7 @@ def run_sweep(
     workers: int | None = None,
     address: str | None = None,
     batch: int = 32,
+    compile: str | None = None,
     quiet: bool = False,
     phases: Sequence[str] = ("tune", "final"),
 ) -> Store:
@@ -484,7 +484,7 @@ def run_sweep(
     store.add_planned(defaults_rows(plan))
     workers = workers or os.cpu_count() or 1
     pool = make_pool(workers) if backend in ("local", "batched") and workers > 1 else None
-    kw = dict(backend=backend, workers=workers, address=address, batch=batch, pool=pool)
+    kw = dict(backend=backend, workers=workers, address=address, batch=batch, compile=compile, pool=pool)
     try:
         todo = store.pending("tune")
         execute(store, todo, progress=Progress("tune", len(todo), quiet), **kw)

@@ -55,7 +55,22 @@ def command():
 @click.option("--backend", default="local", show_default=True, help="local, batched or ray.")
 @click.option("--workers", type=int, default=None, help="Processes / Ray CPUs [default: the cores].")
 @click.option("--address", default=None, help="Ray cluster address (--backend ray) [default: a local Ray].")
-@click.option("--batch", type=int, default=32, show_default=True, help="Configurations per vectorized model (batched).")
+@click.option(
+    "--batch",
+    type=int,
+    default=32,
+    show_default=True,
+    help="At most this many configurations per vectorized model (batched); a sweep of fewer "
+    "trials than workers × batch is split evenly across the workers.",
+)
+@click.option(
+    "--compile",
+    "compile_",
+    default=None,
+    metavar="auto|always|never",
+    help="Compile the batched step (inductor): auto compiles a (problem, optimizer variant) once it "
+    "has run long enough eagerly to repay it [default: auto, or RAVINE_BATCHED_COMPILE].",
+)
 @click.option(
     "--report",
     "report_dir",
@@ -78,6 +93,7 @@ def run_cmd(
     workers,
     address,
     batch,
+    compile_,
     report_dir,
     quiet,
 ):
@@ -88,6 +104,13 @@ def run_cmd(
         raise click.UsageError(f"--backend: unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     if batch < 1:
         raise click.UsageError(f"--batch must be an integer >= 1, got {batch}")
+    if compile_ is not None:
+        from ..benchmark.batched import compile_mode
+
+        try:
+            compile_ = compile_mode(compile_)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
     split = lambda s: None if s is None else [s]
     plan = make_plan(
         suite,
@@ -99,7 +122,9 @@ def run_cmd(
         sobol_seed=sobol_seed,
         ranges=_ranges(ranges),
     )
-    st = run_sweep(store, plan, backend=backend, workers=workers, address=address, batch=batch, quiet=quiet)
+    st = run_sweep(
+        store, plan, backend=backend, workers=workers, address=address, batch=batch, compile=compile_, quiet=quiet
+    )
     c = st.counts()
     done = sum(n for (ph, pr, s), n in c.items() if s != "planned")
     click.echo(f"{store}: {done} trials recorded ({', '.join(f'{s} {n}' for s, n in _by_status(c).items())})")

@@ -87,6 +87,11 @@ def full_like(x, value):
     return np.full_like(x, value)
 
 
+def _tracing(torch) -> bool:
+    """Inside ``make_fx`` (a proxy dispatch mode is active)."""
+    return torch._C._get_dispatch_mode(torch._C._TorchDispatchModeKey.PROXY) is not None
+
+
 def add_scaled(x, a, y):
     """x + a·y. On tensors this is ``torch.add(x, y, alpha=a)``, the kernel torch.optim uses,
     which rounds once (a fused multiply-add) where x + a*y rounds twice; NumPy has no fused
@@ -94,7 +99,9 @@ def add_scaled(x, a, y):
     if _is_tensor(x) or _is_tensor(y):
         import torch
 
-        if torch.compiler.is_compiling():  # a traced alpha would be specialized (a recompile per lr)
+        if torch.compiler.is_compiling() or _tracing(torch):
+            # a traced alpha would be specialized (a recompile per lr), or read out of a
+            # tensor being traced (``make_fx``: ravine.benchmark.batched's compiled step)
             return x + a * y
         if getattr(a, "ndim", 0) > 0:  # one value per stacked configuration (ravine.benchmark.batched)
             return x + a * y
