@@ -63,6 +63,24 @@ def test_batched_equals_unbatched_float64(float64_mlp, opt):
         assert u.metrics["final_train_err_full"] == b.metrics["final_train_err_full"]
 
 
+@pytest.mark.parametrize("mode", ["never", "always"])
+def test_batched_cnn_equals_unbatched_float64(monkeypatch, mode):
+    # the MNIST-1D CNN: convolutions and pooling under vmap, eager and traced
+    from ravine.benchmark.problems.mnist1d_cnn import Mnist1dCNN
+
+    monkeypatch.setattr(Mnist1dCNN, "dtype", "float64")
+    _PROBLEMS.clear()
+    try:
+        specs = _specs("mnist1d_cnn", "adam", 2, 30, seeds=[0, 1])
+        for s, b in zip(specs, run_batch(specs, mode)):
+            u = run_trial(s)
+            assert u.status == b.status == "ok", (u.error, b.error)
+            assert _rel(u.curves["val_loss"], b.curves["val_loss"]) < 1e-10
+            assert _rel([u.metrics["final_train_loss_full"]], [b.metrics["final_train_loss_full"]]) < 1e-10
+    finally:
+        _PROBLEMS.clear()
+
+
 def test_batched_float32_within_stated_tolerance():
     specs = _specs("digits_logreg", "adam", 4, 60)
     for s, b in zip(specs, run_batch(specs)):

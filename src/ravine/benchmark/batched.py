@@ -22,7 +22,11 @@ scales rounds twice where ``torch.add(alpha=)`` rounds once). float32: the per-c
 hyperparameter arithmetic (1 − β, β^t, η·λ) is done on float32 tensors where the unbatched
 optimizer does it on Python floats (float64) and rounds once, so values differ by ~1e-7
 relative per step and the curves agree to ~1e-4 relative after a few hundred steps
-(tests/benchmark/test_batched.py uses 1e-3 on final losses in float32).
+(tests/benchmark/test_batched.py uses 1e-3 on final losses in float32) — for a configuration
+that trains: where the learning rate makes training chaotic, rounding differences grow.
+
+How a step executes — eagerly, or traced once into one graph and compiled (``--compile``) —
+is described above ``_FWD`` below; both paths run the same code (the rule's ``update``).
 """
 
 from __future__ import annotations
@@ -306,12 +310,15 @@ class _Traced:
         gm = make_fx(flat_fn)(*ts)
         self.fn = _compile_graph(gm, ts)
         self.out_spec, self.out_consts = out_meta["spec"], out_meta["consts"]
+        # fn returned a flat tuple or list of leaves: returned as a list, without unflattening
+        self.flat_out = self.out_spec.type in (tuple, list) and all(c.num_leaves == 1 for c in self.out_spec.children())
 
     def __call__(self, *args):
         from torch.utils._pytree import tree_unflatten
 
         outs = iter(self.fn(*[x for x, t in zip(_leaves(args, []), self.is_t) if t]))
-        return tree_unflatten([next(outs) if c is _SLOT else c for c in self.out_consts], self.out_spec)
+        leaves = [next(outs) if c is _SLOT else c for c in self.out_consts]
+        return leaves if self.flat_out else tree_unflatten(leaves, self.out_spec)
 
 
 def _leaves(x, out: list) -> list:
@@ -381,7 +388,7 @@ def _compiled_step(rule_cls, static: dict, dynamic: frozenset, entry, fkey, args
             ok = _ok_rows(losses, g)
             hv = {f: v for f, v in hv.items() if f not in const}
             new, st = step(Hyper(**static, **const, **hv), state, g, theta, k, (alive & ok)[:, None])
-            return new, st, losses, ok, ok.all()
+            return (new, losses, ok, ok.all(), *st)
 
         return full
 
@@ -516,7 +523,7 @@ def _run(specs: list[TrialSpec], t_all: float, mode: str) -> list[Outcome]:
                 fn = traced[sig]
                 if fn is not None:
                     used_compiled = True
-                    new, st, losses, ok, all_ok = fn(*args)
+                    new, losses, ok, all_ok, *st = fn(*args)
                     return new, st, losses, ok, bool(all_ok)
         losses, g = _loss_and_grad(entry, flat, buffers, xb, yb)
         with torch.no_grad():
@@ -540,8 +547,8 @@ def _run(specs: list[TrialSpec], t_all: float, mode: str) -> list[Outcome]:
     def record(step, tl):
         r = (ev or functools.partial(_evaluate, entry, problem))(flat, buffers, splits)
         res = {k: (a.tolist(), None if b is None else b.tolist()) for k, (a, b) in r.items()}
-        for c in range(C):
-            if not alive[c]:
+        for c, live in enumerate(alive.tolist()):
+            if not live:
                 continue
             vl, ve = res["val"][0][c], (res["val"][1][c] if res["val"][1] is not None else None)
             tl_, te = res["test"][0][c], (res["test"][1][c] if res["test"][1] is not None else None)
