@@ -73,6 +73,7 @@ def nqm(out_dir: str) -> None:
     from ravine.benchmark.batched import run_batch
     from ravine.benchmark.problems import nqm as N
     from ravine.benchmark.space import full_hyper
+    from ravine.plot import palette
 
     d = 100
     batches = [1, 4, 16, 64, 256, 1024, 4096]
@@ -116,9 +117,13 @@ def nqm(out_dir: str) -> None:
                 per_lr.setdefault(sp.key.split("/")[0], []).append(o.metrics.get("steps_to_target", math.inf))
             sim.append(min(float(np.median(v)) for v in per_lr.values()))
         rows[g] = (cf, sim)
-        ax.loglog(batches, cf, "-", color=f"C{gi}", label=f"γ={g:g} closed form")
+        ax.loglog(batches, cf, "-", color=palette.color(gi), label=f"γ={g:g} closed form")
         ax.loglog(
-            batches, [s if math.isfinite(s) else np.nan for s in sim], "o", color=f"C{gi}", label=f"γ={g:g} simulated"
+            batches,
+            [s if math.isfinite(s) else np.nan for s in sim],
+            "o",
+            color=palette.color(gi),
+            label=f"γ={g:g} simulated",
         )
         # small-lr bound (our derivation, docs/benchmarks.md): steps ≥ ln(L₀/target)/(2·lr_max(B))
     ax.set_xlabel("batch size B")

@@ -205,7 +205,15 @@ def test_ctrl_c_exits_130_without_a_traceback():
     while cpu_seconds() < 3.0 and time.monotonic() - t0 < 60:  # past the imports, in the run
         time.sleep(0.2)
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=30)
+    try:
+        out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:  # say what the process was doing with its signals, then fail
+        with open(f"/proc/{p.pid}/status") as fh:
+            sig = [ln for ln in fh.read().splitlines() if ln.startswith(("State", "Sig", "Shd"))]
+        cpu = cpu_seconds()
+        p.kill()
+        p.communicate()
+        pytest.fail(f"no exit 30 s after SIGINT (the process had used {cpu:.1f} CPU s): {sig}")
     assert p.returncode == 130, (p.returncode, err[-500:])
     assert err.strip().splitlines()[-1] == "ravine: interrupted" and "Traceback" not in err
 

@@ -86,6 +86,8 @@ def write_report(store: Store, out_dir: str | os.PathLike) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ..plot.palette import color as palette_color
+
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -97,6 +99,8 @@ def write_report(store: Store, out_dir: str | os.PathLike) -> str:
     rows = store.rows()
     specs = plan["problem_specs"]
     problems, optimizers = plan["problems"], plan["optimizers"]
+    # one colour per optimizer in every figure: ravine's palette (ravine.plot.palette), by plan order
+    col = {o: palette_color(i) for i, o in enumerate(optimizers)}
     protocols = ["defaults", *plan["protocols"]]
     summ = summarize(rows, specs)
     md: list[str] = []
@@ -255,7 +259,7 @@ def write_report(store: Store, out_dir: str | os.PathLike) -> str:
         w("| **score** | " + " | ".join(f"**{score.get(o, 0):.3f}**" for o in optimizers) + " |\n")
         for o in optimizers:
             if o in prof:
-                ax.step(taus, prof[o], where="post", label=f"{o} ({score.get(o, 0):.2f})")
+                ax.step(taus, prof[o], where="post", color=col[o], label=f"{o} ({score.get(o, 0):.2f})")
         ax.set_title(PROTOCOL_TITLES.get(pr, pr), fontsize=9)
         ax.set_xlabel("τ")
         ax.set_ylim(-0.02, 1.02)
@@ -297,9 +301,9 @@ def write_report(store: Store, out_dir: str | os.PathLike) -> str:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         mu, sd = np.nanmean(ys, 0), np.nanstd(ys, 0)
-                (line,) = ax.plot(steps, mu, label=o)
-                ax.fill_between(steps, mu - sd, mu + sd, alpha=0.2, color=line.get_color())
-            ax.axhline(specs[p]["target"], color="k", lw=0.7, ls=":")
+                ax.plot(steps, mu, color=col[o], label=o)
+                ax.fill_between(steps, mu - sd, mu + sd, alpha=0.2, color=col[o])
+            ax.axhline(specs[p]["target"], color="0.5", lw=0.8, ls=":")  # the target, grey: black is a path colour
             if metric == "loss":
                 ax.set_yscale("log")
             ax.set_title(f"{p}: {PROTOCOL_TITLES.get(pr, pr)}", fontsize=9)
@@ -337,7 +341,12 @@ def write_report(store: Store, out_dir: str | os.PathLike) -> str:
                 finite = [y for y in ys if math.isfinite(y)]
                 top = max(finite) if finite else 1.0
                 ax.plot(
-                    [r["hyper"]["lr"] for r in rs], [y if math.isfinite(y) else top for y in ys], "o-", ms=3, label=o
+                    [r["hyper"]["lr"] for r in rs],
+                    [y if math.isfinite(y) else top for y in ys],
+                    "o-",
+                    ms=3,
+                    color=col[o],
+                    label=o,
                 )
         ax.set_xscale("log")
         if metric == "loss":
@@ -358,7 +367,7 @@ def write_report(store: Store, out_dir: str | os.PathLike) -> str:
     for ax, p in zip(axes.flat, problems):
         metric = specs[p]["metric"]
         for pr, ls in (("lr", "--"), ("all", "-")):
-            for i, o in enumerate(optimizers):
+            for o in optimizers:
                 rs = [
                     r
                     for r in rows
@@ -370,7 +379,7 @@ def write_report(store: Store, out_dir: str | os.PathLike) -> str:
                 ]
                 if rs:
                     ks, e = M.expected_best([M.score_of(r["metrics"] or {}, r["status"], metric) for r in rs])
-                    ax.plot(ks, e, ls, color=f"C{i}", label=f"{o} ({pr})")
+                    ax.plot(ks, e, ls, color=col[o], label=f"{o} ({pr})")
         if metric == "loss":
             ax.set_yscale("log")
         ax.set_title(p, fontsize=9)
