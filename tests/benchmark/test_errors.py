@@ -28,6 +28,7 @@ def _err(r):
         (["--range", "lrr=1e-4,1"], ["--range", "'lrr'"]),
         (["--backend", "spark"], ["--backend", "'spark'", "ray"]),
         (["--backend", "batched", "--compile", "sometimes"], ["--compile", "'sometimes'", "always"]),
+        (["--compile", "always"], ["--compile", "--backend batched", "local"]),
         (["--trials", "0"], ["--trials", "0"]),
     ],
 )

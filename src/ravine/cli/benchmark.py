@@ -107,6 +107,9 @@ def run_cmd(
     if compile_ is not None:
         from ..benchmark.batched import compile_mode
 
+        if backend != "batched":
+            raise click.UsageError(f"--compile: only with --backend batched (got --backend {backend})")
+
         try:
             compile_ = compile_mode(compile_)
         except ValueError as exc:
