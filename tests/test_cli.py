@@ -192,8 +192,15 @@ def test_ctrl_c_exits_130_without_a_traceback():
     import time
 
     args = ["run", "newton", "exact_step", "--steps", "1000000", "-s", "1,1"]  # NumPy: minutes
+    # Ctrl-C as a terminal delivers it: SIGINT at its default disposition in the child. A test
+    # runner started in the background of a non-interactive shell (``cmd &``) ignores SIGINT,
+    # the child would inherit that, and Python keeps an inherited SIG_IGN (no KeyboardInterrupt)
     p = subprocess.Popen(
-        [sys.executable, "-m", "ravine.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "ravine.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
     def cpu_seconds():
