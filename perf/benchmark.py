@@ -124,10 +124,10 @@ def batched() -> None:
     ]
     from ravine.benchmark.sweep import make_pool
 
-    def run(name, kw, pool=None, warm=False):
+    def run(name, kw, pool=None):
         with tempfile.TemporaryDirectory() as d:
             st = Store.open(os.path.join(d, "s.db"), {"perf": name}, "perf")
-            st.add_planned(rows)  # warm: the same jobs (compiled once per process)
+            st.add_planned(rows)  # the same jobs each time (compiled once per process)
             t = time.perf_counter()
             n = execute(st, st.pending(), pool=pool, **kw)
             dt = time.perf_counter() - t
@@ -156,8 +156,8 @@ def batched() -> None:
     try:
         for name, kw, p in cases:  # start-up (imports, data, first calls, compilation) is not timed
             t = time.perf_counter()
-            run(name, kw, p, warm=True)
-            run(name, kw, p, warm=True)
+            run(name, kw, p)
+            run(name, kw, p)
             print(f"batched-vs-local {name}: warm-up {time.perf_counter() - t:.2f} s", flush=True)
         for _ in range(reps):  # interleaved: the machine is shared
             for name, kw, p in cases:

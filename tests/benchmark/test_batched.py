@@ -66,14 +66,13 @@ def test_batched_equals_unbatched_float64(float64_mlp, opt):
 def test_batched_cnn_equals_unbatched_float64(monkeypatch):
     # the MNIST-1D CNN: convolutions and pooling under vmap. Eager only here: compiling its step
     # takes ~1 min with an empty cache (checked by hand: ≤ 2e-15, docs/benchmarks.md)
-    mode = "never"
     from ravine.benchmark.problems.mnist1d_cnn import Mnist1dCNN
 
     monkeypatch.setattr(Mnist1dCNN, "dtype", "float64")
     _PROBLEMS.clear()
     try:
         specs = _specs("mnist1d_cnn", "adam", 2, 30, seeds=[0, 1])
-        for s, b in zip(specs, run_batch(specs, mode)):
+        for s, b in zip(specs, run_batch(specs, "never")):
             u = run_trial(s)
             assert u.status == b.status == "ok", (u.error, b.error)
             assert _rel(u.curves["val_loss"], b.curves["val_loss"]) < 1e-10

@@ -41,6 +41,14 @@ def test_bad_input_one_line_exit_2(tmp_path, run_ravine, args, words):
     assert not store.exists()
 
 
+def test_bad_compile_mode_from_the_environment(tmp_path, run_ravine, monkeypatch):
+    monkeypatch.setenv("RAVINE_BATCHED_COMPILE", "yes")
+    store = tmp_path / "s.db"
+    line = _err(run_ravine("bench", "run", store, *BASE, "--backend", "batched"))
+    assert "RAVINE_BATCHED_COMPILE" in line and "'yes'" in line and "always" in line
+    assert not store.exists()
+
+
 def test_unwritable_path(tmp_path, run_ravine):
     d = tmp_path / "ro"
     d.mkdir()

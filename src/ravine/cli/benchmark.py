@@ -104,11 +104,10 @@ def run_cmd(
         raise click.UsageError(f"--backend: unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     if batch < 1:
         raise click.UsageError(f"--batch must be an integer >= 1, got {batch}")
-    if compile_ is not None:
+    if compile_ is not None and backend != "batched":
+        raise click.UsageError(f"--compile: only with --backend batched (got --backend {backend})")
+    if backend == "batched":  # the flag, else RAVINE_BATCHED_COMPILE: checked before the store is opened
         from ..benchmark.batched import compile_mode
-
-        if backend != "batched":
-            raise click.UsageError(f"--compile: only with --backend batched (got --backend {backend})")
 
         try:
             compile_ = compile_mode(compile_)
