@@ -232,6 +232,7 @@ class _RunLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self.fd = fd
+        self._file = os.fdopen(fd, "rb+", buffering=0)  # a store dropped unclosed drops its lock too
 
     @staticmethod
     def _holder(fd: int) -> str:
@@ -245,7 +246,7 @@ class _RunLock:
 
     def release(self) -> None:
         if self.fd is not None:
-            os.close(self.fd)  # closing the only descriptor drops the flock
+            self._file.close()  # closing the only descriptor drops the flock
             self.fd = None
 
 
