@@ -263,3 +263,38 @@ def test_a_tampered_kernel_file_is_not_run_and_is_replaced(monkeypatch, tmp_path
     assert path.read_bytes() == good  # rewritten from the known source
     assert not list(path.parent.glob(".k_*.tmp"))  # atomically (no temporary left)
     np.testing.assert_array_equal(second.final_theta, first.final_theta)
+
+
+# ------------------------------------------------------------------ every cache uses it
+
+
+def _kernels():
+    pytest.importorskip("numba")
+    from ravine.runner.numba_backend import cache_dir
+
+    return cache_dir()
+
+
+def _data():
+    from ravine.train.data import cache_dir
+
+    return cache_dir()
+
+
+def _inductor():
+    return Path(_cache.use_for_inductor())
+
+
+@pytest.mark.parametrize("where", [_kernels, _data, _inductor], ids=["kernels", "data", "inductor"])
+def test_every_cache_is_a_private_folder_of_the_one_root(monkeypatch, tmp_path, where):
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.delenv("RAVINE_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RAVINE_CACHE_DIR", str(tmp_path / "cache"))
+    got = where()
+    assert got.parent == tmp_path / "cache" and _mode(got) == 0o700
+    assert [p.name for p in tmp_path.iterdir()] == ["cache"]  # nothing else in the working directory
+    if hasattr(os, "getuid"):
+        os.chmod(tmp_path / "cache", 0o777)
+        with pytest.raises(UnsafeCacheError, match=rf"^ravine cache folder {tmp_path / 'cache'} is writable"):
+            where()

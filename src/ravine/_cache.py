@@ -121,8 +121,8 @@ def use_for_inductor() -> str:
     it (see the module docstring); return the folder inductor will use. Call it before the first
     ``torch.compile`` of a process compiles anything."""
     given = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-    if given and not _torch_default(given):
-        return given
+    if given and not _torch_default(given) and Path(os.path.abspath(given)) != root() / "inductor":
+        return given  # the user's choice (ravine's own, inherited from a parent, is checked again)
     path = str(folder("inductor"))
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = path
     return path
