@@ -108,8 +108,9 @@ def test_a_folder_someone_else_can_write_is_refused_in_one_line(monkeypatch, tmp
     [
         ["run", "sgd", "--problem", "ellipse", "--steps", "5"],
         ["bench", "run", "{tmp}/s.db", "--backend", "batched", "--compile", "always", "--quiet"],
+        ["serve", "--port", "0", "--no-open"],
     ],
-    ids=["run", "bench-run-batched"],
+    ids=["run", "bench-run-batched", "serve"],
 )
 def test_the_cli_refuses_it_with_one_line_and_exit_2(tmp_path, what, command):
     make_unsafe, says = UNSAFE[what]
