@@ -19,8 +19,9 @@ turn the non-finite check on (one extra read of g, a sum, before the update; its
 counted, so the per-byte figures are strict). The first ravine step
 (compilation, or loading it from inductor's cache) is timed separately.
 
-Compiled code is cached in ``.ravine-cache/inductor`` (TORCHINDUCTOR_CACHE_DIR,
-if not set) so that a second run starts warm.
+Compiled code is cached in the user's private inductor cache (``TORCHINDUCTOR_CACHE_DIR`` if
+set, else the ``inductor`` folder of ``$RAVINE_CACHE_DIR`` or ``~/.cache/ravine``, as
+``ravine.optim`` does) so that a second run starts warm.
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", os.path.join(ROOT, ".ravine-cache", "inductor"))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "src"))
 import ravine.optim as ro  # noqa: E402
+from ravine._cache import use_for_inductor  # noqa: E402
 
 W = 10  # WindowedRMSprop window (its default)
 
@@ -224,7 +225,7 @@ def main(argv=None):
         return
     print(
         f"device {device}; float32; median of {a.steps} steps after {a.warmup} warm-up; "
-        f"inductor cache {os.environ['TORCHINDUCTOR_CACHE_DIR']}"
+        f"inductor cache {use_for_inductor()}"
     )
     rows, firsts = [], []
     header = (

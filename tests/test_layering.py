@@ -25,6 +25,7 @@ LAYERS = {
     "_version": 0,
     "_checks": 0,
     "_json": 0,
+    "_cache": 0,
     "_renamed": 0,
     "rules": 0,
     "problems": 0,

@@ -198,11 +198,13 @@ def compile_mode(mode: str | None = None) -> str:
 
 
 def _cache_dir() -> None:
-    """Inductor's disk cache in ``.ravine-cache/inductor`` (as perf/step.py), unless set: a second
+    """Inductor's disk cache in the user's private cache (``ravine._cache.use_for_inductor``:
+    ``TORCHINDUCTOR_CACHE_DIR`` when the user set it, else the ``inductor`` folder under
+    ``$RAVINE_CACHE_DIR`` or the platform's user cache; never the working directory): a second
     process loads the compiled kernels instead of compiling them."""
-    import os
+    from .._cache import use_for_inductor
 
-    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", os.path.join(os.getcwd(), ".ravine-cache", "inductor"))
+    use_for_inductor()
 
 
 def _fallback(key, what: str, exc: Exception) -> None:

@@ -113,6 +113,10 @@ def run_cmd(
             compile_ = compile_mode(compile_)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
+        if compile_ != "never":  # inductor's private cache folder, refused before the store is opened
+            from .._cache import use_for_inductor
+
+            use_for_inductor()
     split = lambda s: None if s is None else [s]
     plan = make_plan(
         suite,

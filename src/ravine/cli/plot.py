@@ -293,16 +293,12 @@ def _variants(rule, xn, xv, yn, yv):
 
 def _kernels_to_compile(rule, prob, starts, xn, xv, yn, yv) -> int | None:
     """How many of the compiled kernels the sweep needs are neither loaded nor in the disk cache
-    (None where the sweep will not be compiled). Mirrors ``ravine.runner.numba_backend``'s
-    digest of a kernel's generated source."""
-    import hashlib
-
+    (None where the sweep will not be compiled), by ``ravine.runner.numba_backend``'s digest of
+    a kernel's generated source."""
     from ..runner.driver import _numba_ok
 
     if not _numba_ok(rule, prob):
         return None
-    import numba
-
     from ..runner import numba_backend as nb
 
     pts = np.asarray(prob.start if starts is None else starts, dtype=float).reshape(-1, prob.dim)
@@ -312,8 +308,8 @@ def _kernels_to_compile(rule, prob, starts, xn, xv, yn, yv) -> int | None:
         fields = tuple(r.State._fields)
         placeholder = tuple(np.ndim(getattr(st0, f)) == 0 for f in fields)
         src = nb._module_source(r, prob, fields, placeholder, (), False, False)
-        digest = hashlib.sha1((src + numba.__version__ + np.__version__).encode()).hexdigest()[:20]
-        if digest not in nb._KERNELS and not any((nb.cache_dir() / "__pycache__").glob(f"k_{digest}.kernel-*.nbi")):
+        digest = nb._digest(src)
+        if digest not in nb._KERNELS and not nb.on_disk(digest):
             missing += 1
     return missing
 

@@ -62,6 +62,14 @@ def _watchdog(server, app) -> None:
 def command(host: str, port: int, open_browser: bool, no_numba: bool, workers: int):
     import uvicorn
 
+    if not no_numba:  # the compiled kernels' cache folder: one another user could write is refused now
+        from .._cache import folder
+
+        try:
+            folder("kernels")
+        except OSError:  # none can be made: kernels are compiled in memory
+            pass
+
     if host not in _LOOPBACK:
         click.echo(f"ravine serve: warning: binding {host}; anyone who can reach it can use the explorer", err=True)
     # the Host allow-list: loopback names, plus the name bound; a wildcard bind answers any name

@@ -291,7 +291,7 @@ def _progress(quiet: bool, epochs: int, label: str):
     "--data-dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="Data cache [default: $RAVINE_DATA_DIR or ~/.cache/ravine/data].",
+    help="Data cache [default: $RAVINE_DATA_DIR, else $RAVINE_CACHE_DIR/data or ~/.cache/ravine/data].",
 )
 @click.option(
     "--out",

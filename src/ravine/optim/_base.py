@@ -48,6 +48,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
+from .._cache import use_for_inductor
 from ..rules import hyper as hp
 from ..rules.base import NONFINITE_POLICIES, NonFiniteGradientError, check_bool, check_choice, next_theta
 from ..rules.specialize import attributes_used, specialized_function
@@ -113,7 +114,13 @@ def _compiled_step(rule_cls, static, maximize, check, name):
     (Passed as Python floats, dynamo kept them symbolic in most processes but, after some
     sequences of other compilations, specialized one and recompiled at every step.)
     Hyperparameters and terms the update does not read (Adagrad's lr: only its ``terms`` use it)
-    are left out."""
+    are left out.
+
+    Inductor's disk cache is the user's private one (``ravine._cache.use_for_inductor``:
+    ``TORCHINDUCTOR_CACHE_DIR`` when the user set it, else the ``inductor`` folder of
+    ``$RAVINE_CACHE_DIR`` or the platform's user cache — not torch's default in the shared
+    temporary folder); a cache folder another user could write raises ``UnsafeCacheError``."""
+    use_for_inductor()
     Hyper = rule_cls.Hyper
     nonzero = {f for f in Hyper._fields if f not in static}
     update, tree = specialized_function(rule_cls.update, static, nonzero=nonzero)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import importlib.util
 import inspect
 import math
 import os
@@ -31,6 +30,7 @@ import numba
 import numpy as np
 from numba.extending import overload
 
+from .. import _cache
 from ..rules import ops
 from ..rules.base import Rule
 from ..rules.specialize import literals as _literals
@@ -229,9 +229,24 @@ _KERNELS: dict = {}
 
 
 def cache_dir() -> Path:
-    """Where compiled kernels are kept across processes ($RAVINE_CACHE_DIR or ~/.cache/ravine)."""
-    root = os.environ.get("RAVINE_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "ravine")
-    return Path(root) / "kernels"
+    """Where compiled kernels are kept across processes: the private ``kernels`` folder of the
+    user's cache (``ravine._cache``: ``$RAVINE_CACHE_DIR``, else the platform's user cache),
+    created 0700; one another user could write is refused (``UnsafeCacheError``)."""
+    return _cache.folder("kernels")
+
+
+def _digest(src: str) -> str:
+    """A kernel module's name: the hash of its source and of the versions that compile it."""
+    return hashlib.sha1((src + numba.__version__ + np.__version__).encode()).hexdigest()[:20]
+
+
+def on_disk(digest: str) -> bool:
+    """Whether Numba's cache holds the compiled kernel ``k_<digest>`` (False where there is no
+    usable cache folder)."""
+    try:
+        return any((cache_dir() / "__pycache__").glob(f"k_{digest}.kernel-*.nbi"))
+    except OSError:
+        return False
 
 
 def _module_source(rule: Rule, problem, fields, placeholder, scheduled, keep_state, has_noise) -> str:
@@ -325,33 +340,49 @@ def _kernel(rule: Rule, problem, fields, placeholder, scheduled, keep_state, has
 
 
 def _kernel_from_source(rule: Rule, problem, fields, placeholder, scheduled, keep_state, has_noise):
+    """The kernel's module, run from the source generated here — never from what a file holds.
+
+    The module is written to ``k_<digest>.py`` in :func:`cache_dir` (Numba's ``cache=True``
+    keys its compiled code on that file), and that file is re-hashed before use: a file whose
+    content does not hash to its name (damaged or planted) is replaced, atomically, by the
+    known source. The code executed is always the generated text, compiled under the file's
+    name."""
     src = _module_source(rule, problem, fields, placeholder, scheduled, keep_state, has_noise)
-    digest = hashlib.sha1((src + numba.__version__ + np.__version__).encode()).hexdigest()[:20]
+    digest = _digest(src)
     if digest in _KERNELS:
         return _KERNELS[digest]
     while len(_KERNELS) >= _MAX_KERNELS:
         old = next(iter(_KERNELS))
         _KERNELS.pop(old)
         sys.modules.pop(f"ravine_kernel_{old}", None)
-    folder = cache_dir()
-    path = folder / f"k_{digest}.py"
+    name = f"ravine_kernel_{digest}"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
+        folder = cache_dir()
+        path = folder / f"k_{digest}.py"
+        try:
+            known = _digest(path.read_bytes().decode("utf-8")) == digest
+        except (OSError, UnicodeDecodeError):
+            known = False
+        if known:
+            os.utime(path)  # recently used: kept by the pruning
+        else:
             tmp = folder / f".k_{digest}.{os.getpid()}.tmp"
-            tmp.write_text(src)
+            tmp.write_text(src, encoding="utf-8")
             os.replace(tmp, path)
             _prune_disk(folder)
-        else:
-            os.utime(path)  # recently used: kept by the pruning
-        spec = importlib.util.spec_from_file_location(f"ravine_kernel_{digest}", path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = mod  # Numba's cache refers to the module by name
-        spec.loader.exec_module(mod)  # generated above from the rule's and the problem's own code
+        code = compile(src, str(path), "exec")
     except OSError:  # no writable cache: compile in memory
-        mod = types.ModuleType(f"ravine_kernel_{digest}")
-        mod.__dict__["__builtins__"] = __builtins__
-        exec(compile(src.replace("cache=True", "cache=False"), f"<ravine kernel {digest}>", "exec"), mod.__dict__)
+        code = compile(src.replace("cache=True", "cache=False"), f"<ravine kernel {digest}>", "exec")
+        path = None
+    mod = types.ModuleType(name)
+    if path is not None:
+        mod.__file__ = str(path)
+        sys.modules[name] = mod  # Numba's cache refers to the module by name
+    try:
+        exec(code, mod.__dict__)  # the source generated above from the rule's and the problem's own code
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
     _KERNELS[digest] = mod.kernel
     return mod.kernel
 

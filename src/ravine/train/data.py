@@ -25,9 +25,11 @@ as float64 NumPy arrays (the trainer casts them). The split:
 Nothing here touches global random state: ``mnist1d`` reseeds NumPy's and Python's global
 generators inside ``make_dataset``, so both are saved and restored around the call.
 
-The cache lives in ``data_dir``, else ``$RAVINE_DATA_DIR``, else
-``$XDG_CACHE_HOME/ravine/data`` (``~/.cache/ravine/data``). Files are written atomically, so
-parallel runs can share it.
+The cache lives in ``data_dir``, else ``$RAVINE_DATA_DIR`` (folders the user chose, used as they
+are), else the private ``data`` folder of the user's cache (``ravine._cache``:
+``$RAVINE_CACHE_DIR/data``, else ``~/.cache/ravine/data`` or the platform's equivalent; created
+0700, refused when another user could write it). Files are written atomically, so parallel runs
+can share it, and read with NumPy's ``np.load`` (no pickles).
 """
 
 from __future__ import annotations
@@ -87,8 +89,9 @@ def cache_dir(data_dir: str | os.PathLike | None = None) -> Path:
     env = os.environ.get("RAVINE_DATA_DIR")
     if env:
         return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "ravine" / "data"
+    from .._cache import folder
+
+    return folder("data")
 
 
 def _save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
@@ -128,7 +131,7 @@ def mnist1d_arrays(
     path = cache_dir(data_dir) / f"mnist1d_n{num_samples}_s{seed}.npz"
     if path.exists():
         try:
-            with np.load(path) as z:
+            with np.load(path, allow_pickle=False) as z:
                 return {k: z[k] for k in ("x", "y", "x_test", "y_test")}
         except Exception:  # a damaged cache file is rebuilt
             pass
