@@ -9,7 +9,7 @@ This package is the only importer of click.
 Bad input exits with status 2 and one line on stderr: ``ravine: error: …``; so do the
 machine's limits (out of memory, a file that cannot be written). Ctrl+C (SIGINT) exits with
 status 130 and ``ravine: interrupted``; SIGTERM (``kill``, a scheduler's timeout) is raised in
-the main thread as :class:`Terminated`, a ``KeyboardInterrupt``, so that every clean-up Ctrl+C
+the main thread as :class:`ravine._signals.Terminated`, a ``KeyboardInterrupt``, so that every clean-up Ctrl+C
 runs (a partial record, a pool shut down) runs for it too, and exits with status 143 and
 ``ravine: terminated``. A command that cleaned up after an interrupt raises
 :class:`Interrupted` with its one line instead. No traceback is printed for any of these.
@@ -21,6 +21,9 @@ import importlib
 import sys
 
 import click
+
+from .. import _signals
+from .._signals import Terminated
 
 #: name → (module, attribute, one-line help shown by ``ravine --help``)
 COMMANDS = {
@@ -43,10 +46,6 @@ class UsageError(click.UsageError):
     pass
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread where Ctrl+C raises ``KeyboardInterrupt``."""
-
-
 class Interrupted(Exception):
     """An interrupt a command has cleaned up after, with the one line that says what was
     interrupted and what is kept: ``main`` prints ``ravine: <line>`` and exits 130 (SIGINT) or
@@ -63,24 +62,6 @@ def exit_code(exc: BaseException) -> int:
     while exc is not None and not isinstance(exc, KeyboardInterrupt):
         exc = exc.__cause__ or exc.__context__  # click wraps Ctrl+C in Abort
     return 143 if isinstance(exc, Terminated) else 130
-
-
-def _raise_terminated(signum, frame):
-    raise Terminated()
-
-
-def _catch_sigterm():
-    """Install the SIGTERM handler (main thread, default disposition only: an embedding's own
-    handler is left alone); returns what to restore, or None."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        return None
-    signal.signal(signal.SIGTERM, _raise_terminated)
-    return signal.SIG_DFL
 
 
 class LazyGroup(click.Group):
@@ -181,14 +162,11 @@ def _embedded() -> bool:
 
 def main(argv=None):
     """Entry point: bad input → exit 2 with one line on stderr; Ctrl+C → 130; SIGTERM → 143."""
-    previous = _catch_sigterm()
+    restore = _signals.install()
     try:
         _main(argv)
     finally:
-        if previous is not None:
-            import signal
-
-            signal.signal(signal.SIGTERM, previous)
+        restore()
 
 
 def _main(argv):
