@@ -26,6 +26,7 @@ LAYERS = {
     "_checks": 0,
     "_json": 0,
     "_renamed": 0,
+    "_signals": 0,
     "rules": 0,
     "problems": 0,
     "schedules": 0,
