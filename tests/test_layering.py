@@ -27,6 +27,7 @@ LAYERS = {
     "_json": 0,
     "_cache": 0,
     "_renamed": 0,
+    "_signals": 0,
     "rules": 0,
     "problems": 0,
     "schedules": 0,

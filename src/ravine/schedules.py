@@ -100,9 +100,15 @@ def _real(where: str, name: str, value: Any, *, minimum: float | None = None) ->
     return _checks.real(where, name, value, lo=minimum)
 
 
+#: the longest length a schedule takes (step_size, total_steps, steps, warmup_steps, a
+#: boundary): a billion updates, more than any run of this lab makes (ravine train: at most
+#: 100 000 epochs); a longer one is a typo
+MAX_STEPS = 10**9
+
+
 def _int(where: str, name: str, value: Any, *, minimum: int) -> int:
-    """An integer >= minimum; floats such as 10.0 are refused (``ravine._checks``)."""
-    return _checks.integer(where, name, value, minimum=minimum)
+    """An integer in [minimum, MAX_STEPS]; floats such as 10.0 are refused (``ravine._checks``)."""
+    return _checks.integer(where, name, value, minimum=minimum, maximum=MAX_STEPS)
 
 
 def _step_index(t: Any) -> int:

@@ -6,11 +6,9 @@ import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 
-from support.bench import SMOKE_ARGS, bench_env
+from support.bench import SMOKE_ARGS, start
 
 # a small plan, inline (one worker: no pool start-up), a few seconds in all
 ARGS = [*SMOKE_ARGS, "--workers", "1"]
@@ -18,13 +16,7 @@ EXPECTED = 2 * 2 * 2 * 3 + 2 * 2 * 2 + 2 * 2 * 2 * 2  # tune + defaults arm + fi
 
 
 def _start(store):
-    return subprocess.Popen(
-        [sys.executable, "-m", "ravine.cli", "bench", "run", str(store), *ARGS],
-        env=bench_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    return start(store, ARGS)
 
 
 def _rows(store):

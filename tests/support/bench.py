@@ -34,3 +34,16 @@ def ravine(*args, timeout=300, **env):
         env=bench_env(**env),
         timeout=timeout,
     )
+
+
+def start(store, args, **popen):
+    """Start ``ravine bench run STORE ARGS`` in a session of its own (signals and ``killpg``
+    reach it and what it starts only); returns the Popen (stdout, stderr piped)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "ravine.cli", "bench", "run", str(store), *args],
+        env=bench_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        **popen,
+    )

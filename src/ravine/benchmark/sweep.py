@@ -18,6 +18,14 @@ point (``ravine.benchmark.store``):
 Backends: ``local`` (a process pool), ``batched`` (``ravine.benchmark.batched``: the trials
 of one (problem, optimizer) as one vectorized model, chunks of ``--batch``), ``ray`` (Ray
 tasks, ``max_retries``; Ray is imported only here).
+
+Interrupts: an exception in the driver (Ctrl+C's ``KeyboardInterrupt``, the command's SIGTERM)
+cancels the trials that wait, ends the running workers (``close_pool``) or cancels the Ray
+tasks and shuts down the Ray the driver started, and propagates; every trial recorded so far is
+kept, and running the same command again resumes. A driver that dies without a word (SIGKILL)
+leaves nothing behind either: each pool worker watches the driver's pid and exits when it ends
+(``_die_with``), and the forkserver and multiprocessing's resource tracker exit when the last
+worker holding their pipes has gone.
 """
 
 from __future__ import annotations
@@ -28,7 +36,9 @@ import json
 import math
 import os
 import platform
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -330,10 +340,61 @@ class Progress:
         )
 
 
-def _worker_init():
+def _worker_init(driver: int | None = None):
+    """A trial process's set-up: one torch thread; in a pool (``driver``: the driver's pid),
+    SIGINT ignored (the driver decides when its workers stop: a terminal's Ctrl+C reaches the
+    whole process group) and the worker bound to the driver's life (``_die_with``)."""
     import torch
 
     torch.set_num_threads(1)
+    if driver is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _die_with(driver)
+
+
+#: prctl(2)'s PR_SET_PDEATHSIG
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(driver: int) -> None:
+    """End this process when the driver ends, however it ends (SIGKILL included).
+
+    A pool worker's parent is the forkserver, not the driver, and the forkserver lives as long
+    as any worker holds its pipe, so the parent's death cannot be the signal: a daemon thread
+    waits for the driver's pid to exit (a pidfd on Linux, exact and immediate; elsewhere a poll
+    every second) and ends the process with ``os._exit``. On Linux the worker also asks for
+    SIGKILL when its parent (the forkserver) dies (PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    threading.Thread(target=_watch_driver, args=(driver,), name="ravine-driver-watch", daemon=True).start()
+
+
+def _watch_driver(driver: int) -> None:
+    import select
+
+    try:
+        fd = os.pidfd_open(driver)
+    except ProcessLookupError:  # gone already
+        os._exit(1)
+    except (AttributeError, OSError):  # no pidfd (not Linux, or an old kernel): poll
+        fd = None
+    if fd is not None:
+        select.select([fd], [], [])  # readable once the driver has exited
+    else:
+        while True:
+            try:
+                os.kill(driver, 0)
+            except ProcessLookupError:
+                break
+            except PermissionError:  # alive, another user's (a reused pid): keep waiting
+                pass
+            time.sleep(1.0)
+    os._exit(1)
 
 
 def _run_batch_job(specs, compile=None):
@@ -402,9 +463,12 @@ def execute(
         for f in cf.as_completed(futs):
             for out in f.result():
                 rec(by_key[out.key], out)
-    finally:
+    except BaseException:
         if own:
-            pool.shutdown(cancel_futures=True)
+            close_pool(pool, now=True)
+        raise
+    if own:
+        close_pool(pool)
     return n
 
 
@@ -417,7 +481,31 @@ def make_pool(workers: int):
 
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["torch", "ravine.benchmark.trial", "ravine.benchmark.batched", "ravine.optim"])
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
+    return cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
+    )
+
+
+def close_pool(pool, *, now: bool = False, grace: float = 5.0) -> None:
+    """Shut ``pool`` down: after its work (``now=False``), or at once (an interrupt): the
+    trials that wait are cancelled and the running workers ended (SIGTERM, then SIGKILL after
+    ``grace`` seconds). Their trials are not recorded; they stay planned and run next time."""
+    if not now:
+        pool.shutdown(cancel_futures=True)
+        return
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        p.terminate()
+    deadline = time.monotonic() + grace
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join(1.0)
+    manager = getattr(pool, "_executor_manager_thread", None)
+    if manager is not None:  # it sees the workers gone and closes the queues
+        manager.join(grace)
 
 
 def _run_single(job):
@@ -440,17 +528,25 @@ def _execute_ray(specs, rec, workers, address, max_retries):
     try:
         remote = ray.remote(num_cpus=1, max_retries=max_retries)(_ray_trial)
         pending = {remote.remote(s): s for s in specs}
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                spec = pending.pop(ref)
+        try:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    spec = pending.pop(ref)
+                    try:
+                        out = ray.get(ref)
+                    except Exception as exc:
+                        out = Outcome(
+                            spec.key, "failed", f"ray: {type(exc).__name__}: {str(exc).splitlines()[0]}", {}, {}, 0.0
+                        )
+                    rec(spec, out)
+        except BaseException:  # an interrupt: the tasks still pending stop (on a cluster too)
+            for ref in pending:
                 try:
-                    out = ray.get(ref)
-                except Exception as exc:
-                    out = Outcome(
-                        spec.key, "failed", f"ray: {type(exc).__name__}: {str(exc).splitlines()[0]}", {}, {}, 0.0
-                    )
-                rec(spec, out)
+                    ray.cancel(ref, force=True)
+                except Exception:
+                    pass
+            raise
     finally:
         if started:
             ray.shutdown()
@@ -492,7 +588,10 @@ def run_sweep(
             store.add_planned(final_rows(plan, store))
             todo = store.pending("final")
             execute(store, todo, progress=Progress("final", len(todo), quiet), **kw)
-    finally:
+    except BaseException:
         if pool is not None:
-            pool.shutdown(cancel_futures=True)
+            close_pool(pool, now=True)
+        raise
+    if pool is not None:
+        close_pool(pool)
     return store

@@ -7,8 +7,12 @@ click and nothing heavy). Each command lives in one module of this package
 This package is the only importer of click.
 
 Bad input exits with status 2 and one line on stderr: ``ravine: error: …``; so do the
-machine's limits (out of memory, a file that cannot be written). Ctrl+C exits with status 130
-and ``ravine: interrupted``. No traceback is printed for either.
+machine's limits (out of memory, a file that cannot be written). Ctrl+C (SIGINT) exits with
+status 130 and ``ravine: interrupted``; SIGTERM (``kill``, a scheduler's timeout) is raised in
+the main thread as :class:`ravine._signals.Terminated`, a ``KeyboardInterrupt``, so that every clean-up Ctrl+C
+runs (a partial record, a pool shut down) runs for it too, and exits with status 143 and
+``ravine: terminated``. A command that cleaned up after an interrupt raises
+:class:`Interrupted` with its one line instead. No traceback is printed for any of these.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ import importlib
 import sys
 
 import click
+
+from .. import _signals
+from .._signals import Terminated
 
 #: name → (module, attribute, one-line help shown by ``ravine --help``)
 COMMANDS = {
@@ -37,6 +44,24 @@ COMMANDS = {
 
 class UsageError(click.UsageError):
     pass
+
+
+class Interrupted(Exception):
+    """An interrupt a command has cleaned up after, with the one line that says what was
+    interrupted and what is kept: ``main`` prints ``ravine: <line>`` and exits 130 (SIGINT) or
+    143 (SIGTERM)."""
+
+    def __init__(self, cause: BaseException, line: str):
+        super().__init__(line)
+        self.code = exit_code(cause)
+
+
+def exit_code(exc: BaseException) -> int:
+    """130 for Ctrl+C (SIGINT), 143 for SIGTERM (128 + the signal's number, as a shell reports
+    a process the signal ended)."""
+    while exc is not None and not isinstance(exc, KeyboardInterrupt):
+        exc = exc.__cause__ or exc.__context__  # click wraps Ctrl+C in Abort
+    return 143 if isinstance(exc, Terminated) else 130
 
 
 class LazyGroup(click.Group):
@@ -136,14 +161,26 @@ def _embedded() -> bool:
 
 
 def main(argv=None):
-    """Entry point: bad input → exit 2 with one line on stderr; Ctrl+C → 130."""
+    """Entry point: bad input → exit 2 with one line on stderr; Ctrl+C → 130; SIGTERM → 143."""
+    restore = _signals.install()
+    try:
+        _main(argv)
+    finally:
+        restore()
+
+
+def _main(argv):
     try:
         cli.main(args=argv, prog_name="ravine", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl+C into Abort
-        _say("ravine: interrupted")
-        _stop_now(130)
+    except Interrupted as exc:  # cleaned up: a normal exit (multiprocessing's finalizers run)
+        _say(f"ravine: {exc}")
+        sys.exit(exc.code)
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:  # click turns Ctrl+C into Abort
+        code = exit_code(exc)
+        _say("ravine: terminated" if code == 143 else "ravine: interrupted")
+        _stop_now(code)
     except MemoryError:
         _say("ravine: error: out of memory (ask for fewer steps, trajectories or a smaller problem)")
         sys.exit(2)

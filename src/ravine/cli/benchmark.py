@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import click
 
+from . import Interrupted, Terminated
+
 __all__ = ["command"]
 
 
@@ -128,17 +130,33 @@ def run_cmd(
         sobol_seed=sobol_seed,
         ranges=_ranges(ranges),
     )
-    st = run_sweep(
-        store, plan, backend=backend, workers=workers, address=address, batch=batch, compile=compile_, quiet=quiet
-    )
-    c = st.counts()
-    done = sum(n for (ph, pr, s), n in c.items() if s != "planned")
-    click.echo(f"{store}: {done} trials recorded ({', '.join(f'{s} {n}' for s, n in _by_status(c).items())})")
+    try:
+        st = run_sweep(
+            store, plan, backend=backend, workers=workers, address=address, batch=batch, compile=compile_, quiet=quiet
+        )
+    except KeyboardInterrupt as exc:  # Ctrl+C or SIGTERM: the pool is down, the store kept
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        raise Interrupted(exc, f"bench run {what}: {_recorded(store)}; run the same command again to resume") from None
+    click.echo(_recorded(store, st))
     if report_dir:
         from ..benchmark.report import write_report
 
         path = write_report(st, report_dir)
         click.echo(f"report: {path}")
+
+
+def _recorded(path, st=None) -> str:
+    """``STORE: N trials recorded (ok …, planned …)``."""
+    if st is None:
+        from ..benchmark.store import Store
+
+        try:
+            st = Store.open(path, create=False)
+        except Exception:  # interrupted before the store was made
+            return f"{path}: no trial recorded"
+    c = st.counts()
+    done = sum(n for (ph, pr, s), n in c.items() if s != "planned")
+    return f"{path}: {done} trials recorded ({', '.join(f'{s} {n}' for s, n in _by_status(c).items())})"
 
 
 def _by_status(c):

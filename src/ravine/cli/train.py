@@ -148,6 +148,32 @@ def _partial_result(cfg, epochs: list, t0: float):
     )
 
 
+def _notes():
+    """Print each capped value (:class:`ravine.train.config.CappedWarning`) as one line naming
+    its flag: ``ravine: note: --samples 100000 is more than …``."""
+    import contextlib
+    import warnings
+
+    from ..train.config import CappedWarning
+
+    @contextlib.contextmanager
+    def cm():
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", CappedWarning)
+            shown = warnings.showwarning
+
+            def show(message, category, *args, **kw):
+                if not issubclass(category, CappedWarning):
+                    return shown(message, category, *args, **kw)
+                field, _, rest = str(message).partition(" ")
+                click.echo(f"ravine: note: --{field.replace('_', '-')} {rest}", err=True)
+
+            warnings.showwarning = show
+            yield
+
+    return cm()
+
+
 class _BatchSize(click.ParamType):
     name = "INT|full"
 
@@ -421,7 +447,7 @@ def command(
 
     t0 = time.perf_counter()
     try:
-        with ctx:
+        with ctx, _notes():
             res = train(cfg, callback=keep, step_callback=tracker)
     except ValueError as exc:  # e.g. an optimizer refusing a keyword
         raise click.UsageError(str(exc).splitlines()[0]) from None

@@ -48,6 +48,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
+from .. import _signals
 from .._cache import use_for_inductor
 from ..rules import hyper as hp
 from ..rules.base import NONFINITE_POLICIES, NonFiniteGradientError, check_bool, check_choice, next_theta
@@ -996,6 +997,7 @@ class RuleOptimizer(Optimizer):
             try:
                 _, rest = fn(num, kk, state, b.flat_g, b.flat_p)
             except Exception as e:
+                _signals.check()  # a Ctrl+C that broke the compilation stops the run, not the compiler
                 if self._impl == "compiled":
                     raise
                 _FAILED.add(fn.key)

@@ -22,7 +22,16 @@ from .factories import _parse_schedule_spec, resolve_optimizer
 from .models import MODELS
 from .record import _jsonable
 
-__all__ = ["TrainConfig", "validate", "PROBLEMS", "DEFAULTS"]
+__all__ = [
+    "TrainConfig",
+    "validate",
+    "check_fits",
+    "memory_limit",
+    "PROBLEMS",
+    "DEFAULTS",
+    "MEMORY_CAP",
+    "CappedWarning",
+]
 
 PROBLEMS = tuple(_data.PROBLEMS)
 
@@ -169,8 +178,7 @@ def _resolve(c: TrainConfig) -> TrainConfig:
     tf = 0.2 if c.test_fraction is None else float(c.test_fraction)
     if float(c.val_fraction) + tf >= 1:
         raise ValueError(f"val_fraction + test_fraction must be < 1, got {float(c.val_fraction):g} + {tf:g}")
-    if c.samples is not None and (not _is_int(c.samples) or c.samples < 50):
-        raise bad("samples", "an integer ≥ 50 (or None for the whole data set)", c.samples)
+    _data.check_samples(problem, c.samples)
     width = d["width"] if c.width is None else c.width
     if model != "logreg" and (not _is_int(width) or width < 1):
         raise bad("width", "a positive integer", c.width)
@@ -198,5 +206,72 @@ def _resolve(c: TrainConfig) -> TrainConfig:
 
 
 def validate(config: TrainConfig) -> TrainConfig:
-    """Check a config without training; return it resolved. One-line ValueError on bad input."""
-    return _resolve(config)
+    """Check a config without training (its values, and that its model fits in memory:
+    :func:`check_fits`); return it resolved. One-line ValueError on bad input."""
+    cfg = _resolve(config)
+    check_fits(cfg)
+    return cfg
+
+
+class CappedWarning(UserWarning):
+    """A value the data set caps (``samples`` beyond the data set, ``batch_size`` beyond the
+    training split): the run uses the cap and says so with this warning, whose message starts
+    with the field's name (the command line prints it as a note naming the flag)."""
+
+
+#: the most memory a run may ask for, whatever the machine has (a sanity cap)
+MEMORY_CAP = 64 * 2**30
+
+
+def memory_limit() -> tuple[int, str]:
+    """(bytes, what limits them): the memory available now (``MemAvailable`` of
+    /proc/meminfo, else the free pages of ``os.sysconf``), at most :data:`MEMORY_CAP`."""
+    import os
+
+    avail = None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            avail = None
+    if avail is None or avail >= MEMORY_CAP:
+        return MEMORY_CAP, "the cap of ravine train"
+    return avail, "memory available"
+
+
+def check_fits(cfg: TrainConfig) -> None:
+    """Refuse a resolved config whose model cannot fit in memory, before anything is built:
+    one line naming width and depth (and the batch size where the activations are most of it),
+    the estimate (:func:`ravine.train.models.estimate_bytes`) and the limit (:func:`memory_limit`)."""
+    from .models import estimate_bytes
+
+    f, c = _data.SHAPES[cfg.problem]
+    n = _data.DIGITS_SAMPLES if cfg.problem == "digits" else (cfg.samples or _data.MNIST1D_SAMPLES)
+    if cfg.problem == "digits" and cfg.samples:
+        n = min(n, cfg.samples)
+    rows = n if cfg.batch_size == "full" else min(int(cfg.batch_size), n)
+    rows = max(rows, n // 5)  # the test split (a fifth by default) is evaluated in one pass
+    itemsize = 8 if cfg.dtype == "float64" else 4
+    params, acts = estimate_bytes(cfg.model, f, c, cfg.width, cfg.depth, rows, itemsize)
+    limit, why = memory_limit()
+    if params + acts <= limit:
+        return
+    gib = lambda b: f"{b / 2**30:.1f} GiB"
+    what = f"width {cfg.width}, depth {cfg.depth}" if cfg.model == "mlp" else f"width {cfg.width}"
+    flags = "--width or --depth" if cfg.model == "mlp" else "--width"
+    if acts > params:
+        what += f", batch size {cfg.batch_size}"
+        flags += " or --batch-size"
+    raise ValueError(
+        f"model {cfg.model} ({what}) needs about {gib(params + acts)} ({gib(params)} for its parameters, "
+        f"gradients and optimizer state, {gib(acts)} for activations), more than the {gib(limit)} limit ({why}); "
+        f"lower {flags}"
+    )

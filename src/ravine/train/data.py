@@ -52,9 +52,30 @@ PROBLEMS = {
     "mnist1d": "MNIST-1D, generated offline by the mnist1d package (5000 samples, 40 features, 10 classes)",
 }
 
+#: problem → (features, classes), known before anything is loaded (the memory estimate)
+SHAPES = {"digits": (64, 10), "mnist1d": (40, 10)}
+
 #: default parameters of ``mnist1d.data.make_dataset`` (the package's ``get_dataset_args``)
 MNIST1D_SAMPLES = 5000
 MNIST1D_SEED = 42
+
+#: samples: digits has 1797 (a larger ``samples`` is capped to them, with a note from
+#: ``ravine.train.train``); MNIST-1D is generated, ~2 ms a sample on one core, so at most
+#: 100 000 (minutes, 32 MB)
+DIGITS_SAMPLES = 1797
+MNIST1D_MAX_SAMPLES = 100_000
+
+
+def check_samples(problem: str, samples: Any) -> int | None:
+    """``samples`` for ``problem``: None (the whole data set) or an integer in [50, 100000]
+    for mnist1d (it is generated), >= 50 for digits; a one-line ValueError otherwise."""
+    if samples is None:
+        return None
+    hi = MNIST1D_MAX_SAMPLES if problem == "mnist1d" else None
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 50 or (hi and samples > hi):
+        rng = f"in [50, {hi}] (mnist1d's samples are generated)" if hi else ">= 50"
+        raise ValueError(f"samples must be an integer {rng}, or None for the whole data set; got {samples!r}")
+    return int(samples)
 
 
 @dataclass(frozen=True)
@@ -216,10 +237,7 @@ def load(
         )
     if isinstance(data_seed, bool) or not isinstance(data_seed, (int, np.integer)) or data_seed < 0:
         raise ValueError(f"data_seed must be an integer ≥ 0, got {data_seed!r}")
-    if samples is not None and (
-        isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 50
-    ):
-        raise ValueError(f"samples must be an integer ≥ 50, got {samples!r}")
+    samples = check_samples(problem, samples)
 
     info: dict[str, Any] = {"problem": problem}
     if problem == "digits":

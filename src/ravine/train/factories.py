@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from .. import _checks
 from .. import schedules as _schedules
 from .record import _jsonable
 
@@ -201,6 +202,12 @@ _RAVINE_SCHEDULES = (
 )
 
 
+#: torch scheduler keywords that count steps (or epochs)
+_TORCH_COUNTS = frozenset(
+    ("step_size", "T_max", "T_0", "total_steps", "total_iters", "epochs", "steps_per_epoch", "milestones", "patience")
+)
+
+
 def _parse_schedule_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
     """``"torch.cosine:eta_min=0.001"`` → ("torch", "CosineAnnealingLR", {...})."""
     source, rest = _split_source(spec)
@@ -220,6 +227,10 @@ def _parse_schedule_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
                 f"schedule: unknown torch scheduler {name!r}; short names: "
                 f"{', '.join(_TORCH_SCHEDULERS)} or a torch.optim.lr_scheduler class"
             )
+        for k in _TORCH_COUNTS.intersection(kwargs):  # lengths in steps: bounded as ravine's are
+            v = kwargs[k]
+            for x in v if isinstance(v, (list, tuple)) else [v]:
+                _checks.integer("schedule", k, x, minimum=0, maximum=_schedules.MAX_STEPS)
         return "torch", cls_name, kwargs
     key = name.strip().lower().replace("-", "_")
     if key not in _RAVINE_SCHEDULES:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,9 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import _signals
 from .. import schedules as _schedules
 from . import data as _data
-from .config import TrainConfig, _schedule_str
+from .config import CappedWarning, TrainConfig, _schedule_str, check_fits
 from .factories import _hyper, make_optimizer, make_schedule
 from .models import make_model
 from .record import Result, _jsonable, versions
@@ -83,6 +85,7 @@ def train(
     if overrides:
         config = dataclasses.replace(config, **overrides)
     cfg = config.resolved()
+    check_fits(cfg)  # before anything is built
     chash = config.hash()
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     t_start = time.perf_counter()
@@ -106,6 +109,19 @@ def _train(cfg: TrainConfig, chash: str, callback, keep_model: bool, t_start: fl
     Xva, Yva = torch.as_tensor(ds.x_val, dtype=dtype), torch.as_tensor(ds.y_val)
     Xte, Yte = torch.as_tensor(ds.x_test, dtype=dtype), torch.as_tensor(ds.y_test)
     n = len(Ytr)
+    if cfg.samples is not None and cfg.samples > ds.info["n_total"]:
+        m = ds.info["n_total"]
+        warnings.warn(
+            f"samples {cfg.samples} is more than the {cfg.problem} data set's {m}: all {m} used",
+            CappedWarning,
+            stacklevel=3,
+        )
+    if cfg.batch_size != "full" and cfg.batch_size > n:
+        warnings.warn(
+            f"batch_size {cfg.batch_size} is more than the {n} training samples: one batch of {n} an epoch",
+            CappedWarning,
+            stacklevel=3,
+        )
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
@@ -168,6 +184,7 @@ def _train(cfg: TrainConfig, chash: str, callback, keep_model: bool, t_start: fl
                 diverged = True
                 break
             step += 1
+            _signals.check()  # an interrupt swallowed on the way (in a finalizer, a compiler) ends the run here
             if sched is not None and not ravine_sched and cfg.schedule_interval == "step":
                 sched.step()
             if step_callback is not None:
