@@ -81,6 +81,15 @@ class Adam(Rule):
     corrected r̂ (``amsgrad_max="r_hat"``, set by the ``"optax"`` convention). ``decoupled_weight_decay=None`` (the default) means "as the
     convention says".
 
+    Order of operations (it matters only at the edge of the float range): with ``"outside"``
+    and ``amsgrad_max="r"`` (torch, paper) the step is torch's, denom = √r/√(1−β2^t) + ε,
+    θ ← θ − (η/(1−β1^t))·s/denom; √(r/(1−β2^t)) would overflow at |g| ≥ 2e19 (float32) or
+    1e155 (float64), where torch still moves by η. With ``amsgrad_max="r_hat"`` (optax) r̂ is
+    formed first, as optax does: ν̂ = ν/(1−β2^t), u = μ̂/(√(ν̂ + ε_root) + ε). In the normal
+    range the two orders differ by rounding only. Every convention computes r with (1−β2)·g·g
+    (torch's ``addcmul``); optax and Keras square g first, (1−β2)·g², which overflows earlier:
+    their edges are not reproduced (tests/optim/test_edges.py checks torch's).
+
     Errata (docs/errata.md): lecture 000 divides by (1 − β) without the power t —
     not a bias correction after t = 1 — ravine keeps the power t in every
     convention; lecture 004's equations have wrong signs and multiply by g again.

@@ -63,6 +63,11 @@ class RMSprop(Rule):
     defaults agree): optax's ``bias_correction=True``, ``initial_scale`` ≠ 0 (TF1's
     r₀ = 1) and ``nesterov=True``. Keras's ``weight_decay`` is decoupled: ``"keras"``
     with ``weight_decay ≠ 0`` is refused with a message.
+
+    Centered, ε outside the root (torch): r − m⊙m as torch's ``addcmul(m, m, value=-1)``
+    gives it, fused, so an r that overflowed to inf stays inf (the step is 0, as torch's) where
+    inf − inf would be NaN; with ε inside (Keras ``velocity - square(average_grad) + epsilon``,
+    optax ``nu - mu**2``) r − m⊙m is computed as those write it.
     """
 
     name = "rmsprop"
