@@ -81,6 +81,15 @@ class Adam(Rule):
     corrected r̂ (``amsgrad_max="r_hat"``, set by the ``"optax"`` convention). ``decoupled_weight_decay=None`` (the default) means "as the
     convention says".
 
+    Order of operations (it matters only at the edge of the float range): with ``"outside"``
+    and ``amsgrad_max="r"`` (torch, paper) the step is torch's, denom = √r/√(1−β2^t) + ε,
+    θ ← θ − (η/(1−β1^t))·s/denom; √(r/(1−β2^t)) would overflow at |g| ≥ 2e19 (float32) or
+    1e155 (float64), where torch still moves by η. With ``amsgrad_max="r_hat"`` (optax) r̂ is
+    formed first, as optax does: ν̂ = ν/(1−β2^t), u = μ̂/(√(ν̂ + ε_root) + ε). In the normal
+    range the two orders differ by rounding only. Every convention computes r with (1−β2)·g·g
+    (torch's ``addcmul``); optax and Keras square g first, (1−β2)·g², which overflows earlier:
+    their edges are not reproduced (tests/optim/test_edges.py checks torch's).
+
     Errata (docs/errata.md): lecture 000 divides by (1 − β) without the power t —
     not a bias correction after t = 1 — ravine keeps the power t in every
     convention; lecture 004's equations have wrong signs and multiply by g again.
@@ -177,18 +186,21 @@ class Adam(Rule):
                 r_max = maximum(r_max, r)
                 r_used = r_max
             r_hat = r_used / k.bc2
-        if h.eps_mode == "outside":
-            step = s_hat / (sqrt(r_hat) + h.eps)
+        if h.eps_mode == "outside" and h.amsgrad_max == "r":
+            # torch's order (adam.py, _single_tensor_adam): denom = √r / √(1−β2^t) + ε, then
+            # θ − (η/(1−β1^t))·s / denom. √(r/(1−β2^t)) would overflow first: r/(1−β2^t) is
+            # inf from |g| ≈ 1.8e19 (float32) / 1.3e154 (float64) while √r/√(1−β2^t) is finite
+            move = h.lr / k.bc1 * s / (sqrt(r_used) / sqrt(k.bc2) + h.eps)
+        elif h.eps_mode == "outside":  # optax: r̂ = r/(1−β2^t) formed (its max is over r̂), then √r̂
+            move = h.lr * (s_hat / (sqrt(r_hat) + h.eps))
         elif h.eps_mode == "inside":
-            step = s_hat / sqrt(r_hat + h.eps)
+            move = h.lr * (s_hat / sqrt(r_hat + h.eps))
         else:  # "hat": ε added to √r before the bias correction (Kingma & Ba §2, Keras)
-            step = sqrt(k.bc2) / k.bc1 * s / (sqrt(r_used) + h.eps)
-        delta = -h.lr * step
+            move = h.lr * (sqrt(k.bc2) / k.bc1 * s / (sqrt(r_used) + h.eps))
+        delta = -move
         if h.weight_decay != 0 and h.decoupled_weight_decay:
             delta = delta - h.lr * h.weight_decay * theta
-        return AdamRecord(
-            g=g, s=s, r=r, r_max=r_max, s_hat=s_hat, r_hat=r_hat, delta=delta, theta=theta_d - h.lr * step
-        )
+        return AdamRecord(g=g, s=s, r=r, r_max=r_max, s_hat=s_hat, r_hat=r_hat, delta=delta, theta=theta_d - move)
 
 
 class AdamW(Adam):

@@ -26,9 +26,12 @@ Non-finite gradients (one policy, everywhere):
     ``nonfinite="raise"`` (default) raises :class:`NonFiniteGradientError` before
     anything is changed; ``"skip"`` leaves parameters and state untouched and
     counts the skipped step; ``"ignore"`` applies the step anyway (IEEE
-    arithmetic then spreads the NaN/inf). The trajectory runner treats a
-    non-finite gradient as divergence of that one trajectory (see
-    ``ravine.run``).
+    arithmetic then spreads the NaN/inf). ``apply`` and the runner's NumPy path
+    also check what a finite gradient produced — the new θ and every new State
+    field (:func:`nonfinite_parts`): a g whose square overflows (v = inf: the rule
+    would silently stop moving) is raised or skipped like a non-finite g.
+    The trajectory runner treats a non-finite gradient as divergence of that one
+    trajectory (see ``ravine.run``).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ __all__ = [
     "next_theta",
     "NonFiniteGradientError",
     "NONFINITE_POLICIES",
+    "nonfinite_parts",
     "DEFAULT",
     "check_lr",
     "check_unit",
@@ -71,7 +75,17 @@ DEFAULT: Any = _Default()
 
 
 class NonFiniteGradientError(FloatingPointError, ValueError):
-    """A gradient held NaN or ±inf and the policy was ``nonfinite="raise"``."""
+    """A gradient held NaN or ±inf, or a finite one made the new θ or state non-finite (an
+    overflow), and the policy was ``nonfinite="raise"``."""
+
+
+def nonfinite_parts(theta, state) -> list[str]:
+    """The parts of a step's result that hold NaN or ±inf: ``"theta"`` and State field names.
+
+    What ``nonfinite="raise"``/``"skip"`` check after the update (the gradient is checked
+    before it): one home for the check, read by :meth:`Rule.apply` and the runner."""
+    bad = [] if isfinite_all(theta) else ["theta"]
+    return bad + [f for f, v in zip(state._fields, state) if not isfinite_all(v)]
 
 
 class OptState(NamedTuple):
@@ -293,6 +307,10 @@ class Rule:
     def apply(self, theta, g, opt_state: OptState, *, nonfinite: str = "raise", lr=None, hessian=None, grad_fn=None):
         """One step on arrays: returns ``(θ_new, opt_state_new, record)``.
 
+        ``nonfinite``: a non-finite ``g`` is refused before the update; under ``"raise"`` and
+        ``"skip"`` so is a step whose new θ or state is not finite (:func:`nonfinite_parts`).
+        Both leave ``theta`` and ``opt_state`` as they were (``apply`` never writes into them).
+
         ``lr`` overrides the learning rate for this step (schedules).
         ``hessian`` is required by second-order rules; ``grad_fn`` by look-ahead
         rules (the gradient is then taken at ``lookahead(h, state, θ)`` and
@@ -321,7 +339,17 @@ class Rule:
         else:
             rec = self.update(h, state, g, theta, k)
         new_state = self.State(*(getattr(rec, f) for f in self.State._fields))
-        return next_theta(rec, theta), OptState(t, new_state, opt_state.skipped), rec
+        new_theta = next_theta(rec, theta)
+        if nonfinite != "ignore":
+            bad = nonfinite_parts(new_theta, new_state)
+            if bad and nonfinite == "raise":
+                raise NonFiniteGradientError(
+                    f"{type(self).__name__}: a finite gradient gave non-finite {', '.join(bad)} at step {t} "
+                    "(an overflow; nonfinite='raise'; use 'skip' to skip such steps)"
+                )
+            if bad:
+                return theta, opt_state._replace(skipped=opt_state.skipped + 1), None
+        return new_theta, OptState(t, new_state, opt_state.skipped), rec
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.h._asdict().items())

@@ -4,11 +4,12 @@ calls AdaDelta."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 from .base import DEFAULT, Rule, refuse_keras_coupled_decay
 from .hyper import BOOL, INT, LR, NONNEG, POSITIVE, UNIT
-from .ops import Array, ring_put, sqrt, window_sum, zeros_like, zeros_stack
+from .ops import Array, ring_put, sqrt, where, window_sum, zeros_like, zeros_stack
 
 
 class RMSpropHyper(NamedTuple):
@@ -62,6 +63,11 @@ class RMSprop(Rule):
     defaults agree): optax's ``bias_correction=True``, ``initial_scale`` ≠ 0 (TF1's
     r₀ = 1) and ``nesterov=True``. Keras's ``weight_decay`` is decoupled: ``"keras"``
     with ``weight_decay ≠ 0`` is refused with a message.
+
+    Centered, ε outside the root (torch): r − m⊙m as torch's ``addcmul(m, m, value=-1)``
+    gives it, fused, so an r that overflowed to inf stays inf (the step is 0, as torch's) where
+    inf − inf would be NaN; with ε inside (Keras ``velocity - square(average_grad) + epsilon``,
+    optax ``nu - mu**2``) r − m⊙m is computed as those write it.
     """
 
     name = "rmsprop"
@@ -140,7 +146,9 @@ class RMSprop(Rule):
         r_bar = r
         if h.centered:
             m = h.alpha * m + (1 - h.alpha) * g
-            r_bar = r - m * m
+            # ε outside the root is torch's form; torch computes v − m² in one addcmul (fused,
+            # rounded once), so an infinite v stays infinite where inf − inf would be NaN
+            r_bar = r - m * m if h.eps_inside else where(r == math.inf, r, r - m * m)
         denom = sqrt(r_bar + h.eps) if h.eps_inside else sqrt(r_bar) + h.eps
         b = state.b
         if h.momentum != 0 and h.lr_in_buffer:  # Keras, optax: η inside the buffer

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..rules import NonFiniteGradientError, Rule
-from ..rules.base import next_theta
+from ..rules.base import next_theta, nonfinite_parts
 from .result import CONVERGED, DIVERGED, MAX_STEPS, RUNNING
 
 
@@ -51,7 +51,7 @@ def _run_group_numpy(
     g0 = None
     with np.errstate(all="ignore"):
         g0 = sign * problem.grad(theta)
-    gnorm0 = np.sqrt((g0 * g0).sum(-1))
+        gnorm0 = np.sqrt((g0 * g0).sum(-1))
     if tol is not None:
         status[gnorm0 <= tol] = CONVERGED
         stop_step[gnorm0 <= tol] = 0
@@ -79,6 +79,19 @@ def _run_group_numpy(
                 rec = rule.update(h, state, g, theta, k)
             new_theta = next_theta(rec, theta)
             within = (np.abs(new_theta) <= divergence).all(-1)  # False for NaN
+        if nonfinite in ("raise", "skip"):  # also what a finite g produced: an overflow in θ or the state
+            new_state = rule.State(*(getattr(rec, f) for f in rule.State._fields))
+            made = _finite_rows(new_theta, S)
+            for v in new_state:
+                made &= _finite_rows(v, S)
+            if nonfinite == "raise" and not made[active].all():
+                i = int(np.flatnonzero(active & ~made)[0])
+                parts = nonfinite_parts(new_theta[i], rule.State(*(_row(v, i, S) for v in new_state)))
+                raise NonFiniteGradientError(
+                    f"run: a finite gradient gave non-finite {', '.join(parts)} at step {t} "
+                    f"(trajectory {i}; an overflow; nonfinite='raise')"
+                )
+            finite = finite & made
         step = active & finite if nonfinite == "skip" else active
         blow = step & ~within
         status[blow] = DIVERGED
@@ -109,3 +122,19 @@ def _masked(ok, new, old):
         return np.where(ok.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
     # windowed state (W, S, D): batch axis is 1
     return np.where(ok.reshape((1, -1) + (1,) * (new.ndim - 2)), new, old)
+
+
+def _finite_rows(x, S):
+    """Per trajectory, every entry of a step's result finite: ``x`` is (S, D), a (W, S, D)
+    window, or a scalar placeholder."""
+    x = np.asarray(x)
+    if x.ndim == 0:
+        return np.full(S, bool(np.isfinite(x)))
+    fin = np.isfinite(x)
+    return fin.all(-1) if x.ndim == 2 else fin.all(axis=tuple(a for a in range(x.ndim) if a != 1))
+
+
+def _row(x, i, S):
+    """Trajectory i of a State field (the shapes of :func:`_finite_rows`)."""
+    x = np.asarray(x)
+    return x if x.ndim == 0 else (x[i] if x.ndim == 2 else x[:, i])
