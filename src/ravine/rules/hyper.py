@@ -24,12 +24,9 @@ A field's default is the rule's convention's value where the convention gives on
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from .. import _checks
-
-if TYPE_CHECKING:
-    from .base import Rule
 
 __all__ = [
     "Kind",
@@ -286,8 +283,9 @@ def field_map(fields: Iterable[Field]) -> dict[str, Field]:
     return {f.name: f for f in fields}
 
 
-def describe(rule_cls: type[Rule]) -> list[dict[str, Any]]:
-    """Every field of a rule as plain data (kind, range, choices, pair, default per convention)."""
+def describe(rule_cls: type[Any]) -> list[dict[str, Any]]:
+    """Every field of a rule class (a ``Rule`` subclass; ``base.py`` imports this module, so it
+    is not named here) as plain data (kind, range, choices, pair, default per convention)."""
     out = []
     for f in rule_cls.fields:
         d = f.describe()
