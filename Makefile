@@ -26,10 +26,12 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
-# ruff: lint and format (configured in pyproject.toml); CI runs `make lint` before the tests
+# ruff: lint and format; mypy: the core's types (both configured in pyproject.toml);
+# CI runs `make lint` before the tests
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -24,7 +24,8 @@ def _env(**extra):
     """The environment of a child ``ravine``: this checkout's sources, no inductor folder of the
     user's own (so ravine chooses), and ``extra``."""
     env = {k: v for k, v in os.environ.items() if k != "TORCHINDUCTOR_CACHE_DIR"}
-    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    # no empty entry: an empty PYTHONPATH entry means the working directory
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, env.get("PYTHONPATH")) if p)
     env.update(extra)
     return env
 

@@ -20,6 +20,8 @@ docs/architecture.md.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._version import __version__
 from .rules import get_rule, list_rules
 
@@ -45,7 +47,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 

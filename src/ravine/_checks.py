@@ -42,7 +42,7 @@ def bounds_text(lo: float | None = None, hi: float | None = None, lo_open: bool 
     return ""
 
 
-def _inside(v, lo, hi, lo_open, hi_open) -> bool:
+def _inside(v: float, lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> bool:
     if lo is not None and (v <= lo if lo_open else v < lo):
         return False
     return not (hi is not None and (v >= hi if hi_open else v > hi))
@@ -82,8 +82,8 @@ def real(
     return f
 
 
-def integer(where: str, name: str, v: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """An integer (not a bool) with ``minimum <= v <= maximum``."""
+def integer(where: str, name: str, v: Any, *, minimum: float | None = None, maximum: float | None = None) -> int:
+    """An integer (not a bool) with ``minimum <= v <= maximum`` (bounds may be given as floats)."""
     rng = bounds_text(minimum, maximum)
     what = f"an integer {rng}".rstrip()
     if not is_integer(v) or not _inside(int(v), minimum, maximum, False, False):

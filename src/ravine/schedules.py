@@ -197,8 +197,8 @@ class PiecewiseConstant(Schedule):
     (The lecture writes t_i ≤ t ≤ t_{i+1}, which would give two values at each boundary.)
     """
 
-    boundaries: tuple[int, ...]
-    levels: tuple[float, ...]
+    boundaries: Sequence[int]  # any sequence given; stored as a tuple
+    levels: Sequence[float]  # any sequence given; stored as a tuple of floats
 
     def __post_init__(self) -> None:
         where = "piecewise_constant"
@@ -358,7 +358,7 @@ class Join(Schedule):
     """
 
     schedules: tuple[Schedule, ...]
-    boundaries: tuple[int, ...]
+    boundaries: Sequence[int]  # any sequence given; stored as a tuple
 
     def __post_init__(self) -> None:
         where = "join"

@@ -20,7 +20,8 @@ SMOKE_ARGS = ["--suite", "smoke", "--trials", "3", "--seeds", "2", "--quiet"]
 
 def bench_env(**extra):
     env = dict(os.environ)
-    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    # no empty entry: an empty PYTHONPATH entry means the working directory
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, env.get("PYTHONPATH")) if p)
     env.update(extra)
     return env
 

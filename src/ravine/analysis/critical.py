@@ -188,7 +188,7 @@ def critical_point_at(problem: Any, point: Any, gtol: float = 1e-8, tol: float |
 
 def _newton_solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
     """Newton direction d with H d = −g; least-squares (minimum-norm) where H is singular."""
-    d, *_ = np.linalg.lstsq(h, -g, rcond=None)
+    d: np.ndarray = np.linalg.lstsq(h, -g, rcond=None)[0]
     return d
 
 
@@ -279,10 +279,11 @@ def find_critical_points(
 
 
 def _sym(h: np.ndarray) -> np.ndarray:
-    return 0.5 * (h + h.T)
+    out: np.ndarray = 0.5 * (h + h.T)
+    return out
 
 
-def _try_point(where: str, problem: Any, x: np.ndarray):
+def _try_point(where: str, problem: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """grad, hessian at x, or None where they are not finite."""
     with np.errstate(all="ignore"):
         g, h = _grad_hess(where, problem, x)

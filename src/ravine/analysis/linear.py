@@ -26,11 +26,14 @@ RMSprop, AdaGrad, …: their step divides by a running gradient statistic).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from .._checks import real
+
+if TYPE_CHECKING:
+    from ..rules import Rule
 
 __all__ = [
     "gd_rates",
@@ -60,7 +63,8 @@ def _radius(p: np.ndarray, q: np.ndarray | float) -> np.ndarray:
     root = np.sqrt(np.abs(disc))
     real_radius = np.maximum(np.abs(p + root), np.abs(p - root)) / 2.0
     complex_radius = np.sqrt(np.abs(q))  # complex pair: |z|² = q
-    return np.where(disc >= 0, real_radius, complex_radius)
+    out: np.ndarray = np.where(disc >= 0, real_radius, complex_radius)
+    return out
 
 
 def gd_rates(lr: float, eigenvalues: Any) -> np.ndarray:
@@ -135,7 +139,7 @@ class LinearForm(NamedTuple):
         return "ρᵢ = spectral radius of [[1 − ηλᵢ, β(1 − ηλᵢ)], [−ηλᵢ, β(1 − ηλᵢ)]] (Nesterov 1983)"
 
 
-def linear_form(rule) -> LinearForm | None:
+def linear_form(rule: Rule) -> LinearForm | None:
     """The linear (GD / heavy ball / Nesterov) form of ``rule`` on a quadratic, or None.
 
     SGD (momentum μ, dampening τ, coupled decay λ): GD with η(1 − τ) if μ = 0, else the heavy
@@ -143,7 +147,7 @@ def linear_form(rule) -> LinearForm | None:
     (``form="heavy_ball"``) or η(1 − β) (``form="average"``); NAG: Nesterov with η, β. The rates
     are asymptotic: SGD's first buffer (b₁ = g or (1 − τ)g) changes only the transient.
     """
-    from ..rules import NAG, SGD, Momentum
+    from ..rules.sgd import NAG, SGD, Momentum
 
     h = rule.h
     if isinstance(rule, SGD):
@@ -163,7 +167,7 @@ def linear_form(rule) -> LinearForm | None:
     return None
 
 
-def no_linear_rate_reason(rule) -> str:
+def no_linear_rate_reason(rule: Rule) -> str:
     """One line on why ``rule`` has no linear rate on a quadratic (for rules where
     :func:`linear_form` is None)."""
     if "hessian" in rule.needs:

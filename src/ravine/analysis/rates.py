@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
 from .._checks import real
 from ._arrays import count, matrix, positive, vector
+
+if TYPE_CHECKING:
+    from ..problems import Problem
+    from ..rules import Rule
 
 __all__ = [
     "HeavyBallOptimum",
@@ -238,7 +242,7 @@ def compare_rates(
     theta = vector(where, "start", start, a.shape[0]).copy()
     xs = np.linalg.solve(a, bv)
 
-    from ..rules import Momentum  # the one definition of the heavy ball
+    from ..rules.sgd import Momentum  # the one definition of the heavy ball
 
     rule = Momentum(lr=lr, momentum=alpha, form="heavy_ball")
     state = rule.init(theta)
@@ -265,7 +269,7 @@ class HeavyBallForm(NamedTuple):
     ``momentum``: the name of the β hyperparameter.
     """
 
-    lr_scale: float | str
+    lr_scale: float | Literal["1-momentum"]
     weight_decay: float
     momentum: str
 
@@ -278,13 +282,13 @@ class HeavyBallForm(NamedTuple):
         return effective_lr / s
 
 
-def heavy_ball_form(rule) -> HeavyBallForm | None:
+def heavy_ball_form(rule: Rule) -> HeavyBallForm | None:
     """The heavy-ball form of ``rule``, or None if it is not one.
 
     SGD (dampening τ, no Nesterov): θ_{t+1} = θ_t − η(1−τ)g + μ(θ_t − θ_{t−1}) from t = 2 on;
     Momentum(form="heavy_ball"): η, α; form="average": η(1−β), β (lecture 002 algorithm 4).
     """
-    from ..rules import SGD, Momentum
+    from ..rules.sgd import SGD, Momentum
 
     h = rule.h
     if isinstance(rule, SGD) and not h.nesterov:
@@ -326,7 +330,7 @@ def adam_preconditioned_bound(lr: float, beta1: float) -> float:
     return (2.0 + 2.0 * b1) / ((1.0 - b1) * eta)
 
 
-def constant_hessian(problem) -> np.ndarray | None:
+def constant_hessian(problem: Problem) -> np.ndarray | None:
     """The constant Hessian of ``problem`` if it is a quadratic (checked at 5 points), else None."""
     from ..problems import Quadratic
 
@@ -342,4 +346,5 @@ def constant_hessian(problem) -> np.ndarray | None:
         return None
     if not np.isfinite(H).all() or not np.allclose(H, H[0], rtol=1e-9, atol=1e-12):
         return None
-    return H[0]
+    out: np.ndarray = H[0]
+    return out

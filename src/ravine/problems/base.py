@@ -18,7 +18,7 @@ This module imports only NumPy: sympy is loaded lazily by the symbolic problems.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -101,10 +101,10 @@ class Problem:
         variables: tuple[str, ...] | list[str],
         title: str = "",
         source: str = "",
-        minima: tuple = (),
-        critical_points: tuple = (),
-        bounds: tuple | None = None,
-        start: tuple | None = None,
+        minima: Iterable[tuple[Iterable[float], float]] = (),
+        critical_points: Iterable[Iterable[float]] = (),
+        bounds: Iterable[tuple[float, float]] | None = None,
+        start: Iterable[float] | None = None,
         log_levels: bool = False,
         params: dict[str, float] | None = None,
         notes: str = "",
@@ -167,7 +167,7 @@ class Problem:
         """Same as :meth:`f`."""
         return self.f(x)
 
-    def scalar_functions(self) -> tuple[Callable[..., float], Callable[..., tuple]] | None:
+    def scalar_functions(self) -> tuple[Callable[..., float], Callable[..., tuple[float, ...]]] | None:
         """Return ``(f_scalar, grad_scalar)`` or ``None``.
 
         ``f_scalar(x1, ..., x_dim) -> float`` and ``grad_scalar(x1, ..., x_dim) -> tuple`` are

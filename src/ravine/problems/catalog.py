@@ -24,10 +24,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._renamed import renamed_message
 from .base import Minimum
+
+if TYPE_CHECKING:
+    from .symbolic import SymbolicProblem
 
 __all__ = ["CatalogEntry", "CATALOG", "get_problem", "list_problems", "LECTURE_002", "VLSE"]
 
@@ -57,15 +60,15 @@ class CatalogEntry:
     title: str
     source: str
     minima: Any = ()
-    critical_points: tuple = ()
-    bounds: tuple = ()
-    start: tuple = ()
+    critical_points: tuple[tuple[float, ...], ...] = ()
+    bounds: tuple[tuple[float, float], ...] = ()
+    start: tuple[float, ...] = ()
     log_levels: bool = False
     parameters: Mapping[str, float] = field(default_factory=dict)
     notes: str = ""
     digits: int | None = None
-    kinks: tuple = ()
-    check: Callable[[dict], str | None] | None = None
+    kinks: tuple[tuple[float, ...], ...] = ()
+    check: Callable[[dict[str, float]], str | None] | None = None
 
     def minima_for(self, params: Mapping[str, float]) -> tuple[Minimum, ...]:
         raw = self.minima(dict(params)) if callable(self.minima) else self.minima
@@ -76,20 +79,20 @@ def _fmt(params: Mapping[str, float]) -> dict[str, str]:
     return {k: f"{v:g}" for k, v in params.items()}
 
 
-def _check_sigmoid(p: dict) -> str | None:
+def _check_sigmoid(p: dict[str, float]) -> str | None:
     if not 0.0 <= p["y"] <= 1.0:
         return f"y must be a label in [0, 1], got {p['y']!r}"
     return None
 
 
-def _check_rosenbrock(p: dict) -> str | None:
+def _check_rosenbrock(p: dict[str, float]) -> str | None:
     if p["b"] <= 0:
         return f"b must be > 0 (otherwise there is no minimum), got {p['b']!r}"
     return None
 
 
-def _check_positive(*names: str) -> Callable[[dict], str | None]:
-    def check(p: dict) -> str | None:
+def _check_positive(*names: str) -> Callable[[dict[str, float]], str | None]:
+    def check(p: dict[str, float]) -> str | None:
         for n in names:
             if p[n] <= 0:
                 return f"{n} must be > 0, got {p[n]!r}"
@@ -357,7 +360,7 @@ def _normalize(name: Any) -> str:
     return name.strip().lower().replace("-", "_").replace(" ", "_")
 
 
-def get_problem(name: str, **params: Any):
+def get_problem(name: str, **params: Any) -> SymbolicProblem:
     """Build the catalog problem ``name``; keyword arguments override its parameters.
 
     >>> get_problem("rosenbrock", a=1, b=100).minima

@@ -42,7 +42,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 if TYPE_CHECKING:  # pragma: no cover
     import sympy
@@ -98,7 +98,7 @@ def _sympy_function(name: str) -> Callable[..., Any]:
 
     if name == "sigmoid":
         return lambda a: 1 / (1 + sympy.exp(-a))
-    return {
+    builder: Callable[..., Any] = {
         "sin": sympy.sin,
         "cos": sympy.cos,
         "tan": sympy.tan,
@@ -113,6 +113,7 @@ def _sympy_function(name: str) -> Callable[..., Any]:
         "atan": sympy.atan,
         "arctan": sympy.atan,
     }[name]
+    return builder
 
 
 #: Whitelisted functions: name -> (arity, float implementation used for constant folding).
@@ -255,7 +256,7 @@ class _Source:
 
 class _Violation(NamedTuple):
     rank: int
-    index: int
+    at: int  # the offset in the text
     description: str
     hint: str = ""
 
@@ -470,7 +471,7 @@ class _Checker:
 _XYZ = ("x", "y", "z")
 
 
-def _natural_key(name: str) -> tuple:
+def _natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
     parts = re.split(r"(\d+)", name)
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p)
 
@@ -478,7 +479,7 @@ def _natural_key(name: str) -> tuple:
 def sort_variables(names: Iterable[str]) -> tuple[str, ...]:
     """Sort variable names: ``x, y, z`` first, then the rest alphabetically (x2 before x10)."""
 
-    def key(name: str) -> tuple:
+    def key(name: str) -> tuple[int, tuple[Any, ...]]:
         if name in _XYZ:
             return (0, (_XYZ.index(name),))
         return (1, _natural_key(name))
@@ -603,7 +604,7 @@ class _Folder:
     def fold(self, node: ast.AST) -> float | None:
         """The float value of a checked subtree, or None when it depends on a variable."""
         if isinstance(node, ast.Constant):
-            return float(node.value)
+            return float(cast("int | float", node.value))  # the checker admits numbers only
         if isinstance(node, ast.Name):
             if node.id in self.parameters:
                 return float(self.parameters[node.id])
@@ -664,7 +665,8 @@ class _Builder(_Folder):
         """Return ``(sympy expression, float value or None when it depends on variables)``."""
         sympy = self.sympy
         if isinstance(node, ast.Constant):
-            return _to_sympy_number(node.value), float(node.value)
+            number = cast("int | float", node.value)  # the checker admits numbers only
+            return _to_sympy_number(number), float(number)
         if isinstance(node, ast.Name):
             name = node.id
             if name in self.parameters:
@@ -732,7 +734,7 @@ class _Builder(_Folder):
 def _small_exact(expr: Any) -> bool:
     """Whether a constant sympy expression is small enough to stay exact (see ``exact``)."""
     if expr.is_Rational:
-        return abs(expr.p) <= MAX_LITERAL and expr.q <= MAX_LITERAL
+        return bool(abs(expr.p) <= MAX_LITERAL and expr.q <= MAX_LITERAL)
     nodes = 0
     stack = [expr]
     while stack:
@@ -778,7 +780,9 @@ def check(text: Any, variables: str | Sequence[str] | None = None) -> tuple[str,
     return _checked(text, variables, None)[2]
 
 
-def _checked(text: Any, variables: Any, parameters: Mapping[str, Any] | None):
+def _checked(
+    text: Any, variables: Any, parameters: Mapping[str, Any] | None
+) -> tuple[_Source, ast.Expression, tuple[str, ...], dict[str, float | int], bool]:
     # 1. cheap checks on the raw text, before parsing anything
     if not isinstance(text, str):
         raise _err("formula", f"expected a string, got {type(text).__name__}")
@@ -813,7 +817,7 @@ def _checked(text: Any, variables: Any, parameters: Mapping[str, Any] | None):
         hint = f"{worst.hint}; " if worst.hint else ""
         raise _err(
             "formula",
-            f"{worst.description} {src.where(worst.index)} is not allowed; {hint}{_ALLOWED}",
+            f"{worst.description} {src.where(worst.at)} is not allowed; {hint}{_ALLOWED}",
         )
 
     # 4. variables

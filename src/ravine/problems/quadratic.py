@@ -90,8 +90,8 @@ class Quadratic(Problem):
         tol = 1e-12 * max(1.0, float(np.max(np.abs(eig))))
         positive_definite = bool(eig[0] > tol)
         nonsingular = bool(np.min(np.abs(eig)) > tol)
-        minima: tuple = ()
-        critical: tuple = ()
+        minima: tuple[tuple[tuple[float, ...], float], ...] = ()
+        critical: tuple[tuple[float, ...], ...] = ()
         center = np.zeros(n)
         if nonsingular:
             center = np.linalg.solve(A, b)
@@ -146,7 +146,8 @@ class Quadratic(Problem):
 
     def _hessian(self, x: np.ndarray) -> np.ndarray:
         A, _ = self._as(x.dtype)
-        return np.broadcast_to(A, x.shape[:-1] + A.shape).copy()
+        out: np.ndarray = np.broadcast_to(A, x.shape[:-1] + A.shape).copy()
+        return out
 
     @property
     def expr(self) -> Any:

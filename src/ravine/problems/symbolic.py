@@ -26,12 +26,14 @@ import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
 from .base import Problem
 from .formula import FormulaError, ParsedFormula, _tree_size, parse
+
+_T = TypeVar("_T")
 
 __all__ = ["SymbolicProblem", "from_formula", "MAX_GRADIENT_NODES", "MAX_HESSIAN_NODES", "FORMULA_SECONDS"]
 
@@ -48,7 +50,13 @@ FORMULA_SECONDS = 5.0
 class _Core:
     """The expression of one (formula, variables, parameters) and everything derived from it."""
 
-    def __init__(self, formula: str, variables: tuple[str, ...], params: tuple, parsed=None):
+    def __init__(
+        self,
+        formula: str,
+        variables: tuple[str, ...],
+        params: tuple[tuple[str, float], ...],
+        parsed: ParsedFormula | None = None,
+    ) -> None:
         self.formula = formula
         self.variables = variables
         self.params = dict(params)
@@ -59,13 +67,17 @@ class _Core:
     def cost(self) -> dict[str, int]:
         """Expression nodes of f, of the gradient and of the Hessian (the work per evaluation)."""
         if "cost" not in self._cache:
-            count = lambda exprs: sum(_tree_size(e, 10**7)[0] for e in exprs)
+
+            def count(exprs: Sequence[Any]) -> int:
+                return sum(_tree_size(e, 10**7)[0] for e in exprs)
+
             self._cache["cost"] = {
                 "f": count([self.expr]),
                 "grad": count(self.grad_exprs),
                 "hessian": count(self.hessian_exprs),
             }
-        return self._cache["cost"]
+        cost: dict[str, int] = self._cache["cost"]
+        return cost
 
     # -- symbolic pieces ------------------------------------------------------------------
     @property
@@ -78,16 +90,17 @@ class _Core:
     def expr(self) -> Any:
         return self.parsed.expr
 
-    def _cached(self, key: str, build: Callable[[], Any]) -> Any:
+    def _cached(self, key: str, build: Callable[[], _T]) -> _T:
         if key not in self._cache:
             self._cache[key] = build()
-        return self._cache[key]
+        out: _T = self._cache[key]
+        return out
 
     @property
-    def grad_exprs(self) -> tuple:
+    def grad_exprs(self) -> tuple[Any, ...]:
         import sympy
 
-        def build() -> tuple:
+        def build() -> tuple[Any, ...]:
             out, total = [], 0
             for s in self.parsed.symbols:
                 g = sympy.diff(self.expr, s)
@@ -103,7 +116,7 @@ class _Core:
         return self._cached("grad", build)
 
     @property
-    def hessian_exprs(self) -> tuple:
+    def hessian_exprs(self) -> tuple[Any, ...]:
         """Upper triangle (row-major, i <= j) of the Hessian.
 
         Distributions from differentiating ``abs`` (``DiracDelta``) are replaced by 0: the
@@ -111,7 +124,7 @@ class _Core:
         """
         import sympy
 
-        def build() -> tuple:
+        def build() -> tuple[Any, ...]:
             syms = self.parsed.symbols
             grads = self.grad_exprs
             out, total = [], 0
@@ -135,7 +148,8 @@ class _Core:
     def _lambdify(self, exprs: Any, modules: str) -> Callable[..., Any]:
         import sympy
 
-        return sympy.lambdify(self.parsed.symbols, exprs, modules=modules, dummify=True)
+        fn: Callable[..., Any] = sympy.lambdify(self.parsed.symbols, exprs, modules=modules, dummify=True)
+        return fn
 
     @property
     def np_f(self) -> Callable[..., Any]:
@@ -149,13 +163,13 @@ class _Core:
     def np_hessian(self) -> Callable[..., Any]:
         return self._cached("np_hessian", lambda: self._lambdify(list(self.hessian_exprs), "numpy"))
 
-    def scalar_functions(self) -> tuple[Callable[..., float], Callable[..., tuple]]:
+    def scalar_functions(self) -> tuple[Callable[..., float], Callable[..., tuple[float, ...]]]:
         import sympy
 
         def as_float(e: Any) -> Any:
             return sympy.Float(e.evalf()) if e.is_number else e
 
-        def build() -> tuple:
+        def build() -> tuple[Callable[..., float], Callable[..., tuple[float, ...]]]:
             f = self._lambdify(as_float(self.expr), "math")
             g = self._lambdify(tuple(as_float(e) for e in self.grad_exprs), "math")
             return f, g
@@ -164,7 +178,7 @@ class _Core:
 
 
 @functools.lru_cache(maxsize=256)
-def _core(formula: str, variables: tuple[str, ...], params: tuple) -> _Core:
+def _core(formula: str, variables: tuple[str, ...], params: tuple[tuple[str, float], ...]) -> _Core:
     return _Core(formula, variables, params)
 
 
@@ -225,7 +239,7 @@ class SymbolicProblem(Problem):
         return self._core.expr
 
     @property
-    def grad_expr(self) -> tuple:
+    def grad_expr(self) -> tuple[Any, ...]:
         """The sympy gradient, one expression per variable."""
         return self._core.grad_exprs
 
@@ -273,7 +287,7 @@ class SymbolicProblem(Problem):
         """Expression nodes one evaluation runs through: ``{"f": …, "grad": …, "hessian": …}``."""
         return self._core.cost()
 
-    def scalar_functions(self) -> tuple[Callable[..., float], Callable[..., tuple]]:
+    def scalar_functions(self) -> tuple[Callable[..., float], Callable[..., tuple[float, ...]]]:
         """``(f_scalar, grad_scalar)``: plain ``math``-only Python functions of ``dim`` floats.
 
         Generated by ``sympy.lambdify(..., modules="math")`` from the parsed expression, so
@@ -306,10 +320,10 @@ class _Derived(NamedTuple):
 
     parsed_formula: str
     parsed: ParsedFormula
-    grad: tuple
-    hessian: tuple
-    cost: dict
-    start: tuple
+    grad: tuple[Any, ...]
+    hessian: tuple[Any, ...]
+    cost: dict[str, int]
+    start: tuple[float, ...]
 
 
 def _derive(text: str, variables: Any) -> _Derived:
@@ -344,7 +358,9 @@ def _derive(text: str, variables: Any) -> _Derived:
     return _Derived(text, parsed, core.grad_exprs, core.hessian_exprs, cost, start)
 
 
-_DERIVED: OrderedDict = OrderedDict()  # (text, variables) -> _Derived or the refusal's message
+_DERIVED: OrderedDict[tuple[str, tuple[str, ...] | None], _Derived | str] = (
+    OrderedDict()
+)  # (text, variables) -> _Derived or the refusal's message
 _DERIVED_SIZE = 64
 _DERIVED_LOCK = threading.Lock()
 
@@ -371,6 +387,7 @@ def derive_bounded(
         return hit
     from .worker import WorkFailed, WorkTimeout, bounded
 
+    out: _Derived | FormulaError
     try:
         if seconds is None:
             out = _derive(text, names)

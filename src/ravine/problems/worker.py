@@ -20,7 +20,11 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import ForkContext, ForkServerContext
 
 __all__ = ["bounded", "start_server", "WorkTimeout", "WorkFailed", "MAX_CHILDREN", "CHILD_MEMORY"]
 
@@ -31,8 +35,8 @@ CHILD_MEMORY = 1536 * 2**20
 
 _slots = threading.BoundedSemaphore(MAX_CHILDREN)
 _server_lock = threading.Lock()
-_server: Any = None
-_warmed: set = set()
+_server: ForkServerContext | None = None
+_warmed: set[str] = set()
 
 
 class WorkTimeout(Exception):
@@ -55,7 +59,7 @@ def _limit_memory(extra: int) -> None:
         pass
 
 
-def _child(conn, fn: Callable[..., Any], args: tuple, extra: int) -> None:
+def _child(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...], extra: int) -> None:
     _limit_memory(extra)
     try:
         out = ("ok", fn(*args))
@@ -70,7 +74,7 @@ def _child(conn, fn: Callable[..., Any], args: tuple, extra: int) -> None:
     conn.close()
 
 
-def _context(preload: str | None):
+def _context(preload: str | None) -> ForkContext | ForkServerContext:
     global _server
     if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
         if preload and preload not in _warmed:  # the child inherits what the parent imported
@@ -89,7 +93,7 @@ def start_server(preload: str | None = None) -> None:
     """Start the fork server now (a server calls this at start-up: the first start takes
     seconds), in a background thread."""
 
-    def go():
+    def go() -> None:
         ctx = _context(preload)
         if ctx.get_start_method() == "forkserver":
             from multiprocessing import forkserver
@@ -101,7 +105,7 @@ def start_server(preload: str | None = None) -> None:
 
 def bounded(
     fn: Callable[..., Any],
-    args: tuple,
+    args: tuple[Any, ...],
     seconds: float,
     memory: int = CHILD_MEMORY,
     preload: str | None = None,

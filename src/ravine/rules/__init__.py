@@ -22,6 +22,8 @@ exact_step             :class:`ExactStep` (gᵀg/gᵀHg)                newton.p
 
 from __future__ import annotations
 
+from typing import Any
+
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW, NAdam, Yogi
@@ -73,7 +75,7 @@ def normalize_name(name: str) -> str:
     return ALIASES.get(key, key)
 
 
-def get_rule(name: str, **hyper) -> Rule:
+def get_rule(name: str, **hyper: Any) -> Rule:
     """Build a rule by name: ``get_rule("adam", lr=0.1)``."""
     if not isinstance(name, str):
         raise ValueError(f"optimizer: name must be a string, got {name!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from .base import DEFAULT, Rule, refuse_keras_coupled_decay
@@ -85,10 +86,18 @@ class Adadelta(Rule):
         NONNEG("weight_decay", default=0.0),
     )
 
-    def __init__(self, lr=DEFAULT, rho=DEFAULT, eps=DEFAULT, weight_decay=DEFAULT, *, convention="torch"):
+    def __init__(
+        self,
+        lr: float = DEFAULT,
+        rho: float = DEFAULT,
+        eps: float = DEFAULT,
+        weight_decay: float = DEFAULT,
+        *,
+        convention: str = "torch",
+    ) -> None:
         super().__init__(convention, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
 
-    def _hyper(self, p):
+    def _hyper(self, p: Mapping[str, Any]) -> Any:
         h = super()._hyper(p)
         refuse_keras_coupled_decay(self, h)
         return h
@@ -98,7 +107,7 @@ class Adadelta(Rule):
         return AdadeltaState(s=zeros_like(theta), u=zeros_like(theta))
 
     @staticmethod
-    def update(h: AdadeltaHyper, state: AdadeltaState, g: Array, theta: Array, k: tuple) -> AdadeltaRecord:
+    def update(h: AdadeltaHyper, state: AdadeltaState, g: Array, theta: Array, k: tuple[()]) -> AdadeltaRecord:
         if h.weight_decay != 0:
             g = g + h.weight_decay * theta
         s = h.rho * state.s + (1 - h.rho) * g * g

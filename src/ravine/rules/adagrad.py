@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from .base import DEFAULT, Rule, refuse_keras_coupled_decay
@@ -84,15 +85,15 @@ class Adagrad(Rule):
 
     def __init__(
         self,
-        lr=DEFAULT,
-        lr_decay=DEFAULT,
-        weight_decay=DEFAULT,
-        initial_accumulator_value=DEFAULT,
-        eps=DEFAULT,
+        lr: float = DEFAULT,
+        lr_decay: float = DEFAULT,
+        weight_decay: float = DEFAULT,
+        initial_accumulator_value: float = DEFAULT,
+        eps: float = DEFAULT,
         *,
-        eps_inside=DEFAULT,
-        convention="torch",
-    ):
+        eps_inside: bool = DEFAULT,
+        convention: str = "torch",
+    ) -> None:
         super().__init__(
             convention,
             lr=lr,
@@ -103,7 +104,7 @@ class Adagrad(Rule):
             eps_inside=eps_inside,
         )
 
-    def _hyper(self, p):
+    def _hyper(self, p: Mapping[str, Any]) -> Any:
         h = super()._hyper(p)
         refuse_keras_coupled_decay(self, h)
         return h

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from .base import DEFAULT, Rule, check_unit
@@ -9,7 +10,7 @@ from .hyper import BOOL, CHOICE, LR, NONNEG, POSITIVE, UNIT
 from .ops import Array, full_like, maximum, sign, sqrt, zeros_like
 
 
-def _betas(owner, p):
+def _betas(owner: str, p: Mapping[str, Any]) -> tuple[float, float]:
     betas = p["betas"] if "betas" in p else (p["beta1"], p["beta2"])
     try:
         b1, b2 = betas
@@ -134,17 +135,17 @@ class Adam(Rule):
 
     def __init__(
         self,
-        lr=DEFAULT,
-        betas=DEFAULT,
-        eps=DEFAULT,
-        weight_decay=DEFAULT,
-        amsgrad=DEFAULT,
+        lr: float = DEFAULT,
+        betas: tuple[float, float] = DEFAULT,
+        eps: float = DEFAULT,
+        weight_decay: float = DEFAULT,
+        amsgrad: bool = DEFAULT,
         *,
-        decoupled_weight_decay=None,
-        eps_mode=DEFAULT,
-        amsgrad_max=DEFAULT,
-        convention="torch",
-    ):
+        decoupled_weight_decay: bool | None = None,
+        eps_mode: str = DEFAULT,
+        amsgrad_max: str = DEFAULT,
+        convention: str = "torch",
+    ) -> None:
         super().__init__(
             convention,
             lr=lr,
@@ -255,16 +256,16 @@ class AdamW(Adam):
 
     def __init__(
         self,
-        lr=DEFAULT,
-        betas=DEFAULT,
-        eps=DEFAULT,
-        weight_decay=DEFAULT,
-        amsgrad=DEFAULT,
+        lr: float = DEFAULT,
+        betas: tuple[float, float] = DEFAULT,
+        eps: float = DEFAULT,
+        weight_decay: float = DEFAULT,
+        amsgrad: bool = DEFAULT,
         *,
-        eps_mode=DEFAULT,
-        amsgrad_max=DEFAULT,
-        convention="torch",
-    ):
+        eps_mode: str = DEFAULT,
+        amsgrad_max: str = DEFAULT,
+        convention: str = "torch",
+    ) -> None:
         Rule.__init__(
             self,
             convention,
@@ -358,15 +359,15 @@ class NAdam(Rule):
 
     def __init__(
         self,
-        lr=DEFAULT,
-        betas=DEFAULT,
-        eps=DEFAULT,
-        weight_decay=DEFAULT,
-        momentum_decay=DEFAULT,
-        decoupled_weight_decay=None,
+        lr: float = DEFAULT,
+        betas: tuple[float, float] = DEFAULT,
+        eps: float = DEFAULT,
+        weight_decay: float = DEFAULT,
+        momentum_decay: float = DEFAULT,
+        decoupled_weight_decay: bool | None = None,
         *,
-        convention="torch",
-    ):
+        convention: str = "torch",
+    ) -> None:
         super().__init__(
             convention,
             lr=lr,
@@ -504,15 +505,15 @@ class Yogi(Rule):
 
     def __init__(
         self,
-        lr=DEFAULT,
-        betas=DEFAULT,
-        eps=DEFAULT,
-        initial_accumulator_value=DEFAULT,
+        lr: float = DEFAULT,
+        betas: tuple[float, float] = DEFAULT,
+        eps: float = DEFAULT,
+        initial_accumulator_value: float = DEFAULT,
         *,
-        initial_first_moment=DEFAULT,
-        bias_correction=DEFAULT,
-        convention="torch",
-    ):
+        initial_first_moment: float = DEFAULT,
+        bias_correction: bool = DEFAULT,
+        convention: str = "torch",
+    ) -> None:
         super().__init__(
             convention,
             lr=lr,

@@ -22,6 +22,13 @@ A rule is three static functions over plain NamedTuples (the style of optax):
 functions and nothing else; no equation is written anywhere but in
 ``ravine/rules/``.
 
+The contract is :class:`Rule`, an abstract base class (the way optax states its
+``GradientTransformation`` as typed ``init``/``update`` functions): ``init_state`` and
+``update`` are abstract static methods with the signatures above, ``terms`` defaults to
+no terms, and the class attributes (``Hyper``, ``State``, ``Record``, ``fields``,
+``conventions`` …) are typed class variables. mypy checks every rule's functions
+against it (``make lint``).
+
 Non-finite gradients (one policy, everywhere):
     ``nonfinite="raise"`` (default) raises :class:`NonFiniteGradientError` before
     anything is changed; ``"skip"`` leaves parameters and state untouched and
@@ -36,13 +43,14 @@ Non-finite gradients (one policy, everywhere):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, NamedTuple
 
 from .. import _checks
 from .._renamed import RENAMED, renamed_message
 from . import hyper as hp
-from .ops import isfinite_all
+from .ops import Array, isfinite_all
 
 __all__ = [
     "Rule",
@@ -79,7 +87,7 @@ class NonFiniteGradientError(FloatingPointError, ValueError):
     overflow), and the policy was ``nonfinite="raise"``."""
 
 
-def nonfinite_parts(theta, state) -> list[str]:
+def nonfinite_parts(theta: Any, state: Any) -> list[str]:
     """The parts of a step's result that hold NaN or ±inf: ``"theta"`` and State field names.
 
     What ``nonfinite="raise"``/``"skip"`` check after the update (the gradient is checked
@@ -100,39 +108,45 @@ class OptState(NamedTuple):
 # The checks below are the kinds of ``hyper.py`` under the names other modules call.
 
 
-def check_lr(owner: str, v, name: str = "lr") -> float:
+def check_lr(owner: str, v: Any, name: str = "lr") -> float:
     """A learning rate: a finite number ≥ 0."""
-    return hp.LR_KIND.check(owner, name, v)
+    out: float = hp.LR_KIND.check(owner, name, v)
+    return out
 
 
-def check_unit(owner: str, name: str, v) -> float:
+def check_unit(owner: str, name: str, v: Any) -> float:
     """A decay factor (β, ρ, α, momentum): 0 ≤ v < 1."""
-    return hp.UNIT_KIND.check(owner, name, v)
+    out: float = hp.UNIT_KIND.check(owner, name, v)
+    return out
 
 
-def check_positive(owner: str, name: str, v) -> float:
+def check_positive(owner: str, name: str, v: Any) -> float:
     """A strictly positive number (ε)."""
-    return hp.POSITIVE_KIND.check(owner, name, v)
+    out: float = hp.POSITIVE_KIND.check(owner, name, v)
+    return out
 
 
-def check_nonnegative(owner: str, name: str, v) -> float:
+def check_nonnegative(owner: str, name: str, v: Any) -> float:
     """A finite number ≥ 0."""
-    return hp.NONNEG_KIND.check(owner, name, v)
+    out: float = hp.NONNEG_KIND.check(owner, name, v)
+    return out
 
 
-def check_bool(owner: str, name: str, v) -> bool:
-    return hp.BOOL_KIND.check(owner, name, v)
+def check_bool(owner: str, name: str, v: Any) -> bool:
+    out: bool = hp.BOOL_KIND.check(owner, name, v)
+    return out
 
 
-def check_int(owner: str, name: str, v, minimum: int = 1) -> int:
-    return hp.INT_KIND.with_bounds(lo=minimum).check(owner, name, v)
+def check_int(owner: str, name: str, v: Any, minimum: int = 1) -> int:
+    out: int = hp.INT_KIND.with_bounds(lo=minimum).check(owner, name, v)
+    return out
 
 
-def check_choice(owner: str, name: str, v, choices) -> str:
+def check_choice(owner: str, name: str, v: Any, choices: Iterable[Any]) -> Any:
     return _checks.choice(owner, name, v, choices)
 
 
-def refuse_keras_coupled_decay(rule, h) -> None:
+def refuse_keras_coupled_decay(rule: Rule, h: Any) -> None:
     """SGD, Adagrad, RMSprop, Adadelta: Keras decays decoupled, these rules coupled; a Keras
     preset that cannot be Keras's refuses (base_optimizer.py L952-959)."""
     if getattr(rule, "convention", None) == "keras" and h.weight_decay != 0:
@@ -147,18 +161,19 @@ def refuse_keras_coupled_decay(rule, h) -> None:
 # ---------------------------------------------------------------------- Rule
 
 
-def next_theta(rec, theta):
+def next_theta(rec: Any, theta: Array) -> Array:
     """θ_{t+1} from a step's record: ``rec.theta`` where the rule gives it, else θ + Δθ."""
     return rec.theta if "theta" in type(rec)._fields else theta + rec.delta
 
 
-class Rule:
+class Rule(ABC):
     """Base class: hyperparameters (validated) + ``init_state`` + ``terms`` + ``update``.
 
     Subclasses define ``Hyper``, ``State``, ``Record`` (NamedTuples), the three
     static functions, ``fields`` (one :class:`ravine.rules.hyper.Field` per Hyper
     field: kind, range, default) and ``conventions`` (convention name → defaults and
-    forms). Constraints between fields go in ``check(h)``.
+    forms). Constraints between fields go in ``check(h)``. A class that leaves
+    ``init_state`` or ``update`` undefined cannot be instantiated.
     """
 
     #: registry name, e.g. "adam"
@@ -167,34 +182,35 @@ class Rule:
     title: ClassVar[str] = ""
     #: where the equations come from (lecture file names, papers)
     source: ClassVar[str] = ""
-    Hyper: ClassVar[type]
-    State: ClassVar[type]
-    Record: ClassVar[type]
+    #: the NamedTuple classes of the hyperparameters, the state and a step's record
+    Hyper: ClassVar[type[Any]]
+    State: ClassVar[type[Any]]
+    Record: ClassVar[type[Any]]
     #: convention name → keyword defaults / forms; "torch" comes first and is the default
     conventions: ClassVar[Mapping[str, Mapping[str, Any]]] = {"torch": {}}
     #: the update works coordinate by coordinate (compiled kernels can run it on scalars)
     elementwise: ClassVar[bool] = True
     #: extra inputs: "hessian" (second-order rules), "lookahead" (gradient taken elsewhere)
-    needs: ClassVar[tuple] = ()
+    needs: ClassVar[tuple[str, ...]] = ()
     #: symbols for the step tables (field → notation); fields not listed print as named
     symbols: ClassVar[Mapping[str, str]] = {}
 
     #: the hyperparameters, one spec each, in the order of ``Hyper`` (see ``hyper.py``)
-    fields: ClassVar[tuple] = ()
+    fields: ClassVar[tuple[hp.Field, ...]] = ()
     #: fields this rule holds at one value (AdamW: ``decoupled_weight_decay=True``)
     fixed: ClassVar[Mapping[str, Any]] = {}
     #: how θ moves with the rule's velocity-like state field: ``(field, "displacement")`` when
     #: θ ← θ + v (the arrow is v), ``(field, "gradient")`` when θ ← θ − η·m (the arrow is −m)
-    moves: ClassVar[tuple | None] = None
+    moves: ClassVar[tuple[str, str] | None] = None
 
-    def movement(self) -> dict | None:
+    def movement(self) -> dict[str, str] | None:
         """:attr:`moves` for this instance (a rule whose form decides it overrides this)."""
         if self.moves is None:
             return None
         f, kind = self.moves
         return {"field": f, "kind": kind, "symbol": self.symbols.get(f, f)}
 
-    def __init__(self, convention: str = "torch", **given):
+    def __init__(self, convention: str = "torch", **given: Any) -> None:
         owner = type(self).__name__
         if convention not in self.conventions:
             moved = renamed_message("convention", convention)
@@ -213,7 +229,7 @@ class Rule:
         self.h = self._hyper({**self.resolved_defaults(convention), **given, **self.fixed})
 
     @classmethod
-    def build(cls, convention: str = "torch", **hyper) -> Rule:
+    def build(cls, convention: str = "torch", **hyper: Any) -> Rule:
         """The rule from any of its :meth:`keywords`: ``betas=(0.9, 0.99)`` or ``beta1=0.9`` alike.
 
         Unknown keywords and bad values raise one-line ``ValueError``s; this is what every
@@ -224,10 +240,10 @@ class Rule:
         return rule
 
     #: keywords whose ``None`` means "as the convention says" (torch's decoupled_weight_decay)
-    _nullable: ClassVar[frozenset] = frozenset()
+    _nullable: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
-    def resolved_defaults(cls, convention: str = "torch") -> dict:
+    def resolved_defaults(cls, convention: str = "torch") -> dict[str, Any]:
         """Every field's default under ``convention``: the convention's value, else the field's."""
         conv = hp.split_pairs(cls.__name__, cls.fields, cls.conventions[convention])
         out = {f.name: f.default for f in cls.fields if f.default is not hp.NO_DEFAULT}
@@ -235,7 +251,7 @@ class Rule:
         return {k: v for k, v in out.items() if not isinstance(v, hp.Required)}
 
     @classmethod
-    def default_of(cls, name: str, convention: str = "torch"):
+    def default_of(cls, name: str, convention: str = "torch") -> Any:
         return cls.resolved_defaults(convention).get(name, hp.NO_DEFAULT)
 
     @classmethod
@@ -249,17 +265,17 @@ class Rule:
         return out
 
     @classmethod
-    def settable(cls) -> tuple:
+    def settable(cls) -> tuple[hp.Field, ...]:
         """The fields a user sets (all but :attr:`fixed`)."""
         return tuple(f for f in cls.fields if f.name not in cls.fixed)
 
-    def _hyper(self, p) -> Any:
+    def _hyper(self, p: Mapping[str, Any]) -> Any:
         """Validate the merged keywords against ``fields``; then the rule's own ``check``."""
         owner = type(self).__name__
         values = {}
         for f in self.fields:
             if f.name not in p:
-                why = self.conventions.get(getattr(self, "convention", None), {}).get(f.name)
+                why = self.conventions.get(getattr(self, "convention", ""), {}).get(f.name)
                 reason = f" under convention={self.convention!r}: {why.why}" if isinstance(why, hp.Required) else ""
                 raise ValueError(f"{owner}: {f.name} must be given ({f.kind.range_text()}){reason}")
             values[f.name] = f.check(owner, p[f.name])
@@ -268,27 +284,60 @@ class Rule:
         return h
 
     @classmethod
-    def check(cls, h) -> None:
+    def check(cls, h: Any) -> None:
         """Constraints between fields (e.g. SGD's nesterov needs momentum); none by default."""
+        return None
 
-    # -- the three functions (defaults) -----------------------------------
+    # -- the three functions ------------------------------------------------
     @staticmethod
-    def terms(h, t):
-        """Per-step scalars; none by default."""
+    @abstractmethod
+    def init_state(h: Any, theta: Array, /) -> Any:
+        """The rule's ``State`` (a NamedTuple) for parameters ``theta``.
+
+        Args:
+          h: the rule's ``Hyper``.
+          theta: the parameters (a NumPy array, a torch tensor or a scalar); the state's arrays
+            take its shape, dtype and device.
+        """
+
+    @staticmethod
+    def terms(h: Any, t: int, /) -> Any:
+        """Per-step scalars (a NamedTuple, or ``()``) that depend on ``h`` and the step count
+        ``t = 1, 2, …`` only; none by default."""
         return ()
 
+    @staticmethod
+    @abstractmethod
+    def update(h: Any, state: Any, g: Array, theta: Array, k: Any, /, *hessian: Array) -> Any:
+        """One step: the rule's ``Record`` (a NamedTuple).
+
+        Args:
+          h: the rule's ``Hyper``.
+          state: the ``State`` before the step.
+          g: the gradient at θ (at the look-ahead point for ``needs=("lookahead",)``).
+          theta: the parameters θ_t.
+          k: :meth:`terms` of ``(h, t)``.
+          hessian: the Hessian H at θ, passed (as one more positional argument) only to rules
+            with ``"hessian"`` in :attr:`needs`.
+
+        Returns:
+          the Record: every intermediate quantity, ``delta`` = Δθ, the new value of every State
+          field under its name, and ``theta`` where the rule rounds θ its own way (:func:`next_theta`).
+        """
+
     # -- conveniences for NumPy users --------------------------------------
-    def __getattr__(self, item):
+    def __getattr__(self, item: str) -> Any:
         h = self.__dict__.get("h")
         if h is not None and item in type(h)._fields:
             return getattr(h, item)
         raise AttributeError(f"{type(self).__name__!s} has no attribute {item!r}")
 
-    def hyperparameters(self) -> dict:
+    def hyperparameters(self) -> dict[str, Any]:
         """The hyperparameters as a plain dict (every default written out)."""
-        return self.h._asdict()
+        out: dict[str, Any] = self.h._asdict()
+        return out
 
-    def with_hyper(self, **changes) -> Rule:
+    def with_hyper(self, **changes: Any) -> Rule:
         """A copy with some hyperparameters changed (validated again)."""
         bad = [k for k in changes if k not in self.h._fields]
         if bad:
@@ -300,11 +349,21 @@ class Rule:
         new.h = new._hyper(self.h._replace(**changes)._asdict())
         return new
 
-    def init(self, theta) -> OptState:
+    def init(self, theta: Array) -> OptState:
         """State for parameters ``theta`` (step count 0)."""
         return OptState(0, self.init_state(self.h, theta), 0)
 
-    def apply(self, theta, g, opt_state: OptState, *, nonfinite: str = "raise", lr=None, hessian=None, grad_fn=None):
+    def apply(
+        self,
+        theta: Array,
+        g: Array,
+        opt_state: OptState,
+        *,
+        nonfinite: str = "raise",
+        lr: float | None = None,
+        hessian: Array = None,
+        grad_fn: Callable[[Array], Array] | None = None,
+    ) -> tuple[Array, OptState, Any]:
         """One step on arrays: returns ``(θ_new, opt_state_new, record)``.
 
         ``nonfinite``: a non-finite ``g`` is refused before the update; under ``"raise"`` and
@@ -356,8 +415,8 @@ class Rule:
         conv = "" if self.convention == "torch" else f", convention={self.convention!r}"
         return f"{type(self).__name__}({args}{conv})"
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and self.h == other.h
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((type(self), self.h))

@@ -23,7 +23,7 @@ __all__ = ["Meaning", "MEANINGS", "meaning", "phrase"]
 class Meaning(NamedTuple):
     symbol: str
     meaning: str
-    values: dict = {}
+    values: dict[Any, str] = {}
 
 
 MEANINGS: dict[str, Meaning] = {
@@ -93,7 +93,7 @@ MEANINGS: dict[str, Meaning] = {
 }
 
 
-def meaning(name: str, doc: str = "") -> dict:
+def meaning(name: str, doc: str = "") -> dict[str, Any]:
     """``{"symbol", "meaning", "values"}`` for field ``name`` (``doc``: the rule's own line)."""
     m = MEANINGS.get(name, Meaning("", ""))
     return {"symbol": m.symbol, "meaning": doc or m.meaning, "values": dict(m.values)}

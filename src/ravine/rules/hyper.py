@@ -23,7 +23,7 @@ A field's default is the rule's convention's value where the convention gives on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from .. import _checks
@@ -104,7 +104,7 @@ class Kind(NamedTuple):
             return "True or False"
         return _checks.bounds_text(self.lo, self.hi, self.lo_open, self.hi_open) or "any finite number"
 
-    def check(self, owner: str, name: str, v: Any, choices: tuple = ()) -> Any:
+    def check(self, owner: str, name: str, v: Any, choices: tuple[Any, ...] = ()) -> Any:
         """``v`` as this kind's value, or a one-line ValueError naming owner, field and value."""
         if self.type == "bool":
             return _checks.boolean(owner, name, v)
@@ -114,7 +114,7 @@ class Kind(NamedTuple):
             return _checks.integer(owner, name, v, minimum=self.lo, maximum=self.hi)
         return _checks.real(owner, name, v, lo=self.lo, hi=self.hi, lo_open=self.lo_open, hi_open=self.hi_open)
 
-    def with_bounds(self, **changes) -> Kind:
+    def with_bounds(self, **changes: Any) -> Kind:
         return self._replace(**changes)
 
 
@@ -149,7 +149,7 @@ class Field(NamedTuple):
     name: str
     kind: Kind
     default: Any = NO_DEFAULT
-    choices: tuple = ()
+    choices: tuple[Any, ...] = ()
     pair: str | None = None
     doc: str = ""
     #: how a search or a slider spans this field, where it differs from its kind's
@@ -168,7 +168,7 @@ class Field(NamedTuple):
     def check(self, owner: str, v: Any) -> Any:
         return self.kind.check(owner, self.name, v, self.choices)
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind.name,
@@ -189,7 +189,7 @@ class Field(NamedTuple):
         return d
 
 
-def _maker(kind: Kind):
+def _maker(kind: Kind) -> Callable[..., Field]:
     def make(
         name: str,
         *,
@@ -283,8 +283,9 @@ def field_map(fields: Iterable[Field]) -> dict[str, Field]:
     return {f.name: f for f in fields}
 
 
-def describe(rule_cls) -> list[dict]:
-    """Every field of a rule as plain data (kind, range, choices, pair, default per convention)."""
+def describe(rule_cls: type[Any]) -> list[dict[str, Any]]:
+    """Every field of a rule class (a ``Rule`` subclass; ``base.py`` imports this module, so it
+    is not named here) as plain data (kind, range, choices, pair, default per convention)."""
     out = []
     for f in rule_cls.fields:
         d = f.describe()

@@ -51,7 +51,9 @@ class Newton(Rule):
 
     fields = (LR("lr"), NONNEG("damping"), LR("fallback_lr"))
 
-    def __init__(self, lr=DEFAULT, damping=DEFAULT, fallback_lr=DEFAULT, *, convention="torch"):
+    def __init__(
+        self, lr: float = DEFAULT, damping: float = DEFAULT, fallback_lr: float = DEFAULT, *, convention: str = "torch"
+    ) -> None:
         super().__init__(convention, lr=lr, damping=damping, fallback_lr=fallback_lr)
 
     @staticmethod
@@ -59,7 +61,7 @@ class Newton(Rule):
         return NewtonState()
 
     @staticmethod
-    def update(h: NewtonHyper, state: NewtonState, g: Array, theta: Array, k: tuple, H: Array) -> NewtonRecord:
+    def update(h: NewtonHyper, state: NewtonState, g: Array, theta: Array, k: tuple[()], H: Array) -> NewtonRecord:
         H_damped = H + h.damping * identity_like(H)
         ok = is_positive_definite(H_damped)
         # solve only where it is safe; elsewhere solve with the identity (discarded below)
@@ -106,7 +108,7 @@ class ExactStep(Rule):
 
     fields = (LR("lr"),)
 
-    def __init__(self, lr=DEFAULT, *, convention="torch"):
+    def __init__(self, lr: float = DEFAULT, *, convention: str = "torch") -> None:
         super().__init__(convention, lr=lr)
 
     @staticmethod
@@ -114,7 +116,9 @@ class ExactStep(Rule):
         return ExactStepState()
 
     @staticmethod
-    def update(h: ExactStepHyper, state: ExactStepState, g: Array, theta: Array, k: tuple, H: Array) -> ExactStepRecord:
+    def update(
+        h: ExactStepHyper, state: ExactStepState, g: Array, theta: Array, k: tuple[()], H: Array
+    ) -> ExactStepRecord:
         gg = dot(g, g)
         gHg = dot(g, matvec(H, g))
         curved = gHg > 0

@@ -46,11 +46,11 @@ __all__ = [
 ]
 
 
-def _is_tensor(x) -> bool:
+def _is_tensor(x: Array) -> bool:
     return hasattr(x, "sqrt") and not isinstance(x, np.ndarray)
 
 
-def sqrt(x):
+def sqrt(x: Array) -> Array:
     """Elementwise square root."""
     if _is_tensor(x):
         return x.sqrt()
@@ -59,7 +59,7 @@ def sqrt(x):
     return np.sqrt(x)
 
 
-def zeros_like(x):
+def zeros_like(x: Array) -> Array:
     """An array of zeros with the shape, dtype (and device) of ``x``."""
     if _is_tensor(x):
         import torch
@@ -68,7 +68,7 @@ def zeros_like(x):
     return np.zeros_like(x)
 
 
-def zeros_stack(x, n):
+def zeros_stack(x: Array, n: int) -> Array:
     """Zeros of shape ``(n, *x.shape)`` with the dtype (and device) of ``x``."""
     if _is_tensor(x):
         import torch
@@ -78,7 +78,7 @@ def zeros_stack(x, n):
     return np.zeros((n, *x.shape), dtype=x.dtype)
 
 
-def full_like(x, value):
+def full_like(x: Array, value: float) -> Array:
     """An array filled with ``value`` with the shape, dtype (and device) of ``x``."""
     if _is_tensor(x):
         import torch
@@ -87,12 +87,12 @@ def full_like(x, value):
     return np.full_like(x, value)
 
 
-def _tracing(torch) -> bool:
+def _tracing(torch: Any) -> bool:
     """Inside ``make_fx`` (a proxy dispatch mode is active)."""
     return torch._C._get_dispatch_mode(torch._C._TorchDispatchModeKey.PROXY) is not None
 
 
-def add_scaled(x, a, y):
+def add_scaled(x: Array, a: Array, y: Array) -> Array:
     """x + a·y. On tensors this is ``torch.add(x, y, alpha=a)``, the kernel torch.optim uses,
     which rounds once (a fused multiply-add) where x + a*y rounds twice; NumPy has no fused
     form and computes x + a*y."""
@@ -109,26 +109,26 @@ def add_scaled(x, a, y):
     return x + a * y
 
 
-def square(x):
+def square(x: Array) -> Array:
     """Elementwise x·x (written as a product, as every reference does)."""
     return x * x
 
 
-def sign(x):
+def sign(x: Array) -> Array:
     """Elementwise sign: −1, 0 or +1."""
     if _is_tensor(x):
         return x.sign()
     return np.sign(x)
 
 
-def maximum(a, b):
+def maximum(a: Array, b: Array) -> Array:
     """Elementwise maximum of two arrays of the same kind."""
     if _is_tensor(a):
         return a.maximum(b)
     return np.maximum(a, b)
 
 
-def where(cond, a, b):
+def where(cond: Array, a: Array, b: Array) -> Array:
     """Elementwise choice: ``a`` where ``cond`` holds, else ``b``."""
     if _is_tensor(cond) or _is_tensor(a):
         import torch  # a tensor is already here, so torch is loaded
@@ -137,14 +137,14 @@ def where(cond, a, b):
     return np.where(cond, a, b)
 
 
-def isfinite_all(x) -> bool:
+def isfinite_all(x: Array) -> bool:
     """True when every entry of ``x`` is finite."""
     if _is_tensor(x):
         return bool(x.isfinite().all())
     return bool(np.isfinite(x).all())
 
 
-def push(window, x):
+def push(window: Array, x: Array) -> Array:
     """Return ``window`` with ``x`` put in front and the oldest entry dropped.
 
     ``window`` has shape ``(W, *x.shape)``; entry 0 is the newest.
@@ -156,7 +156,7 @@ def push(window, x):
     return np.concatenate([np.asarray(x)[None], window[:-1]], axis=0)
 
 
-def ring_put(window, i, x):
+def ring_put(window: Array, i: Array, x: Array) -> Array:
     """Return ``window`` with entry ``i`` replaced by ``x``: a ring buffer of the last ``W`` values.
 
     ``window`` has shape ``(W, *x.shape)``; writing step t's value at ``i = (t − 1) mod W`` keeps
@@ -175,7 +175,7 @@ def ring_put(window, i, x):
     return out
 
 
-def window_sum(window):
+def window_sum(window: Array) -> Array:
     """Sum over the window axis (axis 0)."""
     return window.sum(0)
 
@@ -183,17 +183,17 @@ def window_sum(window):
 # --- linear algebra for the second-order rules (batched over leading axes) ---
 
 
-def dot(a, b):
+def dot(a: Array, b: Array) -> Array:
     """Inner product over the last axis: Σ_i a_i b_i, keeping leading (batch) axes."""
     return (a * b).sum(-1)
 
 
-def matvec(H, v):
+def matvec(H: Array, v: Array) -> Array:
     """H v over the last two axes of H, batched."""
     return (H @ v[..., None])[..., 0]
 
 
-def identity_like(H):
+def identity_like(H: Array) -> Array:
     """An identity matrix broadcastable against H (…, D, D)."""
     d = H.shape[-1]
     if _is_tensor(H):
@@ -203,7 +203,7 @@ def identity_like(H):
     return np.eye(d, dtype=H.dtype)
 
 
-def is_positive_definite(H):
+def is_positive_definite(H: Array) -> Array:
     """Per batch entry: True where the symmetric matrix H is positive definite."""
     if _is_tensor(H):
         import torch
@@ -212,7 +212,7 @@ def is_positive_definite(H):
     return np.linalg.eigvalsh(H)[..., 0] > 0
 
 
-def solve(H, g):
+def solve(H: Array, g: Array) -> Array:
     """Solve H x = g for x, batched over leading axes (H: (…, D, D), g: (…, D))."""
     if _is_tensor(H):
         import torch

@@ -5,6 +5,7 @@ calls AdaDelta."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from .base import DEFAULT, Rule, refuse_keras_coupled_decay
@@ -101,17 +102,17 @@ class RMSprop(Rule):
 
     def __init__(
         self,
-        lr=DEFAULT,
-        alpha=DEFAULT,
-        eps=DEFAULT,
-        weight_decay=DEFAULT,
-        momentum=DEFAULT,
-        centered=DEFAULT,
+        lr: float = DEFAULT,
+        alpha: float = DEFAULT,
+        eps: float = DEFAULT,
+        weight_decay: float = DEFAULT,
+        momentum: float = DEFAULT,
+        centered: bool = DEFAULT,
         *,
-        eps_inside=DEFAULT,
-        lr_in_buffer=DEFAULT,
-        convention="torch",
-    ):
+        eps_inside: bool = DEFAULT,
+        lr_in_buffer: bool = DEFAULT,
+        convention: str = "torch",
+    ) -> None:
         super().__init__(
             convention,
             lr=lr,
@@ -124,7 +125,7 @@ class RMSprop(Rule):
             lr_in_buffer=lr_in_buffer,
         )
 
-    def _hyper(self, p):
+    def _hyper(self, p: Mapping[str, Any]) -> Any:
         h = super()._hyper(p)
         refuse_keras_coupled_decay(self, h)
         return h
@@ -138,7 +139,7 @@ class RMSprop(Rule):
         )
 
     @staticmethod
-    def update(h: RMSpropHyper, state: RMSpropState, g: Array, theta: Array, k: tuple) -> RMSpropRecord:
+    def update(h: RMSpropHyper, state: RMSpropState, g: Array, theta: Array, k: tuple[()]) -> RMSpropRecord:
         if h.weight_decay != 0:
             g = g + h.weight_decay * theta
         r = h.alpha * state.r + (1 - h.alpha) * g * g
@@ -187,7 +188,7 @@ class _LookaheadNeeds:
     """``needs`` follows the ``lookahead`` flag of each instance (and ``with_hyper``);
     on the class it reads as the default, ()."""
 
-    def __get__(self, obj, cls=None):
+    def __get__(self, obj: Rule | None, cls: type | None = None) -> tuple[str, ...]:
         if obj is None:
             return ()
         return ("lookahead",) if obj.h.lookahead else ()
@@ -235,15 +236,15 @@ class RMSpropNesterov(Rule):
 
     def __init__(
         self,
-        lr=DEFAULT,
-        alpha=DEFAULT,
-        momentum=DEFAULT,
-        eps=DEFAULT,
+        lr: float = DEFAULT,
+        alpha: float = DEFAULT,
+        momentum: float = DEFAULT,
+        eps: float = DEFAULT,
         *,
-        eps_inside=DEFAULT,
-        lookahead=DEFAULT,
-        convention="torch",
-    ):
+        eps_inside: bool = DEFAULT,
+        lookahead: bool = DEFAULT,
+        convention: str = "torch",
+    ) -> None:
         super().__init__(
             convention, lr=lr, alpha=alpha, momentum=momentum, eps=eps, eps_inside=eps_inside, lookahead=lookahead
         )
@@ -261,7 +262,7 @@ class RMSpropNesterov(Rule):
 
     @staticmethod
     def update(
-        h: RMSpropNesterovHyper, state: RMSpropNesterovState, g: Array, theta: Array, k: tuple
+        h: RMSpropNesterovHyper, state: RMSpropNesterovState, g: Array, theta: Array, k: tuple[()]
     ) -> RMSpropNesterovRecord:
         r = h.alpha * state.r + (1 - h.alpha) * g * g
         denom = sqrt(h.eps + r) if h.eps_inside else sqrt(r) + h.eps
@@ -332,7 +333,15 @@ class WindowedRMSprop(Rule):
 
     fields = (LR("lr"), INT("window"), POSITIVE("eps"), BOOL("eps_inside"))
 
-    def __init__(self, lr=DEFAULT, window=DEFAULT, eps=DEFAULT, *, eps_inside=DEFAULT, convention="torch"):
+    def __init__(
+        self,
+        lr: float = DEFAULT,
+        window: int = DEFAULT,
+        eps: float = DEFAULT,
+        *,
+        eps_inside: bool = DEFAULT,
+        convention: str = "torch",
+    ) -> None:
         super().__init__(convention, lr=lr, window=window, eps=eps, eps_inside=eps_inside)
 
     @staticmethod

@@ -10,6 +10,7 @@ gradient (lecture 002's ``sgd`` snippet), see ``ravine.run(grad_noise=...)``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from .base import DEFAULT, Rule, refuse_keras_coupled_decay
@@ -97,7 +98,7 @@ class SGD(Rule):
     moves = ("b", "gradient")
 
     @classmethod
-    def check(cls, h):
+    def check(cls, h: SGDHyper) -> None:
         if h.nesterov and (h.momentum <= 0 or h.dampening != 0):
             raise ValueError(
                 f"{cls.__name__}: nesterov=True requires momentum > 0 and dampening = 0, "
@@ -106,16 +107,16 @@ class SGD(Rule):
 
     def __init__(
         self,
-        lr=DEFAULT,
-        momentum=DEFAULT,
-        dampening=DEFAULT,
-        weight_decay=DEFAULT,
-        nesterov=DEFAULT,
+        lr: float = DEFAULT,
+        momentum: float = DEFAULT,
+        dampening: float = DEFAULT,
+        weight_decay: float = DEFAULT,
+        nesterov: bool = DEFAULT,
         *,
-        first_buffer=DEFAULT,
-        lr_in_buffer=DEFAULT,
-        convention="torch",
-    ):
+        first_buffer: str = DEFAULT,
+        lr_in_buffer: bool = DEFAULT,
+        convention: str = "torch",
+    ) -> None:
         super().__init__(
             convention,
             lr=lr,
@@ -127,7 +128,7 @@ class SGD(Rule):
             lr_in_buffer=lr_in_buffer,
         )
 
-    def _hyper(self, p):
+    def _hyper(self, p: Mapping[str, Any]) -> Any:
         h = super()._hyper(p)
         refuse_keras_coupled_decay(self, h)
         return h
@@ -220,11 +221,13 @@ class Momentum(Rule):
 
     fields = (LR("lr"), UNIT("momentum"), CHOICE("form", ("heavy_ball", "average")))
 
-    def movement(self):
+    def movement(self) -> dict[str, str] | None:
         kind = "displacement" if self.h.form == "heavy_ball" else "gradient"
         return {"field": "v", "kind": kind, "symbol": self.symbols.get("v", "v")}
 
-    def __init__(self, lr=DEFAULT, momentum=DEFAULT, *, form=DEFAULT, convention="torch"):
+    def __init__(
+        self, lr: float = DEFAULT, momentum: float = DEFAULT, *, form: str = DEFAULT, convention: str = "torch"
+    ) -> None:
         super().__init__(convention, lr=lr, momentum=momentum, form=form)
 
     @staticmethod
@@ -232,7 +235,7 @@ class Momentum(Rule):
         return MomentumState(v=zeros_like(theta))
 
     @staticmethod
-    def update(h: MomentumHyper, state: MomentumState, g: Array, theta: Array, k: tuple) -> MomentumRecord:
+    def update(h: MomentumHyper, state: MomentumState, g: Array, theta: Array, k: tuple[()]) -> MomentumRecord:
         if h.form == "heavy_ball":
             v = h.momentum * state.v - h.lr * g
             delta = v
@@ -284,7 +287,7 @@ class NAG(Rule):
     fields = (LR("lr"), UNIT("momentum"))
     moves = ("v", "displacement")
 
-    def __init__(self, lr=DEFAULT, momentum=DEFAULT, *, convention="torch"):
+    def __init__(self, lr: float = DEFAULT, momentum: float = DEFAULT, *, convention: str = "torch") -> None:
         super().__init__(convention, lr=lr, momentum=momentum)
 
     @staticmethod
@@ -297,6 +300,6 @@ class NAG(Rule):
         return theta + h.momentum * state.v
 
     @staticmethod
-    def update(h: NAGHyper, state: NAGState, g: Array, theta: Array, k: tuple) -> NAGRecord:
+    def update(h: NAGHyper, state: NAGState, g: Array, theta: Array, k: tuple[()]) -> NAGRecord:
         v = h.momentum * state.v - h.lr * g
         return NAGRecord(g=g, v=v, delta=v)

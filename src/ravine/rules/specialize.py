@@ -12,23 +12,27 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, TypeVar, cast
 
 __all__ = ["literals", "fold", "folded_tree", "specialized_function", "specialized_source", "attributes_used"]
 
+_Tree = TypeVar("_Tree", bound=ast.AST)
 
-def fold(tree: ast.AST, literals: dict, nonzero=frozenset()) -> ast.AST:
+
+def fold(tree: _Tree, literals: Mapping[str, Any], nonzero: Collection[str] = frozenset()) -> _Tree:
     """Partially evaluate a rule function for fixed flags: ``h.<name>`` → constant,
     then fold comparisons, ``not``/``and``/``or`` and ``if``/``x if c else y`` on
     constants. The equations are untouched; only dead branches go."""
 
     class Fold(ast.NodeTransformer):
-        def visit_Attribute(self, node):
+        def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
             self.generic_visit(node)
             if isinstance(node.value, ast.Name) and node.value.id == "h" and node.attr in literals:
                 return ast.copy_location(ast.Constant(literals[node.attr]), node)
             return node
 
-        def visit_Compare(self, node):
+        def visit_Compare(self, node: ast.Compare) -> ast.AST:
             self.generic_visit(node)
             if (
                 len(node.ops) == 1
@@ -43,8 +47,9 @@ def fold(tree: ast.AST, literals: dict, nonzero=frozenset()) -> ast.AST:
                 # a hyperparameter known not to be 0 (``h.x != 0`` → True)
                 return ast.copy_location(ast.Constant(isinstance(node.ops[0], ast.NotEq)), node)
             parts = [node.left, *node.comparators]
-            if all(isinstance(x, ast.Constant) for x in parts) and len(node.ops) == 1:
-                ops = {
+            consts = [x for x in parts if isinstance(x, ast.Constant)]
+            if len(consts) == len(parts) and len(node.ops) == 1:
+                ops: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
                     ast.Eq: lambda a, b: a == b,
                     ast.NotEq: lambda a, b: a != b,
                     ast.Lt: lambda a, b: a < b,
@@ -54,43 +59,47 @@ def fold(tree: ast.AST, literals: dict, nonzero=frozenset()) -> ast.AST:
                 }
                 op = ops.get(type(node.ops[0]))
                 if op is not None:
-                    return ast.copy_location(ast.Constant(op(parts[0].value, parts[1].value)), node)
+                    return ast.copy_location(ast.Constant(op(consts[0].value, consts[1].value)), node)
             return node
 
-        def visit_UnaryOp(self, node):
+        def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
             self.generic_visit(node)
             if isinstance(node.op, ast.Not) and isinstance(node.operand, ast.Constant):
                 return ast.copy_location(ast.Constant(not node.operand.value), node)
             return node
 
-        def visit_BoolOp(self, node):
+        def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
             self.generic_visit(node)
-            if all(isinstance(v, ast.Constant) for v in node.values):
-                vals = [v.value for v in node.values]
+            consts = [v for v in node.values if isinstance(v, ast.Constant)]
+            if len(consts) == len(node.values):
+                vals = [v.value for v in consts]
                 return ast.copy_location(ast.Constant(all(vals) if isinstance(node.op, ast.And) else any(vals)), node)
             return node
 
-        def visit_IfExp(self, node):
+        def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
             self.generic_visit(node)
             if isinstance(node.test, ast.Constant):
                 return node.body if node.test.value else node.orelse
             return node
 
-        def visit_If(self, node):
+        def visit_If(self, node: ast.If) -> ast.AST | list[ast.stmt]:
             self.generic_visit(node)
             if isinstance(node.test, ast.Constant):
                 body = node.body if node.test.value else node.orelse
                 return body or [ast.Pass()]
             return node
 
-    return ast.fix_missing_locations(Fold().visit(tree))
+    out: _Tree = ast.fix_missing_locations(Fold().visit(tree))
+    return out
 
 
-def folded_tree(fn, literals: dict, nonzero=frozenset()) -> ast.AST:
+def folded_tree(
+    fn: Callable[..., Any], literals: Mapping[str, Any], nonzero: Collection[str] = frozenset()
+) -> ast.Module:
     """The AST of ``fn`` (a rule's static function) with ``literals`` folded in; comparisons
     of the hyperparameters in ``nonzero`` against 0 fold too."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    fdef = tree.body[0]
+    fdef = cast(ast.FunctionDef, tree.body[0])  # the source of one def
     fdef.decorator_list = []
     # annotations name the rule's NamedTuples; the folded code runs where they may not be bound
     fdef.returns = None
@@ -99,7 +108,9 @@ def folded_tree(fn, literals: dict, nonzero=frozenset()) -> ast.AST:
     return fold(tree, literals, nonzero)
 
 
-def specialized_function(fn, literals: dict, nonzero=frozenset()):
+def specialized_function(
+    fn: Callable[..., Any], literals: Mapping[str, Any], nonzero: Collection[str] = frozenset()
+) -> tuple[Callable[..., Any], ast.Module]:
     """``(function, tree)``: ``fn`` with ``literals`` folded in, compiled as Python in ``fn``'s
     own globals and file name (so tracebacks and ``torch.compile`` point at the rule's source),
     and its folded AST (for :func:`attributes_used`). What ``ravine.optim``'s compiled steps and
@@ -107,10 +118,10 @@ def specialized_function(fn, literals: dict, nonzero=frozenset()):
     tree = folded_tree(fn, literals, nonzero=nonzero)
     ns = dict(fn.__globals__)
     exec(compile(tree, inspect.getsourcefile(fn) or "<rule>", "exec"), ns)  # the rule's own code
-    return ns[tree.body[0].name], tree
+    return ns[cast(ast.FunctionDef, tree.body[0]).name], tree
 
 
-def literals(h) -> tuple:
+def literals(h: Any) -> tuple[tuple[str, Any], ...]:
     """The compile-time part of hyperparameters ``h``: flags and forms (bools, strings, ints)
     and the numbers that are exactly 0 (they switch a term off: ``if h.weight_decay != 0``).
     Other numbers stay runtime inputs, so a sweep over η or β reuses one compiled variant.
@@ -119,15 +130,15 @@ def literals(h) -> tuple:
     return tuple((k, v) for k, v in h._asdict().items() if not isinstance(v, float) or v == 0.0)
 
 
-def specialized_source(fn, literals: dict, new_name: str) -> str:
+def specialized_source(fn: Callable[..., Any], literals: Mapping[str, Any], new_name: str) -> str:
     """The source of ``fn`` with ``literals`` folded in, renamed ``new_name`` (what the
     compiled runner's generated kernels contain)."""
     tree = folded_tree(fn, literals)
-    tree.body[0].name = new_name
+    cast(ast.FunctionDef, tree.body[0]).name = new_name
     return ast.unparse(tree)
 
 
-def attributes_used(tree: ast.AST, name: str) -> set:
+def attributes_used(tree: ast.AST, name: str) -> set[str]:
     """The attributes read from the variable ``name`` in ``tree`` (e.g. {"lr", "beta1"} for h)."""
     return {
         n.attr
