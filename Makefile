@@ -5,6 +5,8 @@ BIN     := $(VENV)/bin
 # torch is pinned here (a CPU wheel on these machines); pyproject keeps a wide range for users.
 TORCH   ?= torch==2.13.0
 STAMP   := $(VENV)/.installed
+# test processes (pytest-xdist): one per core by default; WORKERS=1 runs the suite in one process
+WORKERS ?= auto
 
 .PHONY: demo test lint format install browser perf perf-explorer clean
 
@@ -24,7 +26,7 @@ browser:
 	bash scripts/install-browser.sh
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadgroup --durations=15
 
 # ruff: lint and format; mypy: the core's types (both configured in pyproject.toml);
 # CI runs `make lint` before the tests

@@ -544,9 +544,21 @@ def _extend(children):
 _FORMULAS = st.recursive(_LEAF, _extend, max_leaves=24)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-@given(_FORMULAS)
-def test_every_accepted_formula_evaluates_without_an_exception(text):
+#: 150 generated formulas in all (as one run of 150 before), in shards that run in parallel
+_SHARDS, _PER_SHARD = 6, 25
+
+
+@pytest.mark.parametrize("shard", range(_SHARDS))
+def test_every_accepted_formula_evaluates_without_an_exception(shard):
+    @settings(max_examples=_PER_SHARD, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(_FORMULAS)
+    def check(text):
+        _accepted_formula_evaluates(text)
+
+    check()
+
+
+def _accepted_formula_evaluates(text):
     try:
         p = from_formula(text + " + x*y", seconds=10.0)
     except FormulaError as exc:
