@@ -9,9 +9,11 @@ Speed: a compiled (Numba) kernel is used for an (optimizer, problem, flags) comb
 it has been compiled; until then the NumPy path answers and the kernel is compiled in one
 background thread, so no request waits for a compiler. A combination that fails to compile
 stays on NumPy. The compile queue is deduplicated and bounded (``LIMITS["compile_queue"]``:
-a full queue means NumPy this time), and only the first ``LIMITS["compiled_formulas"]``
-distinct user formulas get kernels at all (each costs 10-20 MB that a compiler never gives
-back); later formulas run on NumPy.
+a full queue means NumPy this time). Memory: a kernel's machine code is never given back
+(2-22 MiB each), so a process compiles at most ``LIMITS["compiled_kernels"]`` distinct
+(problem, kernel) combinations in its life, and kernels for the first
+``LIMITS["compiled_formulas"]`` user formulas only; later new combinations run on NumPy, with
+the same numbers (:meth:`Explorer._may_compile`; the bound is in ``docs/explorer.md``).
 
 Bounds (:data:`~ravine.explorer.schemas.LIMITS`): every integer hyperparameter (a count such as
 ``window``) ``<= max_count``; Σ (steps + 1) × recorded state numbers ``<= max_state_values``;
