@@ -5,6 +5,8 @@ keep being answered."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -143,3 +145,16 @@ def test_idle_and_slow_connections_are_closed_while_requests_are_answered(server
         s.close()
     assert all(closed[n] is not None for n in socks), closed  # closed within the limit
     assert answers and set(answers) == {b"HTTP/1.1 200"}
+
+
+def test_serve_refuses_a_host_it_could_not_check():
+    out = subprocess.run(
+        [sys.executable, "-m", "ravine", "serve", "--no-open", "--host", "a b"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.strip().splitlines() == [
+        "ravine: error: Invalid value for --host: not a host name or IP address: 'a b'"
+    ]

@@ -65,14 +65,14 @@ def command(host: str, port: int, open_browser: bool, no_numba: bool, workers: i
 
     from ravine.explorer.server import uvicorn_options
 
-    if host not in _LOOPBACK:
-        click.echo(f"ravine serve: warning: binding {host}; anyone who can reach it can use the explorer", err=True)
     # the Host allow-list: loopback names, plus the name bound; a wildcard bind answers any name
     hosts = ["*"] if host in ("0.0.0.0", "::", "") else [] if host in _LOOPBACK else [host]
     try:
         [allowed_name(h) for h in hosts]
     except ValueError:
         raise click.BadParameter(f"not a host name or IP address: {host!r}", param_hint="--host") from None
+    if host not in _LOOPBACK:
+        click.echo(f"ravine serve: warning: binding {host}; anyone who can reach it can use the explorer", err=True)
     if workers > 1:  # uvicorn starts the processes; each builds its app with ravine.explorer.app._factory
         os.environ["RAVINE_EXPLORER_NUMBA"] = "0" if no_numba else "1"
         os.environ["RAVINE_EXPLORER_HOSTS"] = ",".join(hosts)
