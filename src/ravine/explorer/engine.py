@@ -384,10 +384,8 @@ class Explorer:
         if self._queue is not None:
             try:
                 self._queue.put_nowait(job)
-            except queue.Full:  # NumPy this time; asked again by a later request
+            except queue.Full:  # NumPy this time; asked again by a later request (still reserved)
                 e.pending.discard(key)
-                with self._lock:
-                    self._kernels.discard((e.key, key))
                 return False
             return True
         if not self.background:
