@@ -28,6 +28,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
+from pathlib import Path
 
 import httpx
 
@@ -114,9 +115,11 @@ def main(argv=None):
                     one_pass(client, url, proc.pid, combos, args.n, args.settle, tally)
                     settle(proc.pid, max(args.settle, 5.0))
                     now = rss_mib(proc.pid)
+                    kernels = len(list(Path(env["RAVINE_CACHE_DIR"]).rglob("k_*.py")))
                     print(
                         f"RSS after pass {k}: {now:.0f} MiB (+{now - base:.0f} over warm-up) in "
-                        f"{time.monotonic() - t0:.0f} s; answers: {json.dumps(dict(sorted(tally.items())))}",
+                        f"{time.monotonic() - t0:.0f} s; kernel modules in the cache: {kernels}; "
+                        f"answers: {json.dumps(dict(sorted(tally.items())))}",
                         flush=True,
                     )
         finally:
