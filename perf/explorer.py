@@ -100,11 +100,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(workers: int = 1):
+def start_server(workers: int = 1, env: dict | None = None):
+    """``ravine serve`` in a child process on a free loopback port (``env``: its environment)."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "ravine.cli", "serve", "--no-open", "--port", str(port), "--workers", str(workers)],
         cwd=ROOT,
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

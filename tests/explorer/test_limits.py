@@ -185,10 +185,10 @@ def test_compile_queue_is_bounded_and_formulas_compiled_are_capped(monkeypatch):
         allowed = []
         for i in range(4):
             entry = e.entry(RunSetup(formula=f"x^2 + {i + 2}*y^2", start=[1, 1], optimizers=[{"name": "sgd"}]))
-            allowed.append(e._may_compile(entry))
+            allowed.append(e._may_compile(entry, ("kernel",)))
         assert allowed == [True, True, False, False]
         catalog = e.entry(RunSetup(problem="rosenbrock", start=[1, 1], optimizers=[{"name": "sgd"}]))
-        assert e._may_compile(catalog)
+        assert e._may_compile(catalog, ("kernel",))
     finally:
         e.close()
 

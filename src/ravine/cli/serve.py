@@ -2,7 +2,8 @@
 
 The app itself is :func:`ravine.explorer.app.create_app`; this module only reads the options,
 warns when binding beyond loopback, passes ``--host`` to the app's Host allow-list, and opens
-the browser once the server listens.
+the browser once the server listens. How uvicorn bounds connections (a read deadline per
+request, the keep-alive time, the connections at once) is :func:`ravine.explorer.server.uvicorn_options`.
 
 Stopping: Ctrl+C or SIGTERM stops the server within a few seconds whatever it is doing:
 uvicorn stops accepting, cancels what is still running after :data:`GRACE` seconds, the
@@ -18,7 +19,7 @@ import time
 
 import click
 
-from ravine.explorer.app import create_app
+from ravine.explorer.app import allowed_name, create_app
 
 __all__ = ["command"]
 
@@ -70,10 +71,16 @@ def command(host: str, port: int, open_browser: bool, no_numba: bool, workers: i
         except OSError:  # none can be made: kernels are compiled in memory
             pass
 
-    if host not in _LOOPBACK:
-        click.echo(f"ravine serve: warning: binding {host}; anyone who can reach it can use the explorer", err=True)
+    from ravine.explorer.server import uvicorn_options
+
     # the Host allow-list: loopback names, plus the name bound; a wildcard bind answers any name
     hosts = ["*"] if host in ("0.0.0.0", "::", "") else [] if host in _LOOPBACK else [host]
+    try:
+        [allowed_name(h) for h in hosts]
+    except ValueError:
+        raise click.BadParameter(f"not a host name or IP address: {host!r}", param_hint="--host") from None
+    if host not in _LOOPBACK:
+        click.echo(f"ravine serve: warning: binding {host}; anyone who can reach it can use the explorer", err=True)
     if workers > 1:  # uvicorn starts the processes; each builds its app with ravine.explorer.app._factory
         os.environ["RAVINE_EXPLORER_NUMBA"] = "0" if no_numba else "1"
         os.environ["RAVINE_EXPLORER_HOSTS"] = ",".join(hosts)
@@ -87,11 +94,18 @@ def command(host: str, port: int, open_browser: bool, no_numba: bool, workers: i
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=GRACE,
+            **uvicorn_options(),
         )
         return
     app = create_app(numba=not no_numba, allowed_hosts=hosts)
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=GRACE
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=GRACE,
+        **uvicorn_options(),
     )
     server = uvicorn.Server(config)
     threading.Thread(target=_watchdog, args=(server, app), name="ravine-watchdog", daemon=True).start()

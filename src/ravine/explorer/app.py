@@ -37,8 +37,9 @@ Every computing endpoint runs in one of ``compute_slots`` threads under a deadli
 that finds no free slot within ``queue_seconds`` gets 503, one that passes
 ``request_seconds`` gets 504 (the computation stops at its next evaluation). ``/api/health``
 runs on the event loop and answers while every slot is busy. Requests whose ``Host`` header is
-not in the allow-list (loopback names, plus what ``ravine serve --host`` binds) get 400 (DNS
-rebinding); every answer carries ``X-Content-Type-Options: nosniff``, ``X-Frame-Options``,
+not one ``host[:port]`` (:func:`host_name`) or whose host is not in the allow-list (loopback
+names, plus what ``ravine serve --host`` binds) get 400 (DNS rebinding); every answer carries
+``X-Content-Type-Options: nosniff``, ``X-Frame-Options``,
 ``Referrer-Policy`` and a Content-Security-Policy that allows the page's own files only.
 
 The computations are in ``engine.py`` (:class:`Explorer`), the request models in
@@ -48,6 +49,7 @@ The computations are in ``engine.py`` (:class:`Explorer`), the request models in
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import re
@@ -96,32 +98,57 @@ SECURITY_HEADERS = [
 ]
 
 
-def _host_name(value: str) -> str:
-    """The host part of a Host header (``[::1]:8000`` → ``::1``, ``LocalHost:80`` → ``localhost``)."""
-    v = value.strip().lower()
-    if v.startswith("["):
-        return v[1:].split("]", 1)[0]
-    if v.count(":") == 1:
-        return v.split(":", 1)[0]
-    return v
+#: a Host header (RFC 9110 §7.2): a name (letters, digits, dots, hyphens) or an IPv6 literal in
+#: brackets, then an optional port of digits; nothing else (no userinfo, path, spaces)
+_HOST = re.compile(
+    r"(?:\[(?P<ipv6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?))(?::(?P<port>[0-9]{1,5}))?"
+)
+
+
+def host_name(value: str) -> str | None:
+    """The host of a Host header ``host[:port]``, lower case (``[::1]:8000`` → ``::1``,
+    ``LocalHost:80`` → ``localhost``); None when it is not of that form or the port is not
+    1–65535 (``localhost:80@evil.com``, ``localhost:abc``, ``user@localhost``, ``localhost/x``)."""
+    m = _HOST.fullmatch(value.lower())
+    if m is None or (m["port"] is not None and not 1 <= int(m["port"]) <= 65535):
+        return None
+    if m["ipv6"] is not None:
+        try:
+            return str(ipaddress.IPv6Address(m["ipv6"]))
+        except ValueError:
+            return None
+    return m["name"]
+
+
+def allowed_name(host: str) -> str:
+    """A name of the allow-list as :func:`host_name` gives it (``::1``, ``[::1]`` → ``::1``)."""
+    h = host.strip().lower()
+    if h == "*":
+        return h
+    if ":" in h and not h.startswith("["):
+        h = f"[{h}]"
+    name = host_name(h)
+    if name is None:
+        raise ValueError(f"allowed_hosts: not a host name or address: {host!r}")
+    return name
 
 
 class HostCheck:
-    """Refuse requests whose Host header is not allowed (400), and add the security headers."""
+    """Refuse requests whose Host header is malformed, repeated or not allowed (400), and add
+    the security headers."""
 
     def __init__(self, app, allowed):
         self.app = app
-        self.allowed = frozenset(_host_name(h) for h in allowed)
+        self.allowed = frozenset(allowed_name(h) for h in allowed)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        host = None
-        for name, value in scope.get("headers", ()):
-            if name == b"host":
-                host = value.decode("latin-1")
-                break
-        if "*" not in self.allowed and (host is None or _host_name(host) not in self.allowed):
+        hosts = [value.decode("latin-1") for name, value in scope.get("headers", ()) if name == b"host"]
+        name = host_name(hosts[0]) if len(hosts) == 1 else None
+        if name is None:
+            return await _send_json(send, 400, {"detail": "invalid Host header (one host[:port] expected)"})
+        if "*" not in self.allowed and name not in self.allowed:
             return await _send_json(send, 400, {"detail": "invalid Host header (this server answers to its own name)"})
 
         async def send_with_headers(message):

@@ -9,9 +9,11 @@ Speed: a compiled (Numba) kernel is used for an (optimizer, problem, flags) comb
 it has been compiled; until then the NumPy path answers and the kernel is compiled in one
 background thread, so no request waits for a compiler. A combination that fails to compile
 stays on NumPy. The compile queue is deduplicated and bounded (``LIMITS["compile_queue"]``:
-a full queue means NumPy this time), and only the first ``LIMITS["compiled_formulas"]``
-distinct user formulas get kernels at all (each costs 10-20 MB that a compiler never gives
-back); later formulas run on NumPy.
+a full queue means NumPy this time). Memory: a kernel's machine code is never given back
+(2-22 MiB each), so a process compiles at most ``LIMITS["compiled_kernels"]`` distinct
+(problem, kernel) combinations in its life, and kernels for the first
+``LIMITS["compiled_formulas"]`` user formulas only; later new combinations run on NumPy, with
+the same numbers (:meth:`Explorer._may_compile`; the bound is in ``docs/explorer.md``).
 
 Bounds (:data:`~ravine.explorer.schemas.LIMITS`): every integer hyperparameter (a count such as
 ``window``) ``<= max_count``; Σ (steps + 1) × recorded state numbers ``<= max_state_values``;
@@ -176,6 +178,7 @@ class Explorer:
             self._queue = queue.Queue(maxsize=LIMITS["compile_queue"])
             threading.Thread(target=self._compiler, name="ravine-compile", daemon=True).start()
         self._compiled_formulas: set = set()
+        self._kernels: set = set()  # (problem key, kernel key) ever compiled here: the budget
         self._meta: bytes | None = None
 
     def close(self):
@@ -362,33 +365,53 @@ class Explorer:
                 e.warm.discard(key)
                 e.broken.add(key)
         out = run([rule], _guarded(p), backend="numpy", **kw)
-        if eligible and key not in e.broken and self._may_compile(e):
-            with e.lock:
-                todo = key not in e.pending and key not in e.warm
-                if todo:
-                    e.pending.add(key)
-            if todo:
-                job = (rule, e, key, setup.start, setup.grad_noise)
-                if self._queue is not None:
-                    try:
-                        self._queue.put_nowait(job)
-                    except queue.Full:  # NumPy this time; asked again by a later request
-                        e.pending.discard(key)
-                elif not self.background:
-                    self._compile(*job)
+        if eligible and key not in e.broken:
+            self._ask_compile(rule, e, key, setup)
         return out
 
-    def _may_compile(self, e: _Entry) -> bool:
-        """Catalog problems always; user formulas while fewer than ``compiled_formulas`` have."""
-        if e.key[0] != "formula":
+    def _ask_compile(self, rule, e: _Entry, key, setup) -> bool:
+        """Compile ``key``'s kernel (in the background, or now without it) unless it is warm,
+        pending, or over the budget (:meth:`_may_compile`); True when it is compiling now."""
+        with e.lock:
+            todo = key not in e.pending and key not in e.warm
+            if todo:
+                todo = self._may_compile(e, key)
+            if todo:
+                e.pending.add(key)
+        if not todo:
+            return key in e.pending
+        job = (rule, e, key, setup.start, setup.grad_noise)
+        if self._queue is not None:
+            try:
+                self._queue.put_nowait(job)
+            except queue.Full:  # NumPy this time; asked again by a later request (still reserved)
+                e.pending.discard(key)
+                return False
             return True
-        with self._lock:
-            if e.key in self._compiled_formulas:
-                return True
-            if len(self._compiled_formulas) < LIMITS["compiled_formulas"]:
-                self._compiled_formulas.add(e.key)
-                return True
+        if not self.background:
+            self._compile(*job)
         return False
+
+    def _may_compile(self, e: _Entry, key) -> bool:
+        """Whether ``key``'s kernel on problem ``e`` may be compiled; reserves it if so.
+
+        A compiled kernel's machine code is never given back to the system (evicting it from a
+        cache frees nothing), so the process has a lifetime budget: ``LIMITS["compiled_kernels"]``
+        distinct (problem, kernel) combinations, and user formulas only while fewer than
+        ``compiled_formulas`` have kernels. A combination already compiled is always allowed
+        (a problem evicted from the cache and rebuilt finds its kernel compiled); beyond the
+        budget new combinations run on NumPy, with the same numbers."""
+        with self._lock:
+            if (e.key, key) in self._kernels:
+                return True
+            if len(self._kernels) >= LIMITS["compiled_kernels"]:
+                return False
+            if e.key[0] == "formula" and e.key not in self._compiled_formulas:
+                if len(self._compiled_formulas) >= LIMITS["compiled_formulas"]:
+                    return False
+                self._compiled_formulas.add(e.key)
+            self._kernels.add((e.key, key))
+            return True
 
     @staticmethod
     def _compile(rule, e: _Entry, key, start, grad_noise):
@@ -750,20 +773,7 @@ class Explorer:
         eligible = self.numba and base.elementwise and p.scalar_functions() is not None
         compiling = False
         if eligible and key not in e.warm and key not in e.broken:
-            job = (base, e, key, setup.start, setup.grad_noise)
-            if not self.background:
-                self._compile(*job)
-            else:
-                compiling = True
-                with e.lock:
-                    todo = key not in e.pending
-                    if todo:
-                        e.pending.add(key)
-                if todo and self._queue is not None:
-                    try:
-                        self._queue.put_nowait(job)
-                    except queue.Full:
-                        e.pending.discard(key)
+            compiling = self._ask_compile(base, e, key, setup)
         compiled = eligible and key in e.warm
         m = n
         if not compiled:  # the NumPy path: a coarser grid that fits its budget

@@ -36,6 +36,14 @@ LIMITS = {
     "formula_seconds": 5.0,  # hard limit on a new formula's symbolic work (child process)
     "compile_queue": 4,  # background kernel compiles waiting or running
     "compiled_formulas": 16,  # distinct user formulas that get compiled kernels (then NumPy)
+    # kernels one server process ever compiles (machine code is never given back): then NumPy
+    "compiled_kernels": 64,
+    # connections (ravine.explorer.server): a whole request within read_seconds of the server
+    # starting to wait for it, an idle keep-alive connection closed after keep_alive_seconds,
+    # beyond max_connections connections uvicorn answers 503 at once
+    "read_seconds": 10,
+    "keep_alive_seconds": 5,
+    "max_connections": 512,
     # the hyperparameter map (POST /api/hypermap): one trajectory per cell
     "map_side": 64,  # cells per axis
     "max_map_work": 2_000_000,  # cells × steps on the compiled path (40 × 40 × 500 = 800 000)
