@@ -5,13 +5,13 @@ without Dynamo (what the batched benchmark's compiled step and evaluations run).
 autograd's backward are resolved while tracing — and inductor's ``compile_fx`` compiles the
 graph (:func:`compile_graph`). :class:`Traced` is the result: it takes arguments of the same
 structure, tensor shapes and dtypes and non-tensor values (:func:`signature` says which; the
-caller keys its cache by it) and flattens them itself (:func:`leaves`: a few microseconds
+caller keys its cache by it) and flattens them itself (:func:`flat`: a few microseconds
 where ``tree_flatten`` takes ~100 per call). Nothing here knows about rules or models.
 """
 
 from __future__ import annotations
 
-__all__ = ["Traced", "compile_graph", "signature", "leaves", "is_tensor"]
+__all__ = ["Traced", "compile_graph", "signature", "flat", "is_tensor"]
 
 
 def compile_graph(gm, example):
@@ -54,32 +54,32 @@ class Traced:
             out_meta["consts"] = [_SLOT if is_tensor(o) else o for o in ol]
             return [o for o in ol if is_tensor(o)]
 
-        if [id(x) for x in leaves(args, [])] != [id(x) for x in leaves]:  # the fast flattening below
-            raise TypeError("tracing: arguments of a structure leaves() does not flatten as pytree does")
+        if [id(x) for x in flat(args, [])] != [id(x) for x in leaves]:  # the fast flattening below
+            raise TypeError("tracing: arguments of a structure flat() does not flatten as pytree does")
         ts = [x for x, t in zip(leaves, self.is_t) if t]
         gm = make_fx(flat_fn)(*ts)
         self.fn = compile_graph(gm, ts)
         self.out_spec, self.out_consts = out_meta["spec"], out_meta["consts"]
         # fn returned a flat tuple or list of leaves: returned as a list, without unflattening
-        self.flat_out = self.out_spec.type in (tuple, list) and all(c.numleaves == 1 for c in self.out_spec.children())
+        self.flat_out = self.out_spec.type in (tuple, list) and all(c.num_leaves == 1 for c in self.out_spec.children())
 
     def __call__(self, *args):
         from torch.utils._pytree import tree_unflatten
 
-        outs = iter(self.fn(*[x for x, t in zip(leaves(args, []), self.is_t) if t]))
+        outs = iter(self.fn(*[x for x, t in zip(flat(args, []), self.is_t) if t]))
         out = [next(outs) if c is _SLOT else c for c in self.out_consts]
         return out if self.flat_out else tree_unflatten(out, self.out_spec)
 
 
-def leaves(x, out: list) -> list:
+def flat(x, out: list) -> list:
     """The leaves of nested tuples (named too), lists and dicts, in pytree's order (a few
     microseconds where ``tree_flatten`` takes ~100 per step)."""
     if isinstance(x, dict):
         for v in x.values():
-            leaves(v, out)
+            flat(v, out)
     elif isinstance(x, (tuple, list)):
         for v in x:
-            leaves(v, out)
+            flat(v, out)
     else:
         out.append(x)
     return out
