@@ -28,6 +28,8 @@ LAYERS = {
     "_cache": 0,
     "_renamed": 0,
     "_signals": 0,
+    "_fallback": 0,
+    "_keyvalue": 0,
     "rules": 0,
     "problems": 0,
     "schedules": 0,

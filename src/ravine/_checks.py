@@ -18,7 +18,7 @@ import numbers
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["show", "bounds_text", "real", "integer", "boolean", "choice", "is_integer"]
+__all__ = ["show", "bounds_text", "real", "integer", "boolean", "choice", "is_integer", "UnknownChoice"]
 
 
 def show(v: Any) -> str:
@@ -97,12 +97,24 @@ def boolean(where: str, name: str, v: Any) -> bool:
     return v
 
 
+class UnknownChoice(ValueError):
+    """A value that is not one of the allowed choices (a ``ValueError`` whose message says so).
+    ``value`` and ``choices`` are kept, so that a caller can add the nearest name ("did you
+    mean …") without reading the message's text."""
+
+    def __init__(self, message: str, value: Any, choices: Iterable[Any]) -> None:
+        super().__init__(message)
+        self.value = value
+        self.choices = tuple(choices)
+
+
 def choice(where: str, name: str, v: Any, choices: Iterable[Any]) -> Any:
+    """``v`` if it is one of ``choices``, else :class:`UnknownChoice`."""
     choices = tuple(choices)
     try:
         ok = v in choices
     except TypeError:
         ok = False
     if not ok:
-        raise ValueError(f"{where}: {name} must be one of {', '.join(map(repr, choices))}, got {v!r}")
+        raise UnknownChoice(f"{where}: {name} must be one of {', '.join(map(repr, choices))}, got {v!r}", v, choices)
     return v

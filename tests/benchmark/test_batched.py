@@ -168,12 +168,12 @@ def test_compiled_step_equals_unbatched_float64(float64_mlp, compiled, opt):
 
 
 def test_compile_failure_falls_back_to_eager_once(compiled, monkeypatch):
-    from ravine.benchmark import batched
+    from ravine.benchmark import batched, tracing
 
     def broken(gm, example):
         raise RuntimeError("no compiler here")
 
-    monkeypatch.setattr(batched, "_compile_graph", broken)
+    monkeypatch.setattr(tracing, "compile_graph", broken)
     monkeypatch.setattr(batched, "_STEP", {})
     monkeypatch.setattr(batched, "_FAILED", set())
     specs = _specs("digits_logreg", "adam", 2, 20)

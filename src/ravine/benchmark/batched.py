@@ -38,8 +38,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from .._fallback import COMPILE_MODES, fall_back
+from ..rules.specialize import is_literal
 from . import metrics as _metrics
 from .space import rule_class
+from .tracing import Traced, signature
 from .trial import CURVE_FIELDS, Outcome, TrialSpec, _fin, problem_instance
 
 __all__ = ["run_batch", "PerConfig", "stack_hyper"]
@@ -155,7 +158,7 @@ def run_batch(specs: Sequence[TrialSpec], compile: str | None = None) -> list[Ou
 # partially evaluated for the batch's flags by ``ravine.rules.specialize`` as ``ravine.optim``'s
 # compiled steps are — is traced ONCE into one graph of ATen operations (``make_fx``: vmap's
 # batching rules and autograd's backward are resolved while tracing), with the finiteness test
-# and the masking of diverged members, and inductor compiles that graph (``_compile_graph``).
+# and the masking of diverged members, and inductor compiles that graph (``ravine.benchmark.tracing``).
 # A step is then one call: the batched products and a few fused loops over the (C, P) buffers,
 # with no vmap, autograd or Python dispatch per operation. The hyperparameters enter as tensors
 # (one value per configuration: (C, 1); one shared value: a 0-d float64 tensor, which rounds as
@@ -171,8 +174,6 @@ _STEP: dict = {}  # (rule variant, model, input shapes and constants) → compil
 _FAILED: set = set()  # keys whose compilation failed: eager from then on
 STATS = {"compile_seconds": 0.0, "fallbacks": 0, "compiled_batches": 0, "eager_batches": 0}
 
-
-COMPILE_MODES = ("auto", "always", "never")
 
 #: ``auto`` compiles a (problem, rule variant) once this process has run that much of it eagerly,
 #: in configuration-steps (C × steps): the rent-or-buy rule — keep paying the eager steps until
@@ -208,39 +209,21 @@ def _cache_dir() -> None:
 
 
 def _fallback(key, what: str, exc: Exception) -> None:
-    import warnings
-
-    _FAILED.add(key)
-    STATS["fallbacks"] += 1
-    warnings.warn(
-        f"batched: compiling the {what} failed ({type(exc).__name__}: "
-        f"{(str(exc).splitlines() or [''])[0][:200]}); running it eagerly",
-        RuntimeWarning,
-        stacklevel=3,
-    )
+    """Compiling ``key`` failed: eager from then on, said once (``ravine._fallback``)."""
+    fall_back(_FAILED, STATS, key, f"batched: compiling the {what} failed", exc, "running it eagerly", stacklevel=3)
 
 
 def _masked_step(rule_cls, update):
     """One step of ``update`` on the stacked buffers; rows where ``m`` (C, 1) is False keep their
     parameters and state (``m`` None: every row steps)."""
-    import torch
-
-    from ..rules.base import next_theta
+    from ..rules.base import masked, masked_state, outcome
 
     State = rule_cls.State
 
     def step(h, state, g, theta, k, m):
-        rec = update(h, State(*state), g, theta, k)
-        new = next_theta(rec, theta)
-        if m is not None:
-            new = torch.where(m, new, theta)
-        out = []
-        for f, old in zip(State._fields, state):
-            v = getattr(rec, f)
-            if m is not None and isinstance(v, torch.Tensor) and isinstance(old, torch.Tensor) and v.shape == old.shape:
-                v = torch.where(m, v, old)
-            out.append(v)
-        return new, tuple(out)
+        old = State(*state)
+        new, st = outcome(State, update(h, old, g, theta, k), theta)
+        return masked(m, new, theta), tuple(masked_state(m, st, old))
 
     return step
 
@@ -266,95 +249,9 @@ def _loss_and_grad(entry, buf, buffers, xb, yb):
     return losses.detach(), torch.cat([gi.reshape(gi.shape[0], -1) for gi in gs], dim=1)
 
 
-def _compile_graph(gm, example):
-    """Inductor's compiler for a traced ATen graph (what ``torch.compile`` runs after Dynamo):
-    the result takes the graph's tensors positionally, without Dynamo's guards — the caller
-    keys every compiled step by the shapes, dtypes and constants it was traced for."""
-    from torch._guards import TracingContext, tracing
-    from torch._inductor.compile_fx import compile_fx
-    from torch._subclasses.fake_tensor import FakeTensorMode
-    from torch.fx.experimental.symbolic_shapes import ShapeEnv
-
-    # inside a tracing context with a shape environment, as Dynamo calls it: without one,
-    # inductor's graph cache is bypassed and every process compiles from scratch
-    with tracing(TracingContext(FakeTensorMode(shape_env=ShapeEnv()))):
-        return compile_fx(gm, example)
-
-
-_SLOT = object()  # an output position a tensor of the compiled graph fills
-
-
-class _Traced:
-    """``fn`` traced once (``make_fx``) for arguments of one structure, and compiled: called with
-    arguments of the same structure, tensor shapes and dtypes, and non-tensor values."""
-
-    def __init__(self, fn, args):
-        from torch.fx.experimental.proxy_tensor import make_fx
-        from torch.utils._pytree import tree_flatten
-
-        leaves, self.spec = tree_flatten(args)
-        self.is_t = [_is_tensor(x) for x in leaves]
-        consts = [None if t else x for x, t in zip(leaves, self.is_t)]
-        out_meta: dict = {}
-
-        def flat_fn(*ts):
-            from torch.utils._pytree import tree_flatten, tree_unflatten
-
-            it = iter(ts)
-            out = fn(*tree_unflatten([next(it) if t else c for t, c in zip(self.is_t, consts)], self.spec))
-            ol, out_meta["spec"] = tree_flatten(out)
-            out_meta["consts"] = [_SLOT if _is_tensor(o) else o for o in ol]
-            return [o for o in ol if _is_tensor(o)]
-
-        if [id(x) for x in _leaves(args, [])] != [id(x) for x in leaves]:  # the fast flattening below
-            raise TypeError("batched: arguments of a structure _leaves does not flatten as pytree does")
-        ts = [x for x, t in zip(leaves, self.is_t) if t]
-        gm = make_fx(flat_fn)(*ts)
-        self.fn = _compile_graph(gm, ts)
-        self.out_spec, self.out_consts = out_meta["spec"], out_meta["consts"]
-        # fn returned a flat tuple or list of leaves: returned as a list, without unflattening
-        self.flat_out = self.out_spec.type in (tuple, list) and all(c.num_leaves == 1 for c in self.out_spec.children())
-
-    def __call__(self, *args):
-        from torch.utils._pytree import tree_unflatten
-
-        outs = iter(self.fn(*[x for x, t in zip(_leaves(args, []), self.is_t) if t]))
-        leaves = [next(outs) if c is _SLOT else c for c in self.out_consts]
-        return leaves if self.flat_out else tree_unflatten(leaves, self.out_spec)
-
-
-def _leaves(x, out: list) -> list:
-    """The leaves of nested tuples (named too), lists and dicts, in pytree's order (a few
-    microseconds where ``tree_flatten`` takes ~100 per step)."""
-    if isinstance(x, dict):
-        for v in x.values():
-            _leaves(v, out)
-    elif isinstance(x, (tuple, list)):
-        for v in x:
-            _leaves(v, out)
-    else:
-        out.append(x)
-    return out
-
-
-def _is_tensor(x) -> bool:
-    import torch
-
-    return isinstance(x, torch.Tensor)
-
-
-def _signature(args) -> tuple:
-    """What a traced step is specialized for: the structure, each tensor's shape and dtype, and
-    every non-tensor value."""
-    from torch.utils._pytree import tree_flatten
-
-    leaves, spec = tree_flatten(args)
-    return (str(spec),) + tuple((tuple(x.shape), x.dtype) if _is_tensor(x) else (type(x).__name__, x) for x in leaves)
-
-
 def _traced(key, what: str, build, args):
-    """The compiled ``build()`` for ``args`` (``_Traced``), cached under ``key``; None if tracing
-    or compiling it failed (said once, a RuntimeWarning; eager from then on)."""
+    """The compiled ``build()`` for ``args`` (``tracing.Traced``), cached under ``key``; None if
+    tracing or compiling it failed (said once, a RuntimeWarning; eager from then on)."""
     if key in _FAILED:
         return None
     hit = _STEP.get(key)
@@ -362,7 +259,7 @@ def _traced(key, what: str, build, args):
         return hit
     t = time.perf_counter()
     try:
-        _STEP[key] = out = _Traced(build(), args)
+        _STEP[key] = out = Traced(build(), args)
     except Exception as exc:
         _fallback(key, what, exc)
         return None
@@ -394,7 +291,7 @@ def _compiled_step(rule_cls, static: dict, dynamic: frozenset, entry, fkey, args
 
         return full
 
-    key = ("step", rule_cls, tuple(sorted(static.items())), dynamic, fkey, _signature(args))
+    key = ("step", rule_cls, tuple(sorted(static.items())), dynamic, fkey, signature(args))
     return _traced(key, "batched step", build, args)
 
 
@@ -417,7 +314,7 @@ def _compiled_eval(entry, problem, fkey, args):
     def build():
         return lambda theta, buffers, splits: _evaluate(entry, problem, theta, buffers, splits)
 
-    return _traced(("eval", fkey, _signature(args)), "batched evaluation", build, args)
+    return _traced(("eval", fkey, signature(args)), "batched evaluation", build, args)
 
 
 def _run(specs: list[TrialSpec], t_all: float, mode: str) -> list[Outcome]:
@@ -486,9 +383,9 @@ def _run(specs: list[TrialSpec], t_all: float, mode: str) -> list[Outcome]:
     static, dynamic, mixed = {}, set(), False
     for f in rule_cls.Hyper._fields:
         vals = [getattr(x, f) for x in hypers]
-        if all(isinstance(v, float) for v in vals) and any(v != 0.0 for v in vals):
+        if not all(is_literal(v) for v in vals):  # (stack_hyper: values that differ are all floats)
             dynamic.add(f)
-            mixed |= any(v == 0.0 for v in vals)
+            mixed |= any(is_literal(v) for v in vals)
         else:
             static[f] = getattr(h, f)
     family = (rule_cls, tuple(sorted(static.items())), frozenset(dynamic), fkey)

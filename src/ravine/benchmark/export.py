@@ -8,7 +8,7 @@ import json
 import os
 from typing import Any
 
-from .store import Store
+from .store import COLUMNS, JSON_COLUMNS, Store
 
 __all__ = ["export", "flat_rows"]
 
@@ -27,34 +27,19 @@ _FLAT = (
 )
 
 
+#: the store's columns that are written as they are (the JSON ones follow, as JSON text)
+_PLAIN = tuple(c for c in COLUMNS if c not in JSON_COLUMNS)
+
+
 def flat_rows(store: Store) -> list[dict[str, Any]]:
     out = []
     for r in store.rows():
         m = r["metrics"] or {}
-        row = {
-            k: r[k]
-            for k in (
-                "id",
-                "key",
-                "phase",
-                "protocol",
-                "problem",
-                "optimizer",
-                "point",
-                "seed",
-                "steps",
-                "status",
-                "error",
-                "wall_time",
-                "backend",
-                "planned_at",
-                "finished_at",
-            )
-        }
+        row = {k: r[k] for k in _PLAIN}
         for k in _FLAT:
             v = m.get(k)
             row[k] = float(v) if isinstance(v, (int, float)) else None
-        for k in ("hyper", "metrics", "curves", "versions", "hardware"):
+        for k in JSON_COLUMNS:
             row[k] = json.dumps(r[k]) if r[k] is not None else None
         out.append(row)
     return out

@@ -48,7 +48,7 @@ try:
 except ImportError:  # no flock (Windows): writers are not serialized there
     fcntl = None
 
-__all__ = ["Store", "StoreError", "SCHEMA_VERSION", "STATUSES"]
+__all__ = ["Store", "StoreError", "SCHEMA_VERSION", "STATUSES", "COLUMNS", "JSON_COLUMNS"]
 
 SCHEMA_VERSION = 1
 STATUSES = ("planned", "ok", "diverged", "failed")
@@ -115,7 +115,9 @@ class StoreError(ValueError):
     the command line prints it and exits 2)."""
 
 
-_JSON = ("hyper", "curves", "metrics", "versions", "hardware")
+#: the columns that hold JSON text (the others hold one number or string each), in the order
+#: ``ravine bench export`` writes them after the others
+JSON_COLUMNS = ("hyper", "metrics", "curves", "versions", "hardware")
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -515,7 +517,7 @@ class Store:
         out = []
         for r in self.conn.execute(q, args):
             d = dict(zip(COLUMNS, r))
-            for f in _JSON:
+            for f in JSON_COLUMNS:
                 if d[f] is not None:
                     d[f] = self._json(d[f], d["key"], f)
             out.append(d)

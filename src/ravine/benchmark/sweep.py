@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .._version import versions as _versions
 from . import metrics as _metrics
 from .problems import get_problem, list_problems
 from .space import OPTIMIZERS, PROTOCOLS, RANGES, check_range, full_hyper, sobol_points, space_for
@@ -266,27 +267,8 @@ def final_rows(plan: Plan, store: Store) -> list[dict[str, Any]]:
 
 
 def versions() -> dict[str, str | None]:
-    """The software a trial ran with (read once per process: the metadata lookups take ~10 ms)."""
-    return dict(_versions())
-
-
-@functools.cache
-def _versions() -> dict[str, str | None]:
-    from importlib import metadata
-
-    def ver(p):
-        try:
-            return metadata.version(p)
-        except metadata.PackageNotFoundError:
-            return None
-
-    from .._version import __version__
-
-    return {
-        "ravine": __version__,
-        "python": platform.python_version(),
-        **{p: ver(p) for p in ("torch", "numpy", "scipy", "scikit-learn", "mnist1d", "ray", "pyarrow")},
-    }
+    """The software a trial ran with (``ravine._version.versions``)."""
+    return _versions("torch", "numpy", "scipy", "scikit-learn", "mnist1d", "ray", "pyarrow")
 
 
 def hardware() -> dict[str, Any]:

@@ -5,7 +5,9 @@ kind                      syntax
 ========================  =============================================================
 value                     ``0.1``, ``1e-3``, ``true``/``false``, ``0.9/0.999`` (a pair), ``heavy_ball``
 assignments               ``lr=0.1,betas=0.9/0.999`` (a comma starts a new assignment only
-                          where a ``name=`` follows, so ``betas=0.9,0.999`` works too)
+                          where a ``name=`` follows, so ``betas=0.9,0.999`` works too); the
+                          one ``key=value`` reader, ``ravine._keyvalue``, also reads
+                          ``ravine train --schedule step:step_size=10,gamma=0.5``
 optimizer                 ``adam``, ``adam(lr=0.01,beta1=0.8)`` or ``adam:lr=0.01,beta1=0.8``
 hyperparameters           each optimizer's keywords from its spec (``ravine.rules.hyper``):
                           ``betas`` or ``beta1``/``beta2``; an unknown key is an error
@@ -33,6 +35,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import click
+
+from .. import _keyvalue as _kv
 
 __all__ = [
     "ParseError",
@@ -73,7 +77,6 @@ MAX_COUNT = 1_000_000
 #: numbers a command may record (steps × trajectories × numbers per step) before it refuses
 MAX_RECORDED = 20_000_000
 
-_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_\-]*)\s*(?:\((.*)\))?\s*$", re.S)
 
 
@@ -83,47 +86,20 @@ class ParseError(click.UsageError):
 
 def parse_value(text: str, flag: str = "value") -> Any:
     """A value typed on the command line: bool, int, float, a ``/``- or ``,``-separated pair,
-    or a form name (``heavy_ball``)."""
-    t = str(text).strip()
-    low = t.lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
-        return False
-    t2 = t[1:-1] if len(t) > 1 and t[0] in "([" and t[-1] in ")]" else t
-    if "/" in t2 or "," in t2:
-        return tuple(parse_value(p, flag) for p in re.split(r"[/,]", t2))
+    a quoted string or a form name (``heavy_ball``): :func:`ravine._keyvalue.parse_value`."""
     try:
-        return int(t)
-    except ValueError:
-        pass
-    try:
-        return float(t)
-    except ValueError:
-        pass
-    if re.fullmatch(_IDENT, t):
-        return t
-    raise ParseError(f"{flag}: cannot read value {text!r} (numbers, true/false, a/b pairs or names)")
+        return _kv.parse_value(text, flag)
+    except ValueError as exc:
+        raise ParseError(str(exc)) from None
 
 
 def parse_assignments(text: str | Iterable[str], flag: str) -> dict:
     """``"lr=0.1, betas=0.9,0.99"`` → ``{"lr": 0.1, "betas": (0.9, 0.99)}``; a list of such
-    strings (a repeated option) is read in order."""
-    if not isinstance(text, str):
-        out: dict = {}
-        for item in text:
-            out.update(parse_assignments(item, flag))
-        return out
-    out = {}
-    for part in filter(None, (p.strip() for p in re.split(r",(?=\s*" + _IDENT + r"\s*=)", text))):
-        if "=" not in part or not part.split("=", 1)[1].strip():
-            raise ParseError(f"{flag}: expected key=value, got {part!r}")
-        k, v = part.split("=", 1)
-        k = k.strip().replace("-", "_")
-        if not re.fullmatch(_IDENT, k):
-            raise ParseError(f"{flag}: bad name {k!r} in {text!r}")
-        out[k] = parse_value(v, f"{flag} {k}")
-    return out
+    strings (a repeated option) is read in order: :func:`ravine._keyvalue.parse_assignments`."""
+    try:
+        return _kv.parse_assignments(text, flag)
+    except ValueError as exc:
+        raise ParseError(str(exc)) from None
 
 
 def optimizer_class(name: str, flag: str):

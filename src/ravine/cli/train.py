@@ -56,6 +56,8 @@ def _complete_optimizer(ctx, param, incomplete):
 
 def _optimizer_message(name: str, exc: Exception) -> str:
     """The refusal of an optimizer name: only the runnable names offered, and the nearest one."""
+    from .._checks import UnknownChoice
+    from ..train.factories import NotAvailable
     from .parse import _did_you_mean
 
     msg = str(exc).splitlines()[0].removeprefix("optimizer: ")
@@ -65,28 +67,25 @@ def _optimizer_message(name: str, exc: Exception) -> str:
 
         torch_names = [f"torch.{c.__name__.lower()}" for c in _torch_optimizers().values()]
         return msg + _did_you_mean(name.strip(), torch_names)
-    if "unknown name" in msg:
+    if isinstance(exc, UnknownChoice):
         return (
             f"unknown name {name!r}; choose one of: {', '.join(runnable)}, or torch.<name> for a torch.optim "
             f"optimizer" + _did_you_mean(name, runnable)
         )
-    if "not available" in msg:
+    if isinstance(exc, NotAvailable):
         return f"{msg}; ravine train runs {', '.join(runnable)} and torch.<name>"
     return msg
 
 
-def _with_hint(msg: str, problem, model, schedule) -> str:
-    """A refused data set, model or schedule name, with the nearest name."""
+def _with_hint(exc: ValueError) -> str:
+    """A refused value's one-line message; for a refused data set, model or schedule name
+    (:class:`ravine._checks.UnknownChoice`), with the nearest name."""
+    from .._checks import UnknownChoice
     from .parse import did_you_mean
 
-    if msg.startswith("problem must be one of"):
-        return msg + did_you_mean(problem, PROBLEMS)
-    if msg.startswith("model must be one of"):
-        return msg + did_you_mean(model, MODELS)
-    if msg.startswith("schedule: unknown name") and isinstance(schedule, str):
-        from ..train.factories import _RAVINE_SCHEDULES
-
-        return msg + did_you_mean(schedule.partition(":")[0].strip(), _RAVINE_SCHEDULES)
+    msg = str(exc).splitlines()[0]
+    if isinstance(exc, UnknownChoice) and all(isinstance(v, str) for v in (exc.value, *exc.choices)):
+        return msg + did_you_mean(exc.value.strip(), exc.choices)
     return msg
 
 
@@ -428,7 +427,7 @@ def command(
                 )
             every = spec["every"]
     except ValueError as exc:
-        raise click.UsageError(_with_hint(str(exc).splitlines()[0], problem, model, schedule)) from None
+        raise click.UsageError(_with_hint(exc)) from None
     tracker = None
     if every is not None:
         from ..landscape import track_sharpness

@@ -144,9 +144,7 @@ def rule_meta(name: str, cls) -> dict:
     }
 
 
-def _literals(h) -> tuple:
-    """The compile-time part of a rule's hyperparameters (flags, forms, ints, exact zeros)."""
-    return tuple((k, v) for k, v in h._asdict().items() if not isinstance(v, float) or v == 0.0)
+from ravine.rules.specialize import literals as _literals  # noqa: E402  (the one home)
 
 
 class _Entry:

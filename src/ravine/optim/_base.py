@@ -40,7 +40,6 @@ from __future__ import annotations
 import inspect
 import math
 import threading
-import warnings
 import weakref
 from collections import defaultdict
 from typing import Any
@@ -50,13 +49,22 @@ from torch.optim import Optimizer
 
 from .. import _signals
 from .._cache import use_for_inductor
+from .._fallback import IMPLS, fall_back
 from ..rules import hyper as hp
-from ..rules.base import NONFINITE_POLICIES, NonFiniteGradientError, check_bool, check_choice, next_theta
-from ..rules.specialize import attributes_used, specialized_function
+from ..rules.base import (
+    NONFINITE_POLICIES,
+    NonFiniteGradientError,
+    check_bool,
+    check_choice,
+    masked,
+    masked_state,
+    next_theta,
+    outcome,
+)
+from ..rules.specialize import attributes_used, is_literal, specialized_function
 
 __all__ = ["RuleOptimizer", "IMPLS", "compile_stats"]
 
-IMPLS = ("auto", "compiled", "eager")
 _ALIGN = 16  # elements; every parameter starts on a 64-byte boundary (float32)
 
 # ------------------------------------------------------------------ the step function
@@ -72,25 +80,19 @@ def _make_step(rule_cls, static: dict, maximize: bool, check: bool, name: str, u
     """
     Hyper, State = rule_cls.Hyper, rule_cls.State
     update = rule_cls.update if update is None else update
-    fields = State._fields
 
     def _step(num, k, state, g, theta):
         if maximize:
             g = -g
         h = Hyper(**static, **num)
         rec = update(h, State(*state), g, theta, k)
-        new_theta = next_theta(rec, theta)
-        ok = None
-        if check:  # the whole bucket is left as it was when any gradient is not finite
-            ok = torch.isfinite(g).all()
-            new_theta = torch.where(ok, new_theta, theta)
-        theta.copy_(new_theta)
+        new_theta, new_state = outcome(State, rec, theta)
+        # the whole bucket is left as it was when any gradient is not finite
+        ok = torch.isfinite(g).all() if check else None
+        theta.copy_(masked(ok, new_theta, theta))
         rest = []
-        for f, buf in zip(fields, state):
-            v = getattr(rec, f)
+        for v, buf in zip(masked_state(ok, new_state, state), state):
             if isinstance(buf, torch.Tensor):
-                if check:
-                    v = torch.where(ok, v, buf)
                 buf.copy_(v)
                 rest.append(None)
             else:
@@ -957,10 +959,10 @@ class RuleOptimizer(Optimizer):
     def _split_hyper_uncached(h):
         static, num = {}, {}
         for f, v in zip(h._fields, h):
-            if isinstance(v, float) and v != 0.0:
-                num[f] = v
-            else:
+            if is_literal(v):
                 static[f] = v
+            else:
+                num[f] = v
         return static, num
 
     def _step_bucket(self, b: _Bucket, missing, rule, group, owner):
@@ -1000,12 +1002,13 @@ class RuleOptimizer(Optimizer):
                 _signals.check()  # a Ctrl+C that broke the compilation stops the run, not the compiler
                 if self._impl == "compiled":
                     raise
-                _FAILED.add(fn.key)
-                _STATS["fallbacks"] += 1
-                warnings.warn(
-                    f"{owner}: torch.compile failed ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+                fall_back(
+                    _FAILED,
+                    _STATS,
+                    fn.key,
+                    f"{owner}: torch.compile failed",
+                    e,
                     "running the rule eagerly (impl='eager')",
-                    RuntimeWarning,
                     stacklevel=5,
                 )
                 return self._step_flat(b, rule, h, maximize, owner)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _checks
 from . import palette
 from .palette import COLORS, MARKERS
 
@@ -79,8 +80,7 @@ def style(name: str = "default"):
     """
     import matplotlib as mpl
 
-    if name not in STYLES:
-        raise ValueError(f"style: must be one of {', '.join(map(repr, STYLES))}, got {name!r}")
+    _checks.choice("style", "name", name, STYLES)
     return mpl.rc_context(STYLES[name])
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _checks
 from ._figure import (
     _colors,
     _figure,
@@ -101,10 +102,8 @@ def animate(
     """
     from matplotlib.animation import FFMpegWriter
 
-    if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < 1:
-        raise ValueError(f"frames: must be an integer >= 1, got {frames!r}")
-    if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer)) or not fps > 0:
-        raise ValueError(f"fps: must be a number > 0, got {fps!r}")
+    _checks.integer("animate", "frames", frames, minimum=1)
+    _checks.real("animate", "fps", fps, lo=0, lo_open=True)
     path, ext = _check_out(path)
     problem = _problem(problem)
     if problem.dim != 2:

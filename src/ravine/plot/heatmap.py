@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _checks
 from ._figure import _figure, _fontsize, _problem, _save
 
 
@@ -132,8 +133,7 @@ def heatmap(
     for axis_values, given in ((xv, xscale), (yv, yscale)):
         if given is None:
             given = "log1m" if _is_log1m(axis_values) else "log" if _is_log(axis_values) else "linear"
-        if given not in ("log", "log1m", "linear"):
-            raise ValueError(f"scale: must be 'log', 'log1m' or 'linear', got {given!r}")
+        _checks.choice("heatmap", "scale", given, ("log", "log1m", "linear"))
         scales.append(given)
     xsc, ysc = scales
     xlog, ylog = xsc == "log", ysc == "log"

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _checks
 from .base import Problem
 
 __all__ = ["Quadratic", "random_quadratic"]
@@ -190,10 +191,8 @@ def random_quadratic(
     if int(dim) != dim or dim < 1:
         raise ValueError(f"dim: must be a positive integer, got {dim!r}")
     dim = int(dim)
-    if not (np.isfinite(cond) and cond >= 1.0):
-        raise ValueError(f"cond: must be a finite number >= 1, got {cond!r}")
-    if not (np.isfinite(lam_max) and lam_max > 0):
-        raise ValueError(f"lam_max: must be a finite number > 0, got {lam_max!r}")
+    _checks.real("random_quadratic", "cond", cond, lo=1)
+    _checks.real("random_quadratic", "lam_max", lam_max, lo=0, lo_open=True)
     if dim == 1 and cond != 1.0:
         raise ValueError(f"cond: a 1-D quadratic has condition number 1, got {cond!r}")
     rng = np.random.default_rng(seed)

@@ -50,12 +50,15 @@ from typing import Any, ClassVar, NamedTuple
 from .. import _checks
 from .._renamed import RENAMED, renamed_message
 from . import hyper as hp
-from .ops import Array, isfinite_all
+from .ops import Array, isfinite_all, where
 
 __all__ = [
     "Rule",
     "OptState",
     "next_theta",
+    "outcome",
+    "masked",
+    "masked_state",
     "NonFiniteGradientError",
     "NONFINITE_POLICIES",
     "nonfinite_parts",
@@ -164,6 +167,35 @@ def refuse_keras_coupled_decay(rule: Rule, h: Any) -> None:
 def next_theta(rec: Any, theta: Array) -> Array:
     """θ_{t+1} from a step's record: ``rec.theta`` where the rule gives it, else θ + Δθ."""
     return rec.theta if "theta" in type(rec)._fields else theta + rec.delta
+
+
+# What every driver does after ``update``: read θ_{t+1} and the new State out of the record
+# (:func:`outcome`), then keep θ and the state as they were where a step must not count
+# (:func:`masked`, :func:`masked_state`: a non-finite gradient, a diverged trajectory, a dead
+# configuration). Read by :meth:`Rule.apply`, the NumPy runner, ``ravine.optim``'s step and
+# the batched benchmark's step; the compiled runner's generated kernel does the same per scalar.
+
+
+def outcome(State: Any, rec: Any, theta: Array) -> tuple[Array, Any]:
+    """``(θ_{t+1}, State_{t+1})`` from a step's record ``rec`` (:func:`next_theta`; each State
+    field under its own name in the record)."""
+    return next_theta(rec, theta), State(*(getattr(rec, f) for f in State._fields))
+
+
+def masked(ok: Array, new: Array, old: Array) -> Array:
+    """``new`` where ``ok`` holds, else ``old`` (NumPy or torch, by :func:`ops.where`; ``ok``
+    broadcasts: a 0-d flag, or (N, 1) for N stacked rows, which also fits a (W, N, D) window).
+    ``ok`` None, or a scalar placeholder field (a Python number or 0-d value on either side),
+    gives ``new``."""
+    if ok is None or getattr(old, "shape", ()) == () or getattr(new, "shape", ()) == ():
+        return new
+    return where(ok, new, old)
+
+
+def masked_state(ok: Array, new: Any, old: Any) -> Any:
+    """:func:`masked` on each field of a State: ``new``'s type, ``old`` any sequence of the same
+    fields."""
+    return type(new)(*(masked(ok, n, o) for n, o in zip(new, old)))
 
 
 class Rule(ABC):
@@ -397,8 +429,7 @@ class Rule(ABC):
             rec = self.update(h, state, g, theta, k, hessian)
         else:
             rec = self.update(h, state, g, theta, k)
-        new_state = self.State(*(getattr(rec, f) for f in self.State._fields))
-        new_theta = next_theta(rec, theta)
+        new_theta, new_state = outcome(self.State, rec, theta)
         if nonfinite != "ignore":
             bad = nonfinite_parts(new_theta, new_state)
             if bad and nonfinite == "raise":

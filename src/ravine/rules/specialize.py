@@ -15,7 +15,15 @@ import textwrap
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar, cast
 
-__all__ = ["literals", "fold", "folded_tree", "specialized_function", "specialized_source", "attributes_used"]
+__all__ = [
+    "is_literal",
+    "literals",
+    "fold",
+    "folded_tree",
+    "specialized_function",
+    "specialized_source",
+    "attributes_used",
+]
 
 _Tree = TypeVar("_Tree", bound=ast.AST)
 
@@ -121,13 +129,18 @@ def specialized_function(
     return ns[cast(ast.FunctionDef, tree.body[0]).name], tree
 
 
+def is_literal(value: Any) -> bool:
+    """Whether a hyperparameter's value is compile-time: a flag or form (bool, string, int) or a
+    number that is exactly 0 (it switches a term off: ``if h.weight_decay != 0``). Any other
+    float stays a runtime input, so a sweep over η or β reuses one compiled variant."""
+    return not isinstance(value, float) or value == 0.0
+
+
 def literals(h: Any) -> tuple[tuple[str, Any], ...]:
-    """The compile-time part of hyperparameters ``h``: flags and forms (bools, strings, ints)
-    and the numbers that are exactly 0 (they switch a term off: ``if h.weight_decay != 0``).
-    Other numbers stay runtime inputs, so a sweep over η or β reuses one compiled variant.
-    Used as the key of every compiled variant (the compiled runner, the explorer's warm set,
-    ``ravine.optim``'s steps)."""
-    return tuple((k, v) for k, v in h._asdict().items() if not isinstance(v, float) or v == 0.0)
+    """The compile-time part of hyperparameters ``h`` (the fields :func:`is_literal` keeps),
+    in field order. The key of every compiled variant (the compiled runner, the explorer's warm
+    set, ``ravine.optim``'s steps, the batched benchmark's step)."""
+    return tuple((k, v) for k, v in h._asdict().items() if is_literal(v))
 
 
 def specialized_source(fn: Callable[..., Any], literals: Mapping[str, Any], new_name: str) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from .. import _checks
 from ..rules import Rule, get_rule
 from .numpy_backend import _run_group_numpy
 from .result import CONVERGED, DIVERGED, MAX_STEPS, RUNNING, STATUS, RunResult
@@ -134,19 +134,14 @@ def run(
     if not isinstance(problem, Problem):
         raise ValueError(f"problem: expected a Problem or a name, got {problem!r}")
     opts = _as_optimizers(optimizers)
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps: must be an integer >= 0, got {steps!r}")
-    steps = int(steps)
-    if tol is not None and not (isinstance(tol, (int, float)) and tol >= 0 and math.isfinite(tol)):
-        raise ValueError(f"tol: must be a finite number >= 0 or None, got {tol!r}")
+    steps = _checks.integer("run", "steps", steps, minimum=0)
+    if tol is not None:
+        _checks.real("run", "tol", tol, lo=0, describe="a finite number >= 0 or None")
     if not (isinstance(divergence, (int, float)) and divergence > 0):
         raise ValueError(f"divergence: must be a number > 0, got {divergence!r}")
-    if not (isinstance(grad_noise, (int, float)) and grad_noise >= 0 and math.isfinite(grad_noise)):
-        raise ValueError(f"grad_noise: must be a finite number >= 0, got {grad_noise!r}")
-    if nonfinite not in ("stop", "skip", "raise"):
-        raise ValueError(f"nonfinite: must be one of 'stop', 'skip', 'raise', got {nonfinite!r}")
-    if backend not in ("auto", "numba", "numpy"):
-        raise ValueError(f"backend: must be one of 'auto', 'numba', 'numpy', got {backend!r}")
+    _checks.real("run", "grad_noise", grad_noise, lo=0)
+    _checks.choice("run", "nonfinite", nonfinite, ("stop", "skip", "raise"))
+    _checks.choice("run", "backend", backend, ("auto", "numba", "numpy"))
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype: must be float32 or float64, got {dtype}")

@@ -35,8 +35,7 @@ from ..rules import ops
 from ..rules.base import Rule
 from ..rules.specialize import literals as _literals
 from ..rules.specialize import specialized_source
-
-_RUNNING, _MAX_STEPS, _CONVERGED, _DIVERGED = 0, 1, 2, 3
+from .result import CONVERGED, DIVERGED, MAX_STEPS, RUNNING
 
 
 @overload(ops.sqrt)
@@ -177,18 +176,18 @@ def _kernel_source(
     a("        # stopping: divergence (non-finite or |θ| > div), tolerance; stopped ones leave the prefix")
     a("        i = 0")
     a("        while i < A:")
-    a("            stop = 0")
+    a(f"            stop = {RUNNING}")
     a("            if t > 0:")
     fin = " and ".join(f"abs(X[{j}, i]) <= div" for j in range(D))  # False for NaN
     a(f"                if not ({fin}):")
     for j in range(D):
         a(f"                    X[{j}, i] = XP[{j}, i]")
-    a("                    stop = 3")
-    a("            if stop == 0 and (check or recording):")
+    a(f"                    stop = {DIVERGED}")
+    a(f"            if stop == {RUNNING} and (check or recording):")
     a(f"                gz = grad({', '.join(f'X[{j}, i]' for j in range(D))})")
     a(f"                if check and {norm('gz')} <= tol:")
-    a("                    stop = 2")
-    a("            if stop != 0:")
+    a(f"                    stop = {CONVERGED}")
+    a(f"            if stop != {RUNNING}:")
     a("                p = PERM[i]")
     a("                STATUS[p] = stop")
     a("                STOP[p] = t")
@@ -430,7 +429,7 @@ def run_group_numba(
             OUT_L=np.empty((R, n), dtype=dtype),
             OUT_G=np.empty((R, n), dtype=dtype),
             OUT_S=np.empty((max(nf, 1), R if keep_state else 1, D, n), dtype=dtype),
-            STATUS=np.zeros(n, dtype=np.int8),
+            STATUS=np.full(n, RUNNING, dtype=np.int8),
             STOP=np.full(n, steps, dtype=np.int64),
         )
         kern(
@@ -466,7 +465,7 @@ def run_group_numba(
     cat = lambda k, ax: outs[0][k] if len(outs) == 1 else np.concatenate([o[k] for o in outs], axis=ax)
     OUT_X, OUT_L, OUT_G, OUT_S = cat("OUT_X", 2), cat("OUT_L", 1), cat("OUT_G", 1), cat("OUT_S", 3)
     STATUS, STOP = cat("STATUS", 0), cat("STOP", 0)
-    STATUS[STATUS == _RUNNING] = _MAX_STEPS
+    STATUS[STATUS == RUNNING] = MAX_STEPS
     state = {}
     if keep_state:
         for fi, fname in enumerate(fields):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..rules import NonFiniteGradientError, Rule
-from ..rules.base import next_theta, nonfinite_parts
+from ..rules.base import masked, masked_state, nonfinite_parts, outcome
 from .result import CONVERGED, DIVERGED, MAX_STEPS, RUNNING
 
 
@@ -17,7 +17,7 @@ def _run_group_numpy(
     dtype = starts.dtype
     theta = starts.copy()
     state = rule.init_state(rule.h, theta)
-    status = np.zeros(S, dtype=np.int8)
+    status = np.full(S, RUNNING, dtype=np.int8)
     stop_step = np.full(S, steps, dtype=np.int64)
     R = len(rec_steps)
     rec_pos = {int(s): i for i, s in enumerate(rec_steps)}
@@ -77,10 +77,9 @@ def _run_group_numpy(
                 rec = rule.update(h, state, g, theta, k, H)
             else:
                 rec = rule.update(h, state, g, theta, k)
-            new_theta = next_theta(rec, theta)
+            new_theta, new_state = outcome(rule.State, rec, theta)
             within = (np.abs(new_theta) <= divergence).all(-1)  # False for NaN
         if nonfinite in ("raise", "skip"):  # also what a finite g produced: an overflow in θ or the state
-            new_state = rule.State(*(getattr(rec, f) for f in rule.State._fields))
             made = _finite_rows(new_theta, S)
             for v in new_state:
                 made &= _finite_rows(v, S)
@@ -96,8 +95,8 @@ def _run_group_numpy(
         blow = step & ~within
         status[blow] = DIVERGED
         stop_step[blow] = t
-        theta = np.where((step & within)[:, None], new_theta, theta)
-        state = rule.State(*(_masked(step, getattr(rec, f), getattr(state, f)) for f in rule.State._fields))
+        theta = masked((step & within)[:, None], new_theta, theta)
+        state = masked_state(step[:, None], new_state, state)  # (S, 1) fits (S, D) and (W, S, D) windows
         ok = step & within
         if tol is not None or t in rec_pos:
             with np.errstate(all="ignore"):
@@ -111,17 +110,6 @@ def _run_group_numpy(
                 record(rec_pos[t], theta, g_new)
     status[status == RUNNING] = MAX_STEPS
     return dict(theta=out_theta, loss=out_loss, grad_norm=out_gn, status=status, stop_step=stop_step, state=out_state)
-
-
-def _masked(ok, new, old):
-    """Take ``new`` where trajectory is ok, else keep ``old`` (state fields of any shape)."""
-    if isinstance(old, float) or np.ndim(old) == 0 or np.shape(new) == ():
-        return new
-    new = np.asarray(new)
-    if new.ndim >= 2 and new.shape[-2:] == np.shape(old)[-2:] and new.shape[0] == ok.shape[0]:
-        return np.where(ok.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
-    # windowed state (W, S, D): batch axis is 1
-    return np.where(ok.reshape((1, -1) + (1,) * (new.ndim - 2)), new, old)
 
 
 def _finite_rows(x, S):

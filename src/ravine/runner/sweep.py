@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _checks
 from ..rules import Rule, get_rule
 from .driver import grid, run
 from .result import CONVERGED, DIVERGED, RunResult
@@ -104,8 +105,7 @@ def sweep(
     if not isinstance(problem, Problem):
         raise ValueError(f"problem: expected a Problem or a catalog name, got {problem!r}")
     base = get_rule(rule) if isinstance(rule, str) else rule
-    if metric not in METRICS:
-        raise ValueError(f"metric: must be 'loss' or 'steps', got {metric!r}")
+    _checks.choice("sweep", "metric", metric, METRICS)
     xn, xv = _axis("x", x, base)
     yn, yv = _axis("y", y, base)
     if xn == yn:

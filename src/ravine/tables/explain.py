@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _checks
 from .table import Table
 
 __all__ = ["explain", "build_rule"]
@@ -163,9 +164,7 @@ def explain(
     prob = _as_problem(problem, problem_params)
     if prob is None and grad_fn is None:
         raise ValueError("explain: give a problem or a grad_fn")
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
-        raise ValueError(f"steps: must be an integer >= 0, got {steps!r}")
-    steps = int(steps)
+    steps = _checks.integer("explain", "steps", steps, minimum=0)
 
     if variables is None:
         if prob is not None:

@@ -19,6 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import _checks
+from .._json import jsonable as _jsonable
+
 __all__ = ["Table", "FORMATS", "check_format", "check_digits", "fmt_number", "text_width", "ljust", "rjust", "jsonable"]
 
 
@@ -65,13 +68,6 @@ def _plain(v: Any) -> Any:
     if isinstance(v, (numbers.Real, np.floating)):
         return float(v)
     return str(v)
-
-
-def _json_value(v: Any) -> Any:
-    v = _plain(v)
-    if isinstance(v, float) and not math.isfinite(v):
-        return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
-    return v
 
 
 class Table:
@@ -181,7 +177,7 @@ class Table:
         return {
             "title": self.title,
             "columns": list(self.columns),
-            "rows": [[_json_value(v) for v in r] for r in self.rows],
+            "rows": [[jsonable(v) for v in r] for r in self.rows],
             "notes": list(self.notes),
             "meta": {k: jsonable(v) for k, v in self.meta.items()},
         }
@@ -213,26 +209,15 @@ FORMATS = ("text", "markdown", "csv", "json")
 def check_format(fmt: str) -> str:
     if fmt == "md":
         fmt = "markdown"
-    if fmt not in FORMATS:
-        raise ValueError(f"format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    _checks.choice("Table", "format", fmt, FORMATS)
     return fmt
 
 
 def check_digits(digits: Any) -> int:
-    if isinstance(digits, bool) or not isinstance(digits, numbers.Integral) or not 1 <= digits <= 17:
-        raise ValueError(f"digits: must be an integer from 1 to 17, got {digits!r}")
-    return int(digits)
+    return _checks.integer("Table", "digits", digits, minimum=1, maximum=17)
 
 
 def jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [jsonable(x) for x in v]
-    if isinstance(v, np.ndarray):
-        return [jsonable(x) for x in v.tolist()]
-    if v is None or isinstance(v, (str, bool)):
-        return v
-    if isinstance(v, (numbers.Real, np.floating, np.integer, np.bool_)):
-        return _json_value(v)
-    return str(v)
+    """:func:`ravine._json.jsonable` with NaN and ±inf as text (``"NaN"``, ``"Infinity"``,
+    ``"-Infinity"``), as :meth:`Table.to_json` writes them."""
+    return _jsonable(v, nonfinite="text")

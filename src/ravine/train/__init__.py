@@ -21,7 +21,8 @@ Names
 are case-insensitive; ``_`` and ``-`` are ignored (``rmsprop_nesterov`` → ``RMSpropNesterov``).
 
 ``schedule`` (learning rate): a ravine schedule (``ravine.schedules``), written
-``"name"`` or ``"name:key=value,..."`` (values are Python literals), e.g. ``"cosine"``,
+``"name"`` or ``"name:key=value,..."`` (values as on the command line: numbers, true/false,
+pairs, names), e.g. ``"cosine"``,
 ``"step:step_size=10,gamma=0.5"``, ``"warmup_cosine:warmup_steps=100"``; ``init`` defaults to the
 learning rate and lengths (``total_steps``, ``steps``) to the whole run. It sets
 ``group["lr"] = sched(t)`` before update ``t`` (``schedule_interval="step"``) or before each

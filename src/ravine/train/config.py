@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _checks
 from .. import schedules as _schedules
 from .._json import stable_hash
 from . import data as _data
@@ -118,10 +119,12 @@ def _resolve(c: TrainConfig) -> TrainConfig:
         return ValueError(f"{name} must be {what}, got {value!r}")
 
     if not isinstance(c.problem, str) or c.problem.strip().lower() not in PROBLEMS:
-        raise ValueError(f"problem must be one of {', '.join(PROBLEMS)}; got {c.problem!r}")
+        raise _checks.UnknownChoice(
+            f"problem must be one of {', '.join(PROBLEMS)}; got {c.problem!r}", c.problem, PROBLEMS
+        )
     problem = c.problem.strip().lower()
     if not isinstance(c.model, str) or c.model.strip().lower() not in MODELS:
-        raise ValueError(f"model must be one of {', '.join(MODELS)}; got {c.model!r}")
+        raise _checks.UnknownChoice(f"model must be one of {', '.join(MODELS)}; got {c.model!r}", c.model, MODELS)
     model = c.model.strip().lower()
     if not isinstance(c.optimizer, str) or not c.optimizer.strip():
         raise bad("optimizer", "a name such as 'adam' or 'torch.adam'", c.optimizer)

@@ -44,6 +44,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import _checks
+
 __all__ = ["PROBLEMS", "Dataset", "load", "cache_dir", "mnist1d_arrays", "digits_arrays"]
 
 #: problem name → one-line description
@@ -226,7 +228,7 @@ def load(
     ``data_seed``); for ``mnist1d`` the number of samples ``make_dataset`` generates.
     """
     if not isinstance(problem, str) or problem.strip().lower() not in PROBLEMS:
-        raise ValueError(f"problem must be one of {', '.join(PROBLEMS)}; got {problem!r}")
+        raise _checks.UnknownChoice(f"problem must be one of {', '.join(PROBLEMS)}; got {problem!r}", problem, PROBLEMS)
     problem = problem.strip().lower()
     val_fraction = _check_fraction("val_fraction", val_fraction)
     test_fraction = _check_fraction("test_fraction", test_fraction, allow_none=True)

@@ -4,13 +4,12 @@
 :func:`make_schedule` turns a schedule spec (``"cosine"``, ``"step:step_size=10,gamma=0.5"``,
 ``"torch.cosine"``) into a :class:`ravine.schedules.Schedule` or a torch lr scheduler, filling
 in the learning rate and the run's length. :func:`parse_kwargs` reads the ``key=value,...``
-part of a schedule spec: it is the one string parser of the Python API (the command line
-reads its own flags with :mod:`ravine.cli.parse`).
+part of a schedule spec with ``ravine._keyvalue``, the reader of the command line's
+``key=value`` options too (one syntax: ``true``, ``0.9/0.99`` or ``(0.9, 0.99)``, names).
 """
 
 from __future__ import annotations
 
-import ast
 import importlib
 import inspect
 from collections.abc import Mapping
@@ -19,42 +18,21 @@ from typing import Any
 import torch
 
 from .. import _checks
+from .. import _keyvalue as _kv
 from .. import schedules as _schedules
 from .record import _jsonable
 
-__all__ = ["parse_kwargs", "resolve_optimizer", "make_optimizer", "make_schedule"]
+__all__ = ["NotAvailable", "parse_kwargs", "resolve_optimizer", "make_optimizer", "make_schedule"]
 
 
 # =========================================================================== parsing
 
 
 def parse_kwargs(text: str, *, what: str = "arguments") -> dict[str, Any]:
-    """``"a=1,betas=(0.9,0.99),nesterov=True"`` → a dict (values are Python literals; a bare
-    word that is not a literal is kept as a string).
-
-    The one ``key=value`` parser outside the command line: it reads the arguments of a
-    schedule spec (``"step:step_size=10,gamma=0.5"``), a string form of the Python API. The
-    CLI reads its flags (``--opt``) with :func:`ravine.cli.parse.parse_assignments`.
-    """
-    text = text.strip()
-    if not text:
-        return {}
-    try:
-        call = ast.parse(f"f({text})", mode="eval").body
-    except SyntaxError:
-        raise ValueError(f"{what}: cannot parse {text!r}; write key=value,key=value") from None
-    if not isinstance(call, ast.Call) or call.args or any(k.arg is None for k in call.keywords):
-        raise ValueError(f"{what}: cannot parse {text!r}; write key=value,key=value")
-    out = {}
-    for kw in call.keywords:
-        try:
-            out[kw.arg] = ast.literal_eval(kw.value)
-        except ValueError:
-            if isinstance(kw.value, ast.Name):
-                out[kw.arg] = kw.value.id
-            else:
-                raise ValueError(f"{what}: {kw.arg}= is not a literal in {text!r}") from None
-    return out
+    """``"a=1,betas=(0.9,0.99),nesterov=true"`` → a dict: the arguments of a schedule spec
+    (``"step:step_size=10,gamma=0.5"``), read by :func:`ravine._keyvalue.parse_assignments`,
+    the reader of the command line's ``key=value`` options too (one syntax for both)."""
+    return _kv.parse_assignments(text, what)
 
 
 # =========================================================================== optimizers
@@ -102,6 +80,10 @@ def _ravine_optimizers() -> tuple[dict[str, type], str | None]:
     return out, None
 
 
+class NotAvailable(ValueError):
+    """A ravine rule that ``ravine.optim`` has no optimizer for (a ``ValueError``)."""
+
+
 def resolve_optimizer(name: str) -> type:
     """The optimizer class a name stands for (see the module docstring); a one-line
     ValueError for an unknown name or a ravine class that ``ravine.optim`` lacks."""
@@ -129,11 +111,13 @@ def resolve_optimizer(name: str) -> type:
         torch_alt = _torch_optimizers().get(key)
         alt = f"; use 'torch.{rest.strip().lower()}' for torch.optim.{torch_alt.__name__}" if torch_alt else ""
         reason = why or "ravine.optim has no optimizer for it"
-        raise ValueError(f"optimizer: ravine optimizer {rest!r} is not available ({reason}){alt}")
+        raise NotAvailable(f"optimizer: ravine optimizer {rest!r} is not available ({reason}){alt}")
     names = sorted(set(RULES) | {c.__name__ for c in table.values()})
-    raise ValueError(
+    raise _checks.UnknownChoice(
         f"optimizer: unknown name {name!r}; choose a ravine rule ({', '.join(names)}) "
-        f"or 'torch.<name>' for a torch.optim optimizer"
+        f"or 'torch.<name>' for a torch.optim optimizer",
+        name,
+        names,
     )
 
 
@@ -234,9 +218,11 @@ def _parse_schedule_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
         return "torch", cls_name, kwargs
     key = name.strip().lower().replace("-", "_")
     if key not in _RAVINE_SCHEDULES:
-        raise ValueError(
+        raise _checks.UnknownChoice(
             f"schedule: unknown name {name!r}; choose one of: {', '.join(_RAVINE_SCHEDULES)} "
-            f"or 'torch.<name>' for torch's lr_scheduler"
+            f"or 'torch.<name>' for torch's lr_scheduler",
+            name.strip(),
+            _RAVINE_SCHEDULES,
         )
     return "ravine", key, kwargs
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import _checks
+
 __all__ = ["MODELS", "make_model", "count_params", "estimate_bytes"]
 
 MODELS = {
@@ -36,7 +38,7 @@ def count_params(model: str, n_features: int, n_classes: int, width: int = 128, 
         return (f * w + w) + (depth - 1) * (w * w + w) + (w * c + c)
     if model == "cnn":
         return (5 * w + w) + 2 * (3 * w * w + w) + (w * _cnn_lengths(f)[-1] * c + c)
-    raise ValueError(f"model must be one of {', '.join(MODELS)}; got {model!r}")
+    raise _checks.UnknownChoice(f"model must be one of {', '.join(MODELS)}; got {model!r}", model, MODELS)
 
 
 #: tensors of the parameters' size a run holds: the weights, their gradients and up to three
@@ -105,4 +107,4 @@ def make_model(model: str, n_features: int, n_classes: int, width: int = 128, de
         return nn.Sequential(*layers)
     if model == "cnn":
         return _CNN1d(n_features, width, n_classes)
-    raise ValueError(f"model must be one of {', '.join(MODELS)}; got {model!r}")
+    raise _checks.UnknownChoice(f"model must be one of {', '.join(MODELS)}; got {model!r}", model, MODELS)

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from .._json import jsonable
-from .._version import __version__ as _ravine_version
+from .._version import versions as _versions
 
 __all__ = ["SCHEMA", "Result", "History", "versions"]
 
@@ -44,23 +43,11 @@ def _jsonable(v: Any) -> Any:
     return jsonable(v)
 
 
-def versions() -> dict[str, str]:
-    """Software versions recorded with every run."""
-    from importlib import metadata
-
-    def ver(pkg: str) -> str | None:
-        try:
-            return metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            return None
-
+def versions() -> dict[str, str | None]:
+    """Software versions recorded with every run (``ravine._version.versions``), with the
+    platform and torch's thread count."""
     return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "ravine": _ravine_version,
-        "scikit-learn": ver("scikit-learn"),
-        "mnist1d": ver("mnist1d"),
+        **_versions("torch", "numpy", "scikit-learn", "mnist1d"),
         "platform": platform.platform(),
         "machine": platform.machine(),
         "torch_threads": str(torch.get_num_threads()),
