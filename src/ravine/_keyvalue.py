@@ -5,7 +5,8 @@ an optimizer's ``adam(lr=0.01)``, a problem's ``rosenbrock:b=10``: ``ravine.cli.
 the error into a usage error) and by the schedule specs of ``ravine.train``
 (``"step:step_size=10,gamma=0.5"``, on the command line and in the Python API alike).
 
-A value is a bool (``true``/``false``, ``yes``/``no``, ``on``/``off``, any case), an integer,
+A value is a bool (``true``/``false``, ``yes``/``no``, ``on``/``off``, any case), ``None``
+(``none``/``null``), an integer,
 a float, a pair or list (``0.9/0.999``, ``0.9,0.999``, ``(0.9, 0.999)`` or ``[10, 20]``: a
 tuple), a quoted string (``'cos'``) or a bare name (``heavy_ball``, ``min``). A comma starts a
 new assignment only where a ``name=`` follows, so ``betas=0.9,0.999`` is one assignment. Every
@@ -31,6 +32,8 @@ def parse_value(text: str, where: str = "value") -> Any:
         return True
     if low in ("false", "no", "off"):
         return False
+    if low in ("none", "null"):  # a keyword's "not set" (torch's schedulers take None)
+        return None
     if len(t) > 1 and t[0] in "'\"" and t[-1] == t[0]:
         return t[1:-1]
     t2 = t[1:-1] if len(t) > 1 and t[0] in "([" and t[-1] in ")]" else t
