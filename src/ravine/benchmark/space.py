@@ -1,9 +1,9 @@
 """Search spaces: which hyperparameters of each benchmarked optimizer are tuned, over which range.
 
 The *names* of an optimizer's hyperparameters come from its rule class (``Rule.Hyper``
-fields, ``ravine/rules/``) and their *kind* from :func:`_kind` — the one function that
-the rule-field specs of ``ravine/rules/hyper.py`` will replace. The *ranges* are benchmark
-knowledge and live only here (:data:`RANGES`):
+fields, ``ravine/rules/``) and their *kind* from its field specs (``ravine/rules/hyper.py``),
+which :func:`_kind` reads. The *ranges* are benchmark knowledge and live only here
+(:data:`RANGES`):
 
 * ``lr``: log-uniform on [1e-4, 1] (Choi et al. 2019, "On empirical comparisons of
   optimizers for deep learning", tune every optimizer's lr on a log scale);

@@ -266,7 +266,7 @@ def final_rows(plan: Plan, store: Store) -> list[dict[str, Any]]:
 
 
 def versions() -> dict[str, str | None]:
-    """The software a trial ran with (read once per process: the metadata lookups take ~10 ms)."""
+    """The software a trial ran with (read once per process: the metadata lookups are not free)."""
     return dict(_versions())
 
 

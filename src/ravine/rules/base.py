@@ -29,16 +29,17 @@ no terms, and the class attributes (``Hyper``, ``State``, ``Record``, ``fields``
 ``conventions`` …) are typed class variables. mypy checks every rule's functions
 against it (``make lint``).
 
-Non-finite gradients (one policy, everywhere):
-    ``nonfinite="raise"`` (default) raises :class:`NonFiniteGradientError` before
-    anything is changed; ``"skip"`` leaves parameters and state untouched and
+Non-finite gradients (three policies, one meaning wherever they are offered):
+    ``nonfinite="raise"`` (the default of :meth:`Rule.apply` and the explain tables;
+    ``ravine.optim``'s optimizers default to ``"ignore"``, as torch's do) raises
+    :class:`NonFiniteGradientError` before anything is changed; ``"skip"`` leaves parameters and state untouched and
     counts the skipped step; ``"ignore"`` applies the step anyway (IEEE
     arithmetic then spreads the NaN/inf). ``apply`` and the runner's NumPy path
     also check what a finite gradient produced — the new θ and every new State
     field (:func:`nonfinite_parts`): a g whose square overflows (v = inf: the rule
     would silently stop moving) is raised or skipped like a non-finite g.
-    The trajectory runner treats a non-finite gradient as divergence of that one
-    trajectory (see ``ravine.run``).
+    The trajectory runner has its own default, ``"stop"``: a non-finite gradient is the
+    divergence of that one trajectory (see ``ravine.run``).
 """
 
 from __future__ import annotations

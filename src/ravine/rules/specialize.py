@@ -125,8 +125,8 @@ def literals(h: Any) -> tuple[tuple[str, Any], ...]:
     """The compile-time part of hyperparameters ``h``: flags and forms (bools, strings, ints)
     and the numbers that are exactly 0 (they switch a term off: ``if h.weight_decay != 0``).
     Other numbers stay runtime inputs, so a sweep over η or β reuses one compiled variant.
-    Used as the key of every compiled variant (the compiled runner, the explorer's warm set,
-    ``ravine.optim``'s steps)."""
+    Read by the compiled runner (the key of its kernels), ``ravine sweep`` (which variants a
+    sweep compiles) and the explorer's hyperparameter map."""
     return tuple((k, v) for k, v in h._asdict().items() if not isinstance(v, float) or v == 0.0)
 
 
