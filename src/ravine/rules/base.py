@@ -62,11 +62,7 @@ __all__ = [
     "nonfinite_parts",
     "DEFAULT",
     "check_lr",
-    "check_unit",
-    "check_positive",
-    "check_nonnegative",
     "check_bool",
-    "check_int",
     "check_choice",
 ]
 
@@ -115,31 +111,8 @@ def check_lr(owner: str, v: Any, name: str = "lr") -> float:
     return out
 
 
-def check_unit(owner: str, name: str, v: Any) -> float:
-    """A decay factor (β, ρ, α, momentum): 0 ≤ v < 1."""
-    out: float = hp.UNIT_KIND.check(owner, name, v)
-    return out
-
-
-def check_positive(owner: str, name: str, v: Any) -> float:
-    """A strictly positive number (ε)."""
-    out: float = hp.POSITIVE_KIND.check(owner, name, v)
-    return out
-
-
-def check_nonnegative(owner: str, name: str, v: Any) -> float:
-    """A finite number ≥ 0."""
-    out: float = hp.NONNEG_KIND.check(owner, name, v)
-    return out
-
-
 def check_bool(owner: str, name: str, v: Any) -> bool:
     out: bool = hp.BOOL_KIND.check(owner, name, v)
-    return out
-
-
-def check_int(owner: str, name: str, v: Any, minimum: int = 1) -> int:
-    out: int = hp.INT_KIND.with_bounds(lo=minimum).check(owner, name, v)
     return out
 
 
