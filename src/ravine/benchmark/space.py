@@ -34,7 +34,7 @@ from ..rules import hyper as hp
 __all__ = [
     "Dim",
     "Space",
-    "OptimizerSpec",
+    "BenchOptimizer",
     "OPTIMIZERS",
     "RANGES",
     "PROTOCOLS",
@@ -126,7 +126,7 @@ class Space:
         return "; ".join(d.describe() for d in dims)
 
 
-class OptimizerSpec(NamedTuple):
+class BenchOptimizer(NamedTuple):
     """A benchmarked optimizer: its ``ravine.optim`` class name, fixed keywords that make it
     what it is (heavy ball = SGD with momentum), and the rule fields that are tuned."""
 
@@ -138,23 +138,23 @@ class OptimizerSpec(NamedTuple):
 
 
 #: the optimizers of the benchmark; their defaults are the framework's (torch convention)
-OPTIMIZERS: dict[str, OptimizerSpec] = {
+OPTIMIZERS: dict[str, BenchOptimizer] = {
     o.name: o
     for o in (
-        OptimizerSpec("sgd", "SGD", {}, ("lr",), "SGD"),
-        OptimizerSpec("heavy_ball", "SGD", {"momentum": 0.9}, ("lr", "momentum"), "SGD + heavy-ball momentum"),
-        OptimizerSpec(
+        BenchOptimizer("sgd", "SGD", {}, ("lr",), "SGD"),
+        BenchOptimizer("heavy_ball", "SGD", {"momentum": 0.9}, ("lr", "momentum"), "SGD + heavy-ball momentum"),
+        BenchOptimizer(
             "nesterov", "SGD", {"momentum": 0.9, "nesterov": True}, ("lr", "momentum"), "SGD + Nesterov momentum"
         ),
-        OptimizerSpec("adagrad", "Adagrad", {}, ("lr", "eps"), "Adagrad"),
-        OptimizerSpec("rmsprop", "RMSprop", {}, ("lr", "alpha", "eps"), "RMSProp"),
-        OptimizerSpec("adam", "Adam", {}, ("lr", "beta1", "beta2", "eps"), "Adam"),
-        OptimizerSpec("nadam", "NAdam", {}, ("lr", "beta1", "beta2", "eps"), "NAdam"),
+        BenchOptimizer("adagrad", "Adagrad", {}, ("lr", "eps"), "Adagrad"),
+        BenchOptimizer("rmsprop", "RMSprop", {}, ("lr", "alpha", "eps"), "RMSProp"),
+        BenchOptimizer("adam", "Adam", {}, ("lr", "beta1", "beta2", "eps"), "Adam"),
+        BenchOptimizer("nadam", "NAdam", {}, ("lr", "beta1", "beta2", "eps"), "NAdam"),
     )
 }
 
 
-def get_optimizer(name: str) -> OptimizerSpec:
+def get_optimizer(name: str) -> BenchOptimizer:
     if name not in OPTIMIZERS:
         raise ValueError(f"--optimizers: unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
     return OPTIMIZERS[name]
