@@ -35,7 +35,7 @@ __all__ = [
     "Dim",
     "Space",
     "BenchOptimizer",
-    "OPTIMIZERS",
+    "BENCH_OPTIMIZERS",
     "RANGES",
     "PROTOCOLS",
     "SOBOL_DIMS",
@@ -138,7 +138,7 @@ class BenchOptimizer(NamedTuple):
 
 
 #: the optimizers of the benchmark; their defaults are the framework's (torch convention)
-OPTIMIZERS: dict[str, BenchOptimizer] = {
+BENCH_OPTIMIZERS: dict[str, BenchOptimizer] = {
     o.name: o
     for o in (
         BenchOptimizer("sgd", "SGD", {}, ("lr",), "SGD"),
@@ -155,9 +155,9 @@ OPTIMIZERS: dict[str, BenchOptimizer] = {
 
 
 def get_optimizer(name: str) -> BenchOptimizer:
-    if name not in OPTIMIZERS:
-        raise ValueError(f"--optimizers: unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
-    return OPTIMIZERS[name]
+    if name not in BENCH_OPTIMIZERS:
+        raise ValueError(f"--optimizers: unknown optimizer {name!r}; choose from {', '.join(BENCH_OPTIMIZERS)}")
+    return BENCH_OPTIMIZERS[name]
 
 
 def rule_class(name: str) -> type:
