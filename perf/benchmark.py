@@ -38,7 +38,7 @@ def overhead(reps: int = 9) -> None:
     import torch
 
     from ravine import optim
-    from ravine.benchmark.space import full_hyper, optimizer_kwargs
+    from ravine.benchmark.space import full_hyper, optim_keywords
     from ravine.benchmark.trial import TrialSpec, problem_instance, run_trial
 
     torch.set_num_threads(1)
@@ -52,7 +52,7 @@ def overhead(reps: int = 9) -> None:
         def plain():
             t = time.perf_counter()
             model = pr.model(0)
-            o = optim.Adam(model.parameters(), impl="eager", nonfinite="raise", **optimizer_kwargs(opt, hyper))
+            o = optim.Adam(model.parameters(), impl="eager", nonfinite="raise", **optim_keywords(opt, hyper))
             gen = torch.Generator().manual_seed(0)
             it = pr.batches(data, gen)
             seen = []

@@ -204,7 +204,7 @@ def full_hyper(name: str, values: Mapping[str, Any]) -> dict[str, Any]:
     return dict(rule_class(name).build(**{**get_optimizer(name).fixed, **values}).hyperparameters())
 
 
-def optimizer_kwargs(name: str, hyper: Mapping[str, Any]) -> dict[str, Any]:
+def optim_keywords(name: str, hyper: Mapping[str, Any]) -> dict[str, Any]:
     """Keywords for the ``ravine.optim`` class from a full hyperparameter dict (fields its
     constructor does not take, such as Adam's ``amsgrad_max``, keep the rule's default)."""
     import inspect
