@@ -35,6 +35,7 @@ LAYERS = {
     "runner": 1,
     "optim": 1,
     "tables": 2,
+    "step_tables": 2,
     "lectures": 2,
     "plot": 2,
     "gallery": 2,
