@@ -102,9 +102,9 @@ def get_steps(problem):
 
 
 def batched() -> None:
+    from ravine.benchmark.plan import execute, planned_row
     from ravine.benchmark.space import full_hyper, sobol_points, space_for
     from ravine.benchmark.store import Store
-    from ravine.benchmark.sweep import execute, planned_row
 
     pts = sobol_points(32, 0)
     sp = space_for("adam")
@@ -122,7 +122,7 @@ def batched() -> None:
         )
         for i in range(32)
     ]
-    from ravine.benchmark.sweep import make_pool
+    from ravine.benchmark.plan import make_pool
 
     def run(name, kw, pool=None):
         with tempfile.TemporaryDirectory() as d:

@@ -218,8 +218,8 @@ def test_compile_mode_names_what_was_given(monkeypatch):
 
 
 def test_fewer_trials_than_workers_times_batch_are_split_across_the_workers(tmp_path):
+    from ravine.benchmark.plan import execute, planned_row
     from ravine.benchmark.store import Store
-    from ravine.benchmark.sweep import execute, planned_row
 
     rows = [
         planned_row("tune", "lr", "nqm", "sgd", i, 0, 20, full_hyper("sgd", {"lr": 0.01 * (i + 1)})) for i in range(6)
