@@ -38,7 +38,7 @@ def overhead(reps: int = 9) -> None:
     import torch
 
     from ravine import optim
-    from ravine.benchmark.space import full_hyper, optimizer_kwargs
+    from ravine.benchmark.space import full_hyper, optim_keywords
     from ravine.benchmark.trial import TrialSpec, problem_instance, run_trial
 
     torch.set_num_threads(1)
@@ -52,7 +52,7 @@ def overhead(reps: int = 9) -> None:
         def plain():
             t = time.perf_counter()
             model = pr.model(0)
-            o = optim.Adam(model.parameters(), impl="eager", nonfinite="raise", **optimizer_kwargs(opt, hyper))
+            o = optim.Adam(model.parameters(), impl="eager", nonfinite="raise", **optim_keywords(opt, hyper))
             gen = torch.Generator().manual_seed(0)
             it = pr.batches(data, gen)
             seen = []
@@ -102,9 +102,9 @@ def get_steps(problem):
 
 
 def batched() -> None:
+    from ravine.benchmark.plan import execute, planned_row
     from ravine.benchmark.space import full_hyper, sobol_points, space_for
     from ravine.benchmark.store import Store
-    from ravine.benchmark.sweep import execute, planned_row
 
     pts = sobol_points(32, 0)
     sp = space_for("adam")
@@ -122,7 +122,7 @@ def batched() -> None:
         )
         for i in range(32)
     ]
-    from ravine.benchmark.sweep import make_pool
+    from ravine.benchmark.plan import make_pool
 
     def run(name, kw, pool=None):
         with tempfile.TemporaryDirectory() as d:

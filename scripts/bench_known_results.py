@@ -22,7 +22,7 @@ def wilson(out_dir: str) -> None:
 
     from ravine import optim
     from ravine.benchmark.problems import get_problem
-    from ravine.benchmark.space import full_hyper, get_optimizer, optimizer_kwargs
+    from ravine.benchmark.space import full_hyper, get_optimizer, optim_keywords
 
     pr = get_problem("wilson", steps=2000)
     d = pr.data()
@@ -45,7 +45,7 @@ def wilson(out_dir: str) -> None:
         for lr in lrs:
             model = pr.model(0)
             cls = getattr(optim, get_optimizer(name).optim)
-            opt = cls(model.parameters(), impl="eager", **optimizer_kwargs(name, full_hyper(name, {"lr": lr})))
+            opt = cls(model.parameters(), impl="eager", **optim_keywords(name, full_hyper(name, {"lr": lr})))
             for _ in range(pr.steps):
                 opt.zero_grad()
                 loss = pr.criterion(model(X), y)

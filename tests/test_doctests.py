@@ -31,6 +31,6 @@ def test_docstring_examples(name):
 
 def test_there_are_examples_to_run():
     """The collection above is not vacuous: the public modules carry examples."""
-    with_examples = [n for n in ("ravine.problems", "ravine.tables.explain", "ravine.lectures") if _tests(n)]
+    with_examples = [n for n in ("ravine.problems", "ravine.step_tables", "ravine.lectures") if _tests(n)]
     assert len(with_examples) == 3
     assert sum(len(t.examples) for n in MODULES for t in _tests(n)) >= 10

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from ravine.cli.explain import command
 from ravine.cli.parse import parse_value
 from ravine.rules import RULES, SGD, Adam, Momentum
-from ravine.tables import Table, build_rule, explain
+from ravine.step_tables import build_rule, explain
+from ravine.tables import Table
 
 
 def _problem_for(cls):

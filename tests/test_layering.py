@@ -37,6 +37,7 @@ LAYERS = {
     "runner": 1,
     "optim": 1,
     "tables": 2,
+    "step_tables": 2,
     "lectures": 2,
     "plot": 2,
     "gallery": 2,

@@ -420,6 +420,11 @@ def test_gallery_quick(tmp_path):
         _valid_image(p)
     md = (tmp_path / "gallery.md").read_text()
     assert "hero.png" in md and "ravine plot" in md
+    # every registered picture drew its files (the registry, not a list kept here)
+    trains = gallery._torch_available()
+    for name, pic in gallery.PICTURES.items():
+        if trains or not pic.needs_torch:
+            assert any(n.startswith(name) for n in names), f"picture {name!r} wrote nothing"
 
 
 @pytest.mark.skipif(

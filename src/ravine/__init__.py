@@ -4,7 +4,7 @@ The package is layered; imports point down only (``tests/test_layering.py`` enfo
 
     cli/                       the ``ravine`` command (the only importer of click)
       ↓
-    tools      tables/ lectures/ plot/ gallery explorer/ train/ benchmark/ landscape/
+    tools      tables/ step_tables lectures/ plot/ gallery explorer/ train/ benchmark/ landscape/
       ↓
     adapters   runner/ (many trajectories on NumPy or compiled)   optim/ (torch.optim)
       ↓
@@ -32,7 +32,7 @@ _LAZY = {
     "get_problem": ("ravine.problems", "get_problem"),
     "list_problems": ("ravine.problems", "list_problems"),
     "from_formula": ("ravine.problems", "from_formula"),
-    "explain": ("ravine.tables", "explain"),
+    "explain": ("ravine.step_tables", "explain"),
     "Table": ("ravine.tables", "Table"),
     "schedules": ("ravine.schedules", None),
     "analysis": ("ravine.analysis", None),

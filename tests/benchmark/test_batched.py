@@ -10,7 +10,7 @@ import pytest
 
 from ravine.benchmark import problems as P
 from ravine.benchmark.batched import run_batch
-from ravine.benchmark.space import OPTIMIZERS, full_hyper, sobol_points, space_for
+from ravine.benchmark.space import BENCH_OPTIMIZERS, full_hyper, sobol_points, space_for
 from ravine.benchmark.trial import _PROBLEMS, TrialSpec, run_trial
 
 
@@ -44,7 +44,7 @@ def _rel(a, b):
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1e-300)))
 
 
-@pytest.mark.parametrize("opt", list(OPTIMIZERS))
+@pytest.mark.parametrize("opt", list(BENCH_OPTIMIZERS))
 def test_batched_equals_unbatched_float64(float64_mlp, opt):
     specs = _specs(float64_mlp, opt, 3, 40, seeds=[0, 1, 0])
     batched = run_batch(specs)
@@ -148,7 +148,7 @@ def compiled(monkeypatch):
     monkeypatch.setenv("RAVINE_BATCHED_COMPILE", "1")
 
 
-@pytest.mark.parametrize("opt", list(OPTIMIZERS))
+@pytest.mark.parametrize("opt", list(BENCH_OPTIMIZERS))
 def test_compiled_step_equals_unbatched_float64(float64_mlp, compiled, opt):
     from ravine.benchmark import batched
 
@@ -218,8 +218,8 @@ def test_compile_mode_names_what_was_given(monkeypatch):
 
 
 def test_fewer_trials_than_workers_times_batch_are_split_across_the_workers(tmp_path):
+    from ravine.benchmark.plan import execute, planned_row
     from ravine.benchmark.store import Store
-    from ravine.benchmark.sweep import execute, planned_row
 
     rows = [
         planned_row("tune", "lr", "nqm", "sgd", i, 0, 20, full_hyper("sgd", {"lr": 0.01 * (i + 1)})) for i in range(6)

@@ -358,7 +358,7 @@ def test_a_killed_runner_releases_the_store(tmp_path):
     holder = (
         "import sys, time\n"
         "from ravine.benchmark.store import Store\n"
-        "from ravine.benchmark.sweep import make_plan\n"
+        "from ravine.benchmark.plan import make_plan\n"
         "plan = make_plan('smoke', problems=['nqm'], optimizers=['sgd'], trials=2, seeds=1)\n"
         "st = Store.open(sys.argv[1], plan.to_dict(), plan.hash())\n"
         "print('ready', flush=True)\n"

@@ -10,7 +10,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 
 from ravine.explorer import create_app
-from ravine.rules.forms import MEANINGS
+from ravine.rules.meanings import MEANINGS
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_every_rule_against_meta(client, hyper):
         assert [r["field"] for r in got["rows"]] == differ, m["name"]
         for r in got["rows"]:
             assert r["values"] == {c: want[c][r["field"]] for c in want}
-            assert r["meaning"], f"{m['name']}.{r['field']} has no one-line meaning (ravine.rules.forms)"
+            assert r["meaning"], f"{m['name']}.{r['field']} has no one-line meaning (ravine.rules.meanings)"
             assert all(c in r["sentence"] for c in want)
             assert r["field"] in MEANINGS
 

@@ -8,7 +8,7 @@ nothing lower imports it). Pieces, each small:
 ``trial``     one trial, unbatched (the reference every backend equals)
 ``batched``   many configurations of one (problem, optimizer) as one vectorized model
 ``store``     SQLite (WAL): the plan, every trial planned before it runs, results
-``sweep``     suites, planning (tune, then final), execution backends (local, batched, ray)
+``plan``      suites, planning (tune, then final), execution backends (local, batched, ray)
 ``metrics``   steps to target, expected best of k, performance profiles
 ``report``    Markdown + PNGs
 

@@ -45,10 +45,13 @@ from .space import rule_class
 from .tracing import Traced, signature
 from .trial import CURVE_FIELDS, Outcome, TrialSpec, _fin, problem_instance
 
-__all__ = ["run_batch", "PerConfig", "stack_hyper"]
+__all__ = ["run_batch", "per_config_class", "stack_hyper"]
 
 
-def _per_config_cls():
+@functools.cache
+def per_config_class() -> type:
+    """The :class:`PerConfig` tensor subclass, made on first use (this module does not import
+    torch until then); ``ravine.benchmark.batched.PerConfig`` is the same class."""
     import torch
 
     cmp = {
@@ -98,14 +101,10 @@ def _per_config_cls():
     return PerConfig
 
 
-_PC = None
-
-
-def PerConfig():
-    global _PC
-    if _PC is None:
-        _PC = _per_config_cls()
-    return _PC
+def __getattr__(name: str) -> Any:
+    if name == "PerConfig":
+        return per_config_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def stack_hyper(hypers: Sequence[Any], ndim: int, dtype) -> Any:
@@ -121,7 +120,7 @@ def stack_hyper(hypers: Sequence[Any], ndim: int, dtype) -> Any:
             out[f] = vals[0]
         elif all(isinstance(v, float) for v in vals):
             t = torch.tensor(vals, dtype=dtype).reshape((len(vals),) + (1,) * (ndim - 1))
-            out[f] = t.as_subclass(PerConfig())
+            out[f] = t.as_subclass(per_config_class())
         else:
             raise ValueError(
                 f"batched: hyperparameter {f!r} differs between configurations and is not a "

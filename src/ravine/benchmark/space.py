@@ -1,9 +1,9 @@
 """Search spaces: which hyperparameters of each benchmarked optimizer are tuned, over which range.
 
 The *names* of an optimizer's hyperparameters come from its rule class (``Rule.Hyper``
-fields, ``ravine/rules/``) and their *kind* from :func:`_kind` — the one function that
-the rule-field specs of ``ravine/rules/hyper.py`` will replace. The *ranges* are benchmark
-knowledge and live only here (:data:`RANGES`):
+fields, ``ravine/rules/``) and their *kind* from its field specs (``ravine/rules/hyper.py``),
+which :func:`_kind` reads. The *ranges* are benchmark knowledge and live only here
+(:data:`RANGES`):
 
 * ``lr``: log-uniform on [1e-4, 1] (Choi et al. 2019, "On empirical comparisons of
   optimizers for deep learning", tune every optimizer's lr on a log scale);
@@ -34,8 +34,8 @@ from ..rules import hyper as hp
 __all__ = [
     "Dim",
     "Space",
-    "OptimizerSpec",
-    "OPTIMIZERS",
+    "BenchOptimizer",
+    "BENCH_OPTIMIZERS",
     "RANGES",
     "PROTOCOLS",
     "SOBOL_DIMS",
@@ -126,7 +126,7 @@ class Space:
         return "; ".join(d.describe() for d in dims)
 
 
-class OptimizerSpec(NamedTuple):
+class BenchOptimizer(NamedTuple):
     """A benchmarked optimizer: its ``ravine.optim`` class name, fixed keywords that make it
     what it is (heavy ball = SGD with momentum), and the rule fields that are tuned."""
 
@@ -138,26 +138,26 @@ class OptimizerSpec(NamedTuple):
 
 
 #: the optimizers of the benchmark; their defaults are the framework's (torch convention)
-OPTIMIZERS: dict[str, OptimizerSpec] = {
+BENCH_OPTIMIZERS: dict[str, BenchOptimizer] = {
     o.name: o
     for o in (
-        OptimizerSpec("sgd", "SGD", {}, ("lr",), "SGD"),
-        OptimizerSpec("heavy_ball", "SGD", {"momentum": 0.9}, ("lr", "momentum"), "SGD + heavy-ball momentum"),
-        OptimizerSpec(
+        BenchOptimizer("sgd", "SGD", {}, ("lr",), "SGD"),
+        BenchOptimizer("heavy_ball", "SGD", {"momentum": 0.9}, ("lr", "momentum"), "SGD + heavy-ball momentum"),
+        BenchOptimizer(
             "nesterov", "SGD", {"momentum": 0.9, "nesterov": True}, ("lr", "momentum"), "SGD + Nesterov momentum"
         ),
-        OptimizerSpec("adagrad", "Adagrad", {}, ("lr", "eps"), "Adagrad"),
-        OptimizerSpec("rmsprop", "RMSprop", {}, ("lr", "alpha", "eps"), "RMSProp"),
-        OptimizerSpec("adam", "Adam", {}, ("lr", "beta1", "beta2", "eps"), "Adam"),
-        OptimizerSpec("nadam", "NAdam", {}, ("lr", "beta1", "beta2", "eps"), "NAdam"),
+        BenchOptimizer("adagrad", "Adagrad", {}, ("lr", "eps"), "Adagrad"),
+        BenchOptimizer("rmsprop", "RMSprop", {}, ("lr", "alpha", "eps"), "RMSProp"),
+        BenchOptimizer("adam", "Adam", {}, ("lr", "beta1", "beta2", "eps"), "Adam"),
+        BenchOptimizer("nadam", "NAdam", {}, ("lr", "beta1", "beta2", "eps"), "NAdam"),
     )
 }
 
 
-def get_optimizer(name: str) -> OptimizerSpec:
-    if name not in OPTIMIZERS:
-        raise ValueError(f"--optimizers: unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
-    return OPTIMIZERS[name]
+def get_optimizer(name: str) -> BenchOptimizer:
+    if name not in BENCH_OPTIMIZERS:
+        raise ValueError(f"--optimizers: unknown optimizer {name!r}; choose from {', '.join(BENCH_OPTIMIZERS)}")
+    return BENCH_OPTIMIZERS[name]
 
 
 def rule_class(name: str) -> type:
@@ -204,7 +204,7 @@ def full_hyper(name: str, values: Mapping[str, Any]) -> dict[str, Any]:
     return dict(rule_class(name).build(**{**get_optimizer(name).fixed, **values}).hyperparameters())
 
 
-def optimizer_kwargs(name: str, hyper: Mapping[str, Any]) -> dict[str, Any]:
+def optim_keywords(name: str, hyper: Mapping[str, Any]) -> dict[str, Any]:
     """Keywords for the ``ravine.optim`` class from a full hyperparameter dict (fields its
     constructor does not take, such as Adam's ``amsgrad_max``, keep the rule's default)."""
     import inspect

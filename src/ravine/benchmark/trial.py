@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from . import metrics as _metrics
 from .problems import get_problem
-from .space import get_optimizer, optimizer_kwargs
+from .space import get_optimizer, optim_keywords
 
 __all__ = ["TrialSpec", "Outcome", "run_trial", "problem_instance", "CURVE_FIELDS"]
 
@@ -109,7 +109,7 @@ def _run(spec: TrialSpec, t_all: float) -> Outcome:
     model = problem.model(spec.seed)
     cls = getattr(optim, get_optimizer(spec.optimizer).optim)
     # a non-finite gradient ends the trial at that step (as the batched backend's mask does)
-    opt = cls(model.parameters(), impl="eager", nonfinite="raise", **optimizer_kwargs(spec.optimizer, spec.hyper))
+    opt = cls(model.parameters(), impl="eager", nonfinite="raise", **optim_keywords(spec.optimizer, spec.hyper))
     gen = torch.Generator().manual_seed(int(spec.seed))
     batches = problem.batches(data, gen)
     evals = problem.eval_steps()

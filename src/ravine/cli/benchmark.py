@@ -100,7 +100,7 @@ def run_cmd(
     quiet,
 ):
     """Plan and run a sweep into STORE (an SQLite file); restart to finish a killed one."""
-    from ..benchmark.sweep import BACKENDS, make_plan, run_sweep
+    from ..benchmark.plan import BACKENDS, make_plan, run_sweep
 
     if backend not in BACKENDS:
         raise click.UsageError(f"--backend: unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")

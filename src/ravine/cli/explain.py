@@ -102,7 +102,7 @@ def command(
         if not problem and formula is None:
             raise click.UsageError("give --problem NAME or --formula TEXT")
         prob = parse_problem(problem, formula, variables=variables, params=params)
-        from ..tables import explain
+        from ..step_tables import explain
         from .parse import optimizer_class, optimizer_kwargs
 
         hyper = optimizer_kwargs(

@@ -19,8 +19,9 @@ axis                      ``lr=1e-3:1:20:log``, ``momentum=0:0.99:20``, ``beta2=
 output file / folder      ``-o out.png``, ``--out out/train``: checked before any work starts
                           (a file's folder exists and the file opens for writing; a folder
                           is made if missing and a file can be made in it)
-bounded numbers           ``--steps``, ``--tol``, ``--noise``: :func:`bounded_int`,
-                          :func:`bounded_float` (finite, in range) and :func:`check_work`
+bounded numbers           ``--steps`` and other counts: click's ``IntRange``; ``--tol``, ``--noise``:
+                          :func:`bounded_float` (finite, in range); what a run would record:
+                          :func:`check_work`
 ========================  =============================================================
 
 Every error is a :class:`click.BadParameter`-style one-liner that names the flag the user

@@ -5,7 +5,7 @@ The explorer's conventions view asks for a rule (``name``) and the hyperparamete
 defaults with the user's values over them, as :meth:`Explorer.rule` builds them; or the
 rule's one-line refusal, e.g. Keras with coupled weight decay), and one row per field whose
 resolved value is not the same in every convention, with a sentence saying what each value
-does. The sentences come from :mod:`ravine.rules.forms` (and a field's own ``doc``): nothing
+does. The sentences come from :mod:`ravine.rules.meanings` (and a field's own ``doc``): nothing
 is written twice. The page then runs the conventions through ``/api/run``.
 """
 
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ravine._json import jsonable
 from ravine.rules import RULES, normalize_name
-from ravine.rules.forms import meaning, phrase
+from ravine.rules.meanings import meaning, phrase
 
 from .engine import BadRequest, Explorer, one_line
 from .schemas import HyperValue, OptimizerSpec, ShortStr

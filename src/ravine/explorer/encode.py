@@ -1,6 +1,6 @@
 """JSON bodies of the explorer's answers: strict JSON, non-finite numbers as ``null``.
 
-:func:`encode` is the one encoder: ``orjson`` when it is installed (about ten times faster;
+:func:`encode` is the one encoder: ``orjson`` when it is installed (faster, docs/explorer.md;
 NumPy arrays encoded directly, NaN/±inf → null), else :mod:`json` over
 :func:`ravine._json.jsonable` (finite-or-null; the same JSON). :func:`f64` and :func:`f32`
 shape arrays before they are encoded; :func:`nested` is an array as lists, for the few small
@@ -18,7 +18,7 @@ from ravine._json import jsonable
 
 __all__ = ["encode", "nested", "f64", "f32"]
 
-try:  # optional: ~10× faster JSON, numpy arrays encoded directly, NaN/inf → null
+try:  # optional: faster JSON, numpy arrays encoded directly, NaN/inf → null
     import orjson as _orjson
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson = None

@@ -22,9 +22,8 @@ product, not a minibatch estimate.
 
 ``method="linearize"`` builds ``torch.func.linearize(grad L_c, θ)`` once per chunk: the
 primal pass (forward and backward at θ) is traced and kept, and every product afterwards is
-the tangent pass only — about 1.4× (MLP) and 2.1× (CNN) one gradient, against 3.5–3.9× for
-``jvp`` on the loaded test machine (docs/landscape.md, Performance). The tracing costs
-seconds (0.7 s for a 5 k-parameter MLP, 6.7 s for 13 k; ``setup_time``) and every chunk's
+the tangent pass only, cheaper per product than ``jvp`` (the measured ratios to one gradient:
+docs/landscape.md, Performance). The tracing costs seconds (``setup_time``) and every chunk's
 traced graph is kept (memory grows with the split), so it pays only for many products at one
 θ (dense checks, many probes); ``jvp`` (the default) is what one Lanczos run at a new θ wants.
 

@@ -74,7 +74,8 @@ def initial_model(config: TrainConfig) -> nn.Module:
 
 def eager(cfg: TrainConfig) -> TrainConfig:
     """ravine.optim optimizers run eagerly unless ``impl`` is given: these small models gain
-    nothing from ``torch.compile``, which costs ~25 s per new run; torch.optim ones have no ``impl``."""
+    nothing from ``torch.compile``, whose compilation would dominate a short run; torch.optim
+    ones have no ``impl``."""
     args = dict(cfg.optimizer_args)
     if cfg.optimizer.strip().lower().startswith("torch"):
         args.pop("impl", None)

@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from ..tables import Table, explain
+from ..step_tables import explain
+from ..tables import Table
 from .example import LECTURE_002, LectureExample, Row
 from .example import cmd as _cmd
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tables import explain
+from ..step_tables import explain
 from .example import LECTURE_004, LectureExample, Row
 from .example import cmd as _cmd
 

@@ -39,8 +39,6 @@ __all__ = [
     "OPTIMIZERS",
 ]
 
-_COMMON = dict(nonfinite="ignore", impl="auto")
-
 
 class SGD(RuleOptimizer):
     """``torch.optim.SGD`` from :class:`ravine.rules.SGD` (momentum, dampening, nesterov, weight_decay)."""

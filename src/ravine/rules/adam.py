@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from .base import DEFAULT, Rule, check_unit
+from .base import DEFAULT, Rule
 from .hyper import BOOL, CHOICE, LR, NONNEG, POSITIVE, UNIT
 from .ops import Array, full_like, maximum, sign, sqrt, zeros_like
-
-
-def _betas(owner: str, p: Mapping[str, Any]) -> tuple[float, float]:
-    betas = p["betas"] if "betas" in p else (p["beta1"], p["beta2"])
-    try:
-        b1, b2 = betas
-    except (TypeError, ValueError):
-        raise ValueError(f"{owner}: betas must be a pair (beta1, beta2), got {betas!r}") from None
-    return check_unit(owner, "beta1", b1), check_unit(owner, "beta2", b2)
-
 
 EPS_MODES = ("outside", "inside", "hat")
 

@@ -29,16 +29,17 @@ no terms, and the class attributes (``Hyper``, ``State``, ``Record``, ``fields``
 ``conventions`` …) are typed class variables. mypy checks every rule's functions
 against it (``make lint``).
 
-Non-finite gradients (one policy, everywhere):
-    ``nonfinite="raise"`` (default) raises :class:`NonFiniteGradientError` before
-    anything is changed; ``"skip"`` leaves parameters and state untouched and
+Non-finite gradients (three policies, one meaning wherever they are offered):
+    ``nonfinite="raise"`` (the default of :meth:`Rule.apply` and the explain tables;
+    ``ravine.optim``'s optimizers default to ``"ignore"``, as torch's do) raises
+    :class:`NonFiniteGradientError` before anything is changed; ``"skip"`` leaves parameters and state untouched and
     counts the skipped step; ``"ignore"`` applies the step anyway (IEEE
     arithmetic then spreads the NaN/inf). ``apply`` and the runner's NumPy path
     also check what a finite gradient produced — the new θ and every new State
     field (:func:`nonfinite_parts`): a g whose square overflows (v = inf: the rule
     would silently stop moving) is raised or skipped like a non-finite g.
-    The trajectory runner treats a non-finite gradient as divergence of that one
-    trajectory (see ``ravine.run``).
+    The trajectory runner has its own default, ``"stop"``: a non-finite gradient is the
+    divergence of that one trajectory (see ``ravine.run``).
 """
 
 from __future__ import annotations
@@ -64,11 +65,7 @@ __all__ = [
     "nonfinite_parts",
     "DEFAULT",
     "check_lr",
-    "check_unit",
-    "check_positive",
-    "check_nonnegative",
     "check_bool",
-    "check_int",
     "check_choice",
 ]
 
@@ -117,31 +114,8 @@ def check_lr(owner: str, v: Any, name: str = "lr") -> float:
     return out
 
 
-def check_unit(owner: str, name: str, v: Any) -> float:
-    """A decay factor (β, ρ, α, momentum): 0 ≤ v < 1."""
-    out: float = hp.UNIT_KIND.check(owner, name, v)
-    return out
-
-
-def check_positive(owner: str, name: str, v: Any) -> float:
-    """A strictly positive number (ε)."""
-    out: float = hp.POSITIVE_KIND.check(owner, name, v)
-    return out
-
-
-def check_nonnegative(owner: str, name: str, v: Any) -> float:
-    """A finite number ≥ 0."""
-    out: float = hp.NONNEG_KIND.check(owner, name, v)
-    return out
-
-
 def check_bool(owner: str, name: str, v: Any) -> bool:
     out: bool = hp.BOOL_KIND.check(owner, name, v)
-    return out
-
-
-def check_int(owner: str, name: str, v: Any, minimum: int = 1) -> int:
-    out: int = hp.INT_KIND.with_bounds(lo=minimum).check(owner, name, v)
     return out
 
 

@@ -41,7 +41,6 @@ __all__ = [
     "CHOICE",
     "KINDS",
     "fmt",
-    "check_number",
     "join_pairs",
     "split_pairs",
     "pair_names",
@@ -74,11 +73,6 @@ class Required(NamedTuple):
 def fmt(v: Any) -> str:
     """A value as messages show it (see ``ravine._checks.show``)."""
     return _checks.show(v)
-
-
-def check_number(owner: str, name: str, v: Any) -> float:
-    """A finite real number (a 0-d array or tensor counts); bools are refused."""
-    return _checks.real(owner, name, v)
 
 
 class Kind(NamedTuple):

@@ -138,8 +138,9 @@ def is_literal(value: Any) -> bool:
 
 def literals(h: Any) -> tuple[tuple[str, Any], ...]:
     """The compile-time part of hyperparameters ``h`` (the fields :func:`is_literal` keeps),
-    in field order. The key of every compiled variant (the compiled runner, the explorer's warm
-    set, ``ravine.optim``'s steps, the batched benchmark's step)."""
+    in field order. The key of every compiled variant: the compiled runner's kernels,
+    ``ravine sweep`` (which variants a sweep compiles), the explorer's warm set and
+    hyperparameter map, ``ravine.optim``'s steps, the batched benchmark's step."""
     return tuple((k, v) for k, v in h._asdict().items() if is_literal(v))
 
 

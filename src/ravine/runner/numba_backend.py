@@ -303,8 +303,8 @@ _BY_KEY: OrderedDict[tuple, object] = OrderedDict()
 #: trajectories per thread below which one thread does all (thread start-up costs more)
 _CHUNK_MIN = 2048
 _MAX_KERNELS = 256
-#: kernel modules kept on disk (each with Numba's index and object files, ~0.4 MB); the least
-#: recently used beyond this are deleted when a new one is written
+#: kernel modules kept on disk (each with Numba's index and object files); the least recently
+#: used beyond this are deleted when a new one is written
 _MAX_DISK_KERNELS = 256
 
 

@@ -62,8 +62,8 @@ MNIST1D_SAMPLES = 5000
 MNIST1D_SEED = 42
 
 #: samples: digits has 1797 (a larger ``samples`` is capped to them, with a note from
-#: ``ravine.train.train``); MNIST-1D is generated, ~2 ms a sample on one core, so at most
-#: 100 000 (minutes, 32 MB)
+#: ``ravine.train.train``); MNIST-1D is generated sample by sample (its cost: docs/train.md),
+#: so at most 100 000 (minutes of generation, 32 MB)
 DIGITS_SAMPLES = 1797
 MNIST1D_MAX_SAMPLES = 100_000
 

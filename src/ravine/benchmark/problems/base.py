@@ -44,7 +44,8 @@ class Data:
 
 
 class Problem:
-    """Base class (see the module docstring). Subclasses set the class attributes."""
+    """Base class of a benchmark problem, a training task (see the module docstring); not
+    :class:`ravine.problems.Problem`, an objective on ℝⁿ. Subclasses set the class attributes."""
 
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""

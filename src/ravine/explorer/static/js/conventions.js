@@ -4,7 +4,7 @@
  * any rule (its defaults). /api/conventions answers, per convention, the resolved
  * hyperparameters (the convention's defaults with the user's values over them, or the rule's
  * refusal) and one row per field whose value differs between the conventions, with a
- * sentence saying what each value does (from ravine.rules.forms: nothing is written here).
+ * sentence saying what each value does (from ravine.rules.meanings: nothing is written here).
  * Then /api/run runs every convention from the same start for the same steps (one optimizer
  * per convention, within the server's limit) and the view draws the paths on a small contour
  * and the loss curves, one palette colour per convention. S.conventions holds it all.

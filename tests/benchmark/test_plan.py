@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from ravine.benchmark import metrics as M
+from ravine.benchmark.plan import choose_best, final_rows, make_plan, run_sweep, tune_rows
 from ravine.benchmark.report import summarize, write_report
 from ravine.benchmark.space import RANGES, _kind, rule_class, sobol_points, space_for
 from ravine.benchmark.store import Store
-from ravine.benchmark.sweep import choose_best, final_rows, make_plan, run_sweep, tune_rows
 from support.bench import bench_env
 
 
@@ -120,8 +120,8 @@ def test_report_and_export(tmp_path, smoke_reference):
 
 def test_imports_stay_light():
     code = (
-        "import sys, ravine, ravine.benchmark, ravine.cli.benchmark, ravine.benchmark.sweep, "
-        "ravine.benchmark.store; from ravine.benchmark.sweep import make_plan, tune_rows; "
+        "import sys, ravine, ravine.benchmark, ravine.cli.benchmark, ravine.benchmark.plan, "
+        "ravine.benchmark.store; from ravine.benchmark.plan import make_plan, tune_rows; "
         "tune_rows(make_plan('small'));"
         "bad = [m for m in ('torch', 'ray', 'matplotlib', 'pyarrow') if m in sys.modules]; print(bad)"
     )

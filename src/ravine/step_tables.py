@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import _checks
-from .table import Table
+from . import _checks
+from .tables.table import Table
 
 __all__ = ["explain", "build_rule"]
 
@@ -50,7 +50,7 @@ def build_rule(rule: Any, hyper: dict | None = None, convention: str | None = No
     ``form`` …; see :meth:`ravine.rules.Rule.keywords`). Unknown keys and bad values raise a
     one-line ``ValueError``.
     """
-    from ..rules import RULES, Rule, normalize_name
+    from .rules import RULES, Rule, normalize_name
 
     hyper = dict(hyper or {})
     if isinstance(rule, Rule):
@@ -73,7 +73,7 @@ def build_rule(rule: Any, hyper: dict | None = None, convention: str | None = No
 
 def _split(cls, hyper: dict) -> dict:
     """Pairs given as a pair (``betas``) split into their fields, so they override field by field."""
-    from ..rules import hyper as hp
+    from .rules import hyper as hp
 
     return hp.split_pairs(cls.__name__, cls.fields, hyper)
 
@@ -82,7 +82,7 @@ def _split(cls, hyper: dict) -> dict:
 
 
 def _as_problem(problem: Any, params: dict | None = None):
-    from ..problems import Problem, get_problem
+    from .problems import Problem, get_problem
 
     if isinstance(problem, str):
         return get_problem(problem, **(params or {}))
@@ -150,7 +150,7 @@ def explain(
     include_start : add row 0 with θ_0 and f(θ_0)
     nonfinite : passed to ``apply`` ("raise", "skip", "ignore")
     """
-    from ..rules import OptState
+    from .rules import OptState
 
     r = build_rule(rule, hyper, convention)
     sched = None
