@@ -94,7 +94,10 @@ def same(rule_theta, ref_theta):
     np.testing.assert_allclose(rule_theta - THETA0, ref_theta - THETA0, rtol=RTOL, atol=0)
 
 
+#: filled by the tests of this file as they run; the last test reads it. Under pytest-xdist the
+#: whole file therefore runs in one worker, in order.
 COVERED = set()
+pytestmark = pytest.mark.xdist_group("tests/rules/test_conventions.py")
 
 
 def covers(cls, conv):

@@ -179,8 +179,9 @@ class Adam(Rule):
         if h.eps_mode == "outside" and h.amsgrad_max == "r":
             # torch's order (adam.py, _single_tensor_adam): denom = √r / √(1−β2^t) + ε, then
             # θ − (η/(1−β1^t))·s / denom. √(r/(1−β2^t)) would overflow first: r/(1−β2^t) is
-            # inf from |g| ≈ 1.8e19 (float32) / 1.3e154 (float64) while √r/√(1−β2^t) is finite
-            move = h.lr / k.bc1 * s / (sqrt(r_used) / sqrt(k.bc2) + h.eps)
+            # inf from |g| ≈ 1.8e19 (float32) / 1.3e154 (float64) while √r/√(1−β2^t) is finite.
+            # η multiplies last, so an η given as a tensor rounds as the same η given as a number
+            move = h.lr * (s / k.bc1 / (sqrt(r_used) / sqrt(k.bc2) + h.eps))
         elif h.eps_mode == "outside":  # optax: r̂ = r/(1−β2^t) formed (its max is over r̂), then √r̂
             move = h.lr * (s_hat / (sqrt(r_hat) + h.eps))
         elif h.eps_mode == "inside":
