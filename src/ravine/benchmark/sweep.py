@@ -25,7 +25,8 @@ tasks and shuts down the Ray the driver started, and propagates; every trial rec
 kept, and running the same command again resumes. A driver that dies without a word (SIGKILL)
 leaves nothing behind either: each pool worker watches the driver's pid and exits when it ends
 (``_die_with``), and the forkserver and multiprocessing's resource tracker exit when the last
-worker holding their pipes has gone.
+worker holding their pipes has gone. A local Ray the driver started is watched by a process of
+its own (``ravine.benchmark.reaper``) that ends what is left of it when the driver ends.
 """
 
 from __future__ import annotations
@@ -523,8 +524,9 @@ def _execute_ray(specs, rec, workers, address, max_retries):
         raise ValueError("--backend ray needs Ray, which is not installed (pip install 'ravine[ray]')") from None
 
     started = not ray.is_initialized()
-    # a local Ray started here: a watcher ends what is left of it when the driver ends
-    reaper = Reaper.start(os.path.dirname(ray.__file__)) if started and not address else None
+    # a local Ray started here: a watcher ends what is left of it when the driver ends (it reads /proc)
+    local = started and not address
+    reaper = Reaper.start(os.path.dirname(ray.__file__)) if local and sys.platform.startswith("linux") else None
     try:
         if started and address:
             _ray_init(ray, address=address, log_to_driver=False)
