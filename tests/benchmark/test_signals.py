@@ -10,11 +10,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 
-from support.bench import SMOKE_ARGS, bench_env, start
+from support.bench import SMOKE_ARGS, alive, bench_env, descendants, gone_within, running, start
 
 # long enough to be signalled mid-sweep (88 trials on 2 workers), short to resume
 ARGS = [*SMOKE_ARGS, "--trials", "8", "--workers", "2", "--backend", "local"]
@@ -28,66 +27,10 @@ def _start(store):
     return start(store, ARGS, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
-def _descendants(pid):
-    out = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except FileNotFoundError:
-        return out
-    for t in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{t}/children") as fh:
-                kids = [int(c) for c in fh.read().split()]
-        except FileNotFoundError:
-            continue
-        for k in kids:
-            out += [k, *_descendants(k)]
-    return out
-
-
-def _alive(pid):
-    """Running (a zombie has ended: only its exit status waits to be collected)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
-def _recorded(store):
-    if not store.exists():
-        return 0
-    try:
-        con = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5)
-        try:
-            return con.execute("SELECT count(*) FROM trials WHERE status != 'planned'").fetchone()[0]
-        finally:
-            con.close()
-    except sqlite3.Error:  # not made yet
-        return 0
-
-
-def _running_with_workers(p, store, timeout=180):
-    """Wait until the sweep has recorded a trial (its pool is up); return its descendants."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        assert p.poll() is None, f"the sweep ended before it could be signalled: {p.stderr.read()[-2000:]}"
-        if _recorded(store) >= 1:
-            kids = _descendants(p.pid)
-            if len(kids) >= 4:  # resource tracker, forkserver, two workers
-                return kids
-        time.sleep(0.1)
-    pytest.fail("the sweep recorded no trial in time")
-
-
-def _gone_within(pids, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        left = [q for q in pids if _alive(q)]
-        if not left:
-            return []
-        time.sleep(0.1)
-    return [(q, open(f"/proc/{q}/cmdline").read().replace("\0", " ")[:120]) for q in pids if _alive(q)]
+def _running_with_workers(p, store):
+    """Wait until the sweep has recorded a trial and its pool is up (resource tracker,
+    forkserver, two workers); return its descendants."""
+    return running(p, store, lambda kids: len(kids) >= 4)
 
 
 def _consistent(store):
@@ -122,7 +65,7 @@ def test_signal_ends_the_pool_and_the_sweep_resumes(tmp_path, sig, code, word):
     assert 1 <= n < EXPECTED
     head = f"ravine: bench run {word}: {store}: {n} trials recorded ("
     assert lines[0].startswith(head) and lines[0].endswith("); run the same command again to resume"), lines[0]
-    assert _gone_within(kids, 10) == []
+    assert gone_within(kids, 10) == []
     # the same command finishes the plan: every trial once
     r = subprocess.run(
         [sys.executable, "-m", "ravine.cli", "bench", "run", str(store), *ARGS],
@@ -143,10 +86,10 @@ def test_sigkill_of_the_driver_leaves_no_process(tmp_path):
         kids = _running_with_workers(p, store)
         p.kill()
         p.communicate(timeout=30)
-        assert _gone_within(kids, 15) == []
+        assert gone_within(kids, 15) == []
     finally:
-        for q in _descendants(p.pid):  # nothing, if the test passed
+        for q in descendants(p.pid):  # nothing, if the test passed
             os.kill(q, signal.SIGKILL)
         for q in kids if "kids" in locals() else []:
-            if _alive(q):
+            if alive(q):
                 os.kill(q, signal.SIGKILL)

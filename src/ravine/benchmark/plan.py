@@ -25,7 +25,8 @@ tasks and shuts down the Ray the driver started, and propagates; every trial rec
 kept, and running the same command again resumes. A driver that dies without a word (SIGKILL)
 leaves nothing behind either: each pool worker watches the driver's pid and exits when it ends
 (``_die_with``), and the forkserver and multiprocessing's resource tracker exit when the last
-worker holding their pipes has gone.
+worker holding their pipes has gone. A local Ray the driver started is watched by a process of
+its own (``ravine.benchmark.reaper``) that ends what is left of it when the driver ends.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import math
 import os
 import platform
@@ -44,9 +46,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .. import _signals
+from .._signals import Terminated
 from .._version import versions as _versions
 from . import metrics as _metrics
 from .problems import get_problem, list_problems
+from .reaper import Reaper
 from .space import BENCH_OPTIMIZERS, PROTOCOLS, RANGES, check_range, full_hyper, sobol_points, space_for
 from .store import Store
 from .trial import Outcome, TrialSpec, run_trial
@@ -500,14 +505,17 @@ def _execute_ray(specs, rec, workers, address, max_retries):
     except ImportError:
         raise ValueError("--backend ray needs Ray, which is not installed (pip install 'ravine[ray]')") from None
 
-    started = False
-    if not ray.is_initialized():
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-        started = True
+    started = not ray.is_initialized()
+    # a local Ray started here: a watcher ends what is left of it when the driver ends (it reads /proc)
+    local = started and not address
+    reaper = Reaper.start(os.path.dirname(ray.__file__)) if local and sys.platform.startswith("linux") else None
     try:
+        if started and address:
+            _ray_init(ray, address=address, log_to_driver=False)
+        elif started:
+            _ray_init(
+                ray, num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING
+            )
         remote = ray.remote(num_cpus=1, max_retries=max_retries)(_ray_trial)
         pending = {remote.remote(s): s for s in specs}
         try:
@@ -522,17 +530,37 @@ def _execute_ray(specs, rec, workers, address, max_retries):
                             spec.key, "failed", f"ray: {type(exc).__name__}: {str(exc).splitlines()[0]}", {}, {}, 0.0
                         )
                     rec(spec, out)
-        except BaseException:  # an interrupt: the tasks still pending stop (on a cluster too)
+        except BaseException as exc:  # an interrupt: the tasks still pending stop (on a cluster too)
             for ref in pending:
                 try:
                     ray.cancel(ref, force=True)
                 except Exception:
                     pass
+            if isinstance(exc, KeyboardInterrupt):  # ray.wait turns what a signal handler raised
+                _signals.check()  # into a KeyboardInterrupt: the signal received, SIGTERM included
             raise
     finally:
         if started:
             ray.shutdown()
+        if reaper is not None:
+            reaper.finish()
     return None
+
+
+def _ray_init(ray, **kw):
+    """``ray.init`` with the caller's SIGTERM handler kept. ``ray.init`` puts its own in place
+    (a Python one that exits, and its core worker's, which prints a stack and aborts), after
+    which SIGTERM would end the run with a stack trace and status 134, not with the interrupt
+    the command handles. A SIGTERM during start-up reaches Ray's handler, which raises
+    SystemExit: it is raised as :class:`ravine._signals.Terminated`."""
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        ray.init(**kw)
+    except SystemExit:
+        raise Terminated() from None
+    finally:
+        if handler is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, handler)
 
 
 def _ray_trial(spec):
