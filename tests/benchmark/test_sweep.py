@@ -11,7 +11,7 @@ import pytest
 
 from ravine.benchmark import metrics as M
 from ravine.benchmark.report import summarize, write_report
-from ravine.benchmark.space import RANGES, _kind, rule_class, sobol_points, space_for
+from ravine.benchmark.space import OPTIMIZERS, RANGES, _kind, arms, default_tuned, rule_class, sobol_points, space_for
 from ravine.benchmark.store import Store
 from ravine.benchmark.sweep import choose_best, final_rows, make_plan, run_sweep, tune_rows
 from support.bench import bench_env
@@ -39,6 +39,24 @@ def test_spaces_come_from_rule_fields_and_share_sobol_points():
         _kind(rule_class("adam"), "betaz")
     assert space_for("adam").describe("all").count("log-uniform") == 4
     assert [d.name for d in space_for("rmsprop").dims] == ["lr", "alpha", "eps"]
+
+
+def test_every_rule_with_a_torch_face_is_an_arm_tuning_what_its_spec_says():
+    """An added rule is benchmarked with no line in the benchmark: its arm tunes lr and the
+    searched reals with a non-zero default, which is what the plain arms list by hand."""
+    import ravine.optim as ro
+
+    for name, spec in OPTIMIZERS.items():
+        if not spec.fixed:
+            assert default_tuned(rule_class(name)) == spec.tuned, name
+    every = arms()
+    assert {o.optim for o in every.values()} == set(ro.OPTIMIZERS)
+    assert every["yogi"].tuned == ("lr", "beta1", "beta2", "eps") and every["adadelta"].tuned == ("lr", "rho", "eps")
+    plan = make_plan("smoke", optimizers=["yogi", "adam"])
+    assert plan.optimizers == ("yogi", "adam")
+    assert space_for("momentum").describe() == "lr log-uniform [0.0001, 1]; 1−momentum log-uniform [0.001, 0.5]"
+    with pytest.raises(ValueError, match=r"^--optimizers: unknown optimizer 'nag'; choose from sgd, .*, yogi$"):
+        make_plan("smoke", optimizers=["nag"])  # a look-ahead rule has no torch face
 
 
 def test_tuning_reads_validation_never_test():

@@ -46,7 +46,7 @@ from typing import Any
 
 from . import metrics as _metrics
 from .problems import get_problem, list_problems
-from .space import OPTIMIZERS, PROTOCOLS, RANGES, check_range, full_hyper, sobol_points, space_for
+from .space import PROTOCOLS, RANGES, arms, check_range, full_hyper, sobol_points, space_for
 from .store import Store
 from .trial import Outcome, TrialSpec, run_trial
 
@@ -156,7 +156,7 @@ def make_plan(
     s = SUITES[suite]
     all_problems = list_problems()
     probs = _names("--problems", problems, s["problems"] or all_problems, all_problems)
-    opts = _names("--optimizers", optimizers, s["optimizers"], list(OPTIMIZERS))
+    opts = _names("--optimizers", optimizers, s["optimizers"], list(arms()))
     prots = _names("--protocols", protocols, s["protocols"], list(PROTOCOLS))
     n = s["trials"] if trials is None else trials
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
