@@ -50,13 +50,19 @@ def test_every_rule_with_a_torch_face_is_an_arm_tuning_what_its_spec_says():
         if not spec.fixed:
             assert default_tuned(rule_class(name)) == spec.tuned, name
     every = arms()
-    assert {o.optim for o in every.values()} == set(ro.OPTIMIZERS)
-    assert every["yogi"].tuned == ("lr", "beta1", "beta2", "eps") and every["adadelta"].tuned == ("lr", "rho", "eps")
-    plan = make_plan("smoke", optimizers=["yogi", "adam"])
-    assert plan.optimizers == ("yogi", "adam")
-    assert space_for("momentum").describe() == "lr log-uniform [0.0001, 1]; 1−momentum log-uniform [0.001, 0.5]"
-    with pytest.raises(ValueError, match=r"^--optimizers: unknown optimizer 'nag'; choose from sgd, .*, yogi$"):
-        make_plan("smoke", optimizers=["nag"])  # a look-ahead rule has no torch face
+    decaying = {n for n, c in ro.OPTIMIZERS.items() if "weight_decay" in c._rule.Hyper._fields}
+    assert {o.optim for o in every.values()} == decaying  # every problem sets a weight decay
+    assert every["adamw"].tuned == ("lr", "beta1", "beta2", "eps") and every["adadelta"].tuned == ("lr", "rho", "eps")
+    plan = make_plan("smoke", optimizers=["adadelta", "adam"])
+    assert plan.optimizers == ("adadelta", "adam")
+    assert space_for("adadelta").describe() == (
+        "lr log-uniform [0.0001, 1]; 1−rho log-uniform [0.001, 0.5]; eps log-uniform [1e-10, 0.1]"
+    )
+    for name in ("nag", "yogi"):  # a look-ahead rule has no torch face; Yogi has no weight decay
+        with pytest.raises(
+            ValueError, match=rf"^--optimizers: unknown optimizer '{name}'; choose from sgd, .*, adamw$"
+        ):
+            make_plan("smoke", optimizers=[name])
 
 
 def test_tuning_reads_validation_never_test():

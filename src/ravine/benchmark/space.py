@@ -3,8 +3,8 @@
 The *names* of an optimizer's hyperparameters come from its rule class (``Rule.Hyper``
 fields, ``ravine/rules/``) and their *kind* from :func:`_kind`, which reads the fields' specs
 (``ravine/rules/hyper.py``). The arms of :data:`OPTIMIZERS` name what they tune; every other
-rule with a ``ravine.optim`` class is an arm too, under its registry name (:func:`arms`), tuning
-what :func:`default_tuned` reads from its spec. The *ranges* are benchmark knowledge and live
+rule with a ``ravine.optim`` class and a ``weight_decay`` is an arm too, under its registry name
+(:func:`arms`), tuning what :func:`default_tuned` reads from its spec. The *ranges* are benchmark knowledge and live
 only here (:data:`RANGES`):
 
 * ``lr``: log-uniform on [1e-4, 1] (Choi et al. 2019, "On empirical comparisons of
@@ -172,14 +172,16 @@ def default_tuned(rule_cls: type) -> tuple[str, ...]:
 
 def arms() -> dict[str, OptimizerSpec]:
     """Every optimizer the benchmark can run: :data:`OPTIMIZERS`, then each other rule that has a
-    ``ravine.optim`` class, under its registry name (``yogi``), tuning :func:`default_tuned`."""
+    ``ravine.optim`` class and a ``weight_decay`` (every problem sets one: ``Problem.weight_decay``),
+    under its registry name (``adadelta``), tuning :func:`default_tuned`."""
     from .. import optim
     from ..rules import RULES
 
     out = dict(OPTIMIZERS)
     taken = {o.optim for o in OPTIMIZERS.values()}
     for name, rule in RULES.items():
-        if name not in out and rule.__name__ not in taken and rule.__name__ in optim.OPTIMIZERS:
+        decays = any(f.name == "weight_decay" for f in rule.settable())
+        if name not in out and rule.__name__ not in taken and rule.__name__ in optim.OPTIMIZERS and decays:
             out[name] = OptimizerSpec(name, rule.__name__, {}, default_tuned(rule), rule.title)
     return out
 
