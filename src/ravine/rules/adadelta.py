@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any, NamedTuple
 
-from .base import Rule, refuse_keras_coupled_decay
+from .base import Rule
 from .hyper import LR, NONNEG, UNIT, Required
 from .ops import Array, sqrt, zeros_like
 
@@ -78,11 +77,7 @@ class Adadelta(Rule):
     }
     symbols = {"g": "g", "s": "s", "step": "Δ", "u": "u", "delta": "Δθ"}
     Hyper, State, Record = AdadeltaHyper, AdadeltaState, AdadeltaRecord
-
-    def _hyper(self, p: Mapping[str, Any]) -> Any:
-        h = super()._hyper(p)
-        refuse_keras_coupled_decay(self, h)
-        return h
+    coupled_decay_only = True  # Keras decays decoupled: its preset with weight_decay != 0 is refused
 
     @staticmethod
     def init_state(h: AdadeltaHyper, theta: Array) -> AdadeltaState:

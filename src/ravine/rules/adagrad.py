@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any, NamedTuple
 
-from .base import Rule, refuse_keras_coupled_decay
+from .base import Rule
 from .hyper import BOOL, LR, NONNEG
 from .ops import Array, full_like, sqrt
 
@@ -73,11 +72,7 @@ class Adagrad(Rule):
     }
     symbols = {"g": "g", "r": "r", "eta_t": "η_t", "delta": "Δθ"}
     Hyper, State, Record, Terms = AdagradHyper, AdagradState, AdagradRecord, AdagradTerms
-
-    def _hyper(self, p: Mapping[str, Any]) -> Any:
-        h = super()._hyper(p)
-        refuse_keras_coupled_decay(self, h)
-        return h
+    coupled_decay_only = True  # Keras decays decoupled: its preset with weight_decay != 0 is refused
 
     @staticmethod
     def init_state(h: AdagradHyper, theta: Array) -> AdagradState:

@@ -204,6 +204,9 @@ class Rule(ABC):
     fields: ClassVar[tuple[hp.Field, ...]] = ()
     #: fields this rule holds at one value (AdamW: ``decoupled_weight_decay=True``)
     fixed: ClassVar[Mapping[str, Any]] = {}
+    #: weight decay added to the gradient only (torch's L2): ``convention="keras"`` with
+    #: ``weight_decay != 0`` is refused, Keras decays decoupled (:func:`refuse_keras_coupled_decay`)
+    coupled_decay_only: ClassVar[bool] = False
     #: how θ moves with the rule's velocity-like state field: ``(field, "displacement")`` when
     #: θ ← θ + v (the arrow is v), ``(field, "gradient")`` when θ ← θ − η·m (the arrow is −m)
     moves: ClassVar[tuple[str, str] | None] = None
@@ -296,6 +299,8 @@ class Rule(ABC):
             values[f.name] = f.check(owner, p[f.name])
         h = self.Hyper(**values)
         self.check(h)
+        if self.coupled_decay_only:
+            refuse_keras_coupled_decay(self, h)
         return h
 
     @classmethod

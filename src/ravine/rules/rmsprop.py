@@ -5,10 +5,9 @@ calls AdaDelta."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Annotated, Any, NamedTuple
 
-from .base import Rule, refuse_keras_coupled_decay
+from .base import Rule
 from .hyper import BOOL, INT, LR, NONNEG, POSITIVE, UNIT
 from .ops import Array, ring_put, sqrt, where, window_sum, zeros_like, zeros_stack
 
@@ -89,12 +88,8 @@ class RMSprop(Rule):
     }
     symbols = {"g": "g", "r": "r", "m": "m", "denom": "√r+ε", "b": "b", "delta": "Δθ"}
     Hyper, State, Record = RMSpropHyper, RMSpropState, RMSpropRecord
+    coupled_decay_only = True  # Keras decays decoupled: its preset with weight_decay != 0 is refused
     moves = ("b", "gradient")
-
-    def _hyper(self, p: Mapping[str, Any]) -> Any:
-        h = super()._hyper(p)
-        refuse_keras_coupled_decay(self, h)
-        return h
 
     @staticmethod
     def init_state(h: RMSpropHyper, theta: Array) -> RMSpropState:

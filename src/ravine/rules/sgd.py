@@ -10,10 +10,9 @@ gradient (lecture 002's ``sgd`` snippet), see ``ravine.run(grad_noise=...)``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any, NamedTuple
 
-from .base import Rule, refuse_keras_coupled_decay
+from .base import Rule
 from .hyper import BOOL, CHOICE, LR, NONNEG, REAL, UNIT
 from .ops import Array, add_scaled, zeros_like
 
@@ -87,6 +86,7 @@ class SGD(Rule):
     State = SGDState
     Record = SGDRecord
     Terms = SGDTerms
+    coupled_decay_only = True  # Keras decays decoupled: its preset with weight_decay != 0 is refused
     moves = ("b", "gradient")
 
     @classmethod
@@ -96,11 +96,6 @@ class SGD(Rule):
                 f"{cls.__name__}: nesterov=True requires momentum > 0 and dampening = 0, "
                 f"got momentum={h.momentum:g}, dampening={h.dampening:g}"
             )
-
-    def _hyper(self, p: Mapping[str, Any]) -> Any:
-        h = super()._hyper(p)
-        refuse_keras_coupled_decay(self, h)
-        return h
 
     @staticmethod
     def init_state(h: SGDHyper, theta: Array) -> SGDState:
