@@ -12,6 +12,17 @@ sys.path.insert(0, "src")
 from ravine.rules import RULES
 
 
+def _keywords(cls):
+    """The rule's keyword signature as users call it: names, ``*`` before the keyword-only ones."""
+    out, star = [], False
+    for p in inspect.signature(cls).parameters.values():
+        if p.kind is p.KEYWORD_ONLY and not star:
+            out.append("*")
+            star = True
+        out.append(p.name if p.name != "convention" else "convention='torch'")
+    return ", ".join(out)
+
+
 def main():
     out = [
         "# The update rules",
@@ -30,11 +41,14 @@ def main():
         doc = inspect.cleandoc(cls.__doc__ or "")
         r = cls()
         hyper = ", ".join(f"`{k}={v!r}`" for k, v in r.hyperparameters().items())
+        keywords = _keywords(cls)
         out += [
             "",
             f"## `{name}` — {cls.title}",
             "",
             f"*Source:* {cls.source}",
+            "",
+            f"*Keywords:* `{cls.__name__}({keywords})` (each defaults to the convention's value)",
             "",
             f"*Defaults (torch convention):* {hyper}",
             "",

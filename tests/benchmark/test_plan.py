@@ -12,7 +12,16 @@ import pytest
 from ravine.benchmark import metrics as M
 from ravine.benchmark.plan import choose_best, final_rows, make_plan, run_sweep, tune_rows
 from ravine.benchmark.report import summarize, write_report
-from ravine.benchmark.space import RANGES, _kind, rule_class, sobol_points, space_for
+from ravine.benchmark.space import (
+    BENCH_OPTIMIZERS,
+    RANGES,
+    _kind,
+    arms,
+    default_tuned,
+    rule_class,
+    sobol_points,
+    space_for,
+)
 from ravine.benchmark.store import Store
 from support.bench import bench_env
 
@@ -39,6 +48,30 @@ def test_spaces_come_from_rule_fields_and_share_sobol_points():
         _kind(rule_class("adam"), "betaz")
     assert space_for("adam").describe("all").count("log-uniform") == 4
     assert [d.name for d in space_for("rmsprop").dims] == ["lr", "alpha", "eps"]
+
+
+def test_every_rule_with_a_torch_face_is_an_arm_tuning_what_its_spec_says():
+    """An added rule is benchmarked with no line in the benchmark: its arm tunes lr and the
+    searched reals with a non-zero default, which is what the plain arms list by hand."""
+    import ravine.optim as ro
+
+    for name, spec in BENCH_OPTIMIZERS.items():
+        if not spec.fixed:
+            assert default_tuned(rule_class(name)) == spec.tuned, name
+    every = arms()
+    decaying = {n for n, c in ro.OPTIMIZERS.items() if "weight_decay" in c._rule.Hyper._fields}
+    assert {o.optim for o in every.values()} == decaying  # every problem sets a weight decay
+    assert every["adamw"].tuned == ("lr", "beta1", "beta2", "eps") and every["adadelta"].tuned == ("lr", "rho", "eps")
+    plan = make_plan("smoke", optimizers=["adadelta", "adam"])
+    assert plan.optimizers == ("adadelta", "adam")
+    assert space_for("adadelta").describe() == (
+        "lr log-uniform [0.0001, 1]; 1−rho log-uniform [0.001, 0.5]; eps log-uniform [1e-10, 0.1]"
+    )
+    for name in ("nag", "yogi"):  # a look-ahead rule has no torch face; Yogi has no weight decay
+        with pytest.raises(
+            ValueError, match=rf"^--optimizers: unknown optimizer '{name}'; choose from sgd, .*, adamw$"
+        ):
+            make_plan("smoke", optimizers=[name])
 
 
 def test_tuning_reads_validation_never_test():

@@ -103,3 +103,24 @@ def test_nadam_keras_decay_is_decoupled_in_both_faces():
     p = torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
     opt = ro.NAdam([p], weight_decay=0.1, convention="keras")
     assert opt.rule.h.decoupled_weight_decay is True
+
+
+def test_a_rule_without_a_class_gets_one_made_from_its_hyper():
+    """What an added rule gets with no line in ravine.optim: Yogi's declared class has nothing
+    but its rule, so the class made for the rule alone must be it, keyword for keyword and step
+    for step."""
+    made = ro._plain(ro.Yogi._rule)
+    assert made.__name__ == "Yogi" and made is not ro.Yogi
+    assert inspect.signature(made) == inspect.signature(ro.Yogi)
+    p, q = (torch.nn.Parameter(torch.tensor([1.0, -0.5, 2.0, 0.25], dtype=torch.float64)) for _ in range(2))
+    a = made([p], 0.05, (0.8, 0.9), bias_correction=True, impl="eager")
+    b = ro.Yogi([q], lr=0.05, betas=(0.8, 0.9), bias_correction=True, impl="eager")
+    assert a.rule.h == b.rule.h
+    for _ in range(3):
+        for x in (p, q):
+            x.grad = torch.tensor(_grad(x.detach().numpy()), dtype=torch.float64)
+        a.step()
+        b.step()
+    assert torch.equal(p, q)
+    with pytest.raises(TypeError, match=r"^Yogi\(\): got an unexpected keyword argument 'beta1'$"):
+        made([p], beta1=0.9)

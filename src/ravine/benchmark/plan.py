@@ -52,7 +52,7 @@ from .._version import versions as _versions
 from . import metrics as _metrics
 from .problems import get_problem, list_problems
 from .reaper import Reaper
-from .space import BENCH_OPTIMIZERS, PROTOCOLS, RANGES, check_range, full_hyper, sobol_points, space_for
+from .space import PROTOCOLS, RANGES, arms, check_range, full_hyper, sobol_points, space_for
 from .store import Store
 from .trial import Outcome, TrialSpec, run_trial
 
@@ -162,7 +162,7 @@ def make_plan(
     s = SUITES[suite]
     all_problems = list_problems()
     probs = _names("--problems", problems, s["problems"] or all_problems, all_problems)
-    opts = _names("--optimizers", optimizers, s["optimizers"], list(BENCH_OPTIMIZERS))
+    opts = _names("--optimizers", optimizers, s["optimizers"], list(arms()))
     prots = _names("--protocols", protocols, s["protocols"], list(PROTOCOLS))
     n = s["trials"] if trials is None else trials
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:

@@ -1,9 +1,11 @@
 """Search spaces: which hyperparameters of each benchmarked optimizer are tuned, over which range.
 
 The *names* of an optimizer's hyperparameters come from its rule class (``Rule.Hyper``
-fields, ``ravine/rules/``) and their *kind* from its field specs (``ravine/rules/hyper.py``),
-which :func:`_kind` reads. The *ranges* are benchmark knowledge and live only here
-(:data:`RANGES`):
+fields, ``ravine/rules/``) and their *kind* from :func:`_kind`, which reads the fields' specs
+(``ravine/rules/hyper.py``). The arms of :data:`BENCH_OPTIMIZERS` name what they tune; every other
+rule with a ``ravine.optim`` class and a ``weight_decay`` is an arm too, under its registry name
+(:func:`arms`), tuning what :func:`default_tuned` reads from its spec. The *ranges* are benchmark knowledge and live
+only here (:data:`RANGES`):
 
 * ``lr``: log-uniform on [1e-4, 1] (Choi et al. 2019, "On empirical comparisons of
   optimizers for deep learning", tune every optimizer's lr on a log scale);
@@ -43,6 +45,8 @@ __all__ = [
     "sobol_points",
     "check_range",
     "get_optimizer",
+    "arms",
+    "default_tuned",
 ]
 
 PROTOCOLS = ("lr", "all")
@@ -154,10 +158,40 @@ BENCH_OPTIMIZERS: dict[str, BenchOptimizer] = {
 }
 
 
+def default_tuned(rule_cls: type) -> tuple[str, ...]:
+    """What an arm without a list of its own tunes: ``lr``, then the real fields searched on a
+    log scale (``Field.scale``) whose torch default is not 0 (β, ρ, α, ε, …; not a weight decay
+    or an accumulator that starts at 0), in the order of ``Hyper``, at most :data:`SOBOL_DIMS`."""
+    out = ["lr"]
+    for f in rule_cls.fields:
+        default = rule_cls.default_of(f.name)
+        if f.name != "lr" and f.scale in ("log", "log1m") and default is not hp.NO_DEFAULT and default != 0:
+            out.append(f.name)
+    return tuple(out[:SOBOL_DIMS])
+
+
+def arms() -> dict[str, BenchOptimizer]:
+    """Every optimizer the benchmark can run: :data:`BENCH_OPTIMIZERS`, then each other rule that has a
+    ``ravine.optim`` class and a ``weight_decay`` (every problem sets one: ``Problem.weight_decay``),
+    under its registry name (``adadelta``), tuning :func:`default_tuned`."""
+    from ..rules import RULES
+
+    out = dict(BENCH_OPTIMIZERS)
+    taken = {o.optim for o in BENCH_OPTIMIZERS.values()}
+    for name, rule in RULES.items():
+        decays = any(f.name == "weight_decay" for f in rule.settable())
+        # ravine.optim has a class, of the rule's name, for every rule without ``needs`` (it is
+        # not imported here: planning a sweep does not load torch; a test checks the two agree)
+        if name not in out and rule.__name__ not in taken and not rule.needs and decays:
+            out[name] = BenchOptimizer(name, rule.__name__, {}, default_tuned(rule), rule.title)
+    return out
+
+
 def get_optimizer(name: str) -> BenchOptimizer:
-    if name not in BENCH_OPTIMIZERS:
-        raise ValueError(f"--optimizers: unknown optimizer {name!r}; choose from {', '.join(BENCH_OPTIMIZERS)}")
-    return BENCH_OPTIMIZERS[name]
+    known = BENCH_OPTIMIZERS if name in BENCH_OPTIMIZERS else arms()
+    if name not in known:
+        raise ValueError(f"--optimizers: unknown optimizer {name!r}; choose from {', '.join(known)}")
+    return known[name]
 
 
 def rule_class(name: str) -> type:

@@ -62,6 +62,7 @@ from ..rules.base import (
     outcome,
 )
 from ..rules.specialize import attributes_used, is_literal, specialized_function
+from . import _keywords
 
 __all__ = ["RuleOptimizer", "IMPLS", "compile_stats"]
 
@@ -364,8 +365,9 @@ class RuleOptimizer(Optimizer):
     """Base class of every ``ravine.optim`` optimizer (see the module docstring).
 
     Subclasses set ``_rule`` (a rule class from ``ravine.rules``), optionally
-    ``_fixed`` (rule keywords held fixed), ``_state_names`` (rule State field →
-    key in ``optimizer.state[p]``, torch's names where torch has the method),
+    ``_torch_keywords`` (torch's own keywords, in torch's order: the signature is made from
+    them and the rule's ``Hyper``, ``_keywords.py``), ``_fixed`` (rule keywords held fixed),
+    ``_state_names`` (rule State field → key in ``optimizer.state[p]``, torch's names where torch has the method),
     ``_scalar_state`` (keys torch keeps as one number per parameter: published as a
     0-d tensor), ``_sparse_ok`` (sparse gradients accepted, as torch's SGD and Adagrad)
     ``_state_at_init`` (state published at construction, as torch's Adagrad), ``_keeps_step``
@@ -381,6 +383,15 @@ class RuleOptimizer(Optimizer):
     _state_at_init = False
     _keeps_step = True  # torch's SGD keeps no step count: its state dicts have none
     _detach_first = False  # torch's SGD detaches its first momentum buffer (differentiable=True)
+    #: torch's keywords besides the rule's, in torch's order, "*" where keyword-only begins
+    _torch_keywords: tuple = _keywords.TORCHLESS
+
+    def __init_subclass__(cls, **kwargs):
+        """A subclass with a ``_rule`` and no ``__init__`` of its own gets the signature its rule's
+        ``Hyper`` and its ``_torch_keywords`` make (``_keywords.py``)."""
+        super().__init_subclass__(**kwargs)
+        if cls._rule is not None and "__init__" not in cls.__dict__:
+            _keywords.keyword_init(cls, RuleOptimizer.__init__)
 
     def __init__(
         self,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
-from .base import DEFAULT, Rule, refuse_keras_coupled_decay
-from .hyper import LR, NONNEG, UNIT_KIND, Field, Required
+from .base import Rule
+from .hyper import LR, NONNEG, UNIT, Required
 from .ops import Array, sqrt, zeros_like
 
 #: optax's preset has no learning rate ravine can reproduce: it must be given
@@ -17,10 +16,10 @@ _OPTAX_LR = Required(
 
 
 class AdadeltaHyper(NamedTuple):
-    lr: float
-    rho: float
-    eps: float
-    weight_decay: float
+    lr: Annotated[float, LR()]
+    rho: Annotated[float, UNIT(hi_open=False)]  # torch: 0 <= rho <= 1
+    eps: Annotated[float, NONNEG()]  # torch: eps >= 0
+    weight_decay: Annotated[float, NONNEG(default=0.0)]
 
 
 class AdadeltaState(NamedTuple):
@@ -78,29 +77,7 @@ class Adadelta(Rule):
     }
     symbols = {"g": "g", "s": "s", "step": "Δ", "u": "u", "delta": "Δθ"}
     Hyper, State, Record = AdadeltaHyper, AdadeltaState, AdadeltaRecord
-
-    fields = (
-        LR("lr"),
-        Field("rho", UNIT_KIND.with_bounds(hi_open=False)),  # torch: 0 <= rho <= 1
-        NONNEG("eps"),  # torch: eps >= 0
-        NONNEG("weight_decay", default=0.0),
-    )
-
-    def __init__(
-        self,
-        lr: float = DEFAULT,
-        rho: float = DEFAULT,
-        eps: float = DEFAULT,
-        weight_decay: float = DEFAULT,
-        *,
-        convention: str = "torch",
-    ) -> None:
-        super().__init__(convention, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
-
-    def _hyper(self, p: Mapping[str, Any]) -> Any:
-        h = super()._hyper(p)
-        refuse_keras_coupled_decay(self, h)
-        return h
+    coupled_decay_only = True  # Keras decays decoupled: its preset with weight_decay != 0 is refused
 
     @staticmethod
     def init_state(h: AdadeltaHyper, theta: Array) -> AdadeltaState:

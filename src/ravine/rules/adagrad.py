@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
-from .base import DEFAULT, Rule, refuse_keras_coupled_decay
+from .base import Rule
 from .hyper import BOOL, LR, NONNEG
 from .ops import Array, full_like, sqrt
 
 
 class AdagradHyper(NamedTuple):
-    lr: float
-    lr_decay: float
-    weight_decay: float
-    initial_accumulator_value: float
-    eps: float
-    eps_inside: bool
+    lr: Annotated[float, LR()]
+    lr_decay: Annotated[float, NONNEG(default=0.0)]
+    weight_decay: Annotated[float, NONNEG(default=0.0)]
+    initial_accumulator_value: Annotated[float, NONNEG()]
+    eps: Annotated[float, NONNEG()]  # torch: eps >= 0
+    eps_inside: Annotated[bool, BOOL(kw_only=True)]
 
 
 class AdagradState(NamedTuple):
@@ -73,41 +72,7 @@ class Adagrad(Rule):
     }
     symbols = {"g": "g", "r": "r", "eta_t": "η_t", "delta": "Δθ"}
     Hyper, State, Record, Terms = AdagradHyper, AdagradState, AdagradRecord, AdagradTerms
-
-    fields = (
-        LR("lr"),
-        NONNEG("lr_decay", default=0.0),
-        NONNEG("weight_decay", default=0.0),
-        NONNEG("initial_accumulator_value"),
-        NONNEG("eps"),  # torch: eps >= 0
-        BOOL("eps_inside"),
-    )
-
-    def __init__(
-        self,
-        lr: float = DEFAULT,
-        lr_decay: float = DEFAULT,
-        weight_decay: float = DEFAULT,
-        initial_accumulator_value: float = DEFAULT,
-        eps: float = DEFAULT,
-        *,
-        eps_inside: bool = DEFAULT,
-        convention: str = "torch",
-    ) -> None:
-        super().__init__(
-            convention,
-            lr=lr,
-            lr_decay=lr_decay,
-            weight_decay=weight_decay,
-            initial_accumulator_value=initial_accumulator_value,
-            eps=eps,
-            eps_inside=eps_inside,
-        )
-
-    def _hyper(self, p: Mapping[str, Any]) -> Any:
-        h = super()._hyper(p)
-        refuse_keras_coupled_decay(self, h)
-        return h
+    coupled_decay_only = True  # Keras decays decoupled: its preset with weight_decay != 0 is refused
 
     @staticmethod
     def init_state(h: AdagradHyper, theta: Array) -> AdagradState:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
-from .base import DEFAULT, Rule
+from .base import Rule
 from .hyper import BOOL, CHOICE, LR, NONNEG, POSITIVE, UNIT
 from .ops import Array, full_like, maximum, sign, sqrt, zeros_like
 
@@ -12,15 +12,15 @@ EPS_MODES = ("outside", "inside", "hat")
 
 
 class AdamHyper(NamedTuple):
-    lr: float
-    beta1: float
-    beta2: float
-    eps: float
-    weight_decay: float
-    amsgrad: bool
-    decoupled_weight_decay: bool
-    eps_mode: str
-    amsgrad_max: str
+    lr: Annotated[float, LR()]
+    beta1: Annotated[float, UNIT(pair="betas")]
+    beta2: Annotated[float, UNIT(pair="betas")]
+    eps: Annotated[float, NONNEG()]  # torch: eps >= 0
+    weight_decay: Annotated[float, NONNEG(default=0.0)]
+    amsgrad: Annotated[bool, BOOL(default=False)]
+    decoupled_weight_decay: Annotated[bool, BOOL(kw_only=True, nullable=True)]
+    eps_mode: Annotated[str, CHOICE(EPS_MODES, kw_only=True)]
+    amsgrad_max: Annotated[str, CHOICE(("r", "r_hat"), default="r", kw_only=True)]
 
 
 class AdamState(NamedTuple):
@@ -107,45 +107,7 @@ class Adam(Rule):
     }
     symbols = {"g": "g", "s": "s", "r": "r", "r_max": "r_max", "s_hat": "ŝ", "r_hat": "r̂", "delta": "Δθ"}
     Hyper, State, Record, Terms = AdamHyper, AdamState, AdamRecord, AdamTerms
-
-    fields = (
-        LR("lr"),
-        UNIT("beta1", pair="betas"),
-        UNIT("beta2", pair="betas"),
-        NONNEG("eps"),  # torch: eps >= 0
-        NONNEG("weight_decay", default=0.0),
-        BOOL("amsgrad", default=False),
-        BOOL("decoupled_weight_decay"),
-        CHOICE("eps_mode", EPS_MODES),
-        CHOICE("amsgrad_max", ("r", "r_hat"), default="r"),
-    )
     moves = ("s", "gradient")
-    _nullable = frozenset({"decoupled_weight_decay"})
-
-    def __init__(
-        self,
-        lr: float = DEFAULT,
-        betas: tuple[float, float] = DEFAULT,
-        eps: float = DEFAULT,
-        weight_decay: float = DEFAULT,
-        amsgrad: bool = DEFAULT,
-        *,
-        decoupled_weight_decay: bool | None = None,
-        eps_mode: str = DEFAULT,
-        amsgrad_max: str = DEFAULT,
-        convention: str = "torch",
-    ) -> None:
-        super().__init__(
-            convention,
-            lr=lr,
-            betas=betas,
-            eps=eps,
-            weight_decay=weight_decay,
-            amsgrad=amsgrad,
-            decoupled_weight_decay=decoupled_weight_decay,
-            eps_mode=eps_mode,
-            amsgrad_max=amsgrad_max,
-        )
 
     @staticmethod
     def init_state(h: AdamHyper, theta: Array) -> AdamState:
@@ -244,39 +206,15 @@ class AdamW(Adam):
         ),
     }
 
-    def __init__(
-        self,
-        lr: float = DEFAULT,
-        betas: tuple[float, float] = DEFAULT,
-        eps: float = DEFAULT,
-        weight_decay: float = DEFAULT,
-        amsgrad: bool = DEFAULT,
-        *,
-        eps_mode: str = DEFAULT,
-        amsgrad_max: str = DEFAULT,
-        convention: str = "torch",
-    ) -> None:
-        Rule.__init__(
-            self,
-            convention,
-            lr=lr,
-            betas=betas,
-            eps=eps,
-            weight_decay=weight_decay,
-            amsgrad=amsgrad,
-            eps_mode=eps_mode,
-            amsgrad_max=amsgrad_max,
-        )
-
 
 class NAdamHyper(NamedTuple):
-    lr: float
-    beta1: float
-    beta2: float
-    eps: float
-    weight_decay: float
-    momentum_decay: float
-    decoupled_weight_decay: bool
+    lr: Annotated[float, LR()]
+    beta1: Annotated[float, UNIT(pair="betas")]
+    beta2: Annotated[float, UNIT(pair="betas")]
+    eps: Annotated[float, NONNEG()]  # torch: eps >= 0
+    weight_decay: Annotated[float, NONNEG(default=0.0)]
+    momentum_decay: Annotated[float, NONNEG()]
+    decoupled_weight_decay: Annotated[bool, BOOL(nullable=True)]
 
 
 class NAdamState(NamedTuple):
@@ -334,39 +272,7 @@ class NAdam(Rule):
     }
     symbols = {"g": "g", "s": "s", "r": "r", "mu_product": "Πμ", "r_hat": "r̂", "delta": "Δθ"}
     Hyper, State, Record, Terms = NAdamHyper, NAdamState, NAdamRecord, NAdamTerms
-
-    fields = (
-        LR("lr"),
-        UNIT("beta1", pair="betas"),
-        UNIT("beta2", pair="betas"),
-        NONNEG("eps"),  # torch: eps >= 0
-        NONNEG("weight_decay", default=0.0),
-        NONNEG("momentum_decay"),
-        BOOL("decoupled_weight_decay"),
-    )
     moves = ("s", "gradient")
-    _nullable = frozenset({"decoupled_weight_decay"})
-
-    def __init__(
-        self,
-        lr: float = DEFAULT,
-        betas: tuple[float, float] = DEFAULT,
-        eps: float = DEFAULT,
-        weight_decay: float = DEFAULT,
-        momentum_decay: float = DEFAULT,
-        decoupled_weight_decay: bool | None = None,
-        *,
-        convention: str = "torch",
-    ) -> None:
-        super().__init__(
-            convention,
-            lr=lr,
-            betas=betas,
-            eps=eps,
-            weight_decay=weight_decay,
-            momentum_decay=momentum_decay,
-            decoupled_weight_decay=decoupled_weight_decay,
-        )
 
     @staticmethod
     def init_state(h: NAdamHyper, theta: Array) -> NAdamState:
@@ -405,13 +311,13 @@ class NAdam(Rule):
 
 
 class YogiHyper(NamedTuple):
-    lr: float
-    beta1: float
-    beta2: float
-    eps: float
-    initial_accumulator_value: float
-    initial_first_moment: float
-    bias_correction: bool
+    lr: Annotated[float, LR()]
+    beta1: Annotated[float, UNIT(pair="betas")]
+    beta2: Annotated[float, UNIT(pair="betas")]
+    eps: Annotated[float, POSITIVE()]
+    initial_accumulator_value: Annotated[float, NONNEG()]
+    initial_first_moment: Annotated[float, NONNEG(kw_only=True)]
+    bias_correction: Annotated[bool, BOOL(kw_only=True)]
 
 
 class YogiState(NamedTuple):
@@ -481,38 +387,7 @@ class Yogi(Rule):
     }
     symbols = {"g": "g", "s": "s", "r": "r", "s_hat": "ŝ", "r_hat": "r̂", "delta": "Δθ"}
     Hyper, State, Record, Terms = YogiHyper, YogiState, YogiRecord, AdamTerms
-
-    fields = (
-        LR("lr"),
-        UNIT("beta1", pair="betas"),
-        UNIT("beta2", pair="betas"),
-        POSITIVE("eps"),
-        NONNEG("initial_accumulator_value"),
-        NONNEG("initial_first_moment"),
-        BOOL("bias_correction"),
-    )
     moves = ("s", "gradient")
-
-    def __init__(
-        self,
-        lr: float = DEFAULT,
-        betas: tuple[float, float] = DEFAULT,
-        eps: float = DEFAULT,
-        initial_accumulator_value: float = DEFAULT,
-        *,
-        initial_first_moment: float = DEFAULT,
-        bias_correction: bool = DEFAULT,
-        convention: str = "torch",
-    ) -> None:
-        super().__init__(
-            convention,
-            lr=lr,
-            betas=betas,
-            eps=eps,
-            initial_accumulator_value=initial_accumulator_value,
-            initial_first_moment=initial_first_moment,
-            bias_correction=bias_correction,
-        )
 
     @staticmethod
     def init_state(h: YogiHyper, theta: Array) -> YogiState:

@@ -44,6 +44,7 @@ Non-finite gradients (three policies, one meaning wherever they are offered):
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, NamedTuple
@@ -176,10 +177,13 @@ class Rule(ABC):
     """Base class: hyperparameters (validated) + ``init_state`` + ``terms`` + ``update``.
 
     Subclasses define ``Hyper``, ``State``, ``Record`` (NamedTuples), the three
-    static functions, ``fields`` (one :class:`ravine.rules.hyper.Field` per Hyper
-    field: kind, range, default) and ``conventions`` (convention name → defaults and
-    forms). Constraints between fields go in ``check(h)``. A class that leaves
-    ``init_state`` or ``update`` undefined cannot be instantiated.
+    static functions and ``conventions`` (convention name → defaults and forms). Each
+    ``Hyper`` field is declared once, with its spec (``Annotated[float, LR()]``: see
+    ``hyper.py``); from it the class gets :attr:`fields` and its keyword signature
+    (``Adam(lr=DEFAULT, betas=DEFAULT, …, *, eps_mode=DEFAULT, convention="torch")``), both
+    made when the class is defined (:meth:`__init_subclass__`). Constraints between fields go
+    in ``check(h)``. A class that leaves ``init_state`` or ``update`` undefined cannot be
+    instantiated.
     """
 
     #: registry name, e.g. "adam"
@@ -201,13 +205,27 @@ class Rule(ABC):
     #: symbols for the step tables (field → notation); fields not listed print as named
     symbols: ClassVar[Mapping[str, str]] = {}
 
-    #: the hyperparameters, one spec each, in the order of ``Hyper`` (see ``hyper.py``)
+    #: the hyperparameters, one spec each, in the order of ``Hyper``: read from ``Hyper``'s
+    #: annotations when the class is defined (``hyper.fields_of``)
     fields: ClassVar[tuple[hp.Field, ...]] = ()
     #: fields this rule holds at one value (AdamW: ``decoupled_weight_decay=True``)
     fixed: ClassVar[Mapping[str, Any]] = {}
+    #: weight decay added to the gradient only (torch's L2): ``convention="keras"`` with
+    #: ``weight_decay != 0`` is refused, Keras decays decoupled (:func:`refuse_keras_coupled_decay`)
+    coupled_decay_only: ClassVar[bool] = False
     #: how θ moves with the rule's velocity-like state field: ``(field, "displacement")`` when
     #: θ ← θ + v (the arrow is v), ``(field, "gradient")`` when θ ← θ − η·m (the arrow is −m)
     moves: ClassVar[tuple[str, str] | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give each rule class its :attr:`fields` (from the ``Hyper`` it declares) and, unless
+        it writes its own ``__init__``, the keyword signature they make (:func:`_keyword_init`)."""
+        super().__init_subclass__(**kwargs)
+        if "Hyper" in cls.__dict__:
+            cls.fields = hp.fields_of(cls.Hyper)
+            cls._nullable = frozenset(f.name for f in cls.fields if f.nullable)
+        if "__init__" not in cls.__dict__ and cls.fields:
+            _keyword_init(cls)
 
     def movement(self) -> dict[str, str] | None:
         """:attr:`moves` for this instance (a rule whose form decides it overrides this)."""
@@ -245,7 +263,7 @@ class Rule(ABC):
         Rule.__init__(rule, convention, **hyper)
         return rule
 
-    #: keywords whose ``None`` means "as the convention says" (torch's decoupled_weight_decay)
+    #: keywords whose ``None`` means "as the convention says" (the fields declared ``nullable``)
     _nullable: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
@@ -287,6 +305,8 @@ class Rule(ABC):
             values[f.name] = f.check(owner, p[f.name])
         h = self.Hyper(**values)
         self.check(h)
+        if self.coupled_decay_only:
+            refuse_keras_coupled_decay(self, h)
         return h
 
     @classmethod
@@ -425,3 +445,31 @@ class Rule(ABC):
 
     def __hash__(self) -> int:
         return hash((type(self), self.h))
+
+
+def _keyword_init(cls: type[Rule]) -> None:
+    """``cls.__init__`` with the keywords of its settable fields, as :func:`hyper.parameters`
+    lists them, then ``convention``: what ``help`` and ``inspect.signature`` show. A call
+    binds to that signature (a wrong keyword or too many arguments is Python's TypeError,
+    prefixed with the class) and goes on as :meth:`Rule.__init__`."""
+    params = [
+        *hp.parameters(cls.settable(), DEFAULT),
+        inspect.Parameter("convention", inspect.Parameter.KEYWORD_ONLY, default="torch", annotation=str),
+    ]
+    sig = inspect.Signature(params)
+
+    def __init__(self: Rule, *args: Any, **kwargs: Any) -> None:
+        try:
+            given = sig.bind(*args, **kwargs).arguments
+        except TypeError as exc:
+            raise TypeError(f"{type(self).__name__}(): {exc}") from None
+        Rule.__init__(self, **given)
+
+    this = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    __init__.__signature__ = sig.replace(parameters=[this, *params])  # type: ignore[attr-defined]  # read by inspect
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__doc__ = (
+        f"{cls.__name__} with its hyperparameters (a pair as one keyword, ``betas``; ``build`` also takes "
+        "``beta1``/``beta2``); each left out takes the convention's default. Made from ``Hyper``."
+    )
+    cls.__init__ = __init__  # type: ignore[method-assign]  # generated, once per class

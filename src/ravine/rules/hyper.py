@@ -1,19 +1,28 @@
-"""Hyperparameters declared once: each rule's fields as specs.
+"""Hyperparameters declared once: each rule's ``Hyper`` NamedTuple, one line a field.
 
-A rule lists its hyperparameters in ``fields``, one :class:`Field` each, in the
-order of its ``Hyper`` NamedTuple::
+A rule declares each hyperparameter once, in its ``Hyper``: the name, the type the equations
+read, and the spec (a :class:`Field`: kind, range, default, pair keyword, keyword-only) in
+``Annotated``::
 
-    fields = (LR("lr"), UNIT("beta1", pair="betas"), UNIT("beta2", pair="betas"),
-              POSITIVE("eps"), NONNEG("weight_decay", default=0.0), BOOL("amsgrad", default=False))
+    class AdamHyper(NamedTuple):
+        lr: Annotated[float, LR()]
+        beta1: Annotated[float, UNIT(pair="betas")]
+        beta2: Annotated[float, UNIT(pair="betas")]
+        eps: Annotated[float, NONNEG()]
+        weight_decay: Annotated[float, NONNEG(default=0.0)]
+        amsgrad: Annotated[bool, BOOL(default=False)]
+        eps_mode: Annotated[str, CHOICE(EPS_MODES, kw_only=True)]
 
-Everything else that needs to know a hyperparameter's kind reads it from here:
+:func:`fields_of` reads the specs back (the rule's ``fields``, in the order of ``Hyper``), and
+everything else that needs to know a hyperparameter reads it from there:
 
+* the rule's keyword signature (:func:`parameters`: pairs joined as torch does, ``DEFAULT``
+  for every keyword, keyword-only where the field says so) and ``ravine.optim``'s classes,
 * validation in :class:`ravine.rules.base.Rule` (one message style:
   ``"Adam: beta2 must be in [0, 1), got 1.5"``),
 * the pair keywords (``betas`` ↔ ``beta1``/``beta2``) of every face: :func:`join_pairs`,
   :func:`split_pairs`,
 * the explorer's controls and the CLI's help: :func:`describe`,
-* the torch classes' keywords (``ravine.optim``: checked against the spec by a test),
 * the benchmark's search spaces (:attr:`Kind.scale`: ``"log"`` for η and ε, ``"log1m"`` for
   decay factors β, searched as 1 − β on a log scale).
 
@@ -23,6 +32,8 @@ A field's default is the rule's convention's value where the convention gives on
 
 from __future__ import annotations
 
+import inspect
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -47,6 +58,8 @@ __all__ = [
     "joined_names",
     "describe",
     "field_map",
+    "fields_of",
+    "parameters",
     "NO_DEFAULT",
     "Required",
 ]
@@ -137,7 +150,10 @@ class Field(NamedTuple):
     ``pair``: the keyword that sets this field together with its neighbour (``betas`` sets
     ``beta1`` and ``beta2``, in that order). ``structural``: the field selects code paths
     (flags, forms, integers), so compiled kernels specialise on it. ``default``: used when
-    the convention gives none.
+    the convention gives none. ``kw_only``: keyword-only in the rule's signature (torch's
+    keyword-only ones, and ravine's own forms). ``nullable``: ``None`` means "as the
+    convention says", the keyword's default in the rule's signature (torch's
+    ``decoupled_weight_decay``). ``name`` is the ``Hyper`` field's (:func:`fields_of`).
     """
 
     name: str
@@ -149,6 +165,8 @@ class Field(NamedTuple):
     #: how a search or a slider spans this field, where it differs from its kind's
     #: (SGD's momentum is valid on [0, ∞) like torch's, but is searched as 1 − β, "log1m")
     scale_: str | None = None
+    kw_only: bool = False
+    nullable: bool = False
 
     @property
     def scale(self) -> str | None:
@@ -185,19 +203,21 @@ class Field(NamedTuple):
 
 def _maker(kind: Kind) -> Callable[..., Field]:
     def make(
-        name: str,
+        name: str = "",
         *,
         default: Any = NO_DEFAULT,
         pair: str | None = None,
         doc: str = "",
         lo: float | None = None,
         hi: float | None = None,
+        hi_open: bool | None = None,
         scale: str | None = None,
+        kw_only: bool = False,
+        nullable: bool = False,
     ) -> Field:
-        k = kind
-        if lo is not None or hi is not None:
-            k = kind.with_bounds(**({"lo": lo} if lo is not None else {}), **({"hi": hi} if hi is not None else {}))
-        return Field(name, k, default=default, pair=pair, doc=doc, scale_=scale)
+        bounds = {"lo": lo, "hi": hi, "hi_open": hi_open}
+        k = kind.with_bounds(**{b: v for b, v in bounds.items() if v is not None})
+        return Field(name, k, default=default, pair=pair, doc=doc, scale_=scale, kw_only=kw_only, nullable=nullable)
 
     make.__name__ = kind.name.upper()
     make.__doc__ = f"A {kind.meaning} field ({kind.range_text()})."
@@ -213,9 +233,58 @@ BOOL = _maker(BOOL_KIND)
 INT = _maker(INT_KIND)
 
 
-def CHOICE(name: str, choices: Iterable[str], *, default: Any = NO_DEFAULT, doc: str = "") -> Field:
+def CHOICE(choices: Iterable[str], *, default: Any = NO_DEFAULT, doc: str = "", kw_only: bool = False) -> Field:
     """A field that picks one of several forms (``first_buffer``, ``eps_mode`` …)."""
-    return Field(name, CHOICE_KIND, default=default, choices=tuple(choices), doc=doc)
+    return Field("", CHOICE_KIND, default=default, choices=tuple(choices), doc=doc, kw_only=kw_only)
+
+
+# ------------------------------------------------------------ the one declaration: Hyper
+
+#: the Python type a field of each kind has in ``Hyper`` (checked by :func:`fields_of`)
+_TYPES: dict[str, type] = {"real": float, "int": int, "bool": bool, "choice": str}
+
+
+def fields_of(hyper: type[Any]) -> tuple[Field, ...]:
+    """The :class:`Field` of every field of a ``Hyper`` NamedTuple, in its order, each named
+    after its field: the spec is the ``Annotated`` metadata of the field's annotation.
+
+    A field without a spec, or whose type is not its kind's (``float`` for a real, ``bool``,
+    ``int``, ``str`` for a choice), is a TypeError when the rule class is defined."""
+    hints = typing.get_type_hints(hyper, include_extras=True)
+    out = []
+    for name in hyper._fields:
+        hint = hints.get(name)
+        specs = [m for m in getattr(hint, "__metadata__", ()) if isinstance(m, Field)]
+        if len(specs) != 1:
+            raise TypeError(f"{hyper.__name__}.{name}: declare it as Annotated[<type>, <one Field spec>], got {hint!r}")
+        f = specs[0]._replace(name=name)
+        want = _TYPES[f.kind.type]
+        if typing.get_args(hint)[0] is not want:
+            raise TypeError(f"{hyper.__name__}.{name}: a {f.kind.name} field is a {want.__name__}, got {hint!r}")
+        out.append(f)
+    return tuple(out)
+
+
+def parameters(fields: Iterable[Field], default: Any) -> list[inspect.Parameter]:
+    """The keywords a user gives for ``fields``, as signature parameters: pairs joined
+    (``betas``), in field order, positional first and then the keyword-only ones (a pair
+    takes its first field's place); each defaults to ``default`` (the rule's ``DEFAULT``:
+    "as the convention says"), a nullable field to ``None``."""
+    fields = list(fields)
+    pairs = pair_names(fields)
+    out: list[inspect.Parameter] = []
+    for f in sorted(fields, key=lambda f: f.kw_only):  # stable: field order within each group
+        name = f.pair or f.name
+        if any(p.name == name for p in out):
+            continue
+        kind = inspect.Parameter.KEYWORD_ONLY if f.kw_only else inspect.Parameter.POSITIONAL_OR_KEYWORD
+        t: Any = _TYPES[f.kind.type]
+        if f.pair:
+            t = tuple[(t,) * len(pairs[f.pair])]  # type: ignore[misc]  # a tuple type of the pair's length
+        if f.nullable:
+            t = t | None
+        out.append(inspect.Parameter(name, kind, default=None if f.nullable else default, annotation=t))
+    return out
 
 
 # ------------------------------------------------------------------ pairs (betas ↔ beta1, beta2)

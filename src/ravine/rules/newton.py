@@ -4,17 +4,17 @@ problems (the runner passes H); they are not elementwise."""
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
-from .base import DEFAULT, Rule
+from .base import Rule
 from .hyper import LR, NONNEG
 from .ops import Array, dot, identity_like, is_positive_definite, matvec, solve, where
 
 
 class NewtonHyper(NamedTuple):
-    lr: float  # step scale on the Newton direction (1 = the full step)
-    damping: float  # λ in (H + λI)
-    fallback_lr: float  # gradient step where H + λI is not positive definite
+    lr: Annotated[float, LR()]  # step scale on the Newton direction (1 = the full step)
+    damping: Annotated[float, NONNEG()]  # λ in (H + λI)
+    fallback_lr: Annotated[float, LR()]  # gradient step where H + λI is not positive definite
 
 
 class NewtonState(NamedTuple):
@@ -49,13 +49,6 @@ class Newton(Rule):
     symbols = {"g": "g", "newton_ok": "H+λI ≻ 0", "delta": "Δθ"}
     Hyper, State, Record = NewtonHyper, NewtonState, NewtonRecord
 
-    fields = (LR("lr"), NONNEG("damping"), LR("fallback_lr"))
-
-    def __init__(
-        self, lr: float = DEFAULT, damping: float = DEFAULT, fallback_lr: float = DEFAULT, *, convention: str = "torch"
-    ) -> None:
-        super().__init__(convention, lr=lr, damping=damping, fallback_lr=fallback_lr)
-
     @staticmethod
     def init_state(h: NewtonHyper, theta: Array) -> NewtonState:
         return NewtonState()
@@ -72,7 +65,7 @@ class Newton(Rule):
 
 
 class ExactStepHyper(NamedTuple):
-    lr: float  # fallback step where gᵀHg ≤ 0
+    lr: Annotated[float, LR()]  # fallback step where gᵀHg ≤ 0
 
 
 class ExactStepState(NamedTuple):
@@ -105,11 +98,6 @@ class ExactStep(Rule):
     needs = ("hessian",)
     symbols = {"g": "g", "gHg": "gᵀHg", "eps_star": "ε*", "delta": "Δθ"}
     Hyper, State, Record = ExactStepHyper, ExactStepState, ExactStepRecord
-
-    fields = (LR("lr"),)
-
-    def __init__(self, lr: float = DEFAULT, *, convention: str = "torch") -> None:
-        super().__init__(convention, lr=lr)
 
     @staticmethod
     def init_state(h: ExactStepHyper, theta: Array) -> ExactStepState:

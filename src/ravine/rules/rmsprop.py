@@ -5,23 +5,24 @@ calls AdaDelta."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
-from .base import DEFAULT, Rule, refuse_keras_coupled_decay
+from .base import Rule
 from .hyper import BOOL, INT, LR, NONNEG, POSITIVE, UNIT
 from .ops import Array, ring_put, sqrt, where, window_sum, zeros_like, zeros_stack
 
 
 class RMSpropHyper(NamedTuple):
-    lr: float
-    alpha: float
-    eps: float
-    weight_decay: float
-    momentum: float
-    centered: bool
-    eps_inside: bool
-    lr_in_buffer: bool
+    lr: Annotated[float, LR()]
+    alpha: Annotated[float, NONNEG(scale="log1m")]  # torch: alpha >= 0
+    eps: Annotated[float, NONNEG()]  # torch: eps >= 0
+    weight_decay: Annotated[float, NONNEG(default=0.0)]
+    momentum: Annotated[float, NONNEG(default=0.0, scale="log1m")]  # torch: momentum >= 0
+    centered: Annotated[bool, BOOL(default=False)]
+    eps_inside: Annotated[bool, BOOL(kw_only=True)]
+    lr_in_buffer: Annotated[
+        bool, BOOL(default=False, kw_only=True, doc="keep η inside the momentum buffer (Keras, optax: b ← μb + ηg/den)")
+    ]
 
 
 class RMSpropState(NamedTuple):
@@ -87,48 +88,8 @@ class RMSprop(Rule):
     }
     symbols = {"g": "g", "r": "r", "m": "m", "denom": "√r+ε", "b": "b", "delta": "Δθ"}
     Hyper, State, Record = RMSpropHyper, RMSpropState, RMSpropRecord
-
-    fields = (
-        LR("lr"),
-        NONNEG("alpha", scale="log1m"),  # torch: alpha >= 0
-        NONNEG("eps"),  # torch: eps >= 0
-        NONNEG("weight_decay", default=0.0),
-        NONNEG("momentum", default=0.0, scale="log1m"),  # torch: momentum >= 0
-        BOOL("centered", default=False),
-        BOOL("eps_inside"),
-        BOOL("lr_in_buffer", default=False, doc="keep η inside the momentum buffer (Keras, optax: b ← μb + ηg/den)"),
-    )
+    coupled_decay_only = True  # Keras decays decoupled: its preset with weight_decay != 0 is refused
     moves = ("b", "gradient")
-
-    def __init__(
-        self,
-        lr: float = DEFAULT,
-        alpha: float = DEFAULT,
-        eps: float = DEFAULT,
-        weight_decay: float = DEFAULT,
-        momentum: float = DEFAULT,
-        centered: bool = DEFAULT,
-        *,
-        eps_inside: bool = DEFAULT,
-        lr_in_buffer: bool = DEFAULT,
-        convention: str = "torch",
-    ) -> None:
-        super().__init__(
-            convention,
-            lr=lr,
-            alpha=alpha,
-            eps=eps,
-            weight_decay=weight_decay,
-            momentum=momentum,
-            centered=centered,
-            eps_inside=eps_inside,
-            lr_in_buffer=lr_in_buffer,
-        )
-
-    def _hyper(self, p: Mapping[str, Any]) -> Any:
-        h = super()._hyper(p)
-        refuse_keras_coupled_decay(self, h)
-        return h
 
     @staticmethod
     def init_state(h: RMSpropHyper, theta: Array) -> RMSpropState:
@@ -164,12 +125,12 @@ class RMSprop(Rule):
 
 
 class RMSpropNesterovHyper(NamedTuple):
-    lr: float
-    alpha: float
-    momentum: float
-    eps: float
-    eps_inside: bool
-    lookahead: bool
+    lr: Annotated[float, LR()]
+    alpha: Annotated[float, UNIT()]
+    momentum: Annotated[float, UNIT()]
+    eps: Annotated[float, POSITIVE()]
+    eps_inside: Annotated[bool, BOOL(kw_only=True)]
+    lookahead: Annotated[bool, BOOL(default=False, kw_only=True)]
 
 
 class RMSpropNesterovState(NamedTuple):
@@ -223,32 +184,7 @@ class RMSpropNesterov(Rule):
     }
     symbols = {"g": "g(θ̃)", "r": "r", "v": "v", "delta": "Δθ"}
     Hyper, State, Record = RMSpropNesterovHyper, RMSpropNesterovState, RMSpropNesterovRecord
-
-    fields = (
-        LR("lr"),
-        UNIT("alpha"),
-        UNIT("momentum"),
-        POSITIVE("eps"),
-        BOOL("eps_inside"),
-        BOOL("lookahead", default=False),
-    )
     moves = ("v", "displacement")
-
-    def __init__(
-        self,
-        lr: float = DEFAULT,
-        alpha: float = DEFAULT,
-        momentum: float = DEFAULT,
-        eps: float = DEFAULT,
-        *,
-        eps_inside: bool = DEFAULT,
-        lookahead: bool = DEFAULT,
-        convention: str = "torch",
-    ) -> None:
-        super().__init__(
-            convention, lr=lr, alpha=alpha, momentum=momentum, eps=eps, eps_inside=eps_inside, lookahead=lookahead
-        )
-
     needs = _LookaheadNeeds()
 
     @staticmethod
@@ -275,10 +211,10 @@ class RMSpropNesterov(Rule):
 
 
 class WindowedRMSpropHyper(NamedTuple):
-    lr: float
-    window: int
-    eps: float
-    eps_inside: bool
+    lr: Annotated[float, LR()]
+    window: Annotated[int, INT()]
+    eps: Annotated[float, POSITIVE()]
+    eps_inside: Annotated[bool, BOOL(kw_only=True)]
 
 
 class WindowedRMSpropState(NamedTuple):
@@ -330,19 +266,6 @@ class WindowedRMSprop(Rule):
         WindowedRMSpropRecord,
         WindowedRMSpropTerms,
     )
-
-    fields = (LR("lr"), INT("window"), POSITIVE("eps"), BOOL("eps_inside"))
-
-    def __init__(
-        self,
-        lr: float = DEFAULT,
-        window: int = DEFAULT,
-        eps: float = DEFAULT,
-        *,
-        eps_inside: bool = DEFAULT,
-        convention: str = "torch",
-    ) -> None:
-        super().__init__(convention, lr=lr, window=window, eps=eps, eps_inside=eps_inside)
 
     @staticmethod
     def init_state(h: WindowedRMSpropHyper, theta: Array) -> WindowedRMSpropState:

@@ -10,22 +10,23 @@ gradient (lecture 002's ``sgd`` snippet), see ``ravine.run(grad_noise=...)``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
-from .base import DEFAULT, Rule, refuse_keras_coupled_decay
+from .base import Rule
 from .hyper import BOOL, CHOICE, LR, NONNEG, REAL, UNIT
 from .ops import Array, add_scaled, zeros_like
 
 
 class SGDHyper(NamedTuple):
-    lr: float
-    momentum: float
-    dampening: float
-    weight_decay: float
-    nesterov: bool
-    first_buffer: str
-    lr_in_buffer: bool
+    lr: Annotated[float, LR()]
+    momentum: Annotated[float, NONNEG(default=0.0, scale="log1m")]  # torch: momentum >= 0 (>= 1 runs, and diverges)
+    dampening: Annotated[float, REAL(default=0.0)]  # torch: unchecked
+    weight_decay: Annotated[float, NONNEG(default=0.0)]
+    nesterov: Annotated[bool, BOOL(default=False)]
+    first_buffer: Annotated[str, CHOICE(("g", "zero"), kw_only=True)]
+    lr_in_buffer: Annotated[
+        bool, BOOL(default=False, kw_only=True, doc="keep η inside the momentum buffer (Keras: b ← μb + ηg, θ ← θ − b)")
+    ]
 
 
 class SGDState(NamedTuple):
@@ -85,16 +86,7 @@ class SGD(Rule):
     State = SGDState
     Record = SGDRecord
     Terms = SGDTerms
-
-    fields = (
-        LR("lr"),
-        NONNEG("momentum", default=0.0, scale="log1m"),  # torch: momentum >= 0 (>= 1 runs, and diverges)
-        REAL("dampening", default=0.0),  # torch: unchecked
-        NONNEG("weight_decay", default=0.0),
-        BOOL("nesterov", default=False),
-        CHOICE("first_buffer", ("g", "zero")),
-        BOOL("lr_in_buffer", default=False, doc="keep η inside the momentum buffer (Keras: b ← μb + ηg, θ ← θ − b)"),
-    )
+    coupled_decay_only = True  # Keras decays decoupled: its preset with weight_decay != 0 is refused
     moves = ("b", "gradient")
 
     @classmethod
@@ -104,34 +96,6 @@ class SGD(Rule):
                 f"{cls.__name__}: nesterov=True requires momentum > 0 and dampening = 0, "
                 f"got momentum={h.momentum:g}, dampening={h.dampening:g}"
             )
-
-    def __init__(
-        self,
-        lr: float = DEFAULT,
-        momentum: float = DEFAULT,
-        dampening: float = DEFAULT,
-        weight_decay: float = DEFAULT,
-        nesterov: bool = DEFAULT,
-        *,
-        first_buffer: str = DEFAULT,
-        lr_in_buffer: bool = DEFAULT,
-        convention: str = "torch",
-    ) -> None:
-        super().__init__(
-            convention,
-            lr=lr,
-            momentum=momentum,
-            dampening=dampening,
-            weight_decay=weight_decay,
-            nesterov=nesterov,
-            first_buffer=first_buffer,
-            lr_in_buffer=lr_in_buffer,
-        )
-
-    def _hyper(self, p: Mapping[str, Any]) -> Any:
-        h = super()._hyper(p)
-        refuse_keras_coupled_decay(self, h)
-        return h
 
     @staticmethod
     def init_state(h: SGDHyper, theta: Array) -> SGDState:
@@ -167,9 +131,9 @@ class SGD(Rule):
 
 
 class MomentumHyper(NamedTuple):
-    lr: float
-    momentum: float
-    form: str
+    lr: Annotated[float, LR()]
+    momentum: Annotated[float, UNIT()]
+    form: Annotated[str, CHOICE(("heavy_ball", "average"), kw_only=True)]
 
 
 class MomentumState(NamedTuple):
@@ -219,16 +183,9 @@ class Momentum(Rule):
     State = MomentumState
     Record = MomentumRecord
 
-    fields = (LR("lr"), UNIT("momentum"), CHOICE("form", ("heavy_ball", "average")))
-
     def movement(self) -> dict[str, str] | None:
         kind = "displacement" if self.h.form == "heavy_ball" else "gradient"
         return {"field": "v", "kind": kind, "symbol": self.symbols.get("v", "v")}
-
-    def __init__(
-        self, lr: float = DEFAULT, momentum: float = DEFAULT, *, form: str = DEFAULT, convention: str = "torch"
-    ) -> None:
-        super().__init__(convention, lr=lr, momentum=momentum, form=form)
 
     @staticmethod
     def init_state(h: MomentumHyper, theta: Array) -> MomentumState:
@@ -246,8 +203,8 @@ class Momentum(Rule):
 
 
 class NAGHyper(NamedTuple):
-    lr: float
-    momentum: float
+    lr: Annotated[float, LR()]
+    momentum: Annotated[float, UNIT()]
 
 
 class NAGState(NamedTuple):
@@ -283,12 +240,7 @@ class NAG(Rule):
     Hyper = NAGHyper
     State = NAGState
     Record = NAGRecord
-
-    fields = (LR("lr"), UNIT("momentum"))
     moves = ("v", "displacement")
-
-    def __init__(self, lr: float = DEFAULT, momentum: float = DEFAULT, *, convention: str = "torch") -> None:
-        super().__init__(convention, lr=lr, momentum=momentum)
 
     @staticmethod
     def init_state(h: NAGHyper, theta: Array) -> NAGState:
