@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .. import _signals
+from .. import _checks, _signals
 from .._signals import Terminated
 from .._version import versions as _versions
 from . import metrics as _metrics
@@ -165,11 +165,8 @@ def make_plan(
     opts = _names("--optimizers", optimizers, s["optimizers"], list(arms()))
     prots = _names("--protocols", protocols, s["protocols"], list(PROTOCOLS))
     n = s["trials"] if trials is None else trials
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"--trials must be an integer >= 1, got {n!r}")
-    k = s["seeds"] if seeds is None else seeds
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"--seeds must be an integer >= 1, got {k!r}")
+    n = _checks.integer("bench", "--trials", n, minimum=1)
+    k = _checks.integer("bench", "--seeds", s["seeds"] if seeds is None else seeds, minimum=1)
     rg: dict[str, tuple[float, float, str]] = {}
     for kind, (low, high) in dict(ranges or {}).items():
         if kind not in RANGES:
@@ -583,8 +580,8 @@ def run_sweep(
     """Plan and run ``plan`` into the store at ``store_path`` (restartable; see the module docstring)."""
     if backend not in BACKENDS:
         raise ValueError(f"--backend: unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"--workers must be an integer >= 1, got {workers!r}")
+    if workers is not None:
+        workers = _checks.integer("bench run", "--workers", workers, minimum=1)
     store = Store.open(store_path, plan.to_dict(), plan.hash())
     store.add_planned(tune_rows(plan))
     store.add_planned(defaults_rows(plan))

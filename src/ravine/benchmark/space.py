@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .. import _checks
 from ..rules import hyper as hp
 
 __all__ = [
@@ -225,8 +226,7 @@ def sobol_points(n: int, seed: int) -> np.ndarray:
     the sequence, so a larger budget extends a smaller one)."""
     from scipy.stats import qmc
 
-    if n < 1:
-        raise ValueError(f"--trials must be an integer >= 1, got {n!r}")
+    n = _checks.integer("bench", "--trials", n, minimum=1)
     m = max(0, math.ceil(math.log2(n)))
     pts = qmc.Sobol(d=SOBOL_DIMS, scramble=True, seed=seed).random_base2(m)
     return np.asarray(pts[:n], dtype=np.float64)

@@ -137,8 +137,7 @@ def run(
     steps = _checks.integer("run", "steps", steps, minimum=0)
     if tol is not None:
         _checks.real("run", "tol", tol, lo=0, describe="a finite number >= 0 or None")
-    if not (isinstance(divergence, (int, float)) and divergence > 0):
-        raise ValueError(f"divergence: must be a number > 0, got {divergence!r}")
+    _checks.real("run", "divergence", divergence, lo=0, lo_open=True)
     _checks.real("run", "grad_noise", grad_noise, lo=0)
     _checks.choice("run", "nonfinite", nonfinite, ("stop", "skip", "raise"))
     _checks.choice("run", "backend", backend, ("auto", "numba", "numpy"))

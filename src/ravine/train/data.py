@@ -34,7 +34,6 @@ can share it, and read with NumPy's ``np.load`` (no pickles).
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import tempfile
@@ -187,14 +186,7 @@ def mnist1d_arrays(
 def _check_fraction(name: str, value: Any, *, allow_none: bool = False) -> float | None:
     if value is None and allow_none:
         return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.integer, np.floating))
-        or not math.isfinite(float(value))
-        or not 0 <= float(value) < 1
-    ):
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-    return float(value)
+    return _checks.real("data", name, value, lo=0, hi=1, hi_open=True)
 
 
 def _stratified_take(y: np.ndarray, n_take: int, seed: int, what: str) -> tuple[np.ndarray, np.ndarray]:
