@@ -33,7 +33,7 @@ def test_after_the_kernel_budget_nothing_compiles_and_answers_are_the_same(monke
     first = RunSetup(problem="booth", start=[0.5, 0.5], steps=40, optimizers=[{"name": "sgd", "hyper": {"lr": 0.05}}])
     assert e.run(first)["backend"] == "numpy"  # answered on NumPy, its kernel compiled: the budget
     assert e.run(first)["backend"] == "numba"
-    assert len(e._kernels) == 1
+    assert len(e.kernels.compiled) == 1
 
     # a new rule, convention and problem: NumPy through every endpoint, and nothing compiles
     compiled_runs.clear()
@@ -47,10 +47,10 @@ def test_after_the_kernel_budget_nothing_compiles_and_answers_are_the_same(monke
         m = e.hypermap(MapRequest(setup=new, index=0, n=4))
         assert m["backend"] == "numpy" and m["compiling"] is False
         assert e.combined(new).backend == "numpy"
-    assert compiled_runs == [] and len(e._kernels) == 1
+    assert compiled_runs == [] and len(e.kernels.compiled) == 1
     # a new map on the problem that has a compiled run kernel: not compiled either
     assert e.hypermap(MapRequest(setup=first, index=0, n=4))["compiling"] is False
-    assert compiled_runs == [] and len(e._kernels) == 1
+    assert compiled_runs == [] and len(e.kernels.compiled) == 1
     # the compiled combination stays compiled
     assert e.run(first)["backend"] == "numba" and compiled_runs == ["sgd"]
 

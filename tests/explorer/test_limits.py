@@ -16,9 +16,10 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from ravine.explorer import engine as engine_module
+from ravine.explorer import limits as limits_module
 from ravine.explorer.app import create_app
-from ravine.explorer.engine import Explorer, Overloaded
+from ravine.explorer.engine import Explorer
+from ravine.explorer.limits import Overloaded
 from ravine.explorer.schemas import LIMITS, RunSetup
 
 GOOD = {
@@ -178,21 +179,21 @@ def test_compile_queue_is_bounded_and_formulas_compiled_are_capped(monkeypatch):
     pytest.importorskip("numba")
     e = Explorer(numba=True, background=True)
     try:
-        assert e._queue.maxsize == LIMITS["compile_queue"]
+        assert e.kernels.queue.maxsize == LIMITS["compile_queue"]
         seen = []
-        monkeypatch.setattr(e, "_compile", lambda *job: seen.append(job))
+        monkeypatch.setattr(e.kernels, "compile", lambda *job: seen.append(job))
         monkeypatch.setitem(LIMITS, "compiled_formulas", 2)
         allowed = []
         for i in range(4):
             entry = e.entry(RunSetup(formula=f"x^2 + {i + 2}*y^2", start=[1, 1], optimizers=[{"name": "sgd"}]))
-            allowed.append(e._may_compile(entry, ("kernel",)))
+            allowed.append(e.kernels.may_compile(entry, ("kernel",)))
         assert allowed == [True, True, False, False]
         catalog = e.entry(RunSetup(problem="rosenbrock", start=[1, 1], optimizers=[{"name": "sgd"}]))
-        assert e._may_compile(catalog, ("kernel",))
+        assert e.kernels.may_compile(catalog, ("kernel",))
     finally:
         e.close()
 
 
 def test_deadline_is_per_thread():
-    assert engine_module.time_left(5.0) == 5.0
-    engine_module.check_deadline()  # no deadline outside Explorer.call
+    assert limits_module.time_left(5.0) == 5.0
+    limits_module.check_deadline()  # no deadline outside Explorer.call

@@ -25,7 +25,7 @@ Endpoints (all JSON; every request body validated by pydantic, see ``docs/explor
 Limits (:data:`ravine.explorer.schemas.LIMITS`): steps ≤ 10 000, ≤ 16 optimizers, steps ×
 optimizers ≤ 40 000, formula ≤ 2000 characters (and the parser's cost model), start coordinates
 finite with |x| ≤ 1e6, request bodies ≤ 64 KiB, counts (``window``) ≤ 100, recorded state and
-work per request bounded (``engine.py``); the map: ≤ ``map_side`` (64) cells per axis and
+work per request bounded (``limits.py``); the map: ≤ ``map_side`` (64) cells per axis and
 cells × steps ≤ ``max_map_work`` (2 000 000) on the compiled path; on the NumPy path (``--no-numba``,
 or while its kernel compiles, said by ``compiling``) the grid is made coarser until cells × steps
 ≤ ``max_map_work_numpy`` (40 000), said by ``coarse``. Hyperparameters are validated by the rules
@@ -42,7 +42,8 @@ names, plus what ``ravine serve --host`` binds) get 400 (DNS rebinding); every a
 ``X-Content-Type-Options: nosniff``, ``X-Frame-Options``,
 ``Referrer-Policy`` and a Content-Security-Policy that allows the page's own files only.
 
-The computations are in ``engine.py`` (:class:`Explorer`), the request models in
+The computations are in ``engine.py`` (:class:`Explorer`; its rooms: ``problems.py``,
+``compiling.py``, ``limits.py``, ``eigen.py``, ``hypermap.py``, ``meta.py``), the request models in
 ``schemas.py``, the JSON encoder in ``encode.py``; ``ravine serve`` is ``ravine.cli.serve``.
 """
 
@@ -68,7 +69,8 @@ from .._version import __version__
 from .conventions import ConventionsRequest
 from .conventions import compare as compare_conventions
 from .encode import encode
-from .engine import Explorer, Overloaded, one_line
+from .engine import Explorer
+from .limits import Overloaded, one_line
 from .schemas import LIMITS, EigenRequest, ExplainRequest, MapRequest, ProblemSpec, RunSetup
 
 __all__ = ["create_app", "Explorer", "LIMITS", "RunSetup", "encode"]

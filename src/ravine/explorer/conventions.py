@@ -2,7 +2,7 @@
 
 The explorer's conventions view asks for a rule (``name``) and the hyperparameters the user set
 (``hyper``); the answer is, per convention, the resolved hyperparameters (the convention's
-defaults with the user's values over them, as :meth:`Explorer.rule` builds them; or the
+defaults with the user's values over them, as :func:`~ravine.explorer.limits.build_rule` builds them; or the
 rule's one-line refusal, e.g. Keras with coupled weight decay), and one row per field whose
 resolved value is not the same in every convention, with a sentence saying what each value
 does. The sentences come from :mod:`ravine.rules.meanings` (and a field's own ``doc``): nothing
@@ -19,7 +19,7 @@ from ravine._json import jsonable
 from ravine.rules import RULES, normalize_name
 from ravine.rules.meanings import meaning, phrase
 
-from .engine import BadRequest, Explorer, one_line
+from .limits import BadRequest, build_rule, check_counts, one_line
 from .schemas import HyperValue, OptimizerSpec, ShortStr
 
 __all__ = ["ConventionsRequest", "compare"]
@@ -46,8 +46,8 @@ def compare(req: ConventionsRequest) -> dict:
     for conv in cls.conventions:
         spec = OptimizerSpec(name=cls.name, convention=conv, hyper=req.hyper)
         try:
-            Explorer._check_counts(spec)
-            rule = Explorer.rule(spec)
+            check_counts(spec)
+            rule = build_rule(spec)
         except ValueError as exc:
             errors[conv] = one_line(exc)
             continue
