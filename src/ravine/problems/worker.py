@@ -127,7 +127,12 @@ def bounded(
         ctx = _context(preload)
         parent, child = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_child, args=(child, fn, args, memory), daemon=True)
-        proc.start()
+        try:
+            proc.start()
+        except OSError as exc:  # the fork server is gone (the process is shutting down)
+            child.close()
+            parent.close()
+            raise WorkFailed(f"could not start a worker process ({type(exc).__name__}: {exc})") from None
         child.close()
         try:
             while True:
