@@ -18,14 +18,7 @@ import pytest
 pytest.importorskip("fastapi", reason="the explorer needs ravine[serve]")
 pytest.importorskip("httpx", reason="fastapi's TestClient needs httpx")
 
-import warnings
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
 import ravine
-from ravine.explorer.app import create_app
 from ravine.explorer.engine import Explorer
 from ravine.explorer.schemas import LIMITS, RunSetup
 from ravine.rules import get_rule
@@ -36,13 +29,6 @@ GOOD = {
     "steps": 50,
     "optimizers": [{"name": "momentum", "hyper": {"lr": 0.001}}, {"name": "adam", "hyper": {"lr": 0.05}}],
 }
-
-
-@pytest.fixture(scope="module")
-def client():
-    app = create_app(numba=False)
-    with TestClient(app, base_url="http://127.0.0.1") as c:
-        yield c
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import time
-import warnings
 
 import numpy as np
 import pytest
@@ -12,12 +11,7 @@ import pytest
 pytest.importorskip("fastapi", reason="the explorer needs ravine[serve]")
 pytest.importorskip("httpx", reason="fastapi's TestClient needs httpx")
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
 import ravine
-from ravine.explorer.app import create_app
 from ravine.explorer.engine import Explorer
 from ravine.explorer.schemas import LIMITS, MapRequest
 from ravine.problems import get_problem
@@ -34,12 +28,6 @@ MATYAS = {  # 0.26(x² + y²) − 0.48xy: a rotated quadratic, H = [[0.52, −0.
         {"name": "adam", "hyper": {"lr": 0.1}},
     ],
 }
-
-
-@pytest.fixture(scope="module")
-def client():
-    with TestClient(create_app(numba=False), base_url="http://127.0.0.1") as c:
-        yield c
 
 
 def detail(r):

@@ -17,7 +17,7 @@ pytest.importorskip("uvicorn", reason="the explorer needs ravine[serve]")
 
 from ravine.explorer.app import allowed_name, host_name
 from ravine.explorer.schemas import LIMITS
-from test_hostile import HOST, Server
+from support.serve import HOST
 
 GOOD_HOSTS = {
     "localhost": "localhost",
@@ -78,15 +78,6 @@ def _raw(port: int, head: bytes, timeout: float = 20.0) -> bytes:
 
 def _get(port: int, host: bytes) -> bytes:
     return _raw(port, b"GET /api/health HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = Server(numba=False)
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 def test_host_forms_over_a_real_server(server):

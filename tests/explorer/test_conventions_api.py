@@ -7,16 +7,8 @@ import json
 import pytest
 
 pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient
 
-from ravine.explorer import create_app
 from ravine.rules.meanings import MEANINGS
-
-
-@pytest.fixture(scope="module")
-def client():
-    with TestClient(create_app(numba=False, background=False), base_url="http://127.0.0.1") as c:
-        yield c
 
 
 @pytest.mark.parametrize("hyper", [{}, {"lr": 0.05}])

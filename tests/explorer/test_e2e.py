@@ -12,98 +12,11 @@ Playwright is not installed. We never run ``playwright install`` (it downloads a
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("RAVINE_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(os.environ.get("RAVINE_ARTIFACTS", ROOT / "artifacts" / "explorer"))
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from support.browser import ARTIFACTS, require_chromium
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-pytest.importorskip("fastapi", reason="the explorer needs ravine[serve]")
-if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-    pytest.skip(
-        f"{CHROMIUM} is missing: run scripts/install-browser.sh as root "
-        "(apt-get install chromium); this machine cannot provide it",
-        allow_module_level=True,
-    )
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server():
-    port = _free_port()
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    # the `ravine` console script's entry point (ravine.cli:main), run by this interpreter
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from ravine.cli import main; main()",
-            "serve",
-            "--no-open",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"ravine serve exited: {proc.stdout.read()}")
-        try:
-            with urllib.request.urlopen(url + "/api/health", timeout=2) as r:
-                if json.load(r).get("ok"):
-                    break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("ravine serve did not answer within 60 s") from None
-            time.sleep(0.1)  # polling the server's readiness, not waiting for the page
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+require_chromium()
 
 
 def _signature(page):
@@ -114,7 +27,7 @@ def _signature(page):
     }""")
 
 
-def test_explorer_end_to_end(server, browser):
+def test_explorer_end_to_end(explorer_url, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1440, "height": 1000})
     errors: list[str] = []
@@ -133,9 +46,11 @@ def test_explorer_end_to_end(server, browser):
     external: list[str] = []
     page.on(
         "request",
-        lambda r: None if r.url.startswith(server) or r.url.startswith(("data:", "blob:")) else external.append(r.url),
+        lambda r: (
+            None if r.url.startswith(explorer_url) or r.url.startswith(("data:", "blob:")) else external.append(r.url)
+        ),
     )
-    page.goto(server + "/")
+    page.goto(explorer_url + "/")
     page.wait_for_function("() => window.ravineState && window.ravineState.ready && window.ravineState.result")
     assert page.evaluate("() => typeof Plotly") == "object"
 

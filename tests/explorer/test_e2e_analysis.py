@@ -5,7 +5,7 @@ eigen view against |qᵢᵀ(θ_t − θ*)| from the page's own trajectory (windo
 and a NumPy eigen-decomposition of H; its dashed lines' slopes against the spectral radius of
 the iteration matrix; the map's heatmap cells against direct runs of ravine.run, its bound
 lines against ravine.analysis; a click on a cell against the optimizer it sets and reruns.
-Same server and browser fixtures as test_e2e.py (a ``ravine serve`` subprocess, Debian's
+Same server and browser fixtures as test_e2e.py (tests/explorer/conftest.py: a ``ravine serve`` subprocess, Debian's
 chromium); waits are ``wait_for_function`` on the page's state, never fixed sleeps.
 """
 
@@ -17,20 +17,22 @@ import urllib.parse
 
 import numpy as np
 import pytest
-from test_e2e import ARTIFACTS, browser, server  # noqa: F401  (fixtures)
 
 import ravine
 from ravine.problems import get_problem
 from ravine.rules import get_rule
+from support.browser import ARTIFACTS, require_chromium
+
+require_chromium()
 
 
-def _open(browser, server, setup, sel=0):  # noqa: F811
+def _open(browser, explorer_url, setup, sel=0):
     page = browser.new_page(viewport={"width": 1360, "height": 1000})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     state = dict(setup, t=0, sel=sel)
-    page.goto(server + "/#s=" + urllib.parse.quote(json.dumps(state)))
+    page.goto(explorer_url + "/#s=" + urllib.parse.quote(json.dumps(state)))
     page.wait_for_function("() => window.ravineState && window.ravineState.ready && window.ravineState.result")
     return page, errors
 
@@ -98,8 +100,8 @@ def _check_eigen_plot(page, H, xs, index, lr, beta):
     return rhos
 
 
-def test_eigen_view_draws_the_components_and_the_predicted_rates(browser, server):  # noqa: F811
-    page, errors = _open(browser, server, MATYAS)
+def test_eigen_view_draws_the_components_and_the_predicted_rates(browser, explorer_url):
+    page, errors = _open(browser, explorer_url, MATYAS)
     H, xs = _quadratic("matyas")
     page.locator("#eigen-view > summary").click()
     page.wait_for_function(
@@ -158,8 +160,8 @@ ELLIPSE = {
 }
 
 
-def test_hypermap_draws_direct_runs_and_the_bounds_and_a_click_runs_a_cell(browser, server):  # noqa: F811
-    page, errors = _open(browser, server, ELLIPSE)
+def test_hypermap_draws_direct_runs_and_the_bounds_and_a_click_runs_a_cell(browser, explorer_url):
+    page, errors = _open(browser, explorer_url, ELLIPSE)
     page.locator("#hypermap-view > summary").click()
     page.wait_for_function(
         "() => { const m = window.ravineState.hypermap; return m && !m.compiling && m.n === 40"

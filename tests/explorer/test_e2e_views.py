@@ -9,7 +9,7 @@ docs/explorer.md says; the conventions view runs one path per convention with th
 /api/run returns for them, and its differences table has exactly the fields whose resolved
 values (/api/meta defaults + the user's hyperparameters) differ.
 
-The server and the browser are test_e2e.py's fixtures; waits use wait_for_function, never
+The server and the browser are tests/explorer/conftest.py's fixtures; waits use wait_for_function, never
 fixed sleeps.
 """
 
@@ -21,19 +21,21 @@ import urllib.parse
 
 import numpy as np
 import pytest
-from test_e2e import browser, server  # noqa: F401  (the fixtures; the module skips without chromium)
 
 from ravine.plot import palette
+from support.browser import require_chromium
+
+require_chromium()
 
 READY = "() => window.ravineState && window.ravineState.ready && window.ravineState.result && window.ravineState.pending === 0"
 
 
-def _open(browser, server, setup=None, size=(1440, 1000)):  # noqa: F811
+def _open(browser, explorer_url, setup=None, size=(1440, 1000)):
     page = browser.new_page(viewport={"width": size[0], "height": size[1]})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(server + "/" + ("" if setup is None else "#s=" + urllib.parse.quote(json.dumps(setup))))
+    page.goto(explorer_url + "/" + ("" if setup is None else "#s=" + urllib.parse.quote(json.dumps(setup))))
     page.wait_for_function(READY)
     return page, errors
 
@@ -50,7 +52,7 @@ SETUP = {
 }
 
 
-def test_palette_in_the_page_is_pythons(server, browser):  # noqa: F811
+def test_palette_in_the_page_is_pythons(explorer_url, browser):
     setup = dict(
         SETUP,
         optimizers=[
@@ -58,7 +60,7 @@ def test_palette_in_the_page_is_pythons(server, browser):  # noqa: F811
             for n in ["momentum", "adam", "rmsprop", "nag", "adagrad", "sgd", "yogi", "adadelta", "nadam"]
         ],
     )
-    page, errors = _open(browser, server, setup)
+    page, errors = _open(browser, explorer_url, setup)
     assert page.evaluate("() => window.ravineState.meta.palette") == palette.as_dict()
     drawn = page.evaluate("""() => document.getElementById('contour').data
         .filter(t => t.type === 'scatter' && t.mode === 'lines' && t.showlegend !== false)
@@ -109,8 +111,8 @@ def _current_markers(page):
         .filter(t => t.ravine && t.ravine.role === 'current').map(t => [t.x[0], t.y[0], t.z[0]])""")
 
 
-def test_surface_view_draws_the_paths_on_the_surface(server, browser):  # noqa: F811
-    page, errors = _open(browser, server, SETUP)
+def test_surface_view_draws_the_paths_on_the_surface(explorer_url, browser):
+    page, errors = _open(browser, explorer_url, SETUP)
     assert page.locator("#show-3d").is_checked() is False
     assert page.locator("#surface").is_hidden()
     page.locator("#show-3d").check()
@@ -191,8 +193,8 @@ def test_surface_view_draws_the_paths_on_the_surface(server, browser):  # noqa: 
     page.close()
 
 
-def test_keyboard_keys_change_the_step_as_documented(server, browser):  # noqa: F811
-    page, errors = _open(browser, server, SETUP)
+def test_keyboard_keys_change_the_step_as_documented(explorer_url, browser):
+    page, errors = _open(browser, explorer_url, SETUP)
     page.locator("body").click(position={"x": 5, "y": 5})  # focus the page, not a field
     steps = page.evaluate("() => window.ravineState.result.steps")
     for key, want in (
@@ -244,7 +246,7 @@ def _expected(meta, name, hyper):
     return resolved, fields
 
 
-def test_conventions_view_runs_each_convention_and_explains_the_differences(server, browser):  # noqa: F811
+def test_conventions_view_runs_each_convention_and_explains_the_differences(explorer_url, browser):
     setup = dict(
         SETUP,
         optimizers=[
@@ -253,7 +255,7 @@ def test_conventions_view_runs_each_convention_and_explains_the_differences(serv
             {"name": "sgd", "convention": "torch", "hyper": {"lr": 0.001, "momentum": 0.9, "weight_decay": 0.1}},
         ],
     )
-    page, errors = _open(browser, server, setup)
+    page, errors = _open(browser, explorer_url, setup)
     page.locator("#conventions-view > summary").click()
     page.wait_for_function("() => window.ravineState.conventions && window.ravineState.conventions.draws > 0")
     meta = page.evaluate("() => window.ravineState.meta")

@@ -54,7 +54,7 @@ def test_after_the_kernel_budget_nothing_compiles_and_answers_are_the_same(monke
     # the compiled combination stays compiled
     assert e.run(first)["backend"] == "numba" and compiled_runs == ["sgd"]
 
-    # the same numbers as the runner's NumPy path (tests/test_runner.py checks that its compiled
+    # the same numbers as the runner's NumPy path (tests/runner/test_runner.py checks that its compiled
     # path agrees with it for every elementwise rule)
     ref = run(
         get_rule("adam", convention="keras", lr=0.05), get_problem("himmelblau"), [[0.5, 0.5]], 40, backend="numpy"

@@ -30,12 +30,6 @@ GOOD = {
 }
 
 
-@pytest.fixture(scope="module")
-def client():
-    with TestClient(create_app(numba=False), base_url="http://127.0.0.1") as c:
-        yield c
-
-
 def detail(r):
     d = r.json()["detail"]
     assert isinstance(d, str) and "\n" not in d

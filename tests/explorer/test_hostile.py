@@ -4,18 +4,14 @@ issue's examples and a mixed load, and its stop on SIGINT/SIGTERM.
 The load test is bounded in count and time (a few hundred requests over about 15 s on two
 cores). Run this file as a script for the figures of the report::
 
-    .venv/bin/python tests/test_hostile.py
+    PYTHONPATH=tests .venv/bin/python tests/explorer/test_hostile.py
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -24,7 +20,7 @@ import pytest
 pytest.importorskip("fastapi", reason="the explorer needs ravine[serve]")
 pytest.importorskip("uvicorn", reason="the explorer needs ravine[serve]")
 
-HOST = "127.0.0.1"
+from support.serve import Server
 
 VALID = {
     "problem": "rosenbrock",
@@ -51,77 +47,6 @@ EXAMPLES = {
     "Cyrillic х": dict(VALID, formula="x^2 + \u0445^2 + y^2"),
     "π": dict(VALID, formula="\u03c0*x^2 + y^2"),
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """``ravine serve`` in a child process, on a free loopback port."""
-
-    def __init__(self, numba: bool = False):
-        self.port = _free_port()
-        args = [sys.executable, "-m", "ravine.cli", "serve", "--no-open", "--host", HOST, "--port", str(self.port)]
-        if not numba:
-            args.append("--no-numba")
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if self.request("GET", "/api/health", timeout=1)[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.2)
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"ravine serve exited: {self.proc.stderr.read()[-2000:]}")
-        raise RuntimeError("ravine serve did not start within 60 s")
-
-    def request(self, method, path, body=None, timeout=30.0, host=None):
-        conn = http.client.HTTPConnection(HOST, self.port, timeout=timeout)
-        try:
-            data = None if body is None else json.dumps(body).encode()
-            headers = {"Content-Type": "application/json"} if data is not None else {}
-            if host is not None:
-                headers["Host"] = host
-            conn.request(method, path, body=data, headers=headers)
-            r = conn.getresponse()
-            return r.status, r.read(), dict(r.getheaders())
-        finally:
-            conn.close()
-
-    def rss_mb(self) -> float:
-        """Resident memory of the server process (MB)."""
-        try:
-            with open(f"/proc/{self.proc.pid}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return 0.0
-
-    def stop(self, sig=signal.SIGINT, wait: float = 15.0) -> float:
-        """Send ``sig``; seconds until the process ended."""
-        t0 = time.monotonic()
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(wait)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                return float("inf")
-        return time.monotonic() - t0
-
-
-@pytest.fixture(scope="module")
-def server():
-    s = Server()
-    yield s
-    s.stop()
 
 
 def detail(body: bytes) -> str:
