@@ -527,12 +527,15 @@ def _execute_ray(specs, rec, workers, address, max_retries):
                             spec.key, "failed", f"ray: {type(exc).__name__}: {str(exc).splitlines()[0]}", {}, {}, 0.0
                         )
                     rec(spec, out)
-        except BaseException as exc:  # an interrupt: the tasks still pending stop (on a cluster too)
-            for ref in pending:
-                try:
-                    ray.cancel(ref, force=True)
-                except Exception:
-                    pass
+        except BaseException as exc:  # an interrupt: the tasks still pending stop
+            if not local:  # on a cluster, which outlives this driver. A Ray started here ends with
+                # ray.shutdown below, workers included; a forced cancel there raced a task's own end
+                # (Ray 2.x aborts the driver: "Tried to complete task that was not pending", status 1)
+                for ref in pending:
+                    try:
+                        ray.cancel(ref, force=True)
+                    except Exception:
+                        pass
             if isinstance(exc, KeyboardInterrupt):  # ray.wait turns what a signal handler raised
                 _signals.check()  # into a KeyboardInterrupt: the signal received, SIGTERM included
             raise
