@@ -441,7 +441,7 @@ def execute(
 
     own = pool is None
     if own:
-        pool = make_pool(workers)
+        pool = make_pool(workers, {s.problem for s in specs})
     try:
         futs = [pool.submit(fn, job) for job in jobs]
         for f in cf.as_completed(futs):
@@ -456,15 +456,22 @@ def execute(
     return n
 
 
-def make_pool(workers: int):
-    """A process pool whose workers fork from a server that has imported torch and the trial
-    code once (``forkserver`` with preload: start-up in milliseconds, no fork of a threaded
-    driver)."""
+#: what every trial process imports: torch, its compiler front end (``torch.optim``'s first
+#: ``add_param_group`` imports ``torch._dynamo``: 2-3 s), the trial code and ``ravine.optim``
+POOL_PRELOAD = ("torch", "torch._dynamo", "ravine.benchmark.trial", "ravine.benchmark.batched", "ravine.optim")
+
+
+def make_pool(workers: int, problems: Iterable[str] = ()):
+    """A process pool whose workers fork from a server that has imported torch, the trial code
+    and what ``problems`` declare they need (:attr:`Problem.preload`) once (``forkserver``
+    with preload: a worker starts in milliseconds instead of importing them again, and no
+    threaded driver is forked)."""
     import concurrent.futures as cf
     import multiprocessing as mp
 
+    extra = {m for name in problems for m in get_problem(name).preload}
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["torch", "ravine.benchmark.trial", "ravine.benchmark.batched", "ravine.optim"])
+    ctx.set_forkserver_preload([*POOL_PRELOAD, *sorted(extra)])
     return cf.ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
     )
@@ -589,7 +596,7 @@ def run_sweep(
     store.add_planned(tune_rows(plan))
     store.add_planned(defaults_rows(plan))
     workers = workers or os.cpu_count() or 1
-    pool = make_pool(workers) if backend in ("local", "batched") and workers > 1 else None
+    pool = make_pool(workers, plan.problems) if backend in ("local", "batched") and workers > 1 else None
     kw = dict(backend=backend, workers=workers, address=address, batch=batch, compile=compile, pool=pool)
     try:
         todo = store.pending("tune")

@@ -177,39 +177,14 @@ def run(
                 f"({type(rule).__name__} on {problem.name} runs on backend='numpy'; 'auto' picks it)"
             )
         use_numba = backend == "numba" or (backend == "auto" and _numba_ok(rule, problem))
+        args = (rule, problem, starts, steps, tol, divergence, rec_steps, record == "all", noise, sched)
         if use_numba:
             from .numba_backend import run_group_numba
 
-            out = run_group_numba(
-                rule,
-                problem,
-                starts,
-                steps,
-                tol,
-                divergence,
-                rec_steps,
-                record == "all",
-                noise,
-                sched,
-                maximize,
-                nonfinite,
-            )
+            out = run_group_numba(*args, maximize, nonfinite)
             used.add("numba")
         else:
-            out = _run_group_numpy(
-                rule,
-                problem,
-                starts,
-                steps,
-                tol,
-                divergence,
-                rec_steps,
-                record == "all",
-                noise,
-                sched,
-                maximize,
-                nonfinite,
-            )
+            out = _run_group_numpy(*args, maximize, nonfinite)
             used.add("numpy")
         results.append((label, out))
         if progress is not None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from .base import Data
 
+#: what ``ravine.train.data.load`` imports (the digits set, the stratified split): 1-2 s
+PRELOAD = ("sklearn.datasets", "sklearn.model_selection")
+
 
 def real_data(problem: str, dtype, samples: int | None = None) -> Data:
     """``ravine.train.data.load`` (validation carved from the training data, stratified; test as

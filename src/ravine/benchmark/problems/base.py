@@ -59,6 +59,9 @@ class Problem:
     dtype: ClassVar[str] = "float32"
     #: a smaller budget for the smoke suite (steps); None: the same
     smoke_steps: ClassVar[int | None] = None
+    #: modules its data or model needs, imported once by a process pool's server before the
+    #: workers fork (not by each worker)
+    preload: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, steps: int | None = None, dtype: str | None = None):
         self.steps = int(steps) if steps is not None else type(self).steps

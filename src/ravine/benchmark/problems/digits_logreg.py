@@ -1,4 +1,4 @@
-from ._real import real_data, real_model
+from ._real import PRELOAD, real_data, real_model
 from .base import Problem
 
 
@@ -13,6 +13,7 @@ class DigitsLogreg(Problem):
     weight_decay = 1e-4
     metric = "err"
     target = 0.06
+    preload = PRELOAD
     smoke_steps = 60
 
     def make_data(self):

@@ -1,4 +1,4 @@
-from ._real import real_data, real_model
+from ._real import PRELOAD, real_data, real_model
 from .base import Problem
 
 
@@ -13,6 +13,7 @@ class DigitsMLP(Problem):
     weight_decay = 1e-4
     metric = "err"
     target = 0.05
+    preload = PRELOAD
 
     def make_data(self):
         return real_data("digits", self.torch_dtype())

@@ -1,4 +1,4 @@
-from ._real import real_data, real_model
+from ._real import PRELOAD, real_data, real_model
 from .base import Problem
 
 
@@ -13,6 +13,7 @@ class Mnist1dMLP(Problem):
     weight_decay = 1e-4
     metric = "err"
     target = 0.45
+    preload = PRELOAD
 
     def make_data(self):
         return real_data("mnist1d", self.torch_dtype())
