@@ -19,7 +19,7 @@ from .. import _checks
 from .. import schedules as _schedules
 from .._json import stable_hash
 from . import data as _data
-from .factories import _parse_schedule_spec, resolve_optimizer
+from .factories import check_schedule, resolve_optimizer
 from .models import MODELS
 from .record import _jsonable
 
@@ -145,7 +145,7 @@ def _resolve(c: TrainConfig) -> TrainConfig:
     if c.schedule is not None and not isinstance(c.schedule, (str, _schedules.Schedule)):
         raise bad("schedule", "a schedule name, a ravine Schedule or None", c.schedule)
     if isinstance(c.schedule, str):
-        _parse_schedule_spec(c.schedule)
+        check_schedule(c.schedule)
     if c.schedule_interval not in ("step", "epoch"):
         raise bad("schedule_interval", "'step' or 'epoch'", c.schedule_interval)
     d = DEFAULTS[(problem, model)]

@@ -227,6 +227,15 @@ def _parse_schedule_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
     return "ravine", key, kwargs
 
 
+def check_schedule(spec: str) -> None:
+    """Refuse a bad schedule spec before any data, model or optimizer is built: its name and,
+    for torch's schedulers, the lengths (:func:`_parse_schedule_spec`); a ravine schedule is
+    built once with lr = 1 and a 1-step run (``total`` fills only the lengths not given, so a
+    given length is checked against its range as it will be in the run)."""
+    if _parse_schedule_spec(spec)[0] != "torch":
+        make_schedule(spec, 1.0, 1)
+
+
 def make_schedule(spec: Any, lr: float, total: int, optimizer: torch.optim.Optimizer | None = None):
     """A ravine :class:`~ravine.schedules.Schedule` or a torch lr scheduler from ``spec``.
 
