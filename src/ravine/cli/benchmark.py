@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from .. import _checks
 from . import Interrupted, Terminated
 
 __all__ = ["command"]
@@ -104,8 +105,10 @@ def run_cmd(
 
     if backend not in BACKENDS:
         raise click.UsageError(f"--backend: unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-    if batch < 1:
-        raise click.UsageError(f"--batch must be an integer >= 1, got {batch}")
+    try:
+        _checks.integer("bench run", "--batch", batch, minimum=1)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     if compile_ is not None and backend != "batched":
         raise click.UsageError(f"--compile: only with --backend batched (got --backend {backend})")
     if backend == "batched":  # the flag, else RAVINE_BATCHED_COMPILE: checked before the store is opened

@@ -229,8 +229,7 @@ def load(
             f"val_fraction + test_fraction must be < 1, got {val_fraction:g} + "
             f"{0.2 if test_fraction is None else test_fraction:g}"
         )
-    if isinstance(data_seed, bool) or not isinstance(data_seed, (int, np.integer)) or data_seed < 0:
-        raise ValueError(f"data_seed must be an integer ≥ 0, got {data_seed!r}")
+    _checks.integer("data", "data_seed", data_seed, minimum=0)
     samples = check_samples(problem, samples)
 
     info: dict[str, Any] = {"problem": problem}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import random
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -89,8 +90,12 @@ def train(
     chash = config.hash()
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     t_start = time.perf_counter()
-    with _threads(cfg.threads):
-        res = _train(cfg, chash, callback, keep_model, t_start, step_callback)
+    py_rng = random.getstate()  # a library imported on the first call may draw from it (rich, via sklearn)
+    try:
+        with _threads(cfg.threads):
+            res = _train(cfg, chash, callback, keep_model, t_start, step_callback)
+    finally:
+        random.setstate(py_rng)
     res.started = started
     return res
 
