@@ -237,7 +237,7 @@ def analyze_cmd(problem, formula, points, search, fmt):
             val = ", ".join(f"{x:.6g}" for x in v) if isinstance(v, list) else f"{v:.6g}"
             click.echo(f"  {k:28s} {val}")
     if prob.name == "lecture_bowl3d":
-        click.echo("the lecture's slide, checked (lecture 002_a32fa2ef93e90666.txt):")
+        click.echo("the lecture's slide, checked (lecture 002):")
         from ..lectures import lecture_step_size_slide
 
         click.echo(lecture_step_size_slide().table())
