@@ -3,7 +3,19 @@
 import subprocess
 import sys
 
-HEAVY = ("torch", "matplotlib", "fastapi", "uvicorn", "starlette", "plotly", "ray", "numba", "sympy", "sklearn")
+HEAVY = (
+    "torch",
+    "matplotlib",
+    "fastapi",
+    "uvicorn",
+    "starlette",
+    "plotly",
+    "ray",
+    "numba",
+    "sympy",
+    "sklearn",
+    "IPython",
+)
 
 
 def _imported_after(code):

@@ -30,6 +30,7 @@ LAYERS = {
     "_signals": 0,
     "_fallback": 0,
     "_keyvalue": 0,
+    "_markup": 0,
     "rules": 0,
     "problems": 0,
     "schedules": 0,

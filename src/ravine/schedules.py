@@ -13,9 +13,9 @@ hyperparameter may be given either as a plain number or as a schedule.
 
 Sources
 -------
-* Lecture ``002_a32fa2ef93e90666.txt`` ("Dynamic learning rate"): piecewise constant
+* Lecture 002 ("Dynamic learning rate"): piecewise constant
   η(t) = η_i for t_i ≤ t < t_{i+1}, exponential η₀·e^{−λt}, polynomial η₀(βt + 1)^{−α}.
-* Lecture ``004_e3e25ab036bd9f9f.txt``: "the coefficient of momentum is initialized at 0.5, and
+* Lecture 004: "the coefficient of momentum is initialized at 0.5, and
   gradually annealed to 0.9" -- :func:`momentum_anneal`, a :func:`linear` ramp.
 * torch ``StepLR`` (:func:`step`), ``CosineAnnealingLR`` (:func:`cosine`), optax
   ``linear_schedule`` (:func:`linear`), ``join_schedules`` (:func:`join`) and the linear

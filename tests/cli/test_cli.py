@@ -133,6 +133,16 @@ def test_bad_input_exits_2_with_one_line(args, needle):
         (["run", "adam", "--formula", "sigmoid(" * 38 + "x*y" + ")" * 38], "formula: "),
         (["run", "adam", "--formula", "x^2 + \u0445^2"], "U+0445"),
         (["run", "adam", "--formula", "inf*x"], "infinity"),
+        (["run", "adam", "--formula", "x^2 + 10y^2"], "--formula: '10y' at column 9: write 10*y (multiplication"),
+        (["explain", "adam", "--formula", "x^2 + y^2", "--variables", "x,_y"], "--variables: '_y' may not"),
+        (
+            ["plot", "adam", "-p", "rosenbrock", "--window=-1,1", "-o", "/tmp/s.png"],
+            "--window: expected 4 numbers x0,x1,y0,y1 (the low",
+        ),
+        (
+            ["plot", "adam", "-p", "rosenbrock", "--window=1,-1,0,1", "-o", "/tmp/s.png"],
+            "--window: x0 must be < x1, got x0=1 and x1=-1",
+        ),
         (["run", "windowed_rmsprop(window=1000000000)"], "window must be <= 1000000"),
         (["run", "windowed_rmsprop(window=1000)", "--steps", "10000", "--format", "json"], "would record"),
     ],

@@ -46,6 +46,7 @@ EXAMPLES = {
     '"steps": true': dict(VALID, steps=True),
     "Cyrillic х": dict(VALID, formula="x^2 + \u0445^2 + y^2"),
     "π": dict(VALID, formula="\u03c0*x^2 + y^2"),
+    "10y": dict(VALID, formula="x^2 + 10y^2"),
 }
 
 
@@ -75,6 +76,7 @@ def test_examples_of_the_issue_get_a_bounded_answer(server):
     assert answers['"steps": true'][1] == 422
     assert answers["Cyrillic х"][1] == 422 and "U+0445" in answers["Cyrillic х"][2]
     assert answers["π"][1] == 200
+    assert answers["10y"][1:] == (422, "formula: '10y' at column 9: write 10*y (multiplication needs *)")
     assert answers["x*54**0.7777777"][1] == 200
     assert answers["sin(10**100) + x"][1] == 200
     assert answers["38 nested sigmoids"][1] == 422 and answers["38 nested sigmoids"][2].startswith("formula: ")

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import math
+import re
 
 import pytest
 
@@ -206,7 +207,7 @@ def test_row_tolerance_from_printed_digits():
 @pytest.mark.parametrize("name", list_examples())
 def test_every_example_renders(name):
     ex = get_example(name)
-    assert ex.rows and ex.lecture.endswith(".txt") and ex.command.endswith(name)
+    assert ex.rows and re.fullmatch(r"00[0-4]", ex.lecture) and ex.command.endswith(name)
     text = ex.to_text()
     assert ex.title in text and "Reproduce" in text
     md = ex.to_markdown()

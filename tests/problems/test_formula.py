@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import builtins
 import os
+import re
 import sys
 
 import numpy as np
@@ -56,12 +57,16 @@ MALICIOUS = [
     ("b'x'", "bytes literal"),
     ("sin", "function 'sin' used without"),
     ("sin(x, y)", "'sin' takes 1 argument"),
-    ("x(2)", "unknown function 'x'"),
-    ("sin(x)(2)", "call of an expression"),
+    ("x(2)", "at column 2: write x*(2) (multiplication needs *)"),
+    ("sin(x)(2)", "write sin(x)*(2)"),
     ("await x", "await expression"),
     ("import os", "syntax error"),
-    ("x; y", "syntax error"),
+    ("x; y", "remove the ';'"),
 ]
+
+
+#: a fragment that says what to write instead: the message is short, without the list of what is allowed
+ADVICE = re.compile(r"\b(write|remove)\b")
 
 
 @pytest.mark.parametrize("text, fragment", MALICIOUS)
@@ -73,7 +78,7 @@ def test_malicious_or_invalid_text_rejected_with_one_line_message(text, fragment
     assert "\n" not in msg
     assert msg.startswith("formula: ")
     assert fragment in msg, msg
-    if "syntax error" not in fragment and "exponent" not in fragment:
+    if "syntax error" not in fragment and "exponent" not in fragment and not ADVICE.search(fragment):
         assert "allowed are" in msg  # says what is allowed
 
 
@@ -237,6 +242,55 @@ def test_error_columns_refer_to_the_typed_text():
         parse_formula("x^2^2 + y % 2")
     with pytest.raises(FormulaError, match=r"subscript .* at line 2, column 3 "):
         parse_formula("(x +\n z[0])")
+
+
+# (what a student types, the whole one-line answer): what to write instead, where
+STUDENT = [
+    ("x^2 + 10y^2", "'10y' at column 9: write 10*y (multiplication needs *)"),
+    ("2x + y", "'2x' at column 2: write 2*x (multiplication needs *)"),
+    ("3.5x*y", "'3.5x' at column 4: write 3.5*x (multiplication needs *)"),
+    ("1e3x + y", "'1e3x' at column 4: write 1e3*x (multiplication needs *)"),
+    ("x y", "'x y' at column 3: write x*y (multiplication needs *)"),
+    ("2 pi x", "'2 pi' at column 3: write 2*pi (multiplication needs *)"),
+    ("2(x+1) + y", "'2(x+1)' at column 2: write 2*(x+1) (multiplication needs *)"),
+    ("x(y)", "'x(y)' at column 2: write x*(y) (multiplication needs *)"),
+    ("(x+1)(y-1)", "'(x+1)(y-1)' at column 6: write (x+1)*(y-1) (multiplication needs *)"),
+    ("sin(x)cos(y)", "'sin(x)cos(y)' at column 7: write sin(x)*cos(y) (multiplication needs *)"),
+    ("sin x + y", "'sin x' at column 1: write sin(x)"),
+    ("Sin(x) + y", "'Sin' at column 1: 'Sin' is not a function; did you mean sin?"),
+    ("x² + y", "'²' at column 2: write x^2 or x**2"),
+    ("x^^2 + y", "'^^' at column 2: write a power with one ^ or ** (x^2 or x**2)"),
+    ("x***2 + y", "'***' at column 2: write a power with one ^ or ** (x^2 or x**2)"),
+    ("x*/y", "'*/' at column 2: two operators in a row: keep one"),
+    ("x + y +", "'+' at column 7: the formula ends with '+': write what it applies to"),
+    ("|x| + y", "'|x|' at column 1: write abs(x)"),
+    ("√x + y", "'√' at column 1: write sqrt(x)"),
+    ("x×y", "'×' at column 2: write * for multiplication (U+00D7 is not an operator)"),
+    ("x−y", "'−' at column 2: write - for minus (U+2212 is not an operator)"),
+    ("x·y", "'x·y' at column 2: write x*y (* for multiplication)"),
+    ("z = x^2 + y^2", "'=' at column 3: a formula is an expression: write x^2 + y^2 without 'z ='"),
+    ("x^2 + y^2;", "';' at column 10: a formula is one expression: remove the ';'"),
+    ("(x + 1 * y", "'(' at column 1 is never closed: add a ')'"),
+    ("x + y)", "')' at column 6 closes nothing: remove it or add a '('"),
+]
+
+
+@pytest.mark.parametrize("text, message", STUDENT)
+def test_student_input_says_what_to_write(text, message):
+    with pytest.raises(FormulaError) as err:
+        parse_formula(text)
+    assert str(err.value) == f"formula: {message}"
+    assert len(str(err.value)) <= 100
+    # the advice is itself a formula that parses (where it names one)
+    written = re.search(r"write (\S+)(?: or | \(|$)", message)
+    if written and written.group(1) not in "*-/":
+        formula_module.check(written.group(1))  # syntax and whitelist
+
+
+@pytest.mark.parametrize("text", ["x2y", "xy + x^2", "e^x + y", "x - -y", "x^-2 + y", "2**x*y", "x ^ 2 + y"])
+def test_advice_never_changes_what_is_accepted(text):
+    """Texts that look like the advice's patterns but are formulas stay formulas."""
+    parse_formula(text)
 
 
 # ----------------------------------------------------------------------------- variables

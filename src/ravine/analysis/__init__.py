@@ -1,6 +1,6 @@
 """Analysis the lectures teach: critical points, Hessians and step sizes on quadratics.
 
-* Critical points (lecture ``002_a32fa2ef93e90666.txt``): ∇f = 0, classified by the eigenvalues
+* Critical points (lecture 002): ∇f = 0, classified by the eigenvalues
   of the Hessian -- all positive: (strict local) minimum, all negative: maximum, some of each:
   saddle. Where an eigenvalue is zero the second-order test says nothing: the lecture's
   "f''(x) = 0 means saddle point" is wrong in general (x⁴ has f''(0) = 0 at a minimum, −x⁴ at a

@@ -1,4 +1,4 @@
-"""Critical points and their kind (lecture ``002_a32fa2ef93e90666.txt``).
+"""Critical points and their kind (lecture 002).
 
 ∇f = 0, classified by the eigenvalues of the Hessian -- all positive: (strict local) minimum,
 all negative: maximum, some of each: saddle. Where an eigenvalue is zero the second-order

@@ -2,7 +2,7 @@
 
 On f(θ) = ½θᵀAθ − bᵀθ + c with eigenvalues 0 < λ_min ≤ ... ≤ λ_max of A, gradient descent
 θ ← θ − η∇f multiplies the error along eigenvector i by (1 − ηλ_i), so it converges iff
-0 < η < 2/λ_max (lecture ``002_a32fa2ef93e90666.txt``); the heavy ball
+0 < η < 2/λ_max (lecture 002); the heavy ball
 θ_{t+1} = θ_t − η∇f(θ_t) + α(θ_t − θ_{t−1}) (Polyak 1964) evolves the pair (e_{t+1}, e_t) by
 [[1 + α − ηλ_i, −α], [1, 0]] and is stable iff 0 ≤ α < 1 and 0 < η < 2(1 + α)/λ_max.
 

@@ -14,7 +14,6 @@ from .parse import (
     check_work,
     complete_optimizer,
     complete_problem,
-    fmt_number,
     parse_assignments,
     parse_optimizer,
     parse_point,
@@ -94,7 +93,7 @@ def run_cmd(optimizers, problem, formula, starts, steps, sets, convention, tol, 
     """
     import numpy as np
 
-    from ..runner import STATUS, run
+    from ..runner import run
     from .parse import optimizer_class, spec_name
 
     if output:
@@ -136,21 +135,7 @@ def run_cmd(optimizers, problem, formula, starts, steps, sets, convention, tol, 
         return
     from ..tables import Table
 
-    labels = shorten_labels(res.labels)
-    rows = []
-    for i, lab in enumerate(labels):
-        th = "(" + ", ".join(fmt_number(float(v), digits) for v in res.final_theta[i]) + ")"
-        rows.append(
-            [
-                lab,
-                STATUS[res.status[i]],
-                int(res.stop_step[i]),
-                th,
-                float(res.final_loss[i]),
-                float(res.grad_norm[-1, i]),
-            ]
-        )
-    table = Table(["optimizer", "status", "steps", "final θ", "f(θ)", "‖g‖"], rows)
+    table = Table(res.SUMMARY, res.summary(shorten_labels(res.labels), digits))
     click.echo(f"{prob.name}: {prob.title}   ({steps} steps, backend {res.backend})")
     click.echo(table.to_text(digits))
     if prob.minima:
@@ -252,7 +237,7 @@ def analyze_cmd(problem, formula, points, search, fmt):
             val = ", ".join(f"{x:.6g}" for x in v) if isinstance(v, list) else f"{v:.6g}"
             click.echo(f"  {k:28s} {val}")
     if prob.name == "lecture_bowl3d":
-        click.echo("the lecture's slide, checked (lecture 002_a32fa2ef93e90666.txt):")
+        click.echo("the lecture's slide, checked (lecture 002):")
         from ..lectures import lecture_step_size_slide
 
         click.echo(lecture_step_size_slide().table())

@@ -309,7 +309,11 @@ def parse_problem(
         if not formula.strip():
             raise ParseError("--formula: empty formula; write e.g. --formula 'x^2 + 10*y^2'")
         names = [v.strip() for v in variables.split(",")] if variables else None
-        return from_formula(formula, names)
+        try:
+            return from_formula(formula, names)
+        except ValueError as exc:  # FormulaError: "formula: ..." or "variables: ..." names the flag
+            msg = str(exc).splitlines()[0]
+            raise ParseError(re.sub(r"^(formula|variables): ", r"--\1: ", msg)) from None
     if variables:
         raise ParseError("--variables goes with --formula")
     if not problem:

@@ -84,10 +84,18 @@ def _starts(problem, start):
 def _window(problem, text):
     if not text:
         return None
-    v = parse_point(text, 2 * problem.dim, "--window")
+    names = [(f"{v}0", f"{v}1") for v in problem.variables]
+    expected = ",".join(a + "," + b for a, b in names)
+    v = parse_point(text, None, "--window")
+    if len(v) != 2 * problem.dim:
+        raise ValueError(
+            f"--window: expected {2 * problem.dim} numbers {expected} (the low and high of "
+            f"{' and of '.join(problem.variables)}), got {len(v)} in {text!r}"
+        )
     w = v.reshape(problem.dim, 2)
-    if (w[:, 0] >= w[:, 1]).any():
-        raise ValueError(f"--window: each low must be < high, got {text!r}")
+    for (low, high), (a, b) in zip(w, names):
+        if not low < high:
+            raise ValueError(f"--window: {a} must be < {b}, got {a}={low:g} and {b}={high:g} in {text!r}")
     return tuple(map(tuple, w))
 
 

@@ -153,14 +153,44 @@ def cells(res, metric: str, f_ref: float, shape, yname):
     return vals, code
 
 
+def _point(v) -> str:
+    return "(" + ", ".join(f"{float(c):.4g}" for c in v) + ")"
+
+
+def local_note(model: dict, L: float, problem, start, wd: float) -> str:
+    """What a bound drawn from the local quadratic model means on a function that is not a
+    quadratic: where the model is taken (the minimum θ* nearest the start), and the curvature at
+    the start, which differs (Rosenbrock: λmax 1506 at (−1.2, 1), 1002 at θ* = (1, 1)), so the
+    map's edge between converged and diverged cells need not follow the line."""
+    note = (
+        f"the dashed line is the bound of the local quadratic model at the minimum θ* = "
+        f"{_point(model['theta_star'])} (L = λmax of the Hessian there = {L:.4g}), not of f"
+    )
+    with np.errstate(all="ignore"):
+        H0 = np.asarray(problem.hessian(np.asarray(start, float)), float)
+    if np.isfinite(H0).all():
+        L0 = float(np.linalg.eigvalsh(0.5 * (H0 + H0.T))[-1]) + wd
+        note += (
+            f": elsewhere f's curvature differs (λmax = {L0:.4g} at the start θ₀ = {_point(start)}), "
+            "so the edge of the diverged cells need not follow the line"
+        )
+    return note
+
+
 def stability_bounds(base, form, L, model: dict, yname, yv) -> tuple[list, str | None]:
     """The stability edges on η drawn on the map (:func:`heavy_ball_bound`,
-    :func:`nesterov_bound`), and a note when none is drawn."""
+    :func:`nesterov_bound`), and a note when none is drawn.
+
+    Each bound is ``{"label", "x", "y", "model", "at"}``: ``model`` is "quadratic" (f is one:
+    the bound is exact) or "local" (the quadratic model at the minimum ``at`` nearest the start;
+    the label says so, as "local quadratic at θ* = (1, 1): GD stability: η < 2/L, L = 1002")."""
     from ravine.analysis import heavy_ball_bound, nesterov_bound
     from ravine.analysis.linear import linear_form
 
     bounds = []
-    where = " (local: the Hessian at the nearest minimum)" if model["kind"] == "local" else ""
+    local = model["kind"] == "local"
+    where = f"local quadratic at θ* = {_point(model['theta_star'])}: " if local else ""
+    at = nested(model["theta_star"]) if model["kind"] is not None else None
     note = None if L is not None else model["message"]
     if L is not None and form is not None:
         if yname == "momentum":  # the edge η_max(β) over the map's β range
@@ -172,14 +202,28 @@ def stability_bounds(base, form, L, model: dict, yname, yv) -> tuple[list, str |
                 edges.append(edge / f_b.lr_scale)
                 forms.append(f_b)
             label = _bound_label(forms[-1], base)
-            bounds.append({"label": f"{label}, L = {L:.4g}{where}", "x": nested(edges), "y": nested(ys)})
+            bounds.append(
+                {
+                    "label": f"{where}{label}, L = {L:.4g}",
+                    "x": nested(edges),
+                    "y": nested(ys),
+                    "model": model["kind"],
+                    "at": at,
+                }
+            )
         else:  # one η: the edge for the current β
             if form.method == "nesterov":
                 edge = nesterov_bound(L, form.momentum)
             else:
                 edge = heavy_ball_bound(L, form.momentum)
             bounds.append(
-                {"label": f"{_bound_label(form, base)}, L = {L:.4g}{where}", "x": [edge / form.lr_scale], "y": None}
+                {
+                    "label": f"{where}{_bound_label(form, base)}, L = {L:.4g}",
+                    "x": [edge / form.lr_scale],
+                    "y": None,
+                    "model": model["kind"],
+                    "at": at,
+                }
             )
     elif L is not None and yname == "beta1":
         note = (
@@ -222,6 +266,8 @@ def hypermap(explorer, req: MapRequest) -> dict:
     shape = (xv.size, yv.size) if yname else (xv.size,)
     vals, code = cells(res, req.metric, f_ref, shape, yname)
     bounds, note = stability_bounds(base, form, L, model, yname, yv)
+    if bounds and model["kind"] == "local":
+        note = local_note(model, L, p, setup.start, form.weight_decay)
     return {
         "index": req.index,
         "label": explorer.labels(rules)[req.index],

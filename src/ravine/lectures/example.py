@@ -12,11 +12,11 @@ from ..tables.table import Table, check_digits, check_format, fmt_number, jsonab
 
 __all__ = ["Row", "LectureExample", "LECTURE_000", "LECTURE_001", "LECTURE_002", "LECTURE_003", "LECTURE_004", "cmd"]
 
-LECTURE_000 = "000_ab20cd003144fc09.txt"
-LECTURE_001 = "001_248cd834d8512756.txt"
-LECTURE_002 = "002_a32fa2ef93e90666.txt"
-LECTURE_003 = "003_be78d6bd17366415.txt"
-LECTURE_004 = "004_e3e25ab036bd9f9f.txt"
+LECTURE_000 = "000"
+LECTURE_001 = "001"
+LECTURE_002 = "002"
+LECTURE_003 = "003"
+LECTURE_004 = "004"
 
 
 # ====================================================================== rows
@@ -158,7 +158,7 @@ class LectureExample:
         lines = [
             f"### `{self.name}`: {esc(self.title)}",
             "",
-            f"Lecture `{self.lecture}`. {esc(self.setup)}",
+            f"Lecture {self.lecture}. {esc(self.setup)}",
             "",
             "| quantity | slide | correct | ok | note |",
             "|---|---:|---:|---|---|",

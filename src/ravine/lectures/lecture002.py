@@ -1,4 +1,4 @@
-"""Lecture ``002_a32fa2ef93e90666.txt``'s worked examples, recomputed through the rules."""
+"""Lecture 002's worked examples, recomputed through the rules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Lecture ``004_e3e25ab036bd9f9f.txt``'s worked example: the unrolled heavy-ball velocities."""
+"""Lecture 004's worked example: the unrolled heavy-ball velocities."""
 
 from __future__ import annotations
 

@@ -91,15 +91,22 @@ def _fontsize(default: float) -> float:
     return default * float(mpl.rcParams["font.size"]) / 10.0
 
 
+def _new(figsize):
+    """A fresh Figure on the Agg canvas that a notebook shows inline (:mod:`._notebook`)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from ._notebook import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
 def _figure(ax=None, figsize=(6.4, 4.8), projection=None):
     """(fig, ax): a fresh Agg-backed Figure, or ``ax``'s figure."""
     if ax is not None:
         return ax.figure, ax
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = _new(figsize)
     if projection == "3d":
         import mpl_toolkits.mplot3d  # noqa: F401  (registers the projection)
     ax = fig.add_subplot(projection=projection)
@@ -108,11 +115,7 @@ def _figure(ax=None, figsize=(6.4, 4.8), projection=None):
 
 def new_figure(nrows=1, ncols=1, figsize=(6.4, 4.8), **kw):
     """A fresh Agg-backed Figure with a grid of axes (``Figure.subplots``)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = _new(figsize)
     axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
     return fig, axes
 

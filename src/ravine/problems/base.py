@@ -72,7 +72,7 @@ class Problem:
     title : str
         Human-readable title including the formula.
     source : str
-        Where the function comes from: a lecture file name (``"002_a32fa2ef93e90666.txt"``) or a
+        Where the function comes from: a lecture (``"lecture 002"``, docs/explain.md lists them) or a
         paper / reference.
     minima : tuple[Minimum, ...]
         Published minimizers with their values (may be empty).

@@ -7,7 +7,7 @@ sympy.
 
 Sources
 -------
-* Lecture 002 (``002_a32fa2ef93e90666.txt``): the lecture "Deep Learning module 3: Optimization"
+* Lecture 002: the lecture "Deep Learning module 3: Optimization"
   (BITS Pilani), whose worked examples give the lecture_* problems, ``ellipse``, ``parabola``,
   ``saddle``, ``tanh`` and ``sigmoid_neuron``.
 * Surjanovic, S. & Bingham, D. (2013). Virtual Library of Simulation Experiments: Test
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CatalogEntry", "CATALOG", "get_problem", "list_problems", "LECTURE_002", "VLSE"]
 
-LECTURE_002 = "002_a32fa2ef93e90666.txt"
+LECTURE_002 = "lecture 002"
 VLSE = "Surjanovic & Bingham, Virtual Library of Simulation Experiments (https://www.sfu.ca/~ssurjano/)"
 JAMIL_YANG = (
     "Jamil & Yang (2013), A literature survey of benchmark functions for global optimization "

@@ -44,6 +44,8 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
+from . import _hints
+
 if TYPE_CHECKING:  # pragma: no cover
     import sympy
 
@@ -259,6 +261,11 @@ class _Violation(NamedTuple):
     at: int  # the offset in the text
     description: str
     hint: str = ""
+    #: what to write instead (``_hints``): when set, the message is ``'<shown>' at column N:
+    #: <advice>``, the column that of ``advice_at``, without the list of what is allowed
+    advice: str = ""
+    shown: str = ""
+    advice_at: int = 0
 
 
 # --------------------------------------------------------------------------- checks
@@ -350,8 +357,13 @@ class _Checker:
         self.names: list[str] = []
         self.violations: list[_Violation] = []
 
-    def add(self, rank: int, index: int, description: str, hint: str = "") -> None:
-        self.violations.append(_Violation(rank, index, description, hint))
+    def add(
+        self, rank: int, index: int, description: str, hint: str = "", advice: _hints.Finding | None = None
+    ) -> None:
+        if advice is None:
+            self.violations.append(_Violation(rank, index, description, hint))
+        else:
+            self.violations.append(_Violation(rank, index, description, hint, advice.advice, advice.snippet, advice.at))
 
     def visit(self, node: ast.AST) -> None:
         src = self.src
@@ -404,6 +416,7 @@ class _Checker:
         elif name in CONSTANTS or name in self.reserved:
             pass
         elif not _ASCII_NAME.fullmatch(name):
+            found = _hints.character(name)  # x·y is one Python name: write x*y
             self.add(
                 _RANK_SECURITY,
                 index,
@@ -411,6 +424,7 @@ class _Checker:
                 "names are ASCII letters, digits, '_' and the Greek letters "
                 + GREEK
                 + " (a look-alike of a Latin letter would be a second variable)",
+                found and found._replace(at=index + found.at),
             )
         elif name in NOT_CONSTANTS and (self.variables is None or name not in self.variables):
             self.add(_RANK_SYNTAX, index, f"name '{name}' ({NOT_CONSTANTS[name]})", "the constants are pi and e")
@@ -432,7 +446,9 @@ class _Checker:
                     f"call of '{name}' (names may not start with '_')",
                 )
             elif name not in FUNCTIONS:
-                self.add(_RANK_SECURITY, src.start(func), f"call of unknown function '{name}'")
+                self.add(
+                    _RANK_SECURITY, src.start(func), f"call of unknown function '{name}'", "", self.call_advice(node)
+                )
             else:
                 arity = FUNCTIONS[name][0]
                 n_args = len(node.args)
@@ -451,6 +467,8 @@ class _Checker:
                 _RANK_SECURITY,
                 src.end(func),
                 "call of an expression (only named functions may be called)",
+                "",
+                self.call_advice(node),
             )
             self.visit(func)
         for kw in node.keywords:
@@ -463,6 +481,30 @@ class _Checker:
                 self.visit(arg.value)
             else:
                 self.visit(arg)
+
+    def call_advice(self, node: ast.Call) -> _hints.Finding | None:
+        """What to write for ``2(x+1)``, ``(x+1)(y-1)``, ``x(y)`` or ``Sin(x)``: a product or a name.
+
+        Only for a call of one plain argument whose callee is a number, a name, a parenthesized
+        group or a call; anything else keeps the parser's own description.
+        """
+        src, func = self.src, node.func
+        if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
+            return None
+        opening = src.original.find("(", src.end(func))
+        if opening < 0:  # pragma: no cover - a call has its parenthesis
+            return None
+        callee = src.original[src.start(node) : opening].rstrip()
+        group = src.original[opening : src.end(node)]
+        if isinstance(func, ast.Name):
+            advice = _hints.unknown_call(func.id, FUNCTIONS, self.variables)
+            if advice is None:
+                return None
+            if advice:
+                return _hints.Finding(src.start(func), func.id, advice)
+        elif not (isinstance(func, (ast.Constant, ast.Call)) or callee.endswith(")")):
+            return None
+        return _hints.Finding(opening, callee + group, _hints.product(callee, group))
 
 
 # --------------------------------------------------------------------------- variables
@@ -780,6 +822,20 @@ def check(text: Any, variables: str | Sequence[str] | None = None) -> tuple[str,
     return _checked(text, variables, None)[2]
 
 
+def _syntax_error(src: _Source, exc: SyntaxError) -> FormulaError:
+    """One line for a text Python cannot parse: what to write instead when it is recognised."""
+    found = _hints.syntax(src.original, FUNCTIONS)
+    if found is not None:
+        return _err("formula", f"{_one_line(found.snippet)} {src.where(found.at)}: {found.advice}")
+    index = src.char_index(exc.lineno or 1, max((exc.offset or 1) - 1, 0))
+    reason = (exc.msg or "invalid syntax").split("\n")[0]
+    if "was never closed" in reason:
+        return _err("formula", f"'(' {src.where(index)} is never closed: add a ')'")
+    if reason.startswith("unmatched ')'"):
+        return _err("formula", f"')' {src.where(index)} closes nothing: remove it or add a '('")
+    return _err("formula", f"syntax error ({reason}) {src.where(index)}; {_ALLOWED}")
+
+
 def _checked(
     text: Any, variables: Any, parameters: Mapping[str, Any] | None
 ) -> tuple[_Source, ast.Expression, tuple[str, ...], dict[str, float | int], bool]:
@@ -801,9 +857,7 @@ def _checked(
     try:
         tree = ast.parse(src.parsed, mode="eval")
     except SyntaxError as exc:
-        index = src.char_index(exc.lineno or 1, max((exc.offset or 1) - 1, 0))
-        reason = (exc.msg or "invalid syntax").split("\n")[0]
-        raise _err("formula", f"syntax error ({reason}) {src.where(index)}; {_ALLOWED}") from None
+        raise _syntax_error(src, exc) from None
     except (ValueError, RecursionError, MemoryError) as exc:
         reason = str(exc).split("\n")[0]
         raise _err("formula", f"cannot be parsed ({reason}); {_ALLOWED}") from None
@@ -814,6 +868,8 @@ def _checked(
     checker.visit(tree.body)
     if checker.violations:
         worst = min(checker.violations)
+        if worst.advice:
+            raise _err("formula", f"{_one_line(worst.shown)} {src.where(worst.advice_at)}: {worst.advice}")
         hint = f"{worst.hint}; " if worst.hint else ""
         raise _err(
             "formula",

@@ -65,7 +65,7 @@ class Adadelta(Rule):
 
     name = "adadelta"
     title = "AdaDelta (Zeiler 2012)"
-    source = "lecture 001_248cd834d8512756.txt; Zeiler 2012 (arXiv:1212.5701) Algorithm 1; torch.optim.Adadelta"
+    source = "lecture 001; Zeiler 2012 (arXiv:1212.5701) Algorithm 1; torch.optim.Adadelta"
     conventions = {
         "torch": dict(lr=1.0, rho=0.9, eps=1e-6),  # torch adadelta.py L32-35
         "keras": dict(lr=1e-3, rho=0.95, eps=1e-7),  # keras adadelta.py L42-44

@@ -56,10 +56,7 @@ class Adagrad(Rule):
 
     name = "adagrad"
     title = "Adagrad"
-    source = (
-        "lecture 000_ab20cd003144fc09.txt, 002_a32fa2ef93e90666.txt, 003_be78d6bd17366415.txt; "
-        "Duchi et al. 2011; torch.optim.Adagrad"
-    )
+    source = "lecture 000, 002, 003; Duchi et al. 2011; torch.optim.Adagrad"
     conventions = {
         # torch adagrad.py L32-36, L402-427
         "torch": dict(lr=1e-2, eps=1e-10, initial_accumulator_value=0.0, eps_inside=False),

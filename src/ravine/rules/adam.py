@@ -89,7 +89,7 @@ class Adam(Rule):
     title = "Adam (AMSGrad, weight decay)"
     source = (
         "Kingma & Ba 2015 (arXiv:1412.6980) Algorithm 1; Reddi et al. 2018 (AMSGrad); "
-        "lectures 000_ab20cd003144fc09.txt, 001_248cd834d8512756.txt, 002_a32fa2ef93e90666.txt; torch.optim.Adam"
+        "lectures 000, 001, 002; torch.optim.Adam"
     )
     conventions = {
         # torch.optim.Adam (adam.py L38-49); decay coupled unless decoupled_weight_decay=True
@@ -358,7 +358,7 @@ class Yogi(Rule):
 
     name = "yogi"
     title = "Yogi"
-    source = "Zaheer et al. 2018 (NeurIPS) Algorithm 2; lecture 002_a32fa2ef93e90666.txt; optax.scale_by_yogi"
+    source = "Zaheer et al. 2018 (NeurIPS) Algorithm 2; lecture 002; optax.scale_by_yogi"
     conventions = {
         "torch": dict(
             lr=1e-2,

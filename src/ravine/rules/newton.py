@@ -42,7 +42,7 @@ class Newton(Rule):
 
     name = "newton"
     title = "Newton (damped, with fallback)"
-    source = "lecture 004_e3e25ab036bd9f9f.txt (Newton's method); Nocedal & Wright 2006, §3.4"
+    source = "lecture 004 (Newton's method); Nocedal & Wright 2006, §3.4"
     conventions = {"torch": dict(lr=1.0, damping=0.0, fallback_lr=1e-2)}
     elementwise = False
     needs = ("hessian",)
@@ -92,7 +92,7 @@ class ExactStep(Rule):
 
     name = "exact_step"
     title = "Exact quadratic step gᵀg / gᵀHg"
-    source = "lecture 004_e3e25ab036bd9f9f.txt (ε* = gᵀg / gᵀHg)"
+    source = "lecture 004 (ε* = gᵀg / gᵀHg)"
     conventions = {"torch": dict(lr=1e-2)}
     elementwise = False
     needs = ("hessian",)

@@ -74,10 +74,7 @@ class RMSprop(Rule):
 
     name = "rmsprop"
     title = "RMSProp (centered, momentum)"
-    source = (
-        "lecture 000_ab20cd003144fc09.txt, 001_248cd834d8512756.txt, 002_a32fa2ef93e90666.txt, "
-        "004_e3e25ab036bd9f9f.txt; Tieleman & Hinton 2012; Graves 2013 (centered); torch.optim.RMSprop"
-    )
+    source = "lecture 000, 001, 002, lecture 004; Tieleman & Hinton 2012; Graves 2013 (centered); torch.optim.RMSprop"
     conventions = {
         "torch": dict(lr=1e-2, alpha=0.99, eps=1e-8, eps_inside=False),  # torch rmsprop.py L34-39, L316-339
         "keras": dict(lr=1e-3, alpha=0.9, eps=1e-7, eps_inside=True, lr_in_buffer=True),  # L55-59, L109-154
@@ -176,7 +173,7 @@ class RMSpropNesterov(Rule):
 
     name = "rmsprop_nesterov"
     title = "RMSProp with Nesterov momentum"
-    source = "lecture 000_ab20cd003144fc09.txt; Goodfellow, Bengio & Courville 2016, algorithm 8.7"
+    source = "lecture 000; Goodfellow, Bengio & Courville 2016, algorithm 8.7"
     conventions = {
         "torch": dict(lr=1e-2, alpha=0.99, momentum=0.9, eps=1e-8, eps_inside=False),
         "lecture000": dict(lr=1e-2, alpha=0.9, momentum=0.9, eps=1e-6, eps_inside=True),
@@ -253,7 +250,7 @@ class WindowedRMSprop(Rule):
 
     name = "windowed_rmsprop"
     title = "Windowed RMSProp (lecture 45's 'AdaDelta')"
-    source = "lecture 000_ab20cd003144fc09.txt (Lecture 45, 'AdaDelta' slide)"
+    source = "lecture 000 (Lecture 45, 'AdaDelta' slide)"
     conventions = {
         "torch": dict(lr=1e-2, window=10, eps=1e-8, eps_inside=False),
         "lecture000": dict(lr=1e-2, window=10, eps=1e-6, eps_inside=True),

@@ -3,7 +3,7 @@ the lectures, and Nesterov's look-ahead.
 
 Batch GD, SGD and minibatch SGD are one rule, θ ← θ − η g; they differ only in
 how g is computed (all data, one example, the mean over a minibatch B), which
-belongs to the training loop (lecture 002_a32fa2ef93e90666.txt, algorithms 1–3).
+belongs to the training loop (lecture 002, algorithms 1–3).
 On analytic functions the runner emulates SGD by adding Gaussian noise to the
 gradient (lecture 002's ``sgd`` snippet), see ``ravine.run(grad_noise=...)``.
 """
@@ -73,7 +73,7 @@ class SGD(Rule):
 
     name = "sgd"
     title = "SGD (momentum, dampening, Nesterov)"
-    source = "lecture 002_a32fa2ef93e90666.txt (GD, SGD, minibatch); torch.optim.SGD; Sutskever et al. 2013"
+    source = "lecture 002 (GD, SGD, minibatch); torch.optim.SGD; Sutskever et al. 2013"
     conventions = {
         "torch": dict(lr=1e-3, first_buffer="g"),  # torch sgd.py L32, L358-364
         "keras": dict(lr=1e-2, first_buffer="zero", lr_in_buffer=True),  # keras sgd.py L45-47, L105-111
@@ -166,10 +166,7 @@ class Momentum(Rule):
 
     name = "momentum"
     title = "Momentum (heavy ball or exponential average)"
-    source = (
-        "lecture 003_be78d6bd17366415.txt, 004_e3e25ab036bd9f9f.txt (heavy ball); "
-        "001_248cd834d8512756.txt, 002_a32fa2ef93e90666.txt algorithm 4 (average)"
-    )
+    source = "lecture 003, 004 (heavy ball); lectures 001, 002 algorithm 4 (average)"
     conventions = {
         "torch": dict(lr=1e-2, momentum=0.9, form="heavy_ball"),
         "lecture003": dict(lr=1e-2, momentum=0.9, form="heavy_ball"),
@@ -232,7 +229,7 @@ class NAG(Rule):
 
     name = "nag"
     title = "Nesterov accelerated gradient (look-ahead)"
-    source = "lecture 000_ab20cd003144fc09.txt, 003_be78d6bd17366415.txt; Nesterov 1983; Sutskever et al. 2013"
+    source = "lecture 000, 003; Nesterov 1983; Sutskever et al. 2013"
     conventions = {"torch": dict(lr=1e-2, momentum=0.9), "paper": dict(lr=1e-2, momentum=0.9)}
     needs = ("lookahead",)
     symbols = {"g": "g(θ̃)", "v": "v", "delta": "Δθ"}

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._json import jsonable
+from .._markup import fmt_number, html_table, markdown_table
 
 __all__ = ["RunResult", "STATUS", "RUNNING", "MAX_STEPS", "CONVERGED", "DIVERGED"]
 
@@ -64,6 +65,44 @@ class RunResult:
     def trajectory(self, i: int) -> np.ndarray:
         """θ of trajectory i at the recorded steps, (R, D)."""
         return self.theta[:, i]
+
+    #: the columns of :meth:`summary`
+    SUMMARY = ("optimizer", "status", "steps", "final θ", "f(θ)", "‖g‖")
+
+    def summary(self, labels=None, digits: int = 6) -> list[list]:
+        """One row per trajectory, in the columns :attr:`SUMMARY`: its label (``labels``
+        instead, e.g. shortened), status, the step it stopped at, θ at the last recorded step
+        (as text, ``digits`` significant digits), f and ‖∇f‖ there. What ``ravine run`` prints,
+        and a notebook shows for a result that is a cell's value."""
+        labels = self.labels if labels is None else labels
+        rows = []
+        for i, label in enumerate(labels):
+            theta = "(" + ", ".join(fmt_number(float(v), digits) for v in self.theta[-1, i]) + ")"
+            rows.append(
+                [
+                    label,
+                    STATUS[self.status[i]],
+                    int(self.stop_step[i]),
+                    theta,
+                    float(self.loss[-1, i]),
+                    float(self.grad_norm[-1, i]),
+                ]
+            )
+        return rows
+
+    def _caption(self) -> str:
+        return f"{self.problem}: {len(self.labels)} trajectories, {int(self.steps[-1])} steps ({self.backend})"
+
+    def _cells(self) -> list[list[str]]:
+        return [[fmt_number(v, 6) for v in row] for row in self.summary()]
+
+    def _repr_markdown_(self) -> str:
+        """A notebook's view of a result: the :meth:`summary` as a Markdown table."""
+        return markdown_table(self.SUMMARY, self._cells(), self._caption())
+
+    def _repr_html_(self) -> str:
+        """A notebook's view of a result: the :meth:`summary` as an HTML table."""
+        return html_table(self.SUMMARY, self._cells(), self._caption())
 
     def to_dict(self) -> dict:
         """Plain lists, for JSON export."""

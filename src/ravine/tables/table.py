@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import numbers
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -21,27 +20,9 @@ import numpy as np
 
 from .. import _checks
 from .._json import jsonable as _jsonable
+from .._markup import fmt_number, html_table, markdown_table
 
 __all__ = ["Table", "FORMATS", "check_format", "check_digits", "fmt_number", "text_width", "ljust", "rjust", "jsonable"]
-
-
-def fmt_number(v: Any, digits: int) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else "no"
-    if isinstance(v, (numbers.Integral, np.integer)):
-        return str(int(v))
-    if isinstance(v, (numbers.Real, np.floating)):
-        x = float(v)
-        if math.isnan(x):
-            return "nan"
-        if math.isinf(x):
-            return "inf" if x > 0 else "-inf"
-        if x == 0:
-            return "0"
-        return f"{x:.{digits}g}"
-    return str(v)
 
 
 def text_width(s: str) -> int:
@@ -146,21 +127,20 @@ class Table:
     def to_markdown(self, digits: int = 6, *, notes: bool = True) -> str:
         """A GitHub-flavoured Markdown table (``|`` in cells escaped)."""
         digits = check_digits(digits)
+        return markdown_table(self.columns, self._cells(digits), self.title, self.notes if notes else ())
 
-        def esc(s: str) -> str:
-            return s.replace("|", "\\|")
+    def to_html(self, digits: int = 6, *, notes: bool = True) -> str:
+        """An HTML ``<table>`` (every cell escaped; the title its caption, the notes a list after it)."""
+        digits = check_digits(digits)
+        return html_table(self.columns, self._cells(digits), self.title, self.notes if notes else ())
 
-        lines = []
-        if self.title:
-            lines += [f"**{esc(self.title)}**", ""]
-        lines.append("| " + " | ".join(esc(c) for c in self.columns) + " |")
-        lines.append("|" + "|".join("---:" for _ in self.columns) + "|")
-        for r in self._cells(digits):
-            lines.append("| " + " | ".join(esc(c) for c in r) + " |")
-        if notes and self.notes:
-            lines.append("")
-            lines.extend(f"- {esc(n)}" for n in self.notes)
-        return "\n".join(lines)
+    def _repr_markdown_(self) -> str:
+        """What a notebook (Jupyter, VS Code) shows for a table that is a cell's value."""
+        return self.to_markdown()
+
+    def _repr_html_(self) -> str:
+        """What a notebook (Jupyter, VS Code) shows for a table that is a cell's value."""
+        return self.to_html()
 
     def to_csv(self) -> str:
         """CSV with a header row; floats written with ``repr`` (round-trip exact); blanks for None."""

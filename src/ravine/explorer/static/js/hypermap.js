@@ -3,7 +3,7 @@
  * the momentum rules, β₁ for Adam's family, ε for the rest; η alone as a curve where there is
  * none), on the current problem from the current start: POST /api/hypermap, one batched run
  * of the compiled runner. Axes on the fields' own scales (log η, log ε, log(1 − β)); the
- * stability bounds of ravine.analysis as lines (exact on a quadratic, else labelled local);
+ * stability bounds of ravine.analysis as lines (exact on a quadratic, else labelled as the local quadratic's);
  * a × at the optimizer's current values. A click on a cell sets that optimizer's η and β to
  * the cell's (controls.setHypers: the card is rebuilt and the run redone, so the contour shows
  * the clicked run).
@@ -193,7 +193,6 @@ function draw(d) {
   const parts = [`${d.label}: ${what}, ${d.n} × ${d.y ? d.n : 1} runs (${d.backend}, ${fmt(d.server_ms)} ms)`];
   if (loss) parts.push(`f* = ${fmt(d.f_ref)} (${d.f_ref_kind})`);
   if (d.coarse) parts.push(d.compiling ? "a coarse NumPy map while the compiled one is prepared" : `coarser than asked (${d.requested_n}) on the NumPy path`);
-  if (d.model && d.model.kind === "local") parts.push("bounds from the Hessian at the nearest minimum (local)");
   if (d.note) parts.push(d.note);
   parts.push("grey: diverged; click a cell to run it");
   $("hypermap-note").textContent = parts.join(" · ");
