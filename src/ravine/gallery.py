@@ -22,7 +22,7 @@ import numpy as np
 
 __all__ = ["build", "write_docs", "DOCS_SELECTION", "PICTURES", "Picture", "Made", "Canvas", "picture"]
 
-#: files copied into docs/img by write_docs (kept small: PNG ≤ ~150 KB, GIFs ≤ ~1.5 MB together)
+#: files copied into docs/img by write_docs (slide size, kept small: PNG ≤ ~260 KB, GIFs ≤ ~1.5 MB together)
 DOCS_SELECTION = (
     "hero.png",
     "ellipse_momentum.png",
@@ -289,8 +289,8 @@ def seven_optimizers(c: Canvas) -> list[Made]:
         "beale",
         r7,
         c.out / "seven_optimizers.gif",
-        frames=15 if c.quick else 60,
-        fps=12,
+        frames=15 if c.quick else 30,  # 30 frames of 1600 x 900: about 1.3 MB in docs/img
+        fps=6,
         bounds=bwin,
         title=ttl,
         legend_loc="lower right",
@@ -303,7 +303,7 @@ def seven_optimizers(c: Canvas) -> list[Made]:
     return [
         Made(
             c.out / "seven_optimizers.gif",
-            f"ravine animate {seven_cmd} --frames 60 --fps 12 -o seven_optimizers.gif",
+            f"ravine animate {seven_cmd} --frames 30 --fps 6 -o seven_optimizers.gif",
             "Seven optimizers of lecture 45 (lecture 000), animated",
             "Both methods called AdaDelta are shown: Zeiler's (unit-corrected, lr 1) and the lecture's "
             "moving-window RMSProp.",

@@ -14,8 +14,10 @@ matplotlib is imported only inside this module (Agg canvas, no pyplot).
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -37,7 +39,7 @@ from ._figure import (
     visible_part,
 )
 
-__all__ = ["animate", "frame_steps", "FFmpegNotFoundError"]
+__all__ = ["animate", "scene", "Scene", "frame_steps", "FFmpegNotFoundError"]
 
 
 class FFmpegNotFoundError(RuntimeError):
@@ -115,9 +117,72 @@ def animate(
     """
     from matplotlib.animation import FFMpegWriter
 
-    _checks.integer("animate", "frames", frames, minimum=1)
     _checks.real("animate", "fps", fps, lo=0, lo_open=True)
     path, ext = _check_out(path)
+    sc = scene(
+        problem,
+        runs,
+        frames=frames,
+        three_d=three_d,
+        bounds=bounds,
+        title=title,
+        colors=colors,
+        levels=levels,
+        log=log,
+        figsize=figsize,
+        tail=tail,
+        elev=elev,
+        azim=azim,
+        rotate=rotate,
+        legend_loc=legend_loc,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dpi = _dpi(dpi)
+    sc.fig.set_dpi(dpi)
+    n = len(sc.steps)
+    if ext == ".gif":
+        _write_gif(sc.fig, sc.moving, sc.draw, n, fps, path, blit=not (three_d and rotate))
+    else:
+        writer = FFMpegWriter(fps=fps, codec="libx264", extra_args=["-pix_fmt", "yuv420p"])
+        with writer.saving(sc.fig, str(path), dpi):
+            for k in range(n):
+                sc.draw(k)
+                writer.grab_frame()
+    return path
+
+
+class Scene(NamedTuple):
+    """An animation before it is written: the figure, the step shown in each frame, ``draw(k)``
+    (sets frame k's artists), the artists that move, and each trace's path and current point."""
+
+    fig: Any
+    steps: np.ndarray
+    draw: Callable[[int], list]
+    moving: list
+    lines: list
+    heads: list
+
+
+def scene(
+    problem,
+    runs,
+    *,
+    frames: int = 60,
+    three_d: bool = False,
+    bounds=None,
+    title=None,
+    colors=None,
+    levels=24,
+    log=None,
+    figsize=None,
+    tail: int | None = None,
+    elev=40,
+    azim=-60,
+    rotate: float = 0.0,
+    legend_loc=None,
+) -> Scene:
+    """The :class:`Scene` that :func:`animate` writes (the same arguments, less the file's)."""
+    _checks.integer("animate", "frames", frames, minimum=1)
     problem = _problem(problem)
     if problem.dim not in (1, 2) or (three_d and problem.dim != 2):
         need = "a 2-D problem for three_d" if three_d else "a 1-D or 2-D problem"
@@ -231,19 +296,7 @@ def animate(
         ttl.set_text(f"{head_title}\nstep {int(fsteps[k])}")
         return [*lines, *heads, ttl]
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    dpi = _dpi(dpi)
-    fig.set_dpi(dpi)
-    moving = [*lines, *heads, ttl]
-    if ext == ".gif":
-        _write_gif(fig, moving, draw, len(fsteps), fps, path, blit=not (three_d and rotate))
-    else:
-        writer = FFMpegWriter(fps=fps, codec="libx264", extra_args=["-pix_fmt", "yuv420p"])
-        with writer.saving(fig, str(path), dpi):
-            for k in range(len(fsteps)):
-                draw(k)
-                writer.grab_frame()
-    return path
+    return Scene(fig, fsteps, draw, [*lines, *heads, ttl], lines, heads)
 
 
 def _write_gif(fig, moving, draw, n, fps, path, blit=True):
