@@ -22,7 +22,7 @@ import numpy as np
 
 __all__ = ["build", "write_docs", "DOCS_SELECTION", "PICTURES", "Picture", "Made", "Canvas", "picture"]
 
-#: files copied into docs/img by write_docs (kept small: PNG ≤ ~150 KB, GIFs ≤ ~1.5 MB together)
+#: files copied into docs/img by write_docs (slide size, kept small: PNG ≤ ~260 KB, GIFs ≤ ~1.5 MB together)
 DOCS_SELECTION = (
     "hero.png",
     "ellipse_momentum.png",
@@ -32,6 +32,9 @@ DOCS_SELECTION = (
     "sweep_momentum.png",
     "training_bands.png",
 )
+
+#: the size of the pictures with several panels (16:9; 1920 × 1080 at the slides style's 160 dpi)
+WIDE = (12.0, 6.75)
 
 ROSEN_START = (-1.2, 1.0)
 #: ROSEN_START as the command line writes it
@@ -97,6 +100,13 @@ def picture(
     return register
 
 
+def _pt(size: float) -> float:
+    """A font size in points for matplotlib's default 10-point text, scaled to the active style."""
+    from .plot._figure import _fontsize
+
+    return _fontsize(size)
+
+
 def _ravine_runs(steps=2000):
     from .rules import SGD, Adam, RMSprop
     from .runner import run
@@ -135,14 +145,14 @@ def hero(c: Canvas) -> list[Made]:
 
     steps = c.ravine_steps
     ravine = c.ravine_runs()
-    fig, axes = plot.new_figure(1, 2, figsize=(11, 4.6), width_ratios=[1.35, 1])
+    fig, axes = plot.new_figure(1, 2, figsize=WIDE, width_ratios=[1.35, 1])
     plot.contour(
         "rosenbrock",
         ravine,
         ax=axes[0, 0],
         bounds=((-1.5, 1.3), (-0.3, 1.6)),
         markers="",
-        title=f"Rosenbrock (a 1, b 100) from {ROSEN_START}, {steps} steps",
+        title=f"Rosenbrock (a 1, b 100) from {ROSEN_START},\n{steps} steps",
         legend_loc="upper center",
     )
     # the bounce itself: GD's first steps, zoomed (at the start the curvature across the valley
@@ -162,7 +172,7 @@ def hero(c: Canvas) -> list[Made]:
     )
     zoom.plot(gd_first[:, 0], gd_first[:, 1], "o", ms=3, color=plot.COLORS[0])
     for t in range(4):
-        zoom.annotate(str(t), gd_first[t], textcoords="offset points", xytext=(4, 3), fontsize=7)
+        zoom.annotate(str(t), gd_first[t], textcoords="offset points", xytext=(4, 3), fontsize=_pt(7))
     zoom.set_xticks([])
     zoom.set_yticks([])
     zoom.set_xlabel("")
@@ -170,17 +180,17 @@ def hero(c: Canvas) -> list[Made]:
     zoom.text(
         0.03,
         0.93,
-        "GD's first 12 steps: each overshoots",
+        "GD's first steps overshoot",
         transform=zoom.transAxes,
-        fontsize=7.5,
+        fontsize=_pt(6.5),
         va="top",
         bbox=dict(fc="white", ec="none", alpha=0.8, pad=1.5),
     )
     axes[0, 0].indicate_inset_zoom(zoom, edgecolor="0.2")
     plot.loss_curves(ravine, ax=axes[0, 1], title="loss (log scale)")
     fig.suptitle(
-        "Lecture 004's ravine: gradient descent bounces across it, momentum and adaptive steps get along it",
-        fontsize=11,
+        "Lecture 004's ravine: gradient descent bounces across it,\nmomentum and adaptive steps get along it",
+        fontsize=_pt(11),
     )
     plot._save(fig, c.out / "hero.png")
     start = ROSEN_START_FLAG
@@ -215,16 +225,14 @@ def ellipse_momentum(c: Canvas) -> list[Made]:
         ("η 0.6, β 0.5", SGD(lr=0.6, momentum=0.5)),
         ("η 0.6, β 0.25", SGD(lr=0.6, momentum=0.25)),
     ]
-    fig, axes = plot.new_figure(2, 2, figsize=(10, 6.4))
+    fig, axes = plot.new_figure(2, 2, figsize=WIDE)
     for ax, (lab, rule) in zip(axes.ravel(), cases):
         r = run({lab: rule}, "ellipse", np.array([-5.0, -2.0]), 20, backend="numpy")
-        plot.contour(
-            "ellipse", r, ax=ax, title=f"{lab}: f after 20 steps = {r.final_loss[0]:.3g}", legend_loc="lower right"
-        )
+        plot.contour("ellipse", r, ax=ax, title=f"{lab}: f = {r.final_loss[0]:.3g}", legend_loc="lower right")
     fig.suptitle(
-        "Lecture 002: f = 0.1·x1² + 2·x2² from (−5, −2), 20 steps; GD is stable iff η < 2/λmax = 0.5; "
+        "Lecture 002: f = 0.1·x1² + 2·x2² from (−5, −2), 20 steps;\nGD is stable iff η < 2/λmax = 0.5; "
         "momentum v ← βv + g, θ ← θ − ηv",
-        fontsize=10,
+        fontsize=_pt(10),
     )
     plot._save(fig, c.out / "ellipse_momentum.png")
     return [
@@ -275,19 +283,16 @@ def seven_optimizers(c: Canvas) -> list[Made]:
         bounds=bwin,
         title=ttl,
         path=c.out / "seven_optimizers.png",
-        figsize=(7.5, 5.0),
         legend_loc="lower right",
     )
     animate(
         "beale",
         r7,
         c.out / "seven_optimizers.gif",
-        frames=15 if c.quick else 60,
-        fps=12,
+        frames=15 if c.quick else 30,  # 30 frames of 1600 x 900: about 1.3 MB in docs/img
+        fps=6,
         bounds=bwin,
         title=ttl,
-        figsize=(6.4, 4.6),
-        dpi=72,
         legend_loc="lower right",
     )
     seven_cmd = (
@@ -298,7 +303,7 @@ def seven_optimizers(c: Canvas) -> list[Made]:
     return [
         Made(
             c.out / "seven_optimizers.gif",
-            f"ravine animate {seven_cmd} --frames 60 --fps 12 -o seven_optimizers.gif",
+            f"ravine animate {seven_cmd} --frames 30 --fps 6 -o seven_optimizers.gif",
             "Seven optimizers of lecture 45 (lecture 000), animated",
             "Both methods called AdaDelta are shown: Zeiler's (unit-corrected, lr 1) and the lecture's "
             "moving-window RMSProp.",
@@ -326,25 +331,25 @@ def adagrad_vs_rmsprop(c: Canvas) -> list[Made]:
         n4,
         backend="numpy",
     )
-    fig, axes = plot.new_figure(1, 2, figsize=(11, 4.2), width_ratios=[1.2, 1])
+    fig, axes = plot.new_figure(1, 2, figsize=WIDE, width_ratios=[1.2, 1])
     plot.contour(
         "ellipse",
         r4,
         ax=axes[0, 0],
         markers="",
         legend_loc="lower right",
-        title=f"ellipse 0.1·x1² + 2·x2² from (−5, −2), {n4} steps",
+        title=f"ellipse 0.1·x1² + 2·x2² from (−5, −2),\n{n4} steps",
     )
     plot.step_sizes(
         r4,
         ax=axes[0, 1],
         reference={"η/√t": lambda t: 0.1 / np.sqrt(t)},
-        title="step size: Adagrad's shrinks like η/√t, RMSProp's stays ≈ η",
+        title="step size: Adagrad's shrinks like η/√t,\nRMSProp's stays ≈ η",
     )
     fig.suptitle(
-        "Adagrad sums every squared gradient, so its step vanishes; RMSProp's leaky average "
+        "Adagrad sums every squared gradient, so its step vanishes;\nRMSProp's leaky average "
         "keeps it (lectures 000, 001, 003)",
-        fontsize=10.5,
+        fontsize=_pt(10.5),
     )
     plot._save(fig, c.out / "adagrad_vs_rmsprop.png")
     return [
@@ -374,14 +379,18 @@ def adadelta_eps(c: Canvas) -> list[Made]:
         300,
         backend="numpy",
     )
-    fig, axes = plot.new_figure(1, 2, figsize=(11, 4.2), width_ratios=[1.3, 1])
+    fig, axes = plot.new_figure(1, 2, figsize=WIDE, width_ratios=[1.3, 1])
     plot.contour(
-        "ellipse", r5, ax=axes[0, 0], title="ellipse 0.1·x1² + 2·x2² from (−5, −2), 300 steps", legend_loc="lower right"
+        "ellipse",
+        r5,
+        ax=axes[0, 0],
+        title="ellipse 0.1·x1² + 2·x2² from (−5, −2),\n300 steps",
+        legend_loc="lower right",
     )
-    plot.loss_curves(r5, ax=axes[0, 1], title="first step ≈ √(ε/(1−ρ)): 3e-4, 3e-3, 0.03, 0.3")
+    plot.loss_curves(r5, ax=axes[0, 1], title="first step ≈ √(ε/(1−ρ)):\n3e-4, 3e-3, 0.03, 0.3")
     fig.suptitle(
-        "Lecture 001: AdaDelta (Zeiler, lr 1, ρ 0.9) is not learning-rate free: ε acts as the learning rate",
-        fontsize=10.5,
+        "Lecture 001: AdaDelta (Zeiler, lr 1, ρ 0.9) is not learning-rate free:\nε acts as the learning rate",
+        fontsize=_pt(10.5),
     )
     plot._save(fig, c.out / "adadelta_eps.png")
     return [
@@ -415,7 +424,7 @@ def sweep_momentum(c: Canvas) -> list[Made]:
         steps=steps,
         tol=1e-4,
         path=c.out / "sweep_momentum.png",
-        title="SGD + heavy-ball momentum on the ellipse from (−5, −2): steps until ‖∇f‖ ≤ 1e-4",
+        title="SGD + heavy-ball momentum on the ellipse from (−5, −2):\nsteps until ‖∇f‖ ≤ 1e-4",
     )
     return [
         Made(
@@ -446,7 +455,7 @@ def sweep_adam_betas(c: Canvas) -> list[Made]:
         steps=n_adam,
         starts=np.array([ROSEN_START]),
         path=c.out / "sweep_adam_betas.png",
-        title=f"Adam (η 0.02) on Rosenbrock from (−1.2, 1): final f − f* after {n_adam} steps",
+        title=f"Adam (η 0.02) on Rosenbrock from (−1.2, 1):\nfinal f − f* after {n_adam} steps",
     )
     return [
         Made(
@@ -496,7 +505,6 @@ def ravine_3d(c: Canvas) -> list[Made]:
         three_d=True,
         bounds=((-1.5, 1.5), (-0.5, 2.0)),
         title="The ravine in 3-D",
-        dpi=64,
         elev=50,
         azim=-110,
     )
@@ -544,7 +552,7 @@ def seed_bands(c: Canvas) -> list[Made]:
         path=c.out / "seed_bands.png",
         xlabel="step",
         ylabel="f(θ)",
-        title=f"Rosenbrock with gradient noise σ 2: {seeds} seeds (the legend says which statistics)",
+        title=f"Rosenbrock with gradient noise σ 2: {seeds} seeds\n(the legend says which statistics)",
     )
     return [
         Made(
@@ -597,7 +605,7 @@ def training_bands(c: Canvas) -> list[Made]:
         xlabel="epoch",
         ylabel="validation loss",
         log=True,
-        title=f"Logistic regression on sklearn's digits: geometric mean ×/÷ std over {t_seeds} seeds",
+        title=f"Logistic regression on sklearn's digits:\ngeometric mean ×/÷ std over {t_seeds} seeds",
     )
     return [
         Made(
@@ -675,9 +683,12 @@ def _draw(out_dir, quick: bool) -> list[Made]:
     canvas = Canvas(out, quick)
     trains = any(p.needs_torch for p in PICTURES.values()) and _torch_available()
     made: list[Made] = []
-    for pic in PICTURES.values():
-        if trains or not pic.needs_torch:
-            made += pic.draw(canvas)
+    from . import plot
+
+    with plot.style():  # slide-ready: 1600 × 900 and more, text readable on a projector
+        for pic in PICTURES.values():
+            if trains or not pic.needs_torch:
+                made += pic.draw(canvas)
     _write_md(
         out / "gallery.md",
         [(m.path.name, m.command, m.title, m.caption) for m in made],

@@ -292,3 +292,74 @@ def test_sweep_draws_a_progress_bar_on_a_terminal(tmp_path):
     assert fracs == sorted(fracs) and any(0 < f < 100 for f in fracs), fracs  # cells done, in order
     for fill, pct, _ in bars:  # the bar's fill is its percentage (each rounded: ½ cell + 24 × ½ %)
         assert abs(fill.count("#") - 24 * int(pct) / 100) <= 0.5 + 0.12 + 1e-9
+
+
+# ------------------------------------------------------------------ pictures: slide-ready by default
+
+
+def _spy(monkeypatch, name):
+    """Record the Figures the real ``ravine.plot.<name>`` returns to the command (it still draws
+    and writes the file)."""
+    import ravine.plot as plot
+
+    figs, real = [], getattr(plot, name)
+
+    def spy(*a, **k):
+        figs.append(real(*a, **k))
+        return figs[-1]
+
+    monkeypatch.setattr(plot, name, spy)
+    return figs
+
+
+def test_pictures_are_slide_size_by_default(tmp_path):
+    from PIL import Image
+
+    p, g = tmp_path / "p.png", tmp_path / "a.gif"
+    assert invoke("plot", "sgd:lr=0.1", "--problem", "ellipse", "--steps", "5", "-o", str(p)).exit_code == 0
+    r = invoke("animate", "sgd", "--problem", "booth", "--lr", "0.02", "--steps", "3", "-o", str(g))
+    assert r.exit_code == 0, r.output
+    for f in (p, g):
+        with Image.open(f) as im:
+            assert im.size == (1600, 900)
+    c = tmp_path / "c.png"
+    r = invoke("plot", "sgd:lr=0.1", "--problem", "ellipse", "--steps", "5", "--style", "compact", "-o", str(c))
+    with Image.open(c) as im:
+        assert r.exit_code == 0 and im.size == (640, 480)
+
+
+def test_labels_and_noise_are_in_the_legend(tmp_path, monkeypatch):
+    figs = _spy(monkeypatch, "contour")
+    r = invoke(
+        "plot", "sgd", "sgd:momentum=0.9", "--lr", "1e-3", "--problem", "rosenbrock", "--steps", "20",
+        "--label", "GD", "--label", "heavy ball", "--noise", "3", "-o", str(tmp_path / "p.png"),
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    (fig,) = figs
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["minimum", "GD + noise σ 3", "heavy ball + noise σ 3"]
+    assert "GD + noise σ 3: f = " in fig.axes[0].get_title()
+    for labels, needle in [
+        (["--label", "a"], "--label: 1 label for 2 optimizers"),
+        (["--label", "a", "--label", "a"], "--label: 'a' is given twice"),
+    ]:
+        r = invoke("plot", "sgd", "adam", "--problem", "booth", "--steps", "2", *labels, "-o", str(tmp_path / "x.png"))
+        assert r.exit_code == 2 and needle in r.output, r.output
+
+
+def test_animate_draws_one_dimensional_problems(tmp_path):
+    """The lecture's GD on x² (η 0.05 and 1.1) from 1: one frame per step."""
+    from PIL import Image
+
+    g = tmp_path / "x2.gif"
+    r = invoke(
+        "animate", "sgd:lr=0.05", "sgd:lr=1.1", "--problem", "parabola", "--start", "1", "--steps", "12",
+        "--size", "4x3", "--dpi", "40", "-o", str(g),
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    with Image.open(g) as im:
+        assert im.n_frames == 13 and im.size == (160, 120)
+    r = invoke("animate", "sgd", "--problem", "parabola", "--3d", "-o", str(tmp_path / "y.gif"))
+    assert r.exit_code == 2 and "--3d: needs a 2-D problem; parabola is 1-D" in r.output
+    r = invoke("animate", "sgd", "--problem", "booth", "--frames", "2000", "--steps", "5000", "-o", str(g))
+    assert r.exit_code == 2 and "--frames: 2000 frames of 1600 × 900 pixels" in r.output

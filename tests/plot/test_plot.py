@@ -470,3 +470,103 @@ def test_heatmap_puts_decay_factors_near_one_on_a_log_one_minus_axis():
     assert np.allclose(np.diff(centres), np.diff(centres)[0], rtol=1e-6)
     with pytest.raises(ValueError, match="scale"):
         plot.heatmap("adam", "ellipse", ("lr", [0.1, 0.2]), ("beta2", b2), steps=2, yscale="logit")
+
+
+# ------------------------------------------------------------------------------- slide-ready pictures
+
+
+def test_default_titles_say_what_happened():
+    """A run that meets the tolerance and one past 2/λmax: the title names each and its step,
+    the steps being the runner's own (stop_step)."""
+    from ravine import plot
+
+    res = ravine.run(
+        {"GD η 0.4": SGD(lr=0.4), "GD η 1.2": SGD(lr=1.2)}, "ellipse", np.array([-5.0, -2.0]), 400, tol=1e-6
+    )
+    assert res.status_names == ["converged", "diverged"]
+    conv, div = (int(s) for s in res.stop_step)
+    title = plot.contour("ellipse", res).axes[0].get_title()
+    assert f"GD η 0.4 converges in {conv} steps" in title and f"GD η 1.2 diverges at step {div}" in title
+    assert title.rstrip().endswith(ravine.problems.get_problem("ellipse").title)
+    # a run that leaves the window before the runner calls it diverged: the title says where
+    short = ravine.run({"GD η 1.2": SGD(lr=1.2)}, "ellipse", np.array([-5.0, -2.0]), 8)
+    assert short.status_names == ["max_steps"]
+    assert plot.contour("ellipse", short).axes[0].get_title().startswith("GD η 1.2 leaves the window at step 1\n")
+    assert "GD η 1.2 diverges" in plot.loss_curves(res).axes[0].get_title()
+    assert plot.contour("ellipse", res, title="mine").axes[0].get_title() == "mine"
+
+
+def test_outcome_counts_when_many_optimizers():
+    from ravine import plot
+
+    res = ravine.run(
+        {f"η {lr}": SGD(lr=lr) for lr in (0.3, 0.4, 0.45, 1.2)}, "ellipse", np.array([-5.0, -2.0]), 600, tol=1e-6
+    )
+    assert res.status_names == ["converged"] * 3 + ["diverged"]
+    first = int(np.argmin(res.stop_step[:3]))
+    text = plot.outcome(plot.traces(res))
+    assert text == (
+        f"4 optimizers: 3 converge (first: {res.labels[first]}, step {res.stop_step[first]}), "
+        f"1 diverges (η 1.2, step {res.stop_step[3]})"
+    )
+
+
+def test_slides_style_is_1600_pixels_wide_and_styles_set_the_size(tmp_path):
+    from ravine import plot
+
+    res = ravine.run({"sgd": SGD(lr=0.1)}, "booth", None, 5)
+    for name, (w, h) in (("slides", (1600, 900)), ("compact", (640, 480)), ("paper", (1280, 800))):
+        with plot.style(name):
+            plot.contour("booth", res, path=tmp_path / f"{name}.png")
+        assert _valid_image(tmp_path / f"{name}.png", "PNG") == (w, h)
+    assert plot.style_pixels() == ((10.0, 5.625), 160) and plot.DEFAULT_STYLE == "slides"
+
+
+def test_surface_paths_are_drawn_over_the_surface():
+    """The saddle: the paths (and their ends) are drawn after the surface and lifted above it."""
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+
+    from ravine import plot
+    from ravine.problems import get_problem
+
+    res = ravine.run({"sgd": SGD(lr=0.05), "adam": Adam(lr=0.05)}, "saddle", None, 30)
+    ax = plot.surface3d("saddle", res, figsize=(4, 3), n=30).axes[0]
+    assert ax.computed_zorder is False
+    surface = [c for c in ax.collections if isinstance(c, Poly3DCollection)]
+    paths = [ln for ln in ax.lines if str(ln.get_gid()).startswith("path:")]
+    assert len(surface) == 1 and len(paths) == 2
+    assert min(ln.get_zorder() for ln in ax.lines) > max(c.get_zorder() for c in ax.collections)
+    for ln in paths:
+        x, y, z = (np.asarray(v) for v in ln.get_data_3d())
+        f = get_problem("saddle").f(np.c_[x, y])
+        assert (z > f).all()  # lifted: 1 % of the surface's height
+
+
+def test_one_dimensional_animation_moves_a_dot_along_the_curve(tmp_path):
+    """The lecture's GD on x² from 1 (η 0.05 and 1.1): one frame per step, each dot at its
+    iterate (x_t, x_t²); the diverging run stops at the window's edge with a ✕."""
+    from ravine.plot import animate
+    from ravine.plot.animation import scene
+
+    steps = 20
+    res = ravine.run({"η 0.05": SGD(lr=0.05), "η 1.1": SGD(lr=1.1)}, "parabola", np.array([[1.0]]), steps)
+    sc = scene("parabola", res, frames=100, bounds=((-5.0, 5.0),), figsize=(4, 3))
+    assert list(sc.steps) == list(range(steps + 1))
+    slow, fast = sc.heads
+    edge_step = int(np.argmax(np.abs(1.2 ** np.arange(steps + 1)) > 5))  # first |x_t| > 5: t = 9
+    for k in range(steps + 1):
+        sc.draw(k)
+        x = 0.9**k
+        assert slow.get_xdata()[0] == pytest.approx(x, rel=1e-12) and slow.get_ydata()[0] == pytest.approx(x * x)
+        assert len(sc.lines[0].get_xdata()) == k + 1  # the path so far: one point per step
+        if k < edge_step:
+            assert fast.get_xdata()[0] == pytest.approx((-1.2) ** k, rel=1e-12) and fast.get_marker() == "o"
+        else:  # left the window at step 9 (x_9 = -5.16): stopped on its edge, marked ✕
+            assert fast.get_xdata()[0] == pytest.approx(-5.0) and fast.get_ydata()[0] == pytest.approx(25.0)
+            assert fast.get_marker() == "X"
+    out = animate("parabola", res, tmp_path / "x2.gif", frames=100, figsize=(4, 3), dpi=40)
+    with Image.open(out) as im:
+        assert im.n_frames == steps + 1 and im.size == (160, 120)
+    out = animate("parabola", res, tmp_path / "x2_7.gif", frames=7, figsize=(4, 3), dpi=40)
+    with Image.open(out) as im:
+        assert im.n_frames == 7

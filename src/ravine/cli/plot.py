@@ -42,30 +42,33 @@ MAX_SWEEP_WORK = 50_000_000
 __all__ = ["plot_cmd", "animate_cmd", "sweep_cmd"]
 
 #: the names of ``ravine.plot.STYLES`` (a test checks they agree; listed here so that
-#: ``--help`` does not load matplotlib)
-STYLE_NAMES = ("default", "slides", "paper")
-#: one frame of an animation, at most (frames × pixels is what the writer holds)
+#: ``--help`` does not load matplotlib); the first is the default
+STYLE_NAMES = ("slides", "compact", "paper")
+#: one frame of an animation, at most
 MAX_FRAME_PIXELS = 4_000_000
+#: frames × pixels of one animation, at most (the GIF writer holds every frame, one byte a pixel)
+MAX_ANIMATION_PIXELS = 1_000_000_000
 
 
-def _picture_options(dpi_default: int):
+def _picture_options():
     def deco(f):
         opts = [
             click.option(
                 "--dpi",
-                default=dpi_default,
-                show_default=True,
                 type=click.IntRange(20, 600),
-                help="Dots per inch of the picture.",
+                help="Dots per inch of the picture (default: the style's; 160 for slides).",
             ),
-            click.option("--size", metavar="WxH", help="Figure size in inches, e.g. 12x6.75 (each 1 to 40)."),
+            click.option(
+                "--size", metavar="WxH", help="Figure size in inches, e.g. 12x6.75 (each 1 to 40; default the style's)."
+            ),
             click.option(
                 "--style",
                 "style_name",
                 type=Choice(STYLE_NAMES),
-                default="default",
+                default=STYLE_NAMES[0],
                 show_default=True,
-                help="slides: large text and thick lines for a projector; paper: small text.",
+                help="slides: 1600x900 pixels, large text and thick lines for a projector; "
+                "compact: 640x480, matplotlib's look; paper: small text at 200 dpi.",
             ),
         ]
         for o in reversed(opts):
@@ -73,6 +76,18 @@ def _picture_options(dpi_default: int):
         return f
 
     return deco
+
+
+def _picture_size(size, dpi, style_name, limit=None):
+    """(figsize, dpi) of a picture: ``--size`` and ``--dpi``, else the style's; refused past
+    ``limit`` pixels (default ``check_pixels``'s)."""
+    from ..plot import style_pixels
+
+    default_size, default_dpi = style_pixels(style_name)
+    figsize = parse_size(size) or default_size
+    dpi = default_dpi if dpi is None else dpi
+    check_pixels(figsize, dpi, default_size, **({"limit": limit} if limit else {}))
+    return figsize, dpi
 
 
 def _starts(problem, start):
@@ -136,20 +151,44 @@ def _run_options(f):
         ),
         click.option("--tol", type=float, help="Stop a trajectory when ‖∇f‖ ≤ tol."),
         click.option("--window", help="Plotting window x0,x1,y0,y1 (default the problem's bounds)."),
-        click.option("--title", help="Title (default: the problem's)."),
+        click.option("--title", help="Title (default: what happened to each run, then the problem)."),
+        click.option(
+            "--label",
+            "labels",
+            multiple=True,
+            help="Legend label of each optimizer, in order (repeatable: one per optimizer), e.g. --label 'heavy ball'.",
+        ),
     ]
     for o in reversed(opts):
         f = o(f)
     return f
 
 
-def _do_run(optimizers, problem, formula, start, steps, lr, sets, noise, seed, tol):
+def _labelled(opts: dict, labels, noise: float) -> dict:
+    """``opts`` ({label: rule}) under the ``--label`` names, in order, each followed by the
+    gradient noise when there is some (the legend says σ)."""
+    if labels:
+        if len(labels) != len(opts):
+            raise ValueError(
+                f"--label: {len(labels)} label{'s' * (len(labels) != 1)} for {len(opts)} "
+                f"optimizer{'s' * (len(opts) != 1)}; give one --label per optimizer, in order"
+            )
+        twice = [lab for i, lab in enumerate(labels) if lab in labels[:i]]
+        if twice:
+            raise ValueError(f"--label: {twice[0]!r} is given twice; each optimizer needs its own label")
+        opts = dict(zip(labels, opts.values()))
+    if noise:
+        opts = {f"{lab} + noise σ {noise:g}": rule for lab, rule in opts.items()}
+    return opts
+
+
+def _do_run(optimizers, problem, formula, start, steps, lr, sets, noise, seed, tol, labels=()):
     from ..runner import run
 
     tol = bounded_float(tol, "--tol")
     noise = bounded_float(noise, "--noise", hi=1e6)
     prob = parse_problem(problem, formula)
-    opts = parse_optimizers(optimizers, lr=lr, sets=sets)
+    opts = _labelled(parse_optimizers(optimizers, lr=lr, sets=sets), labels, noise)
     starts = _starts(prob, start)
     per_step = 4 * prob.dim + 2 + state_numbers(opts.values(), prob.dim)
     check_work(steps, len(opts) * (len(starts) if starts is not None else 1), per_step)
@@ -164,7 +203,7 @@ def _do_run(optimizers, problem, formula, start, steps, lr, sets, noise, seed, t
 @click.argument("optimizers", nargs=-1, required=True, shell_complete=complete_optimizer)
 @_run_options
 @click.option("--kind", type=Choice(["contour", "surface", "loss"]), default="contour", show_default=True)
-@_picture_options(100)
+@_picture_options()
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Picture file (.png/.svg/.pdf).")
 def plot_cmd(
     optimizers,
@@ -179,6 +218,7 @@ def plot_cmd(
     tol,
     window,
     title,
+    labels,
     kind,
     dpi,
     size,
@@ -197,14 +237,13 @@ def plot_cmd(
     with _usage_errors():
         if Path(out).suffix.lower() not in PICTURES:
             raise ValueError(f"-o: picture files end in .png, .svg, .pdf or .jpg, got {Path(out).name!r}")
-        figsize = parse_size(size)
-        check_pixels(figsize, dpi, (6.4, 5.0))
+        figsize, dpi = _picture_size(size, dpi, style_name)
         check_output_file(out, "-o")
-        prob, res = _do_run(optimizers, problem, formula, start, steps, lr, sets, noise, seed, tol)
+        prob, res = _do_run(optimizers, problem, formula, start, steps, lr, sets, noise, seed, tol, labels)
         from .. import plot
 
         bounds = _window(prob, window)
-        fig = {"dpi": dpi, **({"figsize": figsize} if figsize else {})}
+        fig = {"dpi": dpi, "figsize": figsize}
         with plot.style(style_name):
             if kind == "contour":
                 plot.contour(prob, res, path=out, bounds=bounds, title=title, **fig)
@@ -221,7 +260,7 @@ def plot_cmd(
 @click.option("--frames", default=60, show_default=True, type=click.IntRange(1, 2000))
 @click.option("--fps", default=15, show_default=True, type=click.IntRange(1, 120))
 @click.option("--3d", "three_d", is_flag=True, help="Move on the 3-D surface instead of the contour map.")
-@_picture_options(80)
+@_picture_options()
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="out.gif or out.mp4 (needs ffmpeg).")
 def animate_cmd(
     optimizers,
@@ -236,6 +275,7 @@ def animate_cmd(
     tol,
     window,
     title,
+    labels,
     frames,
     fps,
     three_d,
@@ -244,15 +284,30 @@ def animate_cmd(
     style_name,
     out,
 ):
-    """Animate OPTIMIZERS moving together on a 2-D problem (GIF, or MP4 with ffmpeg)."""
+    """Animate OPTIMIZERS moving together on a problem (GIF, or MP4 with ffmpeg): on a 2-D
+    problem's contour map (or its surface, --3d), on a 1-D problem's curve f(x).
+
+    \b
+    Examples:
+      ravine animate sgd nag adam --problem beale --start=-1,-1.5 --lr 1e-3 -o beale.gif
+      ravine animate sgd:lr=0.05 sgd:lr=1.1 --problem parabola --start 1 --steps 20 -o x2.gif
+    """
     with _usage_errors():
         from ..plot.animation import _check_out, animate
 
         _check_out(out)  # wrong suffix or missing ffmpeg: fail before running anything
-        figsize = parse_size(size)
-        check_pixels(figsize, dpi, (6.0, 5.0), limit=MAX_FRAME_PIXELS)
+        figsize, dpi = _picture_size(size, dpi, style_name, limit=MAX_FRAME_PIXELS)
+        px = int(figsize[0] * dpi) * int(figsize[1] * dpi)
+        if min(frames, steps + 1) * px > MAX_ANIMATION_PIXELS:
+            raise ValueError(
+                f"--frames: {min(frames, steps + 1)} frames of {int(figsize[0] * dpi)} × {int(figsize[1] * dpi)} "
+                f"pixels is more than {MAX_ANIMATION_PIXELS:,} pixels in all (fewer --frames, or a smaller "
+                "--size or --dpi)"
+            )
         check_output_file(out, "-o")
-        prob, res = _do_run(optimizers, problem, formula, start, steps, lr, sets, noise, seed, tol)
+        prob, res = _do_run(optimizers, problem, formula, start, steps, lr, sets, noise, seed, tol, labels)
+        if three_d and prob.dim != 2:
+            raise ValueError(f"--3d: needs a 2-D problem; {prob.name} is {prob.dim}-D")
         from .. import plot
 
         with plot.style(style_name):
@@ -439,7 +494,7 @@ def _write_data(path, rule, prob, metric, steps, tol, data) -> None:
     help="Also write every cell (x, y, value, status) to FILE.csv or FILE.json.",
 )
 @click.option("--title")
-@_picture_options(100)
+@_picture_options()
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False))
 def sweep_cmd(
     optimizer,
@@ -470,8 +525,7 @@ def sweep_cmd(
     with _usage_errors():
         if Path(out).suffix.lower() not in PICTURES:
             raise ValueError(f"-o: picture files end in .png, .svg, .pdf or .jpg, got {Path(out).name!r}")
-        figsize = parse_size(size)
-        check_pixels(figsize, dpi, (6.4, 4.8))
+        figsize, dpi = _picture_size(size, dpi, style_name)
         check_output_file(out, "-o")
         if data_out is not None:
             check_output_file(data_out, "--data", DATA)
@@ -535,7 +589,7 @@ def sweep_cmd(
                 backend=backend,
                 dpi=dpi,
                 progress=progress,
-                **({"figsize": figsize} if figsize else {}),
+                figsize=figsize,
             )
         if data_out is not None:
             _write_data(

@@ -15,6 +15,11 @@ machine (no display, no global backend switch); pass ``ax=`` to draw into an axe
   stability bounds of :class:`ravine.analysis.QuadraticRates` drawn over it on quadratics.
 * :func:`step_sizes` -- ‖Δθ_t‖ against t (Adagrad's vanishing step beside RMSProp's).
 
+Sizes, text and lines come from the active :func:`style` (``with plot.style("slides"):`` —
+1600 × 900 pixels, the command line's and the gallery's look), or from matplotlib's rcParams
+outside one; ``figsize=``/``dpi=`` override them. Default titles say what happened
+(:func:`outcome`: "adam converges in 87 steps; sgd diverges at step 12"), then the problem.
+
 No hidden clipping: numbers are never clipped. A trajectory that leaves the plotting window is
 drawn up to the point where it crosses the window's edge, and that point is marked (✕) with the
 step and, when the runner marked it diverged, the step of divergence. Excursions that come back
@@ -23,7 +28,20 @@ are drawn and clipped to the axes by matplotlib.
 
 from __future__ import annotations
 
-from ._figure import COLORS, STYLES, Trace, _save, draw_background, new_figure, style, traces, visible_part
+from ._figure import (
+    COLORS,
+    DEFAULT_STYLE,
+    STYLES,
+    Trace,
+    _save,
+    draw_background,
+    new_figure,
+    outcome,
+    style,
+    style_pixels,
+    traces,
+    visible_part,
+)
 from .animation import FFmpegNotFoundError, animate, frame_steps
 from .heatmap import heatmap
 from .static import contour, curve1d, loss_curves, seed_bands, step_sizes, surface3d
@@ -48,6 +66,9 @@ __all__ = [
     "curve1d",
     "style",
     "STYLES",
+    "DEFAULT_STYLE",
+    "style_pixels",
+    "outcome",
 ]
 
 save = _save

@@ -51,11 +51,15 @@ def marker_style(kind: str, color: str | None = None) -> dict:
 # ------------------------------------------------------------------------------- helpers
 
 
-#: named styles for :func:`style`: matplotlib rcParams. "slides": text readable from the back
-#: of a lecture hall on a 1920-pixel projector (16-18 pt at the figure's size), thicker lines.
+#: named styles for :func:`style`: matplotlib rcParams, the figure's size in inches
+#: (``figure.figsize``) and the saved pictures' dots per inch (``savefig.dpi``) included.
+#: "slides", the look of the command line and the gallery: 1600 × 900 pixels (16:9), text readable
+#: from the back of a lecture hall (16-18 pt on a 10-inch-wide figure, about 2 % of its width),
+#: thick lines. "compact": matplotlib's own look, 640 × 480. "paper": small text, printed at 200 dpi.
 STYLES = {
-    "default": {},
     "slides": {
+        "figure.figsize": (10.0, 5.625),
+        "savefig.dpi": 160,
         "font.size": 16,
         "axes.titlesize": 18,
         "axes.labelsize": 16,
@@ -67,21 +71,53 @@ STYLES = {
         "axes.linewidth": 1.2,
         "legend.framealpha": 0.9,
     },
-    "paper": {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8},
+    "compact": {"figure.figsize": (6.4, 4.8), "savefig.dpi": 100},
+    "paper": {
+        "figure.figsize": (6.4, 4.0),
+        "savefig.dpi": 200,
+        "font.size": 9,
+        "axes.titlesize": 10,
+        "axes.labelsize": 9,
+        "legend.fontsize": 8,
+    },
 }
+#: the style of ``ravine plot|animate|sweep``, ``ravine demo`` and the gallery
+DEFAULT_STYLE = "slides"
 
 
-def style(name: str = "default"):
-    """A context manager: figures made inside it use the named style of :data:`STYLES`.
+def style(name: str = DEFAULT_STYLE):
+    """A context manager: figures made inside it use the named style of :data:`STYLES` (its
+    size, dots per inch, text and lines), unless a call gives its own ``figsize``/``dpi``.
+    Outside it the functions follow matplotlib's rcParams (640 × 480 unless you set them).
 
     >>> from ravine import plot
     >>> with plot.style("slides"):
     ...     fig = plot.contour("rosenbrock")
+    >>> fig.get_size_inches().tolist()  # saved at 160 dpi: 1600 x 900 pixels
+    [10.0, 5.625]
     """
     import matplotlib as mpl
 
     _checks.choice("style", "name", name, STYLES)
     return mpl.rc_context(STYLES[name])
+
+
+def style_pixels(name: str = DEFAULT_STYLE) -> tuple[tuple[float, float], int]:
+    """``(figsize, dpi)`` of the named style: its size in inches and its dots per inch."""
+    _checks.choice("style", "name", name, STYLES)
+    st = STYLES[name]
+    w, h = st["figure.figsize"]
+    return (float(w), float(h)), int(st["savefig.dpi"])
+
+
+def _dpi(dpi=None) -> float:
+    """``dpi``, or the active style's (rcParams ``savefig.dpi``, ``figure.dpi`` where that says "figure")."""
+    if dpi is not None:
+        return dpi
+    import matplotlib as mpl
+
+    d = mpl.rcParams["savefig.dpi"]
+    return float(mpl.rcParams["figure.dpi"] if d == "figure" else d)
 
 
 def _fontsize(default: float) -> float:
@@ -102,8 +138,8 @@ def _new(figsize):
     return fig
 
 
-def _figure(ax=None, figsize=(6.4, 4.8), projection=None):
-    """(fig, ax): a fresh Agg-backed Figure, or ``ax``'s figure."""
+def _figure(ax=None, figsize=None, projection=None):
+    """(fig, ax): a fresh Agg-backed Figure (``figsize`` None: the active style's), or ``ax``'s figure."""
     if ax is not None:
         return ax.figure, ax
     fig = _new(figsize)
@@ -113,15 +149,18 @@ def _figure(ax=None, figsize=(6.4, 4.8), projection=None):
     return fig, ax
 
 
-def new_figure(nrows=1, ncols=1, figsize=(6.4, 4.8), **kw):
-    """A fresh Agg-backed Figure with a grid of axes (``Figure.subplots``)."""
+def new_figure(nrows=1, ncols=1, figsize=None, **kw):
+    """A fresh Agg-backed Figure with a grid of axes (``Figure.subplots``); ``figsize`` None:
+    the active style's (:func:`style`)."""
     fig = _new(figsize)
     axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
     return fig, axes
 
 
-def _save(fig, path, dpi=100, quantize=True):
+def _save(fig, path, dpi=None, quantize=True):
+    """Write ``fig`` to ``path`` (None: nothing) at ``dpi`` (None: the active style's)."""
     if path is not None:
+        dpi = _dpi(dpi)
         path = Path(path)
         if path.suffix.lower() not in (".png", ".svg", ".pdf", ".jpg", ".jpeg"):
             raise ValueError(f"path: picture files must end in .png, .svg, .pdf or .jpg, got {path.name!r}")
@@ -431,6 +470,111 @@ def _draw_paths(ax, trs, window, colors, *, lw=1.6, z=None, zoff=0.0, markers=No
 def _short_title(problem):
     t = problem.title or problem.name
     return t if len(t) <= 70 else problem.name
+
+
+def _event(tr: Trace, window=None) -> tuple[str, int]:
+    """How a trace ended: ("converged" | "diverged" | "left" | "ran", step). "left": it ends
+    outside ``window`` (the step of the first point outside, :func:`visible_part`)."""
+    if tr.status in ("converged", "diverged") and tr.stop_step is not None:
+        return tr.status, int(tr.stop_step)
+    if window is not None:
+        _, ex = visible_part(tr.theta[:, : len(window)], window)
+        if ex is not None and ex < len(tr.steps):
+            return "left", int(tr.steps[ex])
+    return "ran", int(tr.steps[-1])
+
+
+#: how a run ended → (one run's phrase, several runs' verb: singular, plural)
+_VERBS = {
+    "converged": ("converges in {s} steps", "converges", "converge"),
+    "diverged": ("diverges at step {s}", "diverges", "diverge"),
+    "left": ("leaves the window at step {s}", "leaves the window", "leave the window"),
+    "ran": ("", "runs to the end", "run to the end"),
+}
+
+
+def outcome(trs: Sequence[Trace], window=None) -> str:
+    """What happened to the runs, for a title: "adam converges in 87 steps; sgd diverges at step
+    12" (one phrase per label, from the runner's status and the step it stopped at; a run that
+    did neither says its final f, or where it left ``window``). More than three labels, or
+    several starts of one: counts ("8 optimizers: 3 converge (first: adam, step 87), 1 diverges
+    (sgd, step 12), 4 run to the end"). Phrases go on separate lines where one line would run
+    past 80 characters. "converges" is the runner's stopping test (‖∇f‖ ≤ tol, asked for with
+    ``tol``), not a claim that the point is a minimum."""
+    by_label: dict[str, list[Trace]] = {}
+    for t in trs:
+        by_label.setdefault(t.label, []).append(t)
+
+    def one(tr: Trace) -> str:
+        kind, step = _event(tr, window)
+        if kind != "ran":
+            return f"{tr.label} " + _VERBS[kind][0].format(s=step).replace("in 1 steps", "in 1 step")
+        if tr.loss is not None and len(tr.loss) and np.isfinite(tr.loss[-1]):
+            return f"{tr.label}: f = {float(tr.loss[-1]):.3g} after {step} steps"
+        return f"{tr.label}: {step} steps"
+
+    def counts(what: str, runs: list[tuple[str, Trace]]) -> str:
+        ends = [(lab, *_event(t, window)) for lab, t in runs]
+        parts = []
+        for kind, (_, singular, plural) in _VERBS.items():
+            hit = sorted((step, lab) for lab, k, step in ends if k == kind)
+            if hit:
+                first = "" if kind == "ran" else f" ({'first: ' * (len(hit) > 1)}{hit[0][1]}, step {hit[0][0]})"
+                parts.append(f"{len(hit)} {singular if len(hit) == 1 else plural}{first}")
+        return f"{what}: " + ", ".join(parts)
+
+    if len(by_label) > 3:
+        what = f"{len(by_label)} optimizers" if len(trs) == len(by_label) else f"{len(trs)} runs"
+        return counts(what, [(t.label, t) for t in trs])
+    phrases = [
+        one(ts[0]) if len(ts) == 1 else counts(f"{lab} from {len(ts)} starts", [(lab, t) for t in ts])
+        for lab, ts in by_label.items()
+    ]
+    line = "; ".join(phrases)
+    return line if len(line) <= 80 else ";\n".join(phrases)
+
+
+def _title(problem, trs: Sequence[Trace], window=None) -> str:
+    """The default title: what happened (:func:`outcome`), then the problem."""
+    return f"{outcome(trs, window)}\n{_short_title(problem)}" if trs else _short_title(problem)
+
+
+# ------------------------------------------------------------------------------- 1-D problems
+
+
+def curve_window(problem, bounds=None, trs: Sequence[Trace] = (), widen: bool = True) -> tuple[float, float]:
+    """(lo, hi) of a 1-D problem's picture: ``bounds`` when given; else the problem's bounds,
+    widened (``widen``) by 5 % beyond every finite iterate so that a divergent run shows."""
+    lo, hi = (float(v) for v in (_window(problem, bounds)[0] if bounds is not None else problem.bounds[0]))
+    if bounds is None and widen:
+        for tr in trs:
+            x = tr.theta[:, 0][np.isfinite(tr.theta[:, 0])]
+            if x.size:
+                lo, hi = min(lo, float(x.min())), max(hi, float(x.max()))
+        pad = 0.05 * (hi - lo)
+        lo, hi = lo - pad, hi + pad
+    return lo, hi
+
+
+def draw_curve(ax, problem, lo: float, hi: float, n: int = 400) -> None:
+    """A 1-D problem's curve f(x) over [lo, hi] into ``ax``, its minima (stars), the axes' labels
+    and x limits."""
+    xs = np.linspace(lo, hi, n)
+    with np.errstate(all="ignore"):
+        ax.plot(xs, problem.f(xs[:, None]), color="0.35", lw=1.4, label=f"f({problem.variables[0]})", zorder=1)
+    for m in problem.minima:
+        if lo <= m.point[0] <= hi:
+            ax.plot(m.point[0], m.value, ls="none", **marker_style("minimum"), zorder=5)
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel(problem.variables[0])
+    ax.set_ylabel("f")
+
+
+def on_curve(problem, x: np.ndarray) -> np.ndarray:
+    """Points (x, f(x)) of a 1-D problem, (R, 2), for the iterates ``x`` (R,) or (R, 1)."""
+    x = np.asarray(x, float).reshape(-1, 1)
+    with np.errstate(all="ignore"):
+        return np.column_stack([x[:, 0], np.asarray(problem.f(x), float).reshape(-1)])
 
 
 # ------------------------------------------------------------------------------- contour

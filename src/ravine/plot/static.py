@@ -17,10 +17,13 @@ from ._figure import (
     _mark_minima,
     _problem,
     _save,
-    _short_title,
+    _title,
     _window,
+    curve_window,
     draw_background,
+    draw_curve,
     marker_style,
+    outcome,
     traces,
 )
 
@@ -38,8 +41,8 @@ def contour(
     colors=None,
     legend=True,
     filled=True,
-    figsize=(6.4, 4.8),
-    dpi=100,
+    figsize=None,
+    dpi=None,
     legend_loc="best",
     markers=None,
 ):
@@ -53,6 +56,10 @@ def contour(
     bounds : ((x0, x1), (y0, y1)) plotting window (default ``problem.bounds``)
     levels : number of contour levels; log-spaced (on f − min f) when ``log`` (default
         ``problem.log_levels``)
+    title : None: what happened (:func:`ravine.plot.outcome`: "adam converges in 87 steps; sgd
+        diverges at step 12"), then the problem's title
+    figsize, dpi : None: the active style's (:func:`ravine.plot.style`)
+
     Start points are white circles, minima white stars (:mod:`ravine.plot.palette`); a path
     that leaves the window ends at the window's edge with a ✕ and its legend entry says at
     which step (and, when the runner marked it diverged, the step of divergence).
@@ -78,10 +85,10 @@ def contour(
     fig, ax = _figure(ax, figsize)
     draw_background(ax, problem, window, levels=levels, log=log, filled=filled)
     _mark_minima(ax, problem, window)
-    if runs is not None:
-        trs = traces(runs, problem)
+    trs = traces(runs, problem) if runs is not None else []
+    if trs:
         _draw_paths(ax, trs, window, _colors(trs, colors), markers=markers)
-    ax.set_title(title if title is not None else _short_title(problem), fontsize=_fontsize(10))
+    ax.set_title(title if title is not None else _title(problem, trs, window), fontsize=_fontsize(10))
     if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=_fontsize(7.5), loc=legend_loc, framealpha=0.85)
     return _save(fig, path, dpi)
@@ -97,8 +104,8 @@ def curve1d(
     title=None,
     colors=None,
     legend=True,
-    figsize=(6.4, 4.0),
-    dpi=100,
+    figsize=None,
+    dpi=None,
     legend_loc="best",
     n=400,
 ):
@@ -111,19 +118,10 @@ def curve1d(
     problem = _problem(problem)
     if problem.dim != 1:
         raise ValueError(f"curve1d: needs a 1-D problem, {problem.name} has dim {problem.dim}")
-    lo, hi = _window(problem, bounds)[0] if bounds is not None else tuple(problem.bounds[0])
     trs = traces(runs, problem) if runs is not None else []
-    if bounds is None:
-        for tr in trs:
-            x = tr.theta[:, 0][np.isfinite(tr.theta[:, 0])]
-            if x.size:
-                lo, hi = min(lo, float(x.min())), max(hi, float(x.max()))
-        pad = 0.05 * (hi - lo)
-        lo, hi = lo - pad, hi + pad
+    lo, hi = curve_window(problem, bounds, trs)
     fig, ax = _figure(ax, figsize)
-    xs = np.linspace(lo, hi, n)
-    with np.errstate(all="ignore"):
-        ax.plot(xs, problem.f(xs[:, None]), color="0.35", lw=1.4, label=f"f({problem.variables[0]})", zorder=1)
+    draw_curve(ax, problem, lo, hi, n)
     pal = _colors(trs, colors)
     for tr in trs:
         x = tr.theta[:, 0]
@@ -145,12 +143,7 @@ def curve1d(
         if ok.any():
             i0 = int(np.argmax(ok))
             ax.plot(x[i0], fx[i0], ls="none", **marker_style("start"), zorder=4)
-    for m in problem.minima:
-        ax.plot(m.point[0], m.value, ls="none", **marker_style("minimum"), zorder=5)
-    ax.set_xlim(lo, hi)
-    ax.set_xlabel(problem.variables[0])
-    ax.set_ylabel("f")
-    ax.set_title(title if title is not None else _short_title(problem), fontsize=_fontsize(10))
+    ax.set_title(title if title is not None else _title(problem, trs), fontsize=_fontsize(10))
     if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=_fontsize(7.5), loc=legend_loc, framealpha=0.85)
     return _save(fig, path, dpi)
@@ -173,8 +166,8 @@ def surface3d(
     elev=40,
     azim=-60,
     n=150,
-    figsize=(6.4, 5.0),
-    dpi=100,
+    figsize=None,
+    dpi=None,
     cmap="viridis",
 ):
     """The surface z = f(x, y) of a 2-D problem with the trajectories drawn on it.
@@ -223,8 +216,8 @@ def surface3d(
             label="minimum",
             zorder=12,
         )
-    if runs is not None:
-        trs = traces(runs, problem)
+    trs = traces(runs, problem) if runs is not None else []
+    if trs:  # after the surface, lifted by 1 % of its height: drawn over it (computed_zorder off)
         _draw_paths(ax, trs, window, _colors(trs, colors), z=zf, zoff=0.01 * zspan)
     ax.set_xlim(*window[0])
     ax.set_ylim(*window[1])
@@ -232,7 +225,7 @@ def surface3d(
     ax.set_ylabel(problem.variables[1])
     ax.set_zlabel("log₁₀(1 + f − f_min)" if log else "f")
     ax.view_init(elev=elev, azim=azim)
-    ax.set_title(title if title is not None else _short_title(problem), fontsize=_fontsize(10))
+    ax.set_title(title if title is not None else _title(problem, trs, window), fontsize=_fontsize(10))
     if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=_fontsize(7.5), loc="upper left")
     return _save(fig, path, dpi, quantize=False)  # a shaded surface needs more than 256 colours
@@ -251,8 +244,8 @@ def loss_curves(
     title=None,
     colors=None,
     legend=True,
-    figsize=(6.4, 4.0),
-    dpi=100,
+    figsize=None,
+    dpi=None,
     ylabel=None,
 ):
     """Loss against step for every trajectory, on a log axis.
@@ -260,7 +253,7 @@ def loss_curves(
     ``relative``: plot f − f* (None: only when some loss is ≤ 0 and the minima are known).
     When losses are ≤ 0 and f* is unknown the axis is symlog. Runs that diverged end with ✕
     at the step of divergence. ``problem`` (default: the catalog problem named in the run)
-    gives f*.
+    gives f*. ``title`` None: what happened (:func:`ravine.plot.outcome`); "" for none.
     """
     if problem is None:
         from ..runner import RunResult
@@ -305,8 +298,7 @@ def loss_curves(
     ax.set_xlabel("step")
     ax.set_ylabel(ylabel or ("f(θ) − f*" if relative else "f(θ)"))
     ax.grid(True, which="major", alpha=0.3)
-    if title is not None:
-        ax.set_title(title, fontsize=_fontsize(10))
+    ax.set_title(title if title is not None else outcome(trs), fontsize=_fontsize(10))
     if legend:
         ax.legend(fontsize=_fontsize(7.5))
     return _save(fig, path, dpi)
@@ -327,8 +319,8 @@ def seed_bands(
     title=None,
     colors=None,
     legend=True,
-    figsize=(6.4, 4.0),
-    dpi=100,
+    figsize=None,
+    dpi=None,
 ):
     """Training curves over seeds, one band per label, in the statistics of the axis.
 
@@ -397,7 +389,7 @@ def seed_bands(
 
 
 def step_sizes(
-    runs, *, ax=None, path=None, title=None, colors=None, reference=None, legend=True, figsize=(6.4, 4.0), dpi=100
+    runs, *, ax=None, path=None, title=None, colors=None, reference=None, legend=True, figsize=None, dpi=None
 ):
     """‖Δθ_t‖₂ = ‖θ_t − θ_{t−1}‖ against t on log–log axes (from the recorded θ).
 
