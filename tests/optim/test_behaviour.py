@@ -73,6 +73,9 @@ def test_nonfinite_policies(name, bad):
         g["nonfinite"] = "ignore"
     poison()
     opt.step()
+    if name == "Rprop":  # sign-based, as torch.optim.Rprop: θ moves by ±Δ at inf, not at all at NaN
+        assert torch.isfinite(flat_params(m)).all()  # (torch.sign(nan) = 0; tests/optim/test_torch_classes.py)
+        return
     assert not torch.isfinite(flat_params(m)).all()
 
 
