@@ -71,3 +71,13 @@ def test_asgd_average_is_the_mean_of_the_iterates_after_t0():
         theta, st, _ = rule.apply(theta, g, st)
         iterates.append(theta)
     np.testing.assert_allclose(st.state.ax, np.mean(iterates[1:], axis=0), rtol=1e-12)
+
+
+def test_asgd_average_is_the_iterate_itself_before_t0():
+    """While μ = 1 torch copies θ into θ̄ (``ax.copy_``): bit for bit θ, where θ̄ + 1·(θ − θ̄) can
+    round elsewhere (the stream's coordinates jump by 1e4 from values of 1)."""
+    rule = ASGD(lr=1e-2)  # t0 = 1e6
+    theta, st = theta0(), rule.init(theta0())
+    for g in hard_stream():
+        theta, st, _ = rule.apply(theta, g, st)
+        np.testing.assert_array_equal(st.state.ax, theta)
