@@ -56,7 +56,7 @@ class Adamax(Rule):
     title = "Adamax (infinity norm)"
     source = "Kingma & Ba 2015 (arXiv:1412.6980) §7.1, Algorithm 2; torch.optim.Adamax (torch/optim/adamax.py)"
     conventions = {
-        # torch.optim.Adamax (adamax.py L29-40)
+        # torch.optim.Adamax (adamax.py L29-42)
         "torch": dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0),
     }
     symbols = {"g": "g", "s": "s", "u": "u", "eta_t": "η_t", "delta": "Δθ"}

@@ -67,10 +67,10 @@ class ASGD(Rule):
         "Optim. 30(4)); Bottou 2012, Stochastic gradient descent tricks, §5.3; torch.optim.ASGD (torch/optim/asgd.py)"
     )
     conventions = {
-        # torch.optim.ASGD (asgd.py L29-41)
+        # torch.optim.ASGD (asgd.py L29-42)
         "torch": dict(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0),
     }
-    symbols = {"g": "g", "eta": "η_t", "mu": "μ_t", "ax": "θ̄", "delta": "Δθ"}
+    symbols = {"g": "g", "eta": "η_{t+1}", "mu": "μ_{t+1}", "ax": "θ̄", "delta": "Δθ"}  # the record holds the next η, μ
     Hyper, State, Record, Terms = ASGDHyper, ASGDState, ASGDRecord, ASGDTerms
 
     @staticmethod

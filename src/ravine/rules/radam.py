@@ -74,7 +74,7 @@ class RAdam(Rule):
         "Algorithm 2; torch.optim.RAdam (torch/optim/radam.py)"
     )
     conventions = {
-        # torch.optim.RAdam (radam.py L31-44)
+        # torch.optim.RAdam (radam.py L31-45)
         "torch": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled_weight_decay=False),
     }
     symbols = {"g": "g", "s": "s", "r": "r", "s_hat": "ŝ", "rho_t": "ρ_t", "rect": "r_t", "delta": "Δθ"}

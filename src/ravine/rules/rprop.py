@@ -62,7 +62,7 @@ class Rprop(Rule):
         "algorithm (IEEE ICNN); Igel & Hüsken 2000 (Rprop⁻); torch.optim.Rprop (torch/optim/rprop.py)"
     )
     conventions = {
-        # torch.optim.Rprop (rprop.py L29-37)
+        # torch.optim.Rprop (rprop.py L30-42)
         "torch": dict(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0)),
     }
     symbols = {"g": "g", "factor": "f", "step_size": "Δ", "prev": "g_prev", "delta": "Δθ"}
