@@ -75,7 +75,8 @@ class ASGD(Rule):
 
     @staticmethod
     def init_state(h: ASGDHyper, theta: Array) -> ASGDState:
-        return ASGDState(eta=full_like(theta, h.lr), mu=full_like(theta, 1.0), ax=zeros_like(theta))
+        # η₁ = η (written as a sum: η may be one value per configuration, ravine.benchmark.batched)
+        return ASGDState(eta=zeros_like(theta) + h.lr, mu=full_like(theta, 1.0), ax=zeros_like(theta))
 
     @staticmethod
     def terms(h: ASGDHyper, t: int) -> ASGDTerms:
