@@ -22,17 +22,21 @@ import numpy as np
 import pytest
 
 from ravine.rules import (
+    ASGD,
     NAG,
     RULES,
     SGD,
     Adadelta,
     Adagrad,
     Adam,
+    Adamax,
     AdamW,
     Momentum,
     NAdam,
+    RAdam,
     RMSprop,
     RMSpropNesterov,
+    Rprop,
     WindowedRMSprop,
     Yogi,
 )
@@ -731,6 +735,39 @@ def test_keras_adam_hat_form_differs_from_torch_with_equal_eps():
     a = run_rule(Adam(convention="keras", eps=0.1, lr=0.1))
     b = run_rule(Adam(convention="torch", eps=0.1, lr=0.1))
     assert np.max(np.abs(a - b)) > 1e-3
+
+
+# ===================================================================== RAdam, Adamax, ASGD, Rprop (torch only)
+
+
+@pytest.mark.parametrize(
+    "kw", [dict(), dict(weight_decay=0.1), dict(weight_decay=0.1, decoupled_weight_decay=True), dict(betas=(0.8, 0.9))]
+)
+def test_radam_torch(kw):
+    # torch radam.py L256-358: ρ_t > 5 rectified, else η ŝ; defaults L31-45. 12 steps: both branches
+    covers(RAdam, "torch")
+    same(run_rule(RAdam(convention="torch", **kw), steps=12), run_torch(torch.optim.RAdam, steps=12, **kw))
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(weight_decay=0.1), dict(betas=(0.8, 0.9), eps=1e-3)])
+def test_adamax_torch(kw):
+    # torch adamax.py L226-303: u = max(β2 u, |g| + ε), θ − η/(1 − β1^t)·s/u; defaults L29-42
+    covers(Adamax, "torch")
+    same(run_rule(Adamax(convention="torch", **kw)), run_torch(torch.optim.Adamax, **kw))
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(lambd=0.1, alpha=0.5, t0=2.0), dict(weight_decay=0.1, t0=0.0)])
+def test_asgd_torch(kw):
+    # torch asgd.py L197-274: θ(1 − λη) − ηg, ax, η and μ for the next step; defaults L29-42
+    covers(ASGD, "torch")
+    same(run_rule(ASGD(convention="torch", **kw)), run_torch(torch.optim.ASGD, **kw))
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(lr=0.3, etas=(0.3, 1.5), step_sizes=(1e-3, 0.5))])
+def test_rprop_torch(kw):
+    # torch rprop.py L223-291: sign(g·g_prev) → η⁺, η⁻, 1; clamp; g = 0 after a flip; defaults L30-42
+    covers(Rprop, "torch")
+    same(run_rule(Rprop(convention="torch", **kw), steps=12), run_torch(torch.optim.Rprop, steps=12, **kw))
 
 
 # ===================================================================== coverage

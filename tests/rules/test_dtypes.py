@@ -50,6 +50,10 @@ MORE = {
     "nadam": [dict(weight_decay=0.01, decoupled_weight_decay=True)],
     "yogi": [dict(convention="optax")],
     "newton": [dict(damping=0.3)],
+    "radam": [dict(weight_decay=0.01), dict(weight_decay=0.01, decoupled_weight_decay=True)],
+    "adamax": [dict(weight_decay=0.01)],
+    "asgd": [dict(t0=2.0, weight_decay=0.01)],
+    "rprop": [dict(etas=(0.3, 1.5), step_sizes=(1e-3, 0.1))],
 }
 
 

@@ -19,7 +19,18 @@ from ravine.rules import hyper as hp
 UNIT = {"momentum", "dampening", "alpha", "rho", "beta1", "beta2"}
 LR = {"lr", "fallback_lr"}
 POSITIVE = {"eps"}
-NONNEG = {"weight_decay", "lr_decay", "initial_accumulator_value", "damping", "momentum_decay", "initial_first_moment"}
+NONNEG = {
+    "weight_decay",
+    "lr_decay",
+    "initial_accumulator_value",
+    "damping",
+    "momentum_decay",
+    "initial_first_moment",
+    "lambd",
+}
+REAL = {"t0"}  # any finite number (torch leaves ASGD's t0 unchecked)
+#: pairs set as one keyword (Rprop's etas, step_sizes): their ranges are checked in tests/rules/test_rprop.py
+PAIRED = {"etaminus", "etaplus", "step_size_min", "step_size_max"}
 BOOL = {
     "nesterov",
     "centered",
@@ -32,7 +43,7 @@ BOOL = {
 }
 INT = {"window"}
 CHOICE = {"first_buffer", "form", "eps_mode", "amsgrad_max"}
-KINDS = UNIT | LR | POSITIVE | NONNEG | BOOL | INT | CHOICE
+KINDS = UNIT | LR | POSITIVE | NONNEG | REAL | PAIRED | BOOL | INT | CHOICE
 
 CLASSES = list(RULES.values())
 
@@ -91,7 +102,9 @@ TORCH_WIDER = {
     ("RMSprop", "alpha"): [1.0, 1.5],  # torch: alpha >= 0
     ("RMSprop", "momentum"): [1.0, 1.5],  # torch: momentum >= 0
     ("Adadelta", "rho"): [1.0],  # torch: 0 <= rho <= 1
-    **{(c, "eps"): [0.0] for c in ("Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "NAdam")},  # eps >= 0
+    # torch: eps >= 0
+    **{(c, "eps"): [0.0] for c in ("Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "NAdam", "RAdam", "Adamax")},
+    ("ASGD", "alpha"): [-0.1, 1.0, 1.5],  # torch: unchecked (the power of η's decay)
 }
 
 
@@ -201,7 +214,7 @@ def test_unknown_convention(cls, conv):
         assert repr(known) in str(e.value)
 
 
-NUMERIC = UNIT | LR | POSITIVE | NONNEG | INT
+NUMERIC = UNIT | LR | POSITIVE | NONNEG | REAL | INT
 
 
 @pytest.mark.parametrize("cls,field,value", cases(NUMERIC, [math.nan, math.inf, -math.inf]))
@@ -259,8 +272,9 @@ def test_defaults_of_every_convention_construct(cls, conv):
     rule = cls(convention=conv, **given)
     assert rule.convention == conv
     for key, value in {**cls.conventions[conv], **given}.items():
-        if key == "betas":
-            assert (rule.h.beta1, rule.h.beta2) == tuple(value)
+        pairs = hp.pair_names(cls.fields)
+        if key in pairs:  # betas, etas, step_sizes
+            assert tuple(getattr(rule.h, p) for p in pairs[key]) == tuple(value)
         else:
             assert getattr(rule.h, key) == value, (key, getattr(rule.h, key), value)
     assert rule == cls(convention=conv, **given)

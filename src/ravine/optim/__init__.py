@@ -28,6 +28,10 @@ __all__ = [
     "AdamW",
     "NAdam",
     "Yogi",
+    "RAdam",
+    "Adamax",
+    "ASGD",
+    "Rprop",
     "RMSpropNesterov",
     "WindowedRMSprop",
     "Momentum",
@@ -102,6 +106,37 @@ class NAdam(RuleOptimizer):
     _scalar_state = frozenset({"mu_product"})  # torch: one number per parameter
 
 
+class RAdam(RuleOptimizer):
+    """``torch.optim.RAdam`` from :class:`ravine.rules.RAdam` (rectified Adam, coupled or decoupled weight decay)."""
+
+    _rule = _r.RAdam
+    _torch_keywords = ("*", "foreach", "maximize", "capturable", "differentiable")
+    _state_names = {"s": "exp_avg", "r": "exp_avg_sq"}
+
+
+class Adamax(RuleOptimizer):
+    """``torch.optim.Adamax`` from :class:`ravine.rules.Adamax` (the infinity-norm Adam)."""
+
+    _rule = _r.Adamax
+    _torch_keywords = ("foreach", "*", "maximize", "differentiable", "capturable")
+    _state_names = {"s": "exp_avg", "u": "exp_inf"}
+
+
+class ASGD(RuleOptimizer):
+    """``torch.optim.ASGD`` from :class:`ravine.rules.ASGD` (averaged SGD: the average is ``state[p]["ax"]``)."""
+
+    _rule = _r.ASGD
+    _torch_keywords = ("foreach", "maximize", "differentiable", "capturable")
+    _scalar_state = frozenset({"eta", "mu"})  # torch: one number per parameter
+
+
+class Rprop(RuleOptimizer):
+    """``torch.optim.Rprop`` from :class:`ravine.rules.Rprop` (a step size per coordinate)."""
+
+    _rule = _r.Rprop
+    _torch_keywords = ("*", "capturable", "foreach", "maximize", "differentiable")
+
+
 class Yogi(RuleOptimizer):
     """Yogi (Zaheer et al. 2018) from :class:`ravine.rules.Yogi`; torch has none."""
 
@@ -138,7 +173,23 @@ def _plain(rule: type[_r.Rule]) -> type[RuleOptimizer]:
     return type(rule.__name__, (RuleOptimizer,), {"_rule": rule, "__doc__": doc, "__module__": __name__})
 
 
-_DECLARED = (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, NAdam, Yogi, RMSpropNesterov, WindowedRMSprop, Momentum)
+_DECLARED = (
+    SGD,
+    Adagrad,
+    RMSprop,
+    Adadelta,
+    Adam,
+    AdamW,
+    NAdam,
+    RAdam,
+    Adamax,
+    ASGD,
+    Rprop,
+    Yogi,
+    RMSpropNesterov,
+    WindowedRMSprop,
+    Momentum,
+)
 #: every optimizer of this module by class name: the declared ones, then one for each other rule
 #: that steps on a gradient at the parameters alone (no Hessian, no look-ahead point)
 OPTIMIZERS = {c.__name__: c for c in _DECLARED}

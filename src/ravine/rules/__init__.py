@@ -15,6 +15,10 @@ adam                   :class:`Adam` (amsgrad, eps_mode)            adam.py
 adamw                  :class:`AdamW`                               adam.py
 nadam                  :class:`NAdam`                               adam.py
 yogi                   :class:`Yogi`                                adam.py
+radam                  :class:`RAdam` (rectified, decoupled decay)  radam.py
+adamax                 :class:`Adamax` (infinity norm)              adamax.py
+asgd                   :class:`ASGD` (averaged SGD)                 asgd.py
+rprop                  :class:`Rprop` (sign-based step sizes)       rprop.py
 newton                 :class:`Newton` (damped, fallback)           newton.py
 exact_step             :class:`ExactStep` (gᵀg/gᵀHg)                newton.py
 =====================  ==========================================  ===========
@@ -27,9 +31,13 @@ from typing import Any
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW, NAdam, Yogi
+from .adamax import Adamax
+from .asgd import ASGD
 from .base import DEFAULT, NONFINITE_POLICIES, NonFiniteGradientError, OptState, Rule
 from .newton import ExactStep, Newton
+from .radam import RAdam
 from .rmsprop import RMSprop, RMSpropNesterov, WindowedRMSprop
+from .rprop import Rprop
 from .sgd import NAG, SGD, Momentum
 
 RULES: dict[str, type[Rule]] = {
@@ -47,6 +55,10 @@ RULES: dict[str, type[Rule]] = {
         AdamW,
         NAdam,
         Yogi,
+        RAdam,
+        Adamax,
+        ASGD,
+        Rprop,
         Newton,
         ExactStep,
     )
