@@ -6,7 +6,7 @@ from typing import Annotated, Any, NamedTuple
 
 from .base import Rule
 from .hyper import BOOL, LR, NONNEG, UNIT
-from .ops import Array, add_scaled, sqrt, zeros_like
+from .ops import Array, add_scaled, sqrt, where, zeros_like
 
 
 class RAdamHyper(NamedTuple):
@@ -39,7 +39,8 @@ class RAdamTerms(NamedTuple):
     sqrt_bc2: float  # √(1 − β2^t)
     rho_t: float  # ρ_t, the length of the approximated simple moving average
     rect: float  # the rectifier r_t (0.0 while warming up)
-    warmup: bool  # ρ_t ≤ 5: the step is η ŝ, without the adaptive denominator
+    warmup: bool  # ρ_t ≤ 5: the step is η ŝ, without the adaptive denominator (per configuration
+    # in the batched benchmark, where β₂ is one per configuration: then an array of flags)
 
 
 class RAdam(Rule):
@@ -91,9 +92,20 @@ class RAdam(Rule):
         bc2 = 1 - h.beta2**t
         rho_inf = 2 / (1 - h.beta2) - 1
         rho_t = rho_inf - 2 * t * (h.beta2**t) / bc2
-        warmup = not rho_t > 5.0
+        past = rho_t > 5.0
         # evaluated only past the warm-up, as torch does: before it the ratio can be negative or 0/0
-        rect = 0.0 if warmup else ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        if isinstance(past, bool):  # one configuration: Python numbers, a flag
+            warmup = not past
+            rect = (
+                0.0
+                if warmup
+                else ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+            )
+        else:  # one β₂ per configuration (the batched benchmark): a flag per configuration
+            warmup = ~past
+            safe = where(past, rho_t, 8.0)  # any ρ > 5: the ratio below stays real where it is not used
+            ratio = (safe - 4) * (safe - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * safe)
+            rect = where(past, sqrt(ratio), 0.0)
         return RAdamTerms(bc1=1 - h.beta1**t, sqrt_bc2=bc2**0.5, rho_t=rho_t, rect=rect, warmup=warmup)
 
     @staticmethod
@@ -107,10 +119,10 @@ class RAdam(Rule):
         s = h.beta1 * state.s + (1 - h.beta1) * g
         r = h.beta2 * state.r + (1 - h.beta2) * g * g
         s_hat = s / k.bc1
-        if k.warmup:
-            move = s_hat * h.lr
-        else:
-            move = s_hat * h.lr * (k.sqrt_bc2 / (sqrt(r) + h.eps)) * k.rect
+        move = s_hat * h.lr  # the warm-up's step: momentum SGD on ŝ
+        if k.warmup is not True:
+            adaptive = move * (k.sqrt_bc2 / (sqrt(r) + h.eps)) * k.rect
+            move = adaptive if k.warmup is False else where(k.warmup, move, adaptive)
         delta = -move
         if h.weight_decay != 0 and h.decoupled_weight_decay:
             delta = delta - h.lr * h.weight_decay * theta
