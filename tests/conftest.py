@@ -11,6 +11,7 @@ def rng():
     return np.random.default_rng(20261121)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the marks into the node ids
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``): the tests of a module
     that share a module-scoped fixture (a server, a browser, a Ray run, a trained model) run in
