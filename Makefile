@@ -25,8 +25,10 @@ demo: $(STAMP)
 browser:
 	bash scripts/install-browser.sh
 
+# bytecode caches (the gitignored __pycache__ folders) even where the environment turns them off:
+# without them every test process and every `ravine` subprocess compiles ravine and the tests again
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadgroup --durations=15
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadgroup --durations=15
 
 # ruff: lint and format; mypy: the core's types (both configured in pyproject.toml);
 # CI runs `make lint` before the tests
