@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from ravine._json import jsonable
+from ravine.plot._figure import visible_part
 from ravine.runner import STATUS, RunResult, run
 
 from . import eigen as _eigen
@@ -114,6 +115,7 @@ class Explorer:
         rules, e, results = self.results(setup)
         p = e.problem
         labels = self.labels(rules)
+        window = np.asarray(setup.bounds or p.bounds, dtype=float)
         trajs = []
         backends = set()
         for i, (rule, res) in enumerate(zip(rules, results)):
@@ -140,6 +142,7 @@ class Explorer:
                     "state": {k: f32(v[:, 0].T) for k, v in res.state.items()},
                     "symbols": dict(rule.symbols),
                     "momentum": rule.movement(),
+                    "exit": _exit(theta, window),
                 }
             )
         return {
@@ -272,3 +275,14 @@ class Explorer:
         if self._meta is None:
             self._meta = encode(_meta.meta())
         return self._meta
+
+
+def _exit(theta: np.ndarray, window: np.ndarray) -> dict | None:
+    """Where a path leaves the plotting window for good (the static plots' cut,
+    :func:`ravine.plot._figure.visible_part`): ``{"step": k, "x", "y"}`` with k the first
+    step outside (or not finite) and (x, y) the crossing of the window's edge; None when the
+    path ends inside."""
+    pts, k = visible_part(theta, window)
+    if k is None:
+        return None
+    return {"step": int(k), "x": float(pts[-1, 0]), "y": float(pts[-1, 1])}

@@ -10,6 +10,7 @@
  *   conventions.js  one rule under each of its conventions: paths, losses, what differs and why
  *   eigen.js     the eigen-components view: |qᵢᵀ(θₜ − θ*)| per eigenvector of H, and ρᵢᵗ·|eᵢ(0)|
  *   hypermap.js  the hyperparameter map: final loss over (η, β), the stability bounds; click → run it
+ *   present.js   presenter mode (key p, ?present), its view tabs, the light / dark theme (key d)
  *
  * Views (each a module with an init(), called once at boot; they redraw on the "result" and
  * "step" events of state.js):
@@ -23,6 +24,7 @@ import { init as initSurface } from "./surface.js";
 import { init as initConventions } from "./conventions.js";
 import { init as initEigen } from "./eigen.js";
 import { init as initHypermap } from "./hypermap.js";
+import { applyView, init as initPresent } from "./present.js";
 
 async function restore(state) {
   S.setup = state.setup;
@@ -34,6 +36,7 @@ async function restore(state) {
   syncProblemInputs();
   syncRunInputs();
   buildOptimizers();
+  applyView();
   try {
     await loadProblem();
   } catch (e) {
@@ -64,6 +67,7 @@ async function boot() {
   initEigen();
   initHypermap();
   const fromUrl = readHash();
+  initPresent();
   await restore(fromUrl || { setup: defaultSetup(), t: 0, sel: 0 });
   window.addEventListener("hashchange", () => {
     if (location.hash === lastHash) return;

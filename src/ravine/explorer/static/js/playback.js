@@ -98,7 +98,7 @@ const TITLES = {
   speed: "Playback speed (+ faster, − slower)",
 };
 // typing in a field (text, number, a slider's own arrows, a select, the formula) keeps its keys
-function typing(el) {
+export function typing(el) {
   if (!el || !el.closest) return false;
   if (el.closest("textarea,select,[contenteditable=''],[contenteditable='true']")) return true;
   const input = el.closest("input");

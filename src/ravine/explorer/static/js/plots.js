@@ -1,6 +1,6 @@
 /* Drawing: the contour with trajectories and arrows, the loss curves, the cards' status
  * lines and the state table (quick, from the run; or the rule's record from /api/explain). */
-import { $, S, colorOf, contourScale, emit, explainKey, fmt, fmtHyper, labelOf, markerOf, palette } from "./state.js";
+import { $, S, colorOf, contourScale, emit, explainKey, fmt, fmtHyper, labelOf, markerOf, palette, plotLook } from "./state.js";
 
 export const contourDiv = () => $("contour");
 const lossDiv = () => $("loss");
@@ -31,6 +31,18 @@ function at(arr, t) { return arr[Math.min(t, arr.length - 1)]; }
 export function lastFinite(tr) {
   for (let k = tr.x.length - 1; k >= 0; k--) if (tr.x[k] !== null && tr.y[k] !== null) return k;
   return -1;
+}
+// A path that leaves the plotting window for good is cut where it crosses the window's edge
+// (tr.exit: the server's answer, from the static plots' cut, ravine.plot._figure.visible_part):
+// the drawn points end there, with an ✕, and the current-step dot is not drawn past it.
+export function shownPath(tr) {
+  if (!tr.exit) return { x: tr.x, y: tr.y };
+  const k = tr.exit.step;
+  return { x: tr.x.slice(0, k).concat([tr.exit.x]), y: tr.y.slice(0, k).concat([tr.exit.y]) };
+}
+function shownAt(tr, t) {
+  if (tr.exit && t >= tr.exit.step) return [null, null];
+  return [tr.x[t], tr.y[t]];
 }
 // a state field is [values of coordinate 1, values of coordinate 2] over the steps
 function stateAt(v, t) { return [at(v[0], t), at(v[1], t)]; }
@@ -87,21 +99,32 @@ export function drawContour() {
     const casing = palette().path_casing;
     r.trajectories.forEach((tr, i) => {  // a thin dark edge under each path (light colours keep their contrast)
       const sel = i === S.selected;
+      const p = shownPath(tr);
       traces.push({
-        type: "scatter", mode: "lines", showlegend: false, hoverinfo: "skip", x: tr.x, y: tr.y,
+        type: "scatter", mode: "lines", showlegend: false, hoverinfo: "skip", x: p.x, y: p.y,
         line: { color: casing.color, width: (sel ? 2.6 : 1.7) + casing.extra_width }, opacity: casing.opacity,
       });
     });
     r.trajectories.forEach((tr, i) => {
       const color = colorOf(i);
       const sel = i === S.selected;
+      const p = shownPath(tr);
       traces.push({
-        type: "scatter", mode: "lines", name: `${i + 1}. ${labelOf(i)}`,
-        x: tr.x, y: tr.y, line: { color, width: sel ? 2.6 : 1.7 }, opacity: sel ? 1 : 0.85,
+        type: "scatter", mode: "lines", name: `${i + 1}. ${labelOf(i)}`, ravine: { role: "path", index: i },
+        x: p.x, y: p.y, line: { color, width: sel ? 2.6 : 1.7 }, opacity: sel ? 1 : 0.85,
         hovertemplate: `${tr.label} step %{pointNumber}: (%{x:.4g}, %{y:.4g})<extra></extra>`,
       });
     });
     r.trajectories.forEach((tr, i) => {  // the last point: a dot of the path's colour, an ✕ where it diverged
+      if (tr.exit) {  // or where it left the window
+        traces.push({
+          type: "scatter", mode: "markers", showlegend: false, x: [tr.exit.x], y: [tr.exit.y], cliponaxis: false,
+          marker: markerOf("diverged", colorOf(i)), ravine: { role: "exit", index: i, step: tr.exit.step },
+          hovertemplate: `${tr.label} left the window at step ${tr.exit.step}`
+            + (tr.status === "diverged" ? `, diverged at step ${tr.stop_step}` : "") + "<extra></extra>",
+        });
+        return;
+      }
       const k = lastFinite(tr);
       if (k < 0) return;
       const kind = tr.status === "diverged" ? "diverged" : "end";
@@ -112,9 +135,9 @@ export function drawContour() {
       });
     });
     r.trajectories.forEach((tr, i) => {
-      const t = Math.min(S.step, tr.x.length - 1);
+      const [x, y] = shownAt(tr, Math.min(S.step, tr.x.length - 1));
       traces.push({
-        type: "scatter", mode: "markers", showlegend: false, x: [tr.x[t]], y: [tr.y[t]], hoverinfo: "skip",
+        type: "scatter", mode: "markers", showlegend: false, x: [x], y: [y], hoverinfo: "skip",
         marker: markerOf("current", colorOf(i), i === S.selected ? 4 / 3 : 1),
       });
     });
@@ -126,18 +149,18 @@ export function drawContour() {
   });
   const b = info.bounds;
   const layout = {
-    margin: { l: 52, r: 10, t: 10, b: 44 },
+    margin: { l: 52 * plotLook().k, r: 10, t: 10, b: 44 * plotLook().k },
     xaxis: { title: { text: vars[0] }, range: b[0].slice(), constrain: "domain", zeroline: false, showgrid: false },
     yaxis: { title: { text: vars[1] }, range: b[1].slice(), zeroline: false, showgrid: false },
     showlegend: true,
-    legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom", font: { size: 11 }, bgcolor: "rgba(255,255,255,0)" },
+    legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom", font: { size: plotLook().small }, bgcolor: "rgba(255,255,255,0)" },
     annotations: arrowAnnotations(),
     uirevision: (S.setup.formula || S.setup.problem) + JSON.stringify(b),
     hovermode: "closest",
-    plot_bgcolor: "#ffffff", paper_bgcolor: "#ffffff",
-    font: { family: "system-ui, DejaVu Sans, sans-serif", size: 12, color: "#1c2533" },
+    plot_bgcolor: "#ffffff", paper_bgcolor: plotLook().paper,
+    font: plotLook().font,
   };
-  layout.margin.t = 34;
+  layout.margin.t = 34 * plotLook().k;
   Plotly.react(contourDiv(), traces, layout, { displaylogo: false, responsive: true,
     modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"] });
 }
@@ -172,8 +195,8 @@ function drawLoss() {
     }
   }
   const layout = {
-    margin: { l: 58, r: 10, t: 26, b: 40 },
-    title: { text: "loss f(θ<sub>t</sub>)", font: { size: 12 }, x: 0.01, xanchor: "left", y: 0.97 },
+    margin: { l: 58 * plotLook().k, r: 10, t: 26 * plotLook().k, b: 40 * plotLook().k },
+    title: { text: "loss f(θ<sub>t</sub>)", font: { size: plotLook().font.size }, x: 0.01, xanchor: "left", y: 0.97 },
     xaxis: { title: { text: "step t" }, zeroline: false },
     yaxis: Object.assign({ type: positive ? "log" : "linear", exponentformat: "power", zeroline: false },
       yrange ? { range: yrange, autorange: false } : { autorange: true },
@@ -181,8 +204,8 @@ function drawLoss() {
     showlegend: false,
     shapes: [{ type: "line", xref: "x", yref: "paper", x0: S.step, x1: S.step, y0: 0, y1: 1,
                line: { color: "#98a2b3", width: 1, dash: "dot" } }],
-    plot_bgcolor: "#ffffff", paper_bgcolor: "#ffffff",
-    font: { family: "system-ui, DejaVu Sans, sans-serif", size: 12, color: "#1c2533" },
+    plot_bgcolor: plotLook().paper, paper_bgcolor: plotLook().paper,
+    font: plotLook().font,
     uirevision: "loss",
   };
   Plotly.react(lossDiv(), traces, layout, { displaylogo: false, responsive: true });
@@ -233,7 +256,8 @@ export function drawStep() {
     S.result.trajectories.forEach((tr, i) => {
       const t = Math.min(S.step, tr.x.length - 1);
       const m = markerOf("current", colorOf(i), i === S.selected ? 4 / 3 : 1);
-      idx.push(first + i); xs.push([tr.x[t]]); ys.push([tr.y[t]]); sizes.push(m.size);
+      const [x, y] = shownAt(tr, t);
+      idx.push(first + i); xs.push([x]); ys.push([y]); sizes.push(m.size);
     });
     Plotly.restyle(gd, { x: xs, y: ys, "marker.size": sizes }, idx);
     Plotly.relayout(gd, { annotations: arrowAnnotations() });

@@ -20,7 +20,9 @@ export const S = {
   lastError: null,
   explain: null,
   runMs: null,
-  view: { surface: false },  // the views' switches, remembered in the URL (v3d)
+  // the views' switches, remembered in the URL: v3d; present (presenter mode), tab (its view),
+  // theme ("light" / "dark" when chosen; else the browser's prefers-color-scheme)
+  view: { surface: false, present: false, tab: "run", theme: null },
 };
 window.ravineState = S;
 
@@ -89,6 +91,19 @@ export function markerOf(kind, color, scale = 1) {
            line: { color: col(m.edge), width: m.edge_width * scale } };
 }
 // the contour map as a Plotly colorscale
+// How the page's Plotly figures look: larger text in presenter mode, the theme's card colour
+// and ink (read from the style sheet's variables, so a theme change needs only a redraw).
+export function plotLook() {
+  const css = getComputedStyle(document.body);
+  const present = S.view.present;
+  return {
+    k: present ? 1.45 : 1,
+    small: present ? 16 : 11,
+    paper: css.getPropertyValue("--card").trim() || "#ffffff",
+    font: { family: "system-ui, DejaVu Sans, sans-serif", size: present ? 18 : 12,
+            color: css.getPropertyValue("--ink").trim() || "#1c2533" },
+  };
+}
 export function contourScale() { return S.meta.palette.contour_scale.map(([p, c]) => [p, c]); }
 
 export function defaultSetup() {
@@ -106,6 +121,9 @@ export function defaultSetup() {
 function encodeState() {
   const s = Object.assign({}, S.setup, { t: S.step, sel: S.selected });
   if (S.view.surface) s.v3d = 1;
+  if (S.view.present) s.present = 1;
+  if (S.view.present && S.view.tab !== "run") s.tab = S.view.tab;
+  if (S.view.theme) s.theme = S.view.theme;
   if (!s.formula) delete s.formula;
   if (!s.bounds) delete s.bounds;
   if (s.tol === null) delete s.tol;
@@ -141,7 +159,8 @@ export function readHash() {
                        hyper: (o.hyper && typeof o.hyper === "object") ? o.hyper : {} })),
     };
     if (!setup.optimizers.length) setup.optimizers = base.optimizers;
-    S.view = { surface: s.v3d === 1 };
+    S.view = { surface: s.v3d === 1, present: s.present === 1, tab: typeof s.tab === "string" ? s.tab : "run",
+               theme: s.theme === "dark" || s.theme === "light" ? s.theme : null };
     return { setup, t: Number.isInteger(s.t) ? s.t : 0, sel: Number.isInteger(s.sel) ? s.sel : 0 };
   } catch (e) {
     showError("could not read the setup in the URL: " + e.message);
