@@ -32,7 +32,8 @@ export function applyView() {
   const panel = S.view.present && TABS[S.view.tab];
   if (panel && !$(panel).open) $(panel).open = true;  // its "toggle" event computes the view
   if (S.problemInfo) drawAll();
-  window.dispatchEvent(new Event("resize"));  // Plotly's responsive figures refit their boxes
+  // the figures refit their new boxes (Plotly's own "responsive" waits for a window resize)
+  for (const el of document.querySelectorAll(".plot")) if (el.data && el.getClientRects().length) Plotly.Plots.resize(el);
 }
 
 function change(view) {
