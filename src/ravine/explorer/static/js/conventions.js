@@ -11,7 +11,7 @@
  */
 import { api, requestBody } from "./api.js";
 import { contourTrace } from "./plots.js";
-import { $, S, colorOf, fmt, fmtHyper, labelOf, markerOf, on, palette } from "./state.js";
+import { $, S, colorOf, fmt, fmtHyper, labelOf, markerOf, on, palette, plotTheme } from "./state.js";
 
 const panel = () => $("conventions-view");
 let timer = null;
@@ -107,11 +107,11 @@ function drawPlots(convs, result) {
   }));
   traces.push({ type: "scatter", mode: "markers", showlegend: false, hoverinfo: "skip", x: [S.setup.start[0]],
     y: [S.setup.start[1]], marker: markerOf("start", null, 1.4) });
-  const font = { family: "system-ui, DejaVu Sans, sans-serif", size: 11, color: "#1c2533" };
+  const { font, paper_bgcolor } = plotTheme();
   Plotly.react($("conv-contour"), traces, {
     margin: { l: 40, r: 8, t: 8, b: 30 }, xaxis: { range: b[0].slice(), showgrid: false, zeroline: false },
     yaxis: { range: b[1].slice(), showgrid: false, zeroline: false }, showlegend: true,
-    legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom", font: { size: 11 } }, font, hovermode: "closest",
+    legend: { orientation: "h", x: 0, y: 1.0, yanchor: "bottom", font: { size: 11 } }, font, paper_bgcolor, hovermode: "closest",
   }, { displaylogo: false, responsive: true });
   let positive = true;
   for (const tr of result.trajectories) for (const v of tr.loss) if (v !== null && v <= 0) positive = false;
@@ -120,8 +120,8 @@ function drawPlots(convs, result) {
     line: { color: colorOf(i), width: 1.8 }, ravine: { role: "loss", convention: convs[i] },
     hovertemplate: `${convs[i]} t=%{x}: f=%{y:.5g}<extra></extra>`,
   })), {
-    margin: { l: 50, r: 8, t: 24, b: 34 }, showlegend: false, font,
-    title: { text: "loss f(θ<sub>t</sub>)", font: { size: 11 }, x: 0.01, xanchor: "left" },
+    margin: { l: 50, r: 8, t: 24, b: 34 }, showlegend: false, font, paper_bgcolor, plot_bgcolor: paper_bgcolor,
+    title: { text: "loss f(θ<sub>t</sub>)", font: { size: font.size }, x: 0.01, xanchor: "left" },
     xaxis: { title: { text: "step t" }, zeroline: false },
     yaxis: { type: positive ? "log" : "linear", exponentformat: "power", zeroline: false },
   }, { displaylogo: false, responsive: true });

@@ -10,7 +10,7 @@
  * open); "step" moves the marker of the current step. S.eigen holds the last answer.
  */
 import { api, requestBody } from "./api.js";
-import { $, S, fmt, on } from "./state.js";
+import { $, S, fmt, on, plotTheme } from "./state.js";
 
 const COLORS = ["#0072B2", "#D55E00"];  // one per eigen-direction (Okabe–Ito blue, vermillion)
 const SUB = ["₁", "₂"];
@@ -138,6 +138,7 @@ function draw(d) {
     legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0, font: { size: 11 } },
     shapes: [stepShape()],
     showlegend: true,
+    ...plotTheme(),
   };
   Plotly.react(gd, traces, layout, { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] });
 }

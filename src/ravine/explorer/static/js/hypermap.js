@@ -16,7 +16,7 @@
  */
 import { api, requestBody } from "./api.js";
 import { setHypers } from "./controls.js";
-import { $, S, byName, fmt, on } from "./state.js";
+import { $, S, byName, fmt, on, plotTheme } from "./state.js";
 
 const plotDiv = () => $("hypermap-plot");
 const FLOOR = 1e-20;  // f − f* below this (round-off of a converged run) is drawn as this
@@ -144,6 +144,7 @@ function draw(d) {
     legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0, font: { size: 11 } },
     showlegend: true,
     hovermode: "closest",
+    ...plotTheme(),
   };
   if (d.y) {
     const ys = d.y.values;

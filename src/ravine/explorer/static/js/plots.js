@@ -1,6 +1,6 @@
 /* Drawing: the contour with trajectories and arrows, the loss curves, the cards' status
  * lines and the state table (quick, from the run; or the rule's record from /api/explain). */
-import { $, S, colorOf, contourScale, emit, explainKey, fmt, fmtHyper, labelOf, markerOf, palette, plotLook } from "./state.js";
+import { $, S, colorOf, contourScale, emit, explainKey, fmt, fmtHyper, labelOf, markerOf, palette, plotLook, plotTheme } from "./state.js";
 
 export const contourDiv = () => $("contour");
 const lossDiv = () => $("loss");
@@ -157,8 +157,7 @@ export function drawContour() {
     annotations: arrowAnnotations(),
     uirevision: (S.setup.formula || S.setup.problem) + JSON.stringify(b),
     hovermode: "closest",
-    plot_bgcolor: "#ffffff", paper_bgcolor: plotLook().paper,
-    font: plotLook().font,
+    plot_bgcolor: "#ffffff", ...plotTheme(),
   };
   layout.margin.t = 34 * plotLook().k;
   Plotly.react(contourDiv(), traces, layout, { displaylogo: false, responsive: true,
@@ -204,8 +203,7 @@ function drawLoss() {
     showlegend: false,
     shapes: [{ type: "line", xref: "x", yref: "paper", x0: S.step, x1: S.step, y0: 0, y1: 1,
                line: { color: "#98a2b3", width: 1, dash: "dot" } }],
-    plot_bgcolor: plotLook().paper, paper_bgcolor: plotLook().paper,
-    font: plotLook().font,
+    plot_bgcolor: plotLook().paper, ...plotTheme(),
     uirevision: "loss",
   };
   Plotly.react(lossDiv(), traces, layout, { displaylogo: false, responsive: true });

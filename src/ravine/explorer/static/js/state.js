@@ -104,6 +104,11 @@ export function plotLook() {
             color: css.getPropertyValue("--ink").trim() || "#1c2533" },
   };
 }
+// the part of a Plotly layout every figure of the page shares: its text and its paper
+export function plotTheme() {
+  const look = plotLook();
+  return { font: look.font, paper_bgcolor: look.paper };
+}
 export function contourScale() { return S.meta.palette.contour_scale.map(([p, c]) => [p, c]); }
 
 export function defaultSetup() {

@@ -12,7 +12,7 @@
  * surface's height at that point under either triangulation of its cell, plus a hair
  * (LIFT × the surface's z span). S.surface.lift holds the hair, S.surface.paths the z drawn.
  */
-import { $, S, colorOf, contourScale, labelOf, markerOf, on, writeHash } from "./state.js";
+import { $, S, colorOf, contourScale, labelOf, markerOf, on, plotTheme, writeHash } from "./state.js";
 
 const LIFT = 0.004;  // the hair, as a fraction of the surface's z span
 const div = () => $("surface");
@@ -152,8 +152,7 @@ export function drawSurface() {
     showlegend: false,
     title: { text: `surface z = f (colour: ${g.title}) · drag to rotate`, font: { size: 11 }, x: 0.02, xanchor: "left" },
     uirevision: (S.setup.formula || S.setup.problem) + JSON.stringify(b),
-    paper_bgcolor: "#ffffff",
-    font: { family: "system-ui, DejaVu Sans, sans-serif", size: 11, color: "#1c2533" },
+    ...plotTheme(),
   };
   Plotly.react(div(), traces, layout, { displaylogo: false, responsive: true });
 }
