@@ -89,7 +89,7 @@ def _small_text(page):
     ],
     ids=["1280x720", "1280x720-at-150pct-zoom"],
 )
-def test_presenter_mode_fits_one_screen_with_large_text(explorer_url, browser, size, link):
+def test_presenter_mode_fits_one_screen_with_large_text_and_prints_the_figures(explorer_url, browser, size, link):
     if link == "hash":
         page, errors = _open(browser, explorer_url, size, dict(SETUP, present=1))
     else:
@@ -103,6 +103,14 @@ def test_presenter_mode_fits_one_screen_with_large_text(explorer_url, browser, s
         "() => [...document.querySelectorAll('#contour .xtick text')].map(t => parseFloat(getComputedStyle(t).fontSize))"
     )
     assert ticks and min(ticks) >= 18
+    if link == "hash":  # print media: the controls are left out, the plot and the table are on the page
+        page.emulate_media(media="print")
+        for sel in ("#controls", "#playbar", "#view-tabs", "#copy-link", "#present-toggle"):
+            assert page.locator(sel).is_hidden(), sel
+        for sel in ("#contour", "#loss", "#state-table"):
+            assert page.locator(sel).is_visible(), sel
+        page.emulate_media(media="screen")
+        assert page.locator("#playbar").is_visible()
     assert not errors, errors
     page.close()
 
@@ -162,43 +170,26 @@ def _background(page):
     return page.evaluate("() => getComputedStyle(document.body).backgroundColor")
 
 
-def test_theme_toggle_and_prefers_color_scheme(explorer_url, browser):
+def test_theme_follows_prefers_color_scheme_until_the_toggle_chooses(explorer_url, browser):
     page, errors = _open(browser, explorer_url, (1280, 720))
-    light = _background(page)
-    ink = page.evaluate("() => getComputedStyle(document.body).color")
-    page.locator("#theme-toggle").click()
-    page.wait_for_function("(b) => getComputedStyle(document.body).backgroundColor !== b", arg=light)
+    page.emulate_media(color_scheme="light")
+    page.wait_for_function("() => document.documentElement.dataset.theme === 'light'")
+    light, ink = _background(page), page.evaluate("() => getComputedStyle(document.body).color")
+    page.emulate_media(color_scheme="dark")  # no choice made: the browser's preference decides
+    page.wait_for_function("() => document.documentElement.dataset.theme === 'dark'")
     dark = _background(page)
-    assert page.evaluate("() => document.documentElement.dataset.theme") == "dark"
-    assert page.evaluate("() => getComputedStyle(document.body).color") != ink
+    assert dark != light and page.evaluate("() => getComputedStyle(document.body).color") != ink
+    page.emulate_media(color_scheme="light")
+    page.wait_for_function("() => document.documentElement.dataset.theme === 'light'")
+    assert '"theme"' not in urllib.parse.unquote(page.url)
+    page.locator("#theme-toggle").click()  # chosen: it stays whatever the browser prefers
+    page.wait_for_function("(b) => getComputedStyle(document.body).backgroundColor !== b", arg=light)
+    assert _background(page) == dark
+    assert '"theme":"dark"' in urllib.parse.unquote(page.url)
     # the figures follow: Plotly's paper is the dark card colour
     paper = page.evaluate("() => document.getElementById('loss')._fullLayout.paper_bgcolor")
-    assert paper != "#ffffff" and paper.lower() == page.evaluate(
-        "() => getComputedStyle(document.body).getPropertyValue('--card').trim()"
-    )
-    assert '"theme":"dark"' in urllib.parse.unquote(page.url)
-    page.close()
-    # no choice made: the browser's preference decides
-    ctx = browser.new_context(color_scheme="dark", viewport={"width": 1280, "height": 720})
-    p2 = ctx.new_page()
-    p2.goto(explorer_url + "/")
-    p2.wait_for_function(READY)
-    assert p2.evaluate("() => document.documentElement.dataset.theme") == "dark"
-    assert _background(p2) == dark
-    ctx.close()
-    assert not errors, errors
-
-
-def test_print_hides_the_controls_and_keeps_the_plot_and_table(explorer_url, browser):
-    page, errors = _open(browser, explorer_url, (1280, 720), dict(SETUP, present=1))
-    assert page.locator("#playbar").is_visible()
-    page.emulate_media(media="print")
-    for sel in ("#controls", "#playbar", "#view-tabs", "#copy-link", "#present-toggle"):
-        assert page.locator(sel).is_hidden(), sel
-    for sel in ("#contour", "#loss", "#state-table"):
-        assert page.locator(sel).is_visible(), sel
-    page.emulate_media(media="screen")
-    assert page.locator("#playbar").is_visible()
+    assert paper.lower() == page.evaluate("() => getComputedStyle(document.body).getPropertyValue('--card').trim()")
+    assert paper.lower() != "#ffffff"
     assert not errors, errors
     page.close()
 
