@@ -542,6 +542,37 @@ def test_the_wall_clock_limit_kills_the_work(monkeypatch):
     assert time.monotonic() - t0 < 3.0
 
 
+def test_a_cancelled_caller_starts_no_worker_and_a_late_answer_is_dropped_quietly():
+    """A stopping server: a caller cancelled while it waits for a worker starts none; a child
+    that finishes after its caller gave up ends without a word (no traceback on the server's
+    stderr: uvicorn's stop while slow formulas ran once printed a BrokenPipeError)."""
+    import subprocess
+    import sys
+
+    from ravine.problems import worker
+
+    def boom(*a, **k):
+        raise AssertionError("a worker was started")
+
+    ctx = worker._context(None)
+    real = type(ctx).Process
+    try:
+        type(ctx).Process = boom  # any start fails the test
+        with pytest.raises(worker.WorkTimeout, match="cancelled"):
+            worker.bounded(abs, (1,), 5.0, cancelled=lambda: True)
+    finally:
+        type(ctx).Process = real
+    code = (
+        "import multiprocessing as mp\n"
+        "from ravine.problems.worker import _child\n"
+        "r, w = mp.Pipe(duplex=False)\n"
+        "r.close()\n"
+        "_child(w, abs, (-3,), 0)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+
+
 def test_the_child_has_a_memory_cap():
     from ravine.problems.worker import WorkFailed, bounded
 

@@ -263,6 +263,8 @@ class Slots:
 
     async def _acquire(self, sem: threading.BoundedSemaphore, give_up: float, what: str) -> None:
         while not sem.acquire(blocking=False):
+            if self.engine.closing:  # stopping: a request still queued starts nothing
+                raise Overloaded("the explorer is stopping", 503)
             if time.monotonic() > give_up:
                 raise Overloaded(f"the explorer is busy ({what})", 503)
             await anyio.sleep(0.02)

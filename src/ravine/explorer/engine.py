@@ -51,6 +51,11 @@ class Explorer:
         self._closing.set()
         self.kernels.close()
 
+    @property
+    def closing(self) -> bool:
+        """True once :meth:`close` was called (the server is stopping)."""
+        return self._closing.is_set()
+
     def call(self, fn, *args, seconds: float | None = None):
         """``fn(*args)`` under a deadline of ``seconds`` (``LIMITS["request_seconds"]``)."""
         limit = LIMITS["request_seconds"] if seconds is None else seconds

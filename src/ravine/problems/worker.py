@@ -69,6 +69,8 @@ def _child(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...], extr
         out = ("error", exc)
     try:
         conn.send(out)
+    except (BrokenPipeError, ConnectionResetError):  # the caller gave up (a timeout, a stop): no one to tell
+        os._exit(0)
     except Exception as exc:  # an answer that does not pickle
         conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
     conn.close()
@@ -121,9 +123,14 @@ def bounded(
     :class:`WorkFailed` when the child runs out of memory or dies.
     """
     t0 = time.monotonic()
-    if not _slots.acquire(timeout=max(seconds, 0.0)):
-        raise WorkTimeout(f"no free worker within {seconds:g} s")
+    while not _slots.acquire(timeout=min(0.05, max(seconds - (time.monotonic() - t0), 0.0))):
+        if cancelled is not None and cancelled():  # cancelled while it waited: start nothing
+            raise WorkTimeout("cancelled")
+        if time.monotonic() - t0 >= seconds:
+            raise WorkTimeout(f"no free worker within {seconds:g} s")
     try:
+        if cancelled is not None and cancelled():
+            raise WorkTimeout("cancelled")
         ctx = _context(preload)
         parent, child = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_child, args=(child, fn, args, memory), daemon=True)
