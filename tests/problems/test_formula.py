@@ -275,6 +275,16 @@ STUDENT = [
 ]
 
 
+@pytest.mark.parametrize(
+    "text", ["x" + "^^" * 990, "2" * 1998 + "y", "10y" * 660, "(x+1)" * 399 + "(", "sin x " * 330, "x" + "+" * 1990]
+)
+def test_advice_on_long_input_stays_one_short_line(text):
+    with pytest.raises(FormulaError) as err:
+        from_formula(text)
+    msg = str(err.value)
+    assert "\n" not in msg and len(msg) <= 200, (len(msg), msg[:300])
+
+
 @pytest.mark.parametrize("text, message", STUDENT)
 def test_student_input_says_what_to_write(text, message):
     with pytest.raises(FormulaError) as err:

@@ -139,7 +139,7 @@ def _operators(text: str, toks: list[_Tok], i: int) -> tuple[Finding | None, int
     after = j < len(toks) and (toks[j].kind != "other" or toks[j].text in "(|\u221a")
     snippet = text[toks[i].start : toks[j - 1].end]
     if not after and j >= len(toks):
-        return Finding(toks[i].start, snippet, f"the formula ends with '{run}': write what it applies to"), j
+        return Finding(toks[i].start, snippet, f"the formula ends with '{_short(run)}': write what it applies to"), j
     if before and not _BINARY_THEN_SIGNS.fullmatch(run):
         if "^" in run or "**" in run:
             return Finding(toks[i].start, snippet, "write a power with one ^ or ** (x^2 or x**2)"), j
