@@ -233,3 +233,14 @@ def test_a_diverging_path_ends_at_the_window_with_an_exit_marker(explorer_url, b
     assert gd[1] == [None, None] and gd[0] == [ok["x"][-1], ok["y"][-1]]
     assert not errors, errors
     page.close()
+
+
+@pytest.mark.parametrize("tab", ["constructor", "__proto__", "nope"])
+def test_a_link_with_an_unknown_tab_opens_the_run_view(explorer_url, browser, tab):
+    """A shared link is untrusted input: a tab name that is no view (an inherited property name
+    included) opens the Run view, with no error on the page."""
+    page, errors = _open(browser, explorer_url, (1280, 720), setup=dict(SETUP, present=1, tab=tab))
+    assert page.evaluate("() => document.body.dataset.tab") == "run"
+    assert page.evaluate("() => document.body.classList.contains('present')")
+    assert not errors, errors
+    page.close()

@@ -20,7 +20,7 @@ export function theme() { return S.view.theme || (dark.matches ? "dark" : "light
 
 // S.view → the page (classes, attributes, the views' panels), then a redraw at the new size
 export function applyView() {
-  if (!(S.view.tab in TABS)) S.view.tab = "run";
+  if (!Object.hasOwn(TABS, S.view.tab)) S.view.tab = "run";  // own keys only: a link may say "constructor"
   document.body.classList.toggle("present", S.view.present);
   document.body.dataset.tab = S.view.tab;
   document.documentElement.dataset.theme = theme();
