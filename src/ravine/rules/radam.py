@@ -93,19 +93,16 @@ class RAdam(Rule):
         rho_inf = 2 / (1 - h.beta2) - 1
         rho_t = rho_inf - 2 * t * (h.beta2**t) / bc2
         past = rho_t > 5.0
-        # evaluated only past the warm-up, as torch does: before it the ratio can be negative or 0/0
-        if isinstance(past, bool):  # one configuration: Python numbers, a flag
-            warmup = not past
-            rect = (
-                0.0
-                if warmup
-                else ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-            )
-        else:  # one β₂ per configuration (the batched benchmark): a flag per configuration
-            warmup = ~past
-            safe = where(past, rho_t, 8.0)  # any ρ > 5: the ratio below stays real where it is not used
-            ratio = (safe - 4) * (safe - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * safe)
-            rect = where(past, sqrt(ratio), 0.0)
+
+        # r_t² is read only past the warm-up, as torch does: before it the ratio can be < 0 or 0/0
+        def r2(rho: Any) -> Any:
+            return (rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho)
+
+        warmup: Any  # a flag, or an array of flags
+        if isinstance(past, bool):  # one configuration: Python numbers
+            warmup, rect = not past, (r2(rho_t) ** 0.5 if past else 0.0)
+        else:  # one β₂ per configuration (the batched benchmark): any ρ > 5 stands in where not past
+            warmup, rect = ~past, where(past, sqrt(r2(where(past, rho_t, 8.0))), 0.0)
         return RAdamTerms(bc1=1 - h.beta1**t, sqrt_bc2=bc2**0.5, rho_t=rho_t, rect=rect, warmup=warmup)
 
     @staticmethod
